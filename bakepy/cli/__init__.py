@@ -1,0 +1,27 @@
+"""The command-line interface: the only package that imports typer.
+
+Command modules register on `bakepy.cli.app.app` when imported; they import heavy modules (pydantic models,
+python_on_whales) inside the command body so `bakepy --help` and `bakepy --version` stay fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+_COMMAND_MODULES: tuple[str, ...] = ("doctor",)
+
+
+def _load_commands() -> None:
+    for name in _COMMAND_MODULES:
+        importlib.import_module(f"bakepy.cli.{name}")
+
+
+def main() -> None:
+    """Entry point of the `bakepy` command."""
+    from bakepy.cli.app import run_app
+
+    sys.exit(run_app())
+
+
+_load_commands()

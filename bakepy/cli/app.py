@@ -1,0 +1,125 @@
+"""The Typer application, global options and the one top-level error handler.
+
+Every command module registers itself on `app`. Errors are turned into exit codes here and nowhere else:
+an expected `BakepyError` prints one red line (and its hint) on stderr and exits with its code; Ctrl-C exits
+130; anything else is reported as an unexpected error. `--debug` adds the traceback. Locals are never shown
+(they may hold registry tokens).
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from typing import Annotated, Any
+
+import typer
+from typer.core import TyperGroup
+
+from bakepy import __version__
+from bakepy.errors import BakepyError
+
+REPORT_URL = "https://github.com/bakepy/bakepy/issues"
+
+
+class _State:
+    debug = False
+
+
+state = _State()
+
+
+def _stderr_console() -> Any:
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def report_error(exc: BaseException) -> int:
+    """Print `exc` for a person and return the exit code to use."""
+    console = _stderr_console()
+    if state.debug:
+        console.print("".join(traceback.format_exception(exc)), markup=False, end="")
+        if isinstance(exc, BakepyError) and exc.detail:
+            console.print(exc.detail, markup=False)
+    if isinstance(exc, BakepyError):
+        console.print(f"[bold red]error:[/] {_escape(exc.message)}")
+        if exc.hint:
+            console.print(f"[yellow]hint:[/] {_escape(exc.hint)}")
+        return exc.exit_code
+    console.print(
+        f"[bold red]unexpected error:[/] {_escape(type(exc).__name__)}: {_escape(str(exc))}\n"
+        f"This is a bug in bakepy {__version__}. Run again with --debug and report the output at {REPORT_URL}"
+    )
+    return 1
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
+
+
+class BakepyGroup(TyperGroup):
+    """A Typer group whose `invoke` maps exceptions to exit codes (so CliRunner sees the same as a shell)."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (
+            typer.Exit,
+            typer.Abort,
+            typer.TyperException,
+        ):  # usage errors, --help, explicit exits
+            raise
+        except KeyboardInterrupt:
+            _stderr_console().print("[red]interrupted[/]")
+            raise typer.Exit(130) from None
+        except Exception as exc:
+            raise typer.Exit(report_error(exc)) from None
+
+
+app = typer.Typer(
+    cls=BakepyGroup,
+    name="bakepy",
+    help="Publish multi-architecture container images: every platform by digest, then every tag in every "
+    "registry in one shot. A tag never points at an incomplete image.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    pretty_exceptions_show_locals=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"bakepy {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show tracebacks and every command's full output.")
+    ] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", "-V", callback=_version, is_eager=True, help="Print the version."
+        ),
+    ] = False,
+) -> None:
+    state.debug = debug
+
+
+def run_app(argv: list[str] | None = None) -> int:
+    """Run the CLI and return its exit code (no SystemExit)."""
+    state.debug = "--debug" in (sys.argv[1:] if argv is None else argv)
+    try:
+        app(args=argv, prog_name="bakepy")
+    except (
+        SystemExit
+    ) as exc:  # typer's standalone mode: usage errors (2), Ctrl-C (130), our exit codes
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    return 0

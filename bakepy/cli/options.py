@@ -1,0 +1,33 @@
+"""Options shared by several commands, so each is spelled and documented once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+FileOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--file",
+        "-f",
+        help="The project file (bakepy.toml, pyproject.toml or a Python module). "
+        "Default: bakepy.toml, then pyproject.toml [tool.bakepy], then bakefile.py in the current directory.",
+        dir_okay=False,
+    ),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
+BuilderOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--builder",
+        help="The buildx builder to use. Default: buildx's own choice (BUILDX_BUILDER, then the current one).",
+    ),
+]
+TargetsArg = Annotated[
+    list[str] | None,
+    typer.Argument(
+        help="Targets or groups to act on. Default: the `default` group, else every target."
+    ),
+]

@@ -1,0 +1,381 @@
+"""`bakepy doctor`: what this machine can build and push, each failing check with the command that fixes it.
+
+Gathering goes through the runner (docker CLI, buildx, builders) and reads binfmt_misc from /proc; the report is
+plain data (`DoctorReport`) so the CLI can print it as a rich table or as JSON.
+"""
+
+from __future__ import annotations
+
+import os
+import platform as _platform
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from bakepy.errors import BakepyError
+from bakepy.runner import (
+    BUILDX_INSTALL_HINT,
+    DOCKER_INSTALL_HINT,
+    MIN_BUILDX,
+    Runner,
+    parse_buildx_version,
+)
+
+Status = Literal["ok", "warn", "fail"]
+DEFAULT_PLATFORMS = ("linux/amd64", "linux/arm64")
+BINFMT_DIR = Path("/proc/sys/fs/binfmt_misc")
+QEMU_FIX = (
+    "apt-get install qemu-user-static binfmt-support && update-binfmts --enable "
+    "(or: docker run --privileged --rm tonistiigi/binfmt --install all)"
+)
+# machine names as uname reports them → the OCI architecture
+_UNAME_ARCH = {
+    "x86_64": "amd64",
+    "amd64": "amd64",
+    "aarch64": "arm64",
+    "arm64": "arm64",
+    "armv7l": "arm",
+    "i686": "386",
+    "i386": "386",
+    "ppc64le": "ppc64le",
+    "s390x": "s390x",
+    "riscv64": "riscv64",
+}
+# OCI architecture → the qemu binfmt handler that runs it
+_QEMU_HANDLER = {
+    "arm64": "qemu-aarch64",
+    "arm": "qemu-arm",
+    "amd64": "qemu-x86_64",
+    "386": "qemu-i386",
+    "ppc64le": "qemu-ppc64le",
+    "s390x": "qemu-s390x",
+    "riscv64": "qemu-riscv64",
+    "mips64le": "qemu-mips64el",
+    "loong64": "qemu-loongarch64",
+}
+
+
+@dataclass
+class Check:
+    name: str
+    status: Status
+    detail: str
+    fix: str | None = None
+    required: bool = True
+
+
+@dataclass
+class NodeInfo:
+    name: str
+    endpoint: str
+    status: str
+    platforms: list[str]
+
+
+@dataclass
+class BuilderInfo:
+    name: str
+    driver: str
+    active: bool
+    nodes: list[NodeInfo]
+
+
+@dataclass
+class PlatformInfo:
+    platform: str
+    available: bool
+    emulated: bool
+    node: str | None
+
+
+@dataclass
+class BinfmtHandler:
+    name: str
+    enabled: bool
+    interpreter: str
+    flags: str
+
+
+@dataclass
+class DoctorReport:
+    checks: list[Check] = field(default_factory=list)
+    docker_version: str | None = None
+    buildx_version: str | None = None
+    builders: list[BuilderInfo] = field(default_factory=list)
+    platforms: list[PlatformInfo] = field(default_factory=list)
+    binfmt: list[BinfmtHandler] = field(default_factory=list)
+    host_arch: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return all(c.status != "fail" for c in self.checks if c.required)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"ok": self.ok, **asdict(self)}
+
+
+def host_arch() -> str:
+    machine = _platform.machine().lower()
+    return _UNAME_ARCH.get(machine, machine)
+
+
+def read_binfmt(directory: Path = BINFMT_DIR) -> list[BinfmtHandler] | None:
+    """The binfmt_misc handlers (None when binfmt_misc is not mounted)."""
+    if not (directory / "status").exists():
+        return None
+    handlers = []
+    for entry in sorted(directory.iterdir()):
+        if entry.name in ("status", "register"):
+            continue
+        try:
+            text = entry.read_text()
+        except OSError:
+            continue
+        fields = dict(line.split(" ", 1) for line in text.splitlines() if " " in line)
+        handlers.append(
+            BinfmtHandler(
+                name=entry.name,
+                enabled=text.startswith("enabled"),
+                interpreter=fields.get("interpreter", ""),
+                flags=fields.get("flags:", fields.get("flags", "")).strip(),
+            )
+        )
+    return handlers
+
+
+def _arch(platform: str) -> str:
+    parts = platform.split("/")
+    return parts[1] if len(parts) > 1 else parts[0]
+
+
+def diagnose(
+    runner: Runner,
+    platforms: Sequence[str] = DEFAULT_PLATFORMS,
+    *,
+    binfmt_dir: Path = BINFMT_DIR,
+) -> DoctorReport:
+    report = DoctorReport(host_arch=host_arch())
+    checks = report.checks
+
+    # 1. docker CLI
+    try:
+        report.docker_version = runner.run(["--version"], what="docker --version").strip()
+        checks.append(Check("docker CLI", "ok", report.docker_version))
+    except BakepyError as exc:
+        checks.append(Check("docker CLI", "fail", exc.message, exc.hint or DOCKER_INSTALL_HINT))
+        return report
+
+    # 2. buildx plugin and version gates
+    try:
+        report.buildx_version = runner.buildx_version()
+    except BakepyError as exc:
+        checks.append(Check("buildx plugin", "fail", exc.message, BUILDX_INSTALL_HINT))
+        return report
+    version = parse_buildx_version(report.buildx_version)
+    minimum = ".".join(map(str, MIN_BUILDX))
+    if version is None:
+        checks.append(
+            Check(
+                "buildx plugin",
+                "warn",
+                f"{report.buildx_version}: version unknown (needs ≥ {minimum})",
+                "build buildx with -ldflags '-X github.com/docker/buildx/version.Version=vX.Y.Z'",
+                required=False,
+            )
+        )
+    elif version < MIN_BUILDX:
+        checks.append(
+            Check(
+                "buildx plugin",
+                "fail",
+                f"{report.buildx_version} is older than {minimum}",
+                BUILDX_INSTALL_HINT,
+            )
+        )
+    else:
+        checks.append(Check("buildx plugin", "ok", f"{report.buildx_version} (≥ {minimum})"))
+
+    # 3. builders, the active one
+    try:
+        active_name = runner.active_builder(bootstrap=True)
+        builders = runner.builders()
+    except BakepyError as exc:
+        checks.append(
+            Check(
+                "builder",
+                "fail",
+                exc.message,
+                "docker buildx create --use --driver docker-container (or --driver remote ADDRESS)",
+            )
+        )
+        return report
+    for b in builders:
+        report.builders.append(
+            BuilderInfo(
+                name=str(b.name),
+                driver=str(b.driver),
+                active=b.name == active_name,
+                nodes=[
+                    NodeInfo(
+                        str(n.name),
+                        str(n.endpoint or ""),
+                        str(n.status or ""),
+                        list(n.platforms or []),
+                    )
+                    for n in (b.nodes or [])
+                ],
+            )
+        )
+    current = next((b for b in report.builders if b.active), None)
+    if current is None:
+        checks.append(
+            Check(
+                "builder",
+                "fail",
+                f"active builder {active_name!r} not listed by buildx ls",
+                "docker buildx use NAME",
+            )
+        )
+        return report
+    up = [n for n in current.nodes if n.status == "running"]
+    checks.append(
+        Check(
+            "builder",
+            "ok" if up else "fail",
+            f"{current.name} (driver {current.driver}, {len(current.nodes)} node(s), "
+            f"{'running' if up else 'not running'})",
+            None if up else f"docker buildx inspect --bootstrap {current.name}",
+        )
+    )
+    if not up:
+        return report  # its platforms and driver are unknown until it runs
+
+    # 4. push by digest
+    if current.driver == "docker":
+        checks.append(
+            Check(
+                "push by digest",
+                "fail",
+                "the docker driver cannot push by digest",
+                "docker buildx create --use --driver docker-container",
+            )
+        )
+    else:
+        checks.append(Check("push by digest", "ok", f"driver {current.driver} can push by digest"))
+
+    # 5. binfmt_misc
+    handlers = read_binfmt(binfmt_dir)
+    report.binfmt = handlers or []
+    if handlers is None:
+        checks.append(
+            Check(
+                "binfmt_misc",
+                "warn",
+                "binfmt_misc is not mounted",
+                "mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc",
+                required=False,
+            )
+        )
+    else:
+        enabled = [h.name for h in handlers if h.enabled and h.name.startswith("qemu-")]
+        checks.append(
+            Check(
+                "binfmt_misc",
+                "ok" if enabled else "warn",
+                f"{len(enabled)} QEMU handler(s) enabled"
+                + (
+                    f": {', '.join(enabled[:6])}…"
+                    if len(enabled) > 6
+                    else f": {', '.join(enabled)}"
+                    if enabled
+                    else ""
+                ),
+                None if enabled else QEMU_FIX,
+                required=False,
+            )
+        )
+
+    # 6. each wanted platform: native or emulated, or not buildable
+    for plat in platforms:
+        node = next((n for n in current.nodes if _node_supports(n, plat)), None)
+        if node is None:
+            report.platforms.append(PlatformInfo(plat, False, False, None))
+            checks.append(
+                Check(
+                    f"platform {plat}",
+                    "fail",
+                    f"no node of {current.name} can build {plat}",
+                    QEMU_FIX + f", then docker buildx inspect --bootstrap {current.name}",
+                )
+            )
+            continue
+        emulated = _arch(plat) != _native_arch(node, report.host_arch)
+        report.platforms.append(PlatformInfo(plat, True, emulated, node.name))
+        if emulated:
+            handler = _QEMU_HANDLER.get(_arch(plat))
+            have = any(h.name == handler and h.enabled for h in report.binfmt)
+            checks.append(
+                Check(
+                    f"platform {plat}",
+                    "ok" if have or handlers is None else "warn",
+                    f"emulated (QEMU{', ' + handler if handler else ''}) on node {node.name}",
+                    None if have or handlers is None else QEMU_FIX,
+                    required=False,
+                )
+            )
+        else:
+            checks.append(Check(f"platform {plat}", "ok", f"native on node {node.name}"))
+    return report
+
+
+def _normalise(plat: str) -> str:
+    parts = plat.split("/")
+    if len(parts) == 3 and parts[1] == "arm64" and parts[2] == "v8":
+        return "/".join(parts[:2])
+    if len(parts) == 3 and parts[1] == "amd64" and parts[2] == "v1":
+        return "/".join(parts[:2])
+    return plat
+
+
+def _node_supports(node: NodeInfo, plat: str) -> bool:
+    want = _normalise(plat)
+    return any(_normalise(p) == want for p in node.platforms)
+
+
+def _native_arch(node: NodeInfo, fallback: str) -> str:
+    # BuildKit lists a worker's native platform first; local endpoints share the host's architecture.
+    if node.endpoint.startswith(("unix://", "docker-container://")) or not node.platforms:
+        return fallback
+    return _arch(_normalise(node.platforms[0]))
+
+
+def wanted_platforms(cwd: Path, explicit: Sequence[str]) -> list[str]:
+    """Platforms to check: --platform, else the project's, else linux/amd64 + linux/arm64."""
+    if explicit:
+        return list(explicit)
+    if not any((cwd / name).exists() for name in ("bakepy.toml", "bakefile.py")):
+        return list(DEFAULT_PLATFORMS)
+    try:
+        from bakepy.config import load_project  # type: ignore[import-not-found, unused-ignore]
+
+        loaded = load_project(None, cwd)
+    except (ImportError, BakepyError):
+        return list(DEFAULT_PLATFORMS)
+    found: list[str] = []
+    project: Any = loaded.project
+    for plat in getattr(project, "platforms", None) or []:
+        found.append(str(plat))
+    for target in (
+        (getattr(project, "targets", None) or {}).values()
+        if isinstance(getattr(project, "targets", None), dict)
+        else []
+    ):
+        for plat in getattr(target, "platforms", None) or []:
+            if str(plat) not in found:
+                found.append(str(plat))
+    return found or list(DEFAULT_PLATFORMS)
+
+
+def env_builder() -> str | None:
+    return os.environ.get("BUILDX_BUILDER") or None

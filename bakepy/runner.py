@@ -1,0 +1,340 @@
+"""The one seam through which bakepy runs docker: python-on-whales underneath, every command logged.
+
+Nothing else in bakepy starts a docker process. Each call is printed first (`+ docker buildx bake …`,
+shlex-quoted; never the environment), and a failed call becomes one `BakepyError` here, keeping the command,
+its exit code and the tail of its stderr. Where python-on-whales offers the call with every flag we need we use it
+as is; where it lacks a flag (`bake --call/--allow/--var`, `imagetools create --prefer-index`, …) we extend its
+command (`docker_cmd`) in this module only, and still run it with python-on-whales' `run`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import shlex
+import shutil
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from bakepy.errors import BakepyError, BuildError, RegistryError, ToolMissingError
+
+DOCKER_INSTALL_HINT = (
+    "install the docker CLI (Debian: `apt-get install docker.io` or docker-ce-cli; "
+    "see https://docs.docker.com/engine/install/), or put `docker` on PATH"
+)
+BUILDX_INSTALL_HINT = (
+    "install the buildx plugin: copy a docker-buildx binary to ~/.docker/cli-plugins/docker-buildx "
+    "(https://github.com/docker/buildx#installing), or build it with "
+    "`go install github.com/docker/buildx/cmd/buildx@v0.36.1` and copy $GOBIN/buildx there"
+)
+# The oldest buildx bakepy drives: imagetools annotations (0.12), bake --metadata-file (0.6), attestations (0.10).
+MIN_BUILDX = (0, 12, 0)
+
+Logger = Callable[[str], None]
+
+
+def _default_logger(line: str) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+
+    Console(stderr=True, highlight=False, soft_wrap=True).print(f"[dim]{escape(line)}[/]")
+
+
+class _PowCommandLog(logging.Handler):
+    """Forwards python-on-whales' "Running command: …" debug records to the active runner's log."""
+
+    PREFIX = "Running command: "
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.sink: Logger = _default_logger
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if message.startswith(self.PREFIX):
+            self.sink("+ " + message[len(self.PREFIX) :])
+
+
+_POW_LOG = _PowCommandLog()
+
+
+def _bridge_pow_log(sink: Logger) -> None:
+    logger = logging.getLogger("python_on_whales.utils")
+    if _POW_LOG not in logger.handlers:
+        logger.addHandler(_POW_LOG)
+        logger.setLevel(logging.DEBUG)
+        logger.propagate = False
+    _POW_LOG.sink = sink
+
+
+def parse_buildx_version(text: str) -> tuple[int, int, int] | None:
+    """`github.com/docker/buildx v0.36.1 abc…` → (0, 36, 1); None when buildx was built without a version."""
+    match = re.search(r"\bv?(\d+)\.(\d+)\.(\d+)", text)
+    if not match or text.strip().split()[1:2] == ["v0.0.0+unknown"]:
+        return None
+    major, minor, patch = (int(x) for x in match.groups())
+    return (major, minor, patch)
+
+
+class Runner:
+    """Runs docker commands for bakepy. One instance per CLI invocation (or per library call)."""
+
+    def __init__(
+        self,
+        *,
+        builder: str | None = None,
+        log: Logger | None = None,
+        echo_output: bool = True,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        self.builder = builder
+        self.log = log or _default_logger
+        self.echo_output = echo_output
+        self.env = dict(env or {})
+        self._docker_path: str | None = None
+
+    # -- binaries ---------------------------------------------------------------------------------
+    def docker_path(self) -> str:
+        if self._docker_path is None:
+            found = shutil.which("docker")
+            if found is None:
+                raise ToolMissingError(
+                    "the docker CLI was not found on PATH", hint=DOCKER_INSTALL_HINT
+                )
+            self._docker_path = found
+        return self._docker_path
+
+    def _client(self) -> Any:
+        from python_on_whales import DockerClient
+
+        _bridge_pow_log(self.log)
+        return DockerClient(client_call=[self.docker_path()])
+
+    def docker_cmd(self) -> list[str]:
+        """The argv prefix python-on-whales would use (`docker` plus any client config)."""
+        return [str(x) for x in self._client().docker_cmd]
+
+    # -- running ----------------------------------------------------------------------------------
+    def run(
+        self,
+        args: Sequence[str],
+        *,
+        what: str,
+        error: type[BakepyError] = RegistryError,
+        input: bytes | None = None,
+    ) -> str:
+        """Run `docker ARGS…`, log it, return stdout; a failure becomes `error(…)` naming `what`."""
+        from python_on_whales.exceptions import DockerException
+        from python_on_whales.utils import run
+
+        argv = [*self.docker_cmd(), *args]  # python-on-whales' run logs it through the bridge
+        try:
+            out = str(
+                run(argv, env=self.env, input=input)
+                if input is not None
+                else run(argv, env=self.env)
+            )
+        except DockerException as exc:
+            raise self._failure(exc, argv, what, error) from exc
+        except FileNotFoundError as exc:
+            raise ToolMissingError(
+                "the docker CLI was not found", hint=DOCKER_INSTALL_HINT
+            ) from exc
+        return out
+
+    def stream(
+        self,
+        args: Sequence[str],
+        *,
+        what: str,
+        error: type[BakepyError] = BuildError,
+        on_line: Callable[[str], None] | None = None,
+    ) -> None:
+        """Run `docker ARGS…` showing its output as it comes (builds); a failure becomes `error(…)`."""
+        from python_on_whales.exceptions import DockerException
+        from python_on_whales.utils import stream_stdout_and_stderr
+
+        argv = [*self.docker_cmd(), *args]
+        self.log("+ " + shlex.join(argv))
+        tail: deque[str] = deque(maxlen=40)
+        env = {**os.environ, **self.env}
+        try:
+            for _source, raw in stream_stdout_and_stderr(argv, env=env):
+                line = raw.decode(errors="replace").rstrip("\n")
+                tail.append(line)
+                if on_line is not None:
+                    on_line(line)
+                elif self.echo_output:
+                    self.log("  " + line)
+        except DockerException as exc:
+            raise self._failure(exc, argv, what, error, tail="\n".join(tail)) from exc
+        except FileNotFoundError as exc:
+            raise ToolMissingError(
+                "the docker CLI was not found", hint=DOCKER_INSTALL_HINT
+            ) from exc
+
+    def _failure(
+        self,
+        exc: Any,
+        argv: Sequence[str],
+        what: str,
+        error: type[BakepyError],
+        tail: str | None = None,
+    ) -> BakepyError:
+        stderr = tail if tail is not None else (exc.stderr or "")
+        if isinstance(stderr, bytes):
+            stderr = stderr.decode(errors="replace")
+        if (
+            "'buildx' is not a docker command" in stderr
+            or "unknown command: docker buildx" in stderr
+        ):
+            return ToolMissingError(
+                "the docker buildx plugin is not installed", hint=BUILDX_INSTALL_HINT
+            )
+        last = _last_meaningful_line(stderr)
+        summary = f"{what} failed (exit {exc.return_code})" + (f": {last}" if last else "")
+        return error(
+            summary,
+            hint="run again with --debug to see the command's output",
+            detail=f"$ {shlex.join(argv)}\n{stderr[-4000:]}",
+        )
+
+    # -- buildx -----------------------------------------------------------------------------------
+    def buildx_version(self) -> str:
+        """The first line of `docker buildx version`; ToolMissingError when the plugin is missing."""
+        return self.run(
+            ["buildx", "version"], what="docker buildx version", error=ToolMissingError
+        ).strip()
+
+    def _builder_args(self, builder: str | None = None) -> list[str]:
+        name = builder or self.builder
+        return ["--builder", name] if name else []
+
+    def bake(
+        self,
+        files: Sequence[Path],
+        targets: Sequence[str],
+        *,
+        metadata_file: Path | None = None,
+        set_: Iterable[str] = (),
+        call: str | None = None,
+        allow: Iterable[str] = (),
+        print_only: bool = False,
+        progress: str = "plain",
+        on_line: Callable[[str], None] | None = None,
+    ) -> dict[str, Any] | None:
+        """`docker buildx bake`. With `print_only` returns the resolved definition (`--print`)."""
+        args = ["buildx", "bake", *self._builder_args()]
+        for f in files:
+            args += ["--file", str(f)]
+        if metadata_file is not None:
+            args += ["--metadata-file", str(metadata_file)]
+        for s in set_:  # repeatable: python-on-whales' bake(set=dict) cannot repeat a key
+            args += ["--set", s]
+        if call:
+            args += ["--call", call]
+        for a in allow:
+            args += ["--allow", a]
+        if print_only:
+            out = self.run(
+                [*args, "--print", *targets], what="docker buildx bake --print", error=BuildError
+            )
+            return dict(json.loads(out))
+        args += ["--progress", progress]
+        self.stream([*args, *targets], what="docker buildx bake", error=BuildError, on_line=on_line)
+        return None
+
+    def imagetools_create(
+        self,
+        tags: Sequence[str],
+        sources: Sequence[str],
+        *,
+        annotations: Mapping[str, str] | None = None,
+        dry_run: bool = False,
+    ) -> str:
+        """`docker buildx imagetools create -t … SOURCES`; returns stdout (the index JSON with dry_run)."""
+        args = ["buildx", "imagetools", "create", *self._builder_args()]
+        for tag in tags:
+            args += ["--tag", tag]
+        for key, value in (annotations or {}).items():
+            args += ["--annotation", f"{key}={value}"]
+        if dry_run:
+            args.append("--dry-run")
+        args += list(sources)
+        return self.run(args, what="docker buildx imagetools create", error=RegistryError)
+
+    def imagetools_inspect_raw(self, ref: str) -> dict[str, Any] | None:
+        """The raw manifest/index JSON of `ref`, or None when the registry says it does not exist."""
+        from python_on_whales.exceptions import DockerException
+        from python_on_whales.utils import run
+
+        argv = [
+            *self.docker_cmd(),
+            "buildx",
+            "imagetools",
+            "inspect",
+            *self._builder_args(),
+            "--raw",
+            ref,
+        ]
+        try:
+            out = str(run(argv, env=self.env))
+        except DockerException as exc:
+            stderr = exc.stderr or ""
+            if isinstance(stderr, bytes):
+                stderr = stderr.decode(errors="replace")
+            if _is_not_found(stderr):
+                return None
+            raise self._failure(
+                exc, argv, f"reading {ref} from its registry", RegistryError
+            ) from exc
+        return dict(json.loads(out))
+
+    def builders(self) -> list[Any]:
+        """python-on-whales `Builder`s known to buildx (`docker buildx ls`)."""
+        from python_on_whales.exceptions import DockerException
+
+        client = self._client()
+        try:
+            return list(client.buildx.list())
+        except DockerException as exc:
+            raise self._failure(
+                exc, [*self.docker_cmd(), "buildx", "ls"], "docker buildx ls", ToolMissingError
+            ) from exc
+
+    def active_builder(self, *, bootstrap: bool = True) -> str:
+        """The name of the builder buildx would use (--builder, else BUILDX_BUILDER, else the current one).
+
+        `--bootstrap` starts it if needed, so the following `buildx ls` reports its nodes' platforms.
+        """
+        args = [
+            "buildx",
+            "inspect",
+            *(["--bootstrap"] if bootstrap else []),
+            *([self.builder] if self.builder else []),
+        ]
+        out = self.run(args, what="docker buildx inspect", error=BuildError)
+        for line in out.splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "Name" and value.strip():
+                return value.strip()
+        raise BuildError(
+            f"could not read the builder name from `docker buildx inspect`: {out[:200]!r}"
+        )
+
+
+def _is_not_found(stderr: str) -> bool:
+    lowered = stderr.lower()
+    return any(s in lowered for s in ("not found", "manifest unknown", "name unknown", "404"))
+
+
+def _last_meaningful_line(text: str) -> str:
+    for line in reversed(text.strip().splitlines()):
+        stripped = line.strip()
+        if stripped and not stripped.startswith("------"):
+            return stripped[:400]
+    return ""
