@@ -9,6 +9,7 @@ command (`docker_cmd`) in this module only, and still run it with python-on-whal
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -16,7 +17,7 @@ import re
 import shlex
 import shutil
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -226,8 +227,13 @@ class Runner:
         print_only: bool = False,
         progress: str = "plain",
         on_line: Callable[[str], None] | None = None,
+        cwd: Path | None = None,
     ) -> dict[str, Any] | None:
-        """`docker buildx bake`. With `print_only` returns the resolved definition (`--print`)."""
+        """`docker buildx bake`. With `print_only` returns the resolved definition (`--print`).
+
+        Bake resolves relative contexts against the working directory, not the file (buildx#1028): pass the
+        project's directory as `cwd`.
+        """
         args = ["buildx", "bake", *self._builder_args()]
         for f in files:
             args += ["--file", str(f)]
@@ -267,20 +273,16 @@ class Runner:
         args += list(sources)
         return self.run(args, what="docker buildx imagetools create", error=RegistryError)
 
-    def imagetools_inspect_raw(self, ref: str) -> dict[str, Any] | None:
-        """The raw manifest/index JSON of `ref`, or None when the registry says it does not exist."""
+    def imagetools_inspect(self, ref: str) -> dict[str, Any] | None:
+        """The manifest or index `ref` points at, with its `digest` and `size`; None if it does not exist.
+
+        python-on-whales' `imagetools.inspect` parses `--raw`, which has no digest; `{{json .Manifest}}` has it.
+        """
         from python_on_whales.exceptions import DockerException
         from python_on_whales.utils import run
 
-        argv = [
-            *self.docker_cmd(),
-            "buildx",
-            "imagetools",
-            "inspect",
-            *self._builder_args(),
-            "--raw",
-            ref,
-        ]
+        argv = [*self.docker_cmd(), "buildx", "imagetools", "inspect", *self._builder_args()]
+        argv += ["--format", "{{json .Manifest}}", ref]
         try:
             out = str(run(argv, env=self.env))
         except DockerException as exc:
@@ -327,9 +329,24 @@ class Runner:
         )
 
 
+@contextlib.contextmanager
+def _working_directory(path: Path | None) -> Iterator[None]:
+    if path is None:
+        yield
+        return
+    before = Path.cwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(before)
+
+
 def _is_not_found(stderr: str) -> bool:
     lowered = stderr.lower()
-    return any(s in lowered for s in ("not found", "manifest unknown", "name unknown", "404"))
+    return any(
+        s in lowered for s in (": not found", "manifest unknown", "name unknown", "404 not found")
+    )
 
 
 def _last_meaningful_line(text: str) -> str:

@@ -1,0 +1,135 @@
+"""Digest records: one small JSON file per (target, platform) that a build pushed by digest.
+
+A record is all that passes between a build and a merge (the per-platform CI flow sends them between jobs as
+artifacts): which target and platform, the image manifest digest of that platform, the pushed descriptor to merge
+from (`source`, an index when attestations are on), the repositories it was pushed to, and the plan fingerprint
+and source revision it belongs to, so a merge refuses records from another plan or commit.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from bakepy.errors import ConfigError
+
+RECORD_VERSION = 1
+_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+
+
+@dataclass(frozen=True)
+class DigestRecord:
+    target: str
+    platform: str
+    digest: str  # the platform's image manifest
+    source: str  # the pushed descriptor holding it (and its attestations): what a merge names
+    media_type: str
+    size: int
+    repositories: tuple[str, ...]
+    fingerprint: str
+    revision: str | None = None
+    version: int = RECORD_VERSION
+
+    @property
+    def filename(self) -> str:
+        return f"{self.target}--{self.platform.replace('/', '-')}.json"
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["repositories"] = list(self.repositories)
+        return data
+
+    @classmethod
+    def from_json(cls, data: Any, where: str) -> DigestRecord:
+        if not isinstance(data, dict):
+            raise ConfigError(f"{where}: a digest record must be a JSON object")
+        fields = {f: data.get(f) for f in cls.__dataclass_fields__}
+        unknown = sorted(set(data) - set(fields))
+        if unknown:
+            raise ConfigError(f"{where}: unknown key {unknown[0]!r} in digest record")
+        for key in ("target", "platform", "digest", "source", "media_type", "fingerprint"):
+            if not isinstance(fields[key], str) or not fields[key]:
+                raise ConfigError(f"{where}: {key}: missing or not a string")
+        for key in ("digest", "source"):
+            if not _DIGEST.match(str(fields[key])):
+                raise ConfigError(f"{where}: {key}: {fields[key]!r} is not a sha256 digest")
+        if fields["version"] != RECORD_VERSION:
+            raise ConfigError(
+                f"{where}: version: record format {fields['version']!r} is not {RECORD_VERSION}",
+                hint="build and merge with the same bakepy version",
+            )
+        repos = fields["repositories"]
+        if not isinstance(repos, list) or not repos or not all(isinstance(r, str) for r in repos):
+            raise ConfigError(f"{where}: repositories: must be a non-empty list of strings")
+        size = fields["size"]
+        if not isinstance(size, int):
+            raise ConfigError(f"{where}: size: must be an integer")
+        revision = fields["revision"]
+        return cls(
+            target=str(fields["target"]),
+            platform=str(fields["platform"]),
+            digest=str(fields["digest"]),
+            source=str(fields["source"]),
+            media_type=str(fields["media_type"]),
+            size=size,
+            repositories=tuple(repos),
+            fingerprint=str(fields["fingerprint"]),
+            revision=str(revision) if revision is not None else None,
+        )
+
+
+def write_records(directory: Path, records: Iterable[DigestRecord]) -> list[Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for record in records:
+        path = directory / record.filename
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(record.to_json(), indent=2, sort_keys=True) + "\n")
+        os.replace(tmp, path)  # a reader never sees half a record
+        written.append(path)
+    return written
+
+
+def read_records(directory: Path) -> list[DigestRecord]:
+    """Every *.json record below `directory` (CI artifacts often arrive in one sub-folder per job)."""
+    if not directory.is_dir():
+        raise ConfigError(
+            f"{directory}: no such records directory", hint="pass the folder the builds wrote"
+        )
+    records = []
+    for path in sorted(directory.rglob("*.json")):
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"{path}: not a readable JSON digest record ({exc})") from exc
+        records.append(DigestRecord.from_json(data, str(path)))
+    return records
+
+
+def source_revision(cwd: Path) -> str | None:
+    """The commit being built: CI's variables first, else .git's HEAD (read as files: no process)."""
+    for var in ("BAKEPY_REVISION", "GITHUB_SHA", "CI_COMMIT_SHA"):
+        if os.environ.get(var):
+            return os.environ[var]
+    for folder in (cwd, *cwd.parents):
+        git = folder / ".git"
+        if git.is_dir():
+            head = (git / "HEAD").read_text().strip()
+            if head.startswith("ref: "):
+                ref = head[5:]
+                ref_file = git / ref
+                if ref_file.is_file():
+                    return ref_file.read_text().strip()
+                packed = git / "packed-refs"
+                if packed.is_file():
+                    for line in packed.read_text().splitlines():
+                        if line.endswith(" " + ref):
+                            return line.split()[0]
+                return None
+            return head
+    return None

@@ -1,0 +1,172 @@
+"""What is in a registry, and the merge that creates tags: `imagetools inspect` / `imagetools create`.
+
+Reading goes through buildx (`imagetools inspect`) so registry auth is the Docker credential store's: bakepy never
+sees a secret. `ImageIndex` is what a reference points at, with attestation manifests told apart from platform
+images (buildx#1509: attestations show up as `unknown/unknown`). `MergeStep` is one `imagetools create` for one
+target in one registry with all of that registry's tags; `merge_all` runs them, registries in parallel.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from bakepy.errors import RegistryError
+from bakepy.runner import Runner
+
+ATTESTATION_REF_TYPE = "vnd.docker.reference.type"
+ATTESTATION_DIGEST = "vnd.docker.reference.digest"
+INDEX_MEDIA_TYPES = (
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+)
+
+
+def split_reference(ref: str) -> tuple[str, str, str | None, str | None]:
+    """`host:5000/a/b:tag@sha256:…` → (registry, repository path, tag, digest). Docker Hub names get docker.io."""
+    rest, _, digest = ref.partition("@")
+    name, tag = rest, None
+    slash = rest.rfind("/")
+    colon = rest.rfind(":")
+    if colon > slash:
+        name, tag = rest[:colon], rest[colon + 1 :]
+    first, _, remainder = name.partition("/")
+    if remainder and ("." in first or ":" in first or first == "localhost"):
+        registry, path = first, remainder
+    else:
+        registry, path = "docker.io", name if "/" in name else f"library/{name}"
+    return registry, path, tag, digest or None
+
+
+def repository_of(ref: str) -> str:
+    """The repository-only reference (`host/path`) of a reference."""
+    registry, path, _, _ = split_reference(ref)
+    return f"{registry}/{path}"
+
+
+@dataclass(frozen=True)
+class ManifestEntry:
+    digest: str
+    media_type: str
+    size: int
+    platform: str | None  # os/arch[/variant]; None for attestation manifests
+    attests: str | None = None  # for an attestation manifest: the digest of the image it describes
+
+
+@dataclass(frozen=True)
+class ImageIndex:
+    """What a reference resolves to. A single image manifest is shown as an index of one, `is_index=False`."""
+
+    digest: str
+    media_type: str
+    manifests: tuple[ManifestEntry, ...]
+    annotations: Mapping[str, str] = field(default_factory=dict)
+    is_index: bool = True
+
+    @property
+    def images(self) -> tuple[ManifestEntry, ...]:
+        return tuple(m for m in self.manifests if m.attests is None)
+
+    @property
+    def attestations(self) -> tuple[ManifestEntry, ...]:
+        return tuple(m for m in self.manifests if m.attests is not None)
+
+    @property
+    def platforms(self) -> tuple[str, ...]:
+        return tuple(m.platform or "unknown/unknown" for m in self.images)
+
+    def platform_digests(self) -> dict[str, str]:
+        """platform → image manifest digest; duplicate platforms raise (imagetools does not guard, buildx#1509)."""
+        seen: dict[str, str] = {}
+        for m in self.images:
+            key = m.platform or "unknown/unknown"
+            if key in seen and seen[key] != m.digest:
+                raise RegistryError(
+                    f"{self.digest} holds two images for platform {key}: {seen[key]} and {m.digest}"
+                )
+            seen[key] = m.digest
+        return seen
+
+
+def _platform_string(p: Mapping[str, Any] | None) -> str | None:
+    if not p:
+        return None
+    parts = [str(p.get("os", "")), str(p.get("architecture", ""))]
+    if p.get("variant"):
+        parts.append(str(p["variant"]))
+    return "/".join(parts)
+
+
+def parse_index(doc: Mapping[str, Any]) -> ImageIndex:
+    """An `imagetools inspect --format '{{json .Manifest}}'` document → ImageIndex."""
+    media_type = str(doc.get("mediaType", ""))
+    digest = str(doc.get("digest", ""))
+    if "manifests" not in doc:  # a single image manifest
+        entry = ManifestEntry(digest, media_type, int(doc.get("size", 0)), None)
+        return ImageIndex(digest, media_type, (entry,), is_index=False)
+    entries = []
+    for m in doc["manifests"]:
+        ann = m.get("annotations") or {}
+        is_attestation = ann.get(ATTESTATION_REF_TYPE) == "attestation-manifest"
+        entries.append(
+            ManifestEntry(
+                digest=str(m["digest"]),
+                media_type=str(m.get("mediaType", "")),
+                size=int(m.get("size", 0)),
+                platform=None if is_attestation else _platform_string(m.get("platform")),
+                attests=str(ann.get(ATTESTATION_DIGEST, "")) if is_attestation else None,
+            )
+        )
+    return ImageIndex(digest, media_type, tuple(entries), dict(doc.get("annotations") or {}))
+
+
+def inspect(runner: Runner, ref: str) -> ImageIndex | None:
+    """What `ref` points at now, or None when it does not exist."""
+    doc = runner.imagetools_inspect(ref)
+    return None if doc is None else parse_index(doc)
+
+
+@dataclass(frozen=True)
+class MergeStep:
+    """One `imagetools create`: all `tags` of one target in one registry, from `sources` in that registry."""
+
+    target: str
+    registry: str
+    tags: tuple[str, ...]
+    sources: tuple[str, ...]
+    annotations: Mapping[str, str] = field(default_factory=dict)
+
+    def argv(self) -> list[str]:
+        args = ["docker", "buildx", "imagetools", "create"]
+        for tag in self.tags:
+            args += ["--tag", tag]
+        for key, value in self.annotations.items():
+            args += ["--annotation", f"{key}={value}"]
+        return [*args, *self.sources]
+
+
+def merge_all(runner: Runner, steps: Sequence[MergeStep]) -> dict[MergeStep, BaseException | None]:
+    """Run every step, one thread per registry (steps of one registry run in order). Returns each step's error."""
+    by_registry: dict[str, list[MergeStep]] = {}
+    for step in steps:
+        by_registry.setdefault(step.registry, []).append(step)
+
+    def run_registry(group: list[MergeStep]) -> dict[MergeStep, BaseException | None]:
+        out: dict[MergeStep, BaseException | None] = {}
+        for step in group:
+            try:
+                runner.imagetools_create(step.tags, step.sources, annotations=step.annotations)
+                out[step] = None
+            except Exception as exc:  # reported per step; the caller rolls back
+                out[step] = exc
+        return out
+
+    results: dict[MergeStep, BaseException | None] = {}
+    if not by_registry:
+        return results
+    with ThreadPoolExecutor(max_workers=len(by_registry)) as pool:
+        for partial in pool.map(run_registry, by_registry.values()):
+            results.update(partial)
+    return results
