@@ -64,6 +64,7 @@ class ImageIndex:
     manifests: tuple[ManifestEntry, ...]
     annotations: Mapping[str, str] = field(default_factory=dict)
     is_index: bool = True
+    size: int = 0
 
     @property
     def images(self) -> tuple[ManifestEntry, ...]:
@@ -105,7 +106,7 @@ def parse_index(doc: Mapping[str, Any]) -> ImageIndex:
     digest = str(doc.get("digest", ""))
     if "manifests" not in doc:  # a single image manifest
         entry = ManifestEntry(digest, media_type, int(doc.get("size", 0)), None)
-        return ImageIndex(digest, media_type, (entry,), is_index=False)
+        return ImageIndex(digest, media_type, (entry,), is_index=False, size=entry.size)
     entries = []
     for m in doc["manifests"]:
         ann = m.get("annotations") or {}
@@ -119,7 +120,8 @@ def parse_index(doc: Mapping[str, Any]) -> ImageIndex:
                 attests=str(ann.get(ATTESTATION_DIGEST, "")) if is_attestation else None,
             )
         )
-    return ImageIndex(digest, media_type, tuple(entries), dict(doc.get("annotations") or {}))
+    annotations = dict(doc.get("annotations") or {})
+    return ImageIndex(digest, media_type, tuple(entries), annotations, size=int(doc.get("size", 0)))
 
 
 def inspect(runner: Runner, ref: str) -> ImageIndex | None:

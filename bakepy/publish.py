@@ -1,0 +1,390 @@
+"""Publishing: build every platform by digest, then move tags once, all or none, and verify through the registry.
+
+The race this exists for (buildx#2955, #2959): pushing a tag once per platform lets the last push win. Here a build
+pushes by digest only (no tag can move), and tags move only after every target and platform of the run is in every
+registry (buildx#1089: bake exports are not transactional, so bakepy does the transaction). Steps:
+
+1. `build_by_digest`: one `docker buildx bake` for all targets (one BuildKit session, shared cache).
+2. `collect`: each pushed digest must exist in every registry, with exactly the planned platforms.
+3. `decide`: per target and registry, the tags to move. A tag whose platform images already equal the new ones is
+   left alone (provenance makes every rebuild a new index digest; leaving it keeps its digest and signatures).
+4. `apply`: one `imagetools create` per target and registry, all of its tags at once, registries in parallel. If a
+   step fails, tags already moved in this run are put back where they were.
+5. `verify`: every tag read back from its registry: one index per target and registry, the planned platforms.
+
+Merging digest records from separate builds (`bakepy merge`) enters at step 2 with several sources per target.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bakepy.errors import BuildError, RegistryError
+from bakepy.records import DigestRecord
+from bakepy.registry import (
+    ImageIndex,
+    MergeStep,
+    inspect,
+    merge_all,
+    repository_of,
+    split_reference,
+)
+from bakepy.runner import Runner
+
+WORKDIR = ".bakepy"
+
+
+@dataclass(frozen=True)
+class TargetSpec:
+    """What publishing needs to know about one target (taken from the plan)."""
+
+    name: str
+    platforms: tuple[str, ...]
+    repositories: tuple[str, ...]  # repository-only references, one or more per registry
+    tags: tuple[str, ...]  # full references
+    index_annotations: Mapping[str, str] = field(default_factory=dict)
+
+    def registries(self) -> list[str]:
+        seen: list[str] = []
+        for ref in (*self.repositories, *self.tags):
+            registry = split_reference(ref)[0]
+            if registry not in seen:
+                seen.append(registry)
+        return seen
+
+    def repository_in(self, registry: str) -> str:
+        for repo in self.repositories:
+            if split_reference(repo)[0] == registry:
+                return repo
+        raise RegistryError(
+            f"target {self.name}: nothing is pushed to {registry}, where it has tags"
+        )
+
+    def tags_in(self, registry: str) -> tuple[str, ...]:
+        return tuple(t for t in self.tags if split_reference(t)[0] == registry)
+
+
+@dataclass(frozen=True)
+class Collected:
+    """A target's pushed sources, checked in every registry: platform → image manifest digest."""
+
+    spec: TargetSpec
+    digests: tuple[str, ...]  # the pushed descriptors to merge from
+    images: Mapping[str, str]  # platform → image manifest digest
+    attestations: int  # attestation manifests across the sources
+    indexes: Mapping[str, ImageIndex]  # source digest → what it is
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What happens to the tags of one target in one registry."""
+
+    target: str
+    registry: str
+    expected: Mapping[str, str]  # platform → image digest every tag must end up with
+    attestations: int
+    tags: tuple[str, ...]
+    before: Mapping[str, str | None]  # tag → digest it pointed at before the run
+    step: MergeStep | None  # None: every tag already holds these images
+    unchanged: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Published:
+    target: str
+    registry: str
+    tags: tuple[str, ...]
+    digest: str
+    platforms: tuple[str, ...]
+    attestations: int
+    moved: tuple[str, ...]
+    unchanged: tuple[str, ...]
+    emulated: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "target": self.target,
+            "registry": self.registry,
+            "tags": list(self.tags),
+            "digest": self.digest,
+            "platforms": list(self.platforms),
+            "attestations": self.attestations,
+            "moved": list(self.moved),
+            "unchanged": list(self.unchanged),
+            "emulated": list(self.emulated),
+        }
+
+
+# -- 1. build -------------------------------------------------------------------------------------------
+_STEP = re.compile(
+    r"^#(\d+) \[(?P<target>[^\s\]]+)(?: (?P<platform>[a-z0-9]+/[a-z0-9_]+(?:/[a-z0-9]+)?))?[ \]]"
+)
+_STEP_ERROR = re.compile(r"^#(\d+) ERROR: (?P<message>.*)")
+_TARGET_ERROR = re.compile(r"^ERROR: target (?P<target>[^:]+): (?P<message>.*)")
+
+
+class BuildLog:
+    """Follows `--progress plain` output to name the target and platform of a failure."""
+
+    def __init__(self, echo: Callable[[str], None] | None) -> None:
+        self.echo = echo
+        self.steps: dict[str, tuple[str, str | None]] = {}
+        self.failures: list[tuple[str, str | None, str]] = []
+
+    def __call__(self, line: str) -> None:
+        if self.echo is not None:
+            self.echo(line)
+        if m := _STEP.match(line):
+            self.steps.setdefault(m.group(1), (m.group("target"), m.group("platform")))
+        elif m := _STEP_ERROR.match(line):
+            target, platform = self.steps.get(m.group(1), ("?", None))
+            self.failures.append((target, platform, m.group("message")))
+        elif (m := _TARGET_ERROR.match(line)) and not any(
+            f[0] == m.group("target") for f in self.failures
+        ):
+            self.failures.append((m.group("target"), None, m.group("message")))
+
+    def describe(self) -> str | None:
+        if not self.failures:
+            return None
+        target, platform, message = self.failures[0]
+        where = f"target {target}" + (f" for {platform}" if platform else "")
+        more = f" (and {len(self.failures) - 1} more failure(s))" if len(self.failures) > 1 else ""
+        return f"build of {where} failed: {message}{more}"
+
+
+def build_by_digest(
+    runner: Runner,
+    bake_file: Path,
+    targets: Sequence[str],
+    *,
+    cwd: Path,
+    metadata_file: Path,
+    echo: Callable[[str], None] | None = None,
+) -> dict[str, str]:
+    """Run the one bake; return target → pushed digest (from `--metadata-file`)."""
+    log = BuildLog(echo)
+    metadata_file.unlink(missing_ok=True)
+    try:
+        runner.bake([bake_file], targets, metadata_file=metadata_file, cwd=cwd, on_line=log)
+    except BuildError as exc:
+        described = log.describe()
+        raise BuildError(
+            (described or exc.message) + "; no tag was created or moved",
+            hint="fix the build and publish again (images already pushed by digest are harmless: no tag names them)",
+            detail=exc.detail,
+        ) from exc
+    try:
+        metadata = json.loads(metadata_file.read_text())
+    except (OSError, ValueError) as exc:
+        raise BuildError(f"{metadata_file}: buildx wrote no readable metadata ({exc})") from exc
+    digests: dict[str, str] = {}
+    for target in targets:
+        digest = (metadata.get(target) or {}).get("containerimage.digest")
+        if not isinstance(digest, str) or not digest.startswith("sha256:"):
+            raise BuildError(
+                f"{metadata_file}: no containerimage.digest for target {target}; no tag was moved"
+            )
+        digests[target] = digest
+    return digests
+
+
+# -- 2. collect -----------------------------------------------------------------------------------------
+def collect(runner: Runner, spec: TargetSpec, digests: Sequence[str]) -> Collected:
+    """Check every source digest exists in every registry the target publishes to, with the planned platforms."""
+    indexes: dict[str, ImageIndex] = {}
+    for registry in spec.registries():
+        repo = spec.repository_in(registry)
+        for digest in digests:
+            found = inspect(runner, f"{repo}@{digest}")
+            if found is None:
+                raise RegistryError(
+                    f"target {spec.name}: {repo}@{digest} is missing; no tag was moved",
+                    hint="the build did not push to every registry; check its output and credentials",
+                )
+            indexes.setdefault(digest, found)
+    images: dict[str, str] = {}
+    for digest in digests:
+        for platform, image in indexes[digest].platform_digests().items():
+            if platform in images and images[platform] != image:
+                raise RegistryError(
+                    f"target {spec.name}: two different images for {platform} ({images[platform]} and {image}); "
+                    "no tag was moved",
+                    hint="each platform must be built exactly once per run",
+                )
+            images[platform] = image
+    want, have = set(spec.platforms), set(images)
+    if want != have:
+        missing, extra = sorted(want - have), sorted(have - want)
+        parts = ([f"missing {', '.join(missing)}"] if missing else []) + (
+            [f"unplanned {', '.join(extra)}"] if extra else []
+        )
+        raise RegistryError(
+            f"target {spec.name}: pushed images do not match the plan ({'; '.join(parts)}); no tag was moved"
+        )
+    attestations = sum(len(indexes[d].attestations) for d in digests)
+    return Collected(spec, tuple(digests), images, attestations, indexes)
+
+
+# -- 3. decide ------------------------------------------------------------------------------------------
+def decide(runner: Runner, collected: Collected) -> list[Decision]:
+    spec = collected.spec
+    decisions = []
+    for registry in spec.registries():
+        tags = spec.tags_in(registry)
+        if not tags:
+            continue
+        repo = spec.repository_in(registry)
+        current = {tag: inspect(runner, tag) for tag in tags}
+        before = {tag: (idx.digest if idx else None) for tag, idx in current.items()}
+        same = [
+            t
+            for t, idx in current.items()
+            if idx is not None and _same_images(idx, collected.images)
+        ]
+        if same:
+            # Keep one index per target and registry: new tags copy an index already holding these images.
+            keep = max(
+                {before[t] for t in same}, key=lambda d: sum(1 for t in same if before[t] == d)
+            )
+            assert keep is not None
+            sources: tuple[str, ...] = (f"{repo}@{keep}",)
+            annotations: Mapping[str, str] = {}
+        else:
+            keep = None
+            sources = tuple(f"{repo}@{d}" for d in collected.digests)
+            annotations = dict(spec.index_annotations) if len(sources) > 1 else {}
+        move = tuple(t for t in tags if keep is None or before[t] != keep)
+        unchanged = tuple(t for t in tags if t not in move)
+        step = MergeStep(spec.name, registry, move, sources, annotations) if move else None
+        decisions.append(
+            Decision(
+                spec.name,
+                registry,
+                collected.images,
+                collected.attestations,
+                tags,
+                before,
+                step,
+                unchanged,
+            )
+        )
+    return decisions
+
+
+def _same_images(index: ImageIndex, images: Mapping[str, str]) -> bool:
+    try:
+        return index.is_index and index.platform_digests() == dict(images)
+    except RegistryError:
+        return False
+
+
+# -- 4. apply -------------------------------------------------------------------------------------------
+def apply(runner: Runner, decisions: Sequence[Decision]) -> None:
+    steps = [d.step for d in decisions if d.step is not None]
+    results = merge_all(runner, steps)
+    failed = [(s, e) for s, e in results.items() if e is not None]
+    if not failed:
+        return
+    restored, created = _roll_back(runner, decisions, {s for s, e in results.items() if e is None})
+    step, error = failed[0]
+    note = f"{len(restored)} tag(s) moved in this run were put back"
+    if created:
+        note += f"; new tags that no registry API can remove: {', '.join(created)}"
+    raise RegistryError(
+        f"merge of target {step.target} in {step.registry} failed: {error}; {note}",
+        hint="fix the registry problem and publish again",
+    ) from error
+
+
+def _roll_back(
+    runner: Runner, decisions: Sequence[Decision], done: set[MergeStep]
+) -> tuple[list[str], list[str]]:
+    restored: list[str] = []
+    created: list[str] = []
+    for decision in decisions:
+        if decision.step is None or decision.step not in done:
+            continue
+        repo = repository_of(decision.step.sources[0])
+        for tag in decision.step.tags:
+            previous = decision.before.get(tag)
+            if previous is None:
+                created.append(tag)  # registries offer no way to delete a tag alone
+                continue
+            runner.imagetools_create([tag], [f"{repo}@{previous}"])
+            restored.append(tag)
+    return restored, created
+
+
+# -- 5. verify ------------------------------------------------------------------------------------------
+def verify(runner: Runner, decisions: Sequence[Decision]) -> list[Published]:
+    published = []
+    for d in decisions:
+        digests: dict[str, str] = {}
+        for tag in d.tags:
+            found = inspect(runner, tag)
+            if found is None:
+                raise RegistryError(f"verify: {tag} does not exist after the merge")
+            if not _same_images(found, d.expected):
+                raise RegistryError(
+                    f"verify: {tag} points at {found.digest} with {', '.join(found.platforms)}, "
+                    f"not the planned {', '.join(sorted(d.expected))}"
+                )
+            if len(found.attestations) != d.attestations:
+                raise RegistryError(
+                    f"verify: {tag} has {len(found.attestations)} attestation manifest(s), expected {d.attestations}"
+                )
+            digests[tag] = found.digest
+        if len(set(digests.values())) != 1:
+            raise RegistryError(
+                f"verify: tags of {d.target} in {d.registry} point at different indexes: {digests}"
+            )
+        published.append(
+            Published(
+                target=d.target,
+                registry=d.registry,
+                tags=d.tags,
+                digest=next(iter(digests.values())),
+                platforms=tuple(sorted(d.expected)),
+                attestations=d.attestations,
+                moved=d.step.tags if d.step else (),
+                unchanged=d.unchanged,
+            )
+        )
+    return published
+
+
+def merge_collected(runner: Runner, collected: Sequence[Collected]) -> list[Published]:
+    """Steps 3–5 for already-checked sources: decide every tag of every target first, then move them."""
+    decisions = [d for c in collected for d in decide(runner, c)]
+    apply(runner, decisions)
+    return verify(runner, decisions)
+
+
+def records_for(collected: Collected, fingerprint: str, revision: str | None) -> list[DigestRecord]:
+    """One digest record per platform of a target built in one piece."""
+    out = []
+    for platform, image in sorted(collected.images.items()):
+        source = next(
+            d for d in collected.digests if platform in collected.indexes[d].platform_digests()
+        )
+        index = collected.indexes[source]
+        out.append(
+            DigestRecord(
+                target=collected.spec.name,
+                platform=platform,
+                digest=image,
+                source=source,
+                media_type=index.media_type,
+                size=index.size,
+                repositories=collected.spec.repositories,
+                fingerprint=fingerprint,
+                revision=revision,
+            )
+        )
+    return out
