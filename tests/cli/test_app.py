@@ -1,0 +1,118 @@
+"""The CLI shell: version, help, exit codes, one-line errors, --debug, Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from typer.testing import CliRunner
+
+import bakepy
+from bakepy.cli.app import app
+from bakepy.errors import ConfigError
+
+runner = CliRunner()
+
+
+def test_version() -> None:
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0
+    assert result.stdout.strip() == f"bakepy {bakepy.__version__}"
+
+
+def test_help_lists_commands() -> None:
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    assert "doctor" in result.stdout
+
+
+def test_unknown_command_is_usage_error() -> None:
+    result = runner.invoke(app, ["no-such-command"])
+    assert result.exit_code == 2
+
+
+@pytest.mark.parametrize("argv", [["--version"], ["--help"]])
+def test_fast_paths_stay_light(argv: list[str]) -> None:
+    """`bakepy --version` / `--help` must not import python_on_whales or pydantic (start-up time)."""
+    code = textwrap.dedent(
+        f"""
+        import json, sys
+        sys.argv = ["bakepy", *{argv!r}]
+        from bakepy.cli import main
+        try:
+            main()
+        except SystemExit:
+            pass
+        heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("python_on_whales", "pydantic"))
+        print(json.dumps(heavy), file=sys.stderr)
+        """
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    heavy = json.loads(proc.stderr.strip().splitlines()[-1])
+    assert heavy == []
+
+
+def test_python_dash_m() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "bakepy", "--version"], capture_output=True, text=True
+    )
+    assert proc.returncode == 0
+    assert proc.stdout.startswith("bakepy ")
+
+
+def _raise(exc: BaseException) -> object:
+    def fake(*args: object, **kwargs: object) -> object:
+        raise exc
+
+    return fake
+
+
+def test_expected_error_is_one_line_with_its_exit_code(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(
+        "bakepy.doctor.diagnose",
+        _raise(ConfigError("bakepy.toml: target.app.platforms[1]: bad", hint="fix it")),
+    )
+    result = runner.invoke(app, ["doctor"])
+    assert result.exit_code == 2
+    assert "error: bakepy.toml: target.app.platforms[1]: bad" in result.stderr
+    assert "hint: fix it" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_debug_shows_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("bakepy.doctor.diagnose", _raise(ConfigError("boom")))
+    result = runner.invoke(app, ["--debug", "doctor"])
+    assert result.exit_code == 2
+    assert "Traceback" in result.stderr
+    assert "error: boom" in result.stderr
+
+
+def test_unexpected_error_says_how_to_report(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("bakepy.doctor.diagnose", _raise(RuntimeError("kaput")))
+    result = runner.invoke(app, ["doctor"])
+    assert result.exit_code == 1
+    assert "unexpected error: RuntimeError: kaput" in result.stderr
+    assert "--debug" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_ctrl_c_exits_130(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("bakepy.doctor.diagnose", _raise(KeyboardInterrupt()))
+    result = runner.invoke(app, ["doctor"])
+    assert result.exit_code == 130
+
+
+def test_missing_docker_is_an_expected_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: object
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    result = runner.invoke(app, ["doctor", "--json"])
+    assert result.exit_code == 7
+    report = json.loads(result.stdout)
+    docker = report["checks"][0]
+    assert docker["name"] == "docker CLI" and docker["status"] == "fail"
+    assert "apt-get install" in docker["fix"]
+    assert report["ok"] is False
