@@ -298,9 +298,9 @@ def diagnose(
 
     # 6. each wanted platform: native or emulated, or not buildable
     for plat in platforms:
-        node = next((n for n in current.nodes if _node_supports(n, plat)), None)
-        if node is None:
-            report.platforms.append(PlatformInfo(plat, False, False, None))
+        info = _platform_info(plat, current.nodes, report.host_arch)
+        report.platforms.append(info)
+        if not info.available:
             checks.append(
                 Check(
                     f"platform {plat}",
@@ -309,23 +309,20 @@ def diagnose(
                     QEMU_FIX + f", then docker buildx inspect --bootstrap {current.name}",
                 )
             )
-            continue
-        emulated = _arch(plat) != _native_arch(node, report.host_arch)
-        report.platforms.append(PlatformInfo(plat, True, emulated, node.name))
-        if emulated:
+        elif info.emulated:
             handler = _QEMU_HANDLER.get(_arch(plat))
-            have = any(h.name == handler and h.enabled for h in report.binfmt)
+            have = handlers is None or any(h.name == handler and h.enabled for h in report.binfmt)
             checks.append(
                 Check(
                     f"platform {plat}",
-                    "ok" if have or handlers is None else "warn",
-                    f"emulated (QEMU{', ' + handler if handler else ''}) on node {node.name}",
-                    None if have or handlers is None else QEMU_FIX,
+                    "ok" if have else "warn",
+                    f"emulated (QEMU{', ' + handler if handler else ''}) on node {info.node}",
+                    None if have else QEMU_FIX,
                     required=False,
                 )
             )
         else:
-            checks.append(Check(f"platform {plat}", "ok", f"native on node {node.name}"))
+            checks.append(Check(f"platform {plat}", "ok", f"native on node {info.node}"))
     return report
 
 
@@ -379,3 +376,21 @@ def wanted_platforms(cwd: Path, explicit: Sequence[str]) -> list[str]:
 
 def env_builder() -> str | None:
     return os.environ.get("BUILDX_BUILDER") or None
+
+
+def diagnose_platforms(runner: Runner, platforms: Sequence[str]) -> list[PlatformInfo]:
+    """For the active builder: can each platform be built, and is it native or emulated."""
+    active = runner.active_builder(bootstrap=False)
+    builder = next((b for b in runner.builders() if b.name == active), None)
+    nodes = [
+        NodeInfo(str(n.name), str(n.endpoint or ""), str(n.status or ""), list(n.platforms or []))
+        for n in ((builder.nodes or []) if builder is not None else [])
+    ]
+    return [_platform_info(plat, nodes, host_arch()) for plat in platforms]
+
+
+def _platform_info(plat: str, nodes: Sequence[NodeInfo], host: str) -> PlatformInfo:
+    node = next((n for n in nodes if _node_supports(n, plat)), None)
+    if node is None:
+        return PlatformInfo(plat, False, False, None)
+    return PlatformInfo(plat, True, _arch(plat) != _native_arch(node, host), node.name)

@@ -388,3 +388,139 @@ def records_for(collected: Collected, fingerprint: str, revision: str | None) ->
             )
         )
     return out
+
+
+# -- the whole run --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PublishReport:
+    published: tuple[Published, ...]
+    records: tuple[Path, ...]
+    bake_file: Path
+    commands: tuple[tuple[str, ...], ...] = ()  # what would run (dry run)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "published": [p.to_json() for p in self.published],
+            "records": [str(p) for p in self.records],
+            "bake_file": str(self.bake_file),
+            "commands": [list(c) for c in self.commands],
+        }
+
+
+def workdir(project_dir: Path) -> Path:
+    """`.bakepy/` beside the project file: the rendered bake file, buildx metadata, digest records."""
+    path = project_dir / WORKDIR
+    path.mkdir(exist_ok=True)
+    ignore = path / ".gitignore"
+    if not ignore.exists():
+        ignore.write_text("# written by bakepy: nothing here belongs in version control\n*\n")
+    return path
+
+
+def planned_commands(bake_file: Path, specs: Sequence[TargetSpec]) -> list[tuple[str, ...]]:
+    """The commands a publish runs, digests shown as placeholders (they are known only after the build)."""
+    commands: list[tuple[str, ...]] = [
+        (
+            "docker",
+            "buildx",
+            "bake",
+            "--file",
+            str(bake_file),
+            "--metadata-file",
+            str(bake_file.parent / "metadata.json"),
+            "--progress",
+            "plain",
+            *[s.name for s in specs],
+        ),
+    ]
+    for spec in specs:
+        for registry in spec.registries():
+            tags = spec.tags_in(registry)
+            if tags:
+                source = f"{spec.repository_in(registry)}@<digest:{spec.name}>"
+                commands.append(tuple(MergeStep(spec.name, registry, tags, (source,)).argv()))
+    return commands
+
+
+def emulated_platforms(runner: Runner, platforms: Sequence[str]) -> set[str]:
+    """Which of `platforms` the active builder runs under emulation (for the summary; never fails a run)."""
+    from bakepy.doctor import diagnose_platforms
+
+    try:
+        return {p.platform for p in diagnose_platforms(runner, platforms) if p.emulated}
+    except Exception:  # a summary detail: a builder that cannot say is not an error
+        return set()
+
+
+def specs_from_plan(plan: Any, project: Any) -> list[TargetSpec]:
+    """The plan's targets as publish needs them (index annotations: the target's `index:` ones)."""
+    specs = []
+    for tp in plan.targets:
+        annotations = _index_annotations(project, tp.name)
+        tags = tuple(t for reg in sorted(tp.tags_by_registry) for t in tp.tags_by_registry[reg])
+        specs.append(
+            TargetSpec(tp.name, tuple(tp.platforms), tuple(tp.repositories), tags, annotations)
+        )
+    return specs
+
+
+def _index_annotations(project: Any, target: str) -> dict[str, str]:
+    found = getattr(project, "targets", {}).get(target) if hasattr(project, "targets") else None
+    out: dict[str, str] = {}
+    for entry in getattr(found, "annotations", None) or ():
+        key, _, value = str(entry).partition("=")
+        if key.startswith("index:"):
+            out[key] = value
+    return out
+
+
+def publish_project(
+    project_file: Path,
+    project: Any,
+    runner: Runner,
+    *,
+    targets: Sequence[str] = (),
+    dry_run: bool = False,
+    records_dir: Path | None = None,
+    echo: Callable[[str], None] | None = None,
+) -> PublishReport:
+    """Render, build by digest, merge, verify: the whole `bakepy publish` for a loaded project."""
+    from bakepy.errors import NothingToDoError
+    from bakepy.plan import plan_publish
+    from bakepy.records import source_revision, write_records
+    from bakepy.render import dumps, render_bake
+
+    plan = plan_publish(project, targets)
+    specs = specs_from_plan(plan, project)
+    if not specs:
+        raise NothingToDoError(
+            "nothing to publish: the selection has no target", hint="name a target or group"
+        )
+    unpublished = [s.name for s in specs if not s.tags]
+    if unpublished:
+        raise NothingToDoError(
+            f"target {unpublished[0]} has no tags to publish",
+            hint="set [project] registries and tags, or full references in the target's tags",
+        )
+    project_dir = project_file.parent
+    work = workdir(project_dir)
+    bake_file = work / "docker-bake.json"
+    names = [s.name for s in specs]
+    bake_file.write_text(dumps(render_bake(project, targets=names, publish=True)))
+    if dry_run:
+        return PublishReport((), (), bake_file, tuple(planned_commands(bake_file, specs)))
+
+    digests = build_by_digest(
+        runner, bake_file, names, cwd=project_dir, metadata_file=work / "metadata.json", echo=echo
+    )
+    collected = [collect(runner, spec, [digests[spec.name]]) for spec in specs]
+    revision = source_revision(project_dir)
+    records = [r for c in collected for r in records_for(c, plan.fingerprint, revision)]
+    written = write_records(records_dir or work / "records", records)
+    published = merge_collected(runner, collected)
+    emulated = emulated_platforms(runner, sorted({p for s in specs for p in s.platforms}))
+    published = [
+        Published(**{**p.__dict__, "emulated": tuple(x for x in p.platforms if x in emulated)})
+        for p in published
+    ]
+    return PublishReport(tuple(published), tuple(written), bake_file)

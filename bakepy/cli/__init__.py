@@ -9,7 +9,10 @@ from __future__ import annotations
 import importlib
 import sys
 
-_COMMAND_MODULES: tuple[str, ...] = ("doctor",)
+_COMMAND_MODULES: tuple[str, ...] = (
+    "doctor",
+    "publish",
+)
 
 
 def _load_commands() -> None:

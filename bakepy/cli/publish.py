@@ -1,0 +1,90 @@
+"""`bakepy publish`: build every platform by digest, then create every tag in every registry at once."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from bakepy.cli.app import app
+from bakepy.cli.options import BuilderOpt, FileOpt, JsonOpt, TargetsArg
+
+
+@app.command()
+def publish(
+    targets: TargetsArg = None,
+    file: FileOpt = None,
+    builder: BuilderOpt = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run", help="Print the plan and every command that would run; push nothing."
+        ),
+    ] = False,
+    records: Annotated[
+        Path | None,
+        typer.Option(
+            "--records",
+            help="Write the digest records here (default: .bakepy/records beside the project).",
+        ),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Build TARGETS for all their platforms, push by digest, then move every tag in every registry in one shot.
+
+    No tag moves until every target and platform is in every registry; tags whose images did not change are left
+    alone. Registry credentials come from the Docker credential store (`docker login`).
+    """
+    from bakepy.config import load_project
+    from bakepy.publish import publish_project
+    from bakepy.runner import Runner
+
+    loaded = load_project(file, Path.cwd())
+    log: list[str] = []
+    runner = Runner(builder=builder, log=log.append if as_json else None)
+    report = publish_project(
+        loaded.path,
+        loaded.project,
+        runner,
+        targets=targets or (),
+        dry_run=dry_run,
+        records_dir=records,
+    )
+    if as_json:
+        print(json.dumps(report.to_json(), indent=2, sort_keys=True))
+    elif dry_run:
+        _print_commands(report.commands)
+    else:
+        print_summary(report.published)
+
+
+def _print_commands(commands: Any) -> None:
+    import shlex
+
+    from rich.console import Console
+
+    console = Console(highlight=False, soft_wrap=True)
+    console.print("[bold]dry run[/]: these commands would run (digests are known after the build):")
+    for argv in commands:
+        console.print(shlex.join(argv), markup=False)
+
+
+def print_summary(published: Any) -> None:
+    """The rich table of what was published (shared with `bakepy merge`)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="published", show_lines=True)
+    for col in ("target", "registry", "tags", "index digest", "platforms"):
+        table.add_column(col, overflow="fold")
+    for p in published:
+        tags = "\n".join(
+            f"{t.rsplit(':', 1)[-1]}" + ("" if t in p.moved else " (unchanged)") for t in p.tags
+        )
+        plats = "\n".join(f"{x} (emulated)" if x in p.emulated else x for x in p.platforms)
+        if p.attestations:
+            plats += f"\n+ {p.attestations} attestation(s)"
+        table.add_row(p.target, p.registry, tags, p.digest.removeprefix("sha256:")[:12], plats)
+    Console(highlight=False).print(table)

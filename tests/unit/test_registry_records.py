@@ -1,0 +1,167 @@
+"""Pure parts of publishing: references, index parsing (from captured buildx output), failure parsing, records."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bakepy.errors import ConfigError, RegistryError
+from bakepy.publish import BuildLog, MergeStep, TargetSpec, planned_commands
+from bakepy.records import DigestRecord, read_records, write_records
+from bakepy.registry import ImageIndex, ManifestEntry, parse_index, repository_of, split_reference
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "buildx"
+D = "sha256:" + "a" * 64
+E = "sha256:" + "b" * 64
+
+
+@pytest.mark.parametrize(
+    ("ref", "expected"),
+    [
+        ("127.0.0.1:5000/a/b:1.0", ("127.0.0.1:5000", "a/b", "1.0", None)),
+        ("127.0.0.1:5000/a/b", ("127.0.0.1:5000", "a/b", None, None)),
+        (f"ghcr.io/acme/app@{D}", ("ghcr.io", "acme/app", None, D)),
+        (f"ghcr.io/acme/app:v1@{D}", ("ghcr.io", "acme/app", "v1", D)),
+        ("busybox", ("docker.io", "library/busybox", None, None)),
+        ("acme/app:latest", ("docker.io", "acme/app", "latest", None)),
+        ("localhost/app:1", ("localhost", "app", "1", None)),
+    ],
+)
+def test_split_reference(ref: str, expected: tuple[str, str, str | None, str | None]) -> None:
+    assert split_reference(ref) == expected
+
+
+def test_repository_of() -> None:
+    assert repository_of("127.0.0.1:5001/x/y:2") == "127.0.0.1:5001/x/y"
+
+
+def test_parse_index_tells_attestations_apart() -> None:
+    index = parse_index(json.loads((FIXTURES / "inspect-index.json").read_text()))
+    assert index.is_index
+    assert index.platforms == ("linux/amd64", "linux/arm64")
+    assert len(index.attestations) == 2
+    image_digests = {m.digest for m in index.images}
+    assert {a.attests for a in index.attestations} == image_digests
+    assert set(index.platform_digests()) == {"linux/amd64", "linux/arm64"}
+
+
+def test_parse_single_manifest() -> None:
+    manifest = parse_index(json.loads((FIXTURES / "inspect-manifest.json").read_text()))
+    assert not manifest.is_index
+    assert manifest.size == 858
+
+
+def test_duplicate_platforms_are_refused() -> None:
+    index = ImageIndex(
+        D,
+        "application/vnd.oci.image.index.v1+json",
+        (ManifestEntry(D, "m", 1, "linux/amd64"), ManifestEntry(E, "m", 1, "linux/amd64")),
+    )
+    with pytest.raises(RegistryError, match="two images for platform linux/amd64"):
+        index.platform_digests()
+
+
+def test_build_log_names_target_and_platform_of_the_failure() -> None:
+    log = BuildLog(None)
+    for line in (FIXTURES / "bake-fail-arm64.txt").read_text().splitlines():
+        log(line)
+    message = log.describe()
+    assert message is not None
+    assert message.startswith("build of target bad for linux/arm64 failed: process ")
+    assert "exit code: 3" in message
+
+
+def test_merge_step_argv_has_every_tag_in_one_call() -> None:
+    step = MergeStep(
+        "app", "r:5000", ("r:5000/a:1", "r:5000/a:2"), (f"r:5000/a@{D}",), {"index:k": "v"}
+    )
+    assert step.argv() == [
+        "docker",
+        "buildx",
+        "imagetools",
+        "create",
+        "--tag",
+        "r:5000/a:1",
+        "--tag",
+        "r:5000/a:2",
+        "--annotation",
+        "index:k=v",
+        f"r:5000/a@{D}",
+    ]
+
+
+def test_planned_commands_one_bake_then_one_create_per_target_and_registry(tmp_path: Path) -> None:
+    spec = TargetSpec(
+        "app",
+        ("linux/amd64",),
+        ("r1:5000/a", "r2:5000/a"),
+        ("r1:5000/a:1", "r1:5000/a:2", "r2:5000/a:1", "r2:5000/a:2"),
+    )
+    commands = planned_commands(tmp_path / "docker-bake.json", [spec])
+    assert commands[0][:3] == ("docker", "buildx", "bake")
+    assert commands[0][-1] == "app"
+    assert commands[1] == (
+        "docker",
+        "buildx",
+        "imagetools",
+        "create",
+        "--tag",
+        "r1:5000/a:1",
+        "--tag",
+        "r1:5000/a:2",
+        "r1:5000/a@<digest:app>",
+    )
+    assert commands[2][-1] == "r2:5000/a@<digest:app>"
+    assert len(commands) == 3
+
+
+def _record(**kw: object) -> DigestRecord:
+    base: dict[str, object] = dict(
+        target="app",
+        platform="linux/arm64",
+        digest=D,
+        source=E,
+        media_type="application/vnd.oci.image.index.v1+json",
+        size=10,
+        repositories=("r:5000/a",),
+        fingerprint="f1",
+        revision="abc",
+    )
+    base.update(kw)
+    return DigestRecord(**base)  # type: ignore[arg-type]
+
+
+def test_records_round_trip(tmp_path: Path) -> None:
+    records = [_record(), _record(platform="linux/amd64")]
+    paths = write_records(tmp_path / "sub", records)
+    assert [p.name for p in paths] == ["app--linux-arm64.json", "app--linux-amd64.json"]
+    assert sorted(read_records(tmp_path), key=lambda r: r.platform) == sorted(
+        records, key=lambda r: r.platform
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"digest": "sha256:nope"}, "digest: 'sha256:nope' is not a sha256 digest"),
+        ({"target": 3}, "target: missing or not a string"),
+        ({"version": 9}, "version: record format 9 is not 1"),
+        ({"extra": 1}, "unknown key 'extra'"),
+        ({"repositories": []}, "repositories: must be a non-empty list"),
+    ],
+)
+def test_bad_records_are_config_errors(
+    tmp_path: Path, change: dict[str, object], message: str
+) -> None:
+    data = _record().to_json()
+    data.update(change)
+    (tmp_path / "r.json").write_text(json.dumps(data))
+    with pytest.raises(ConfigError, match=message.replace("[", r"\[")):
+        read_records(tmp_path)
+
+
+def test_records_dir_must_exist(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="no such records directory"):
+        read_records(tmp_path / "missing")
