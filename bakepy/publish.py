@@ -5,7 +5,7 @@ pushes by digest only (no tag can move), and tags move only after every target a
 registry (buildx#1089: bake exports are not transactional, so bakepy does the transaction). Steps:
 
 1. `build_by_digest`: one `docker buildx bake` for all targets (one BuildKit session, shared cache).
-2. `collect`: each pushed digest must exist in every registry, with exactly the planned platforms.
+2. `collect_all`: each pushed digest must exist in every registry, with exactly the planned platforms.
 3. `decide`: per target and registry, the tags to move. A tag whose platform images already equal the new ones is
    left alone (provenance makes every rebuild a new index digest; leaving it keeps its digest and signatures).
 4. `apply`: one `imagetools create` per target and registry, all of its tags at once, registries in parallel. If a
@@ -29,7 +29,7 @@ from bakepy.records import DigestRecord
 from bakepy.registry import (
     ImageIndex,
     MergeStep,
-    inspect,
+    inspect_many,
     merge_all,
     repository_of,
     split_reference,
@@ -168,6 +168,8 @@ def build_by_digest(
     echo: Callable[[str], None] | None = None,
 ) -> dict[str, str]:
     """Run the one bake; return target → pushed digest (from `--metadata-file`)."""
+    if echo is None and runner.echo_output:
+        echo = lambda line: runner.log("  " + line)  # noqa: E731
     log = BuildLog(echo)
     metadata_file.unlink(missing_ok=True)
     try:
@@ -195,19 +197,34 @@ def build_by_digest(
 
 
 # -- 2. collect -----------------------------------------------------------------------------------------
-def collect(runner: Runner, spec: TargetSpec, digests: Sequence[str]) -> Collected:
-    """Check every source digest exists in every registry the target publishes to, with the planned platforms."""
+def collect_all(
+    runner: Runner, sources: Sequence[tuple[TargetSpec, Sequence[str]]]
+) -> list[Collected]:
+    """Check every source digest exists in every registry its target publishes to, with the planned platforms."""
+    refs = [
+        f"{spec.repository_in(registry)}@{digest}"
+        for spec, digests in sources
+        for registry in spec.registries()
+        for digest in digests
+    ]
+    found = inspect_many(runner, refs)
+    return [check_sources(spec, digests, found) for spec, digests in sources]
+
+
+def check_sources(
+    spec: TargetSpec, digests: Sequence[str], found: Mapping[str, ImageIndex | None]
+) -> Collected:
     indexes: dict[str, ImageIndex] = {}
     for registry in spec.registries():
         repo = spec.repository_in(registry)
         for digest in digests:
-            found = inspect(runner, f"{repo}@{digest}")
-            if found is None:
+            index = found.get(f"{repo}@{digest}")
+            if index is None:
                 raise RegistryError(
                     f"target {spec.name}: {repo}@{digest} is missing; no tag was moved",
                     hint="the build did not push to every registry; check its output and credentials",
                 )
-            indexes.setdefault(digest, found)
+            indexes.setdefault(digest, index)
     images: dict[str, str] = {}
     for digest in digests:
         for platform, image in indexes[digest].platform_digests().items():
@@ -221,9 +238,8 @@ def collect(runner: Runner, spec: TargetSpec, digests: Sequence[str]) -> Collect
     want, have = set(spec.platforms), set(images)
     if want != have:
         missing, extra = sorted(want - have), sorted(have - want)
-        parts = ([f"missing {', '.join(missing)}"] if missing else []) + (
-            [f"unplanned {', '.join(extra)}"] if extra else []
-        )
+        parts = [f"missing {', '.join(missing)}"] if missing else []
+        parts += [f"unplanned {', '.join(extra)}"] if extra else []
         raise RegistryError(
             f"target {spec.name}: pushed images do not match the plan ({'; '.join(parts)}); no tag was moved"
         )
@@ -232,7 +248,8 @@ def collect(runner: Runner, spec: TargetSpec, digests: Sequence[str]) -> Collect
 
 
 # -- 3. decide ------------------------------------------------------------------------------------------
-def decide(runner: Runner, collected: Collected) -> list[Decision]:
+def decide(collected: Collected, current: Mapping[str, ImageIndex | None]) -> list[Decision]:
+    """Per registry: which tags move, from which sources, given what every tag points at now."""
     spec = collected.spec
     decisions = []
     for registry in spec.registries():
@@ -240,25 +257,24 @@ def decide(runner: Runner, collected: Collected) -> list[Decision]:
         if not tags:
             continue
         repo = spec.repository_in(registry)
-        current = {tag: inspect(runner, tag) for tag in tags}
-        before = {tag: (idx.digest if idx else None) for tag, idx in current.items()}
+        before = {tag: (idx.digest if (idx := current.get(tag)) else None) for tag in tags}
         same = [
             t
-            for t, idx in current.items()
-            if idx is not None and _same_images(idx, collected.images)
+            for t in tags
+            if (idx := current.get(t)) is not None and _same_images(idx, collected.images)
         ]
         if same:
             # Keep one index per target and registry: new tags copy an index already holding these images.
             keep = max(
                 {before[t] for t in same}, key=lambda d: sum(1 for t in same if before[t] == d)
             )
-            assert keep is not None
             sources: tuple[str, ...] = (f"{repo}@{keep}",)
-            annotations: Mapping[str, str] = {}
+            annotations: tuple[tuple[str, str], ...] = ()
         else:
             keep = None
             sources = tuple(f"{repo}@{d}" for d in collected.digests)
-            annotations = dict(spec.index_annotations) if len(sources) > 1 else {}
+            # One source is copied as is (it carries its annotations); a merge of several gets them again.
+            annotations = tuple(sorted(spec.index_annotations.items())) if len(sources) > 1 else ()
         move = tuple(t for t in tags if keep is None or before[t] != keep)
         unchanged = tuple(t for t in tags if t not in move)
         step = MergeStep(spec.name, registry, move, sources, annotations) if move else None
@@ -322,12 +338,15 @@ def _roll_back(
 
 
 # -- 5. verify ------------------------------------------------------------------------------------------
-def verify(runner: Runner, decisions: Sequence[Decision]) -> list[Published]:
+def verify(
+    decisions: Sequence[Decision], after: Mapping[str, ImageIndex | None]
+) -> list[Published]:
+    """Every tag, as read back from its registry, holds exactly the planned images; one index per registry."""
     published = []
     for d in decisions:
         digests: dict[str, str] = {}
         for tag in d.tags:
-            found = inspect(runner, tag)
+            found = after.get(tag)
             if found is None:
                 raise RegistryError(f"verify: {tag} does not exist after the merge")
             if not _same_images(found, d.expected):
@@ -360,10 +379,14 @@ def verify(runner: Runner, decisions: Sequence[Decision]) -> list[Published]:
 
 
 def merge_collected(runner: Runner, collected: Sequence[Collected]) -> list[Published]:
-    """Steps 3–5 for already-checked sources: decide every tag of every target first, then move them."""
-    decisions = [d for c in collected for d in decide(runner, c)]
+    """Steps 3 to 5 for checked sources: read every tag, decide them all, move them, read them back."""
+    tags = [t for c in collected for t in c.spec.tags]
+    current = inspect_many(runner, tags)
+    decisions = [d for c in collected for d in decide(c, current)]
     apply(runner, decisions)
-    return verify(runner, decisions)
+    moved = [t for d in decisions if d.step is not None for t in d.step.tags]
+    after = {**current, **inspect_many(runner, moved)}
+    return verify(decisions, after)
 
 
 def records_for(collected: Collected, fingerprint: str, revision: str | None) -> list[DigestRecord]:
@@ -513,7 +536,7 @@ def publish_project(
     digests = build_by_digest(
         runner, bake_file, names, cwd=project_dir, metadata_file=work / "metadata.json", echo=echo
     )
-    collected = [collect(runner, spec, [digests[spec.name]]) for spec in specs]
+    collected = collect_all(runner, [(spec, [digests[spec.name]]) for spec in specs])
     revision = source_revision(project_dir)
     records = [r for c in collected for r in records_for(c, plan.fingerprint, revision)]
     written = write_records(records_dir or work / "records", records)

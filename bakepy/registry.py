@@ -130,6 +130,17 @@ def inspect(runner: Runner, ref: str) -> ImageIndex | None:
     return None if doc is None else parse_index(doc)
 
 
+def inspect_many(
+    runner: Runner, refs: Sequence[str], *, workers: int = 8
+) -> dict[str, ImageIndex | None]:
+    """`inspect` for many references at once: each read is a short process, so they run side by side."""
+    unique = list(dict.fromkeys(refs))
+    if len(unique) <= 1:
+        return {ref: inspect(runner, ref) for ref in unique}
+    with ThreadPoolExecutor(max_workers=min(workers, len(unique))) as pool:
+        return dict(zip(unique, pool.map(lambda ref: inspect(runner, ref), unique), strict=True))
+
+
 @dataclass(frozen=True)
 class MergeStep:
     """One `imagetools create`: all `tags` of one target in one registry, from `sources` in that registry."""
@@ -138,13 +149,13 @@ class MergeStep:
     registry: str
     tags: tuple[str, ...]
     sources: tuple[str, ...]
-    annotations: Mapping[str, str] = field(default_factory=dict)
+    annotations: tuple[tuple[str, str], ...] = ()  # index annotations, `index:` prefixed
 
     def argv(self) -> list[str]:
         args = ["docker", "buildx", "imagetools", "create"]
         for tag in self.tags:
             args += ["--tag", tag]
-        for key, value in self.annotations.items():
+        for key, value in self.annotations:
             args += ["--annotation", f"{key}={value}"]
         return [*args, *self.sources]
 
@@ -159,7 +170,7 @@ def merge_all(runner: Runner, steps: Sequence[MergeStep]) -> dict[MergeStep, Bas
         out: dict[MergeStep, BaseException | None] = {}
         for step in group:
             try:
-                runner.imagetools_create(step.tags, step.sources, annotations=step.annotations)
+                runner.imagetools_create(step.tags, step.sources, annotations=dict(step.annotations))
                 out[step] = None
             except Exception as exc:  # reported per step; the caller rolls back
                 out[step] = exc

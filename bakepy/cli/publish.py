@@ -83,8 +83,8 @@ def print_summary(published: Any) -> None:
         tags = "\n".join(
             f"{t.rsplit(':', 1)[-1]}" + ("" if t in p.moved else " (unchanged)") for t in p.tags
         )
-        plats = "\n".join(f"{x} (emulated)" if x in p.emulated else x for x in p.platforms)
+        plats = "\n".join(f"{x} (QEMU)" if x in p.emulated else x for x in p.platforms)
         if p.attestations:
-            plats += f"\n+ {p.attestations} attestation(s)"
+            plats += f"\n+{p.attestations} attestations"
         table.add_row(p.target, p.registry, tags, p.digest.removeprefix("sha256:")[:12], plats)
     Console(highlight=False).print(table)

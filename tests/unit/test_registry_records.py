@@ -75,7 +75,7 @@ def test_build_log_names_target_and_platform_of_the_failure() -> None:
 
 def test_merge_step_argv_has_every_tag_in_one_call() -> None:
     step = MergeStep(
-        "app", "r:5000", ("r:5000/a:1", "r:5000/a:2"), (f"r:5000/a@{D}",), {"index:k": "v"}
+        "app", "r:5000", ("r:5000/a:1", "r:5000/a:2"), (f"r:5000/a@{D}",), (("index:k", "v"),)
     )
     assert step.argv() == [
         "docker",
