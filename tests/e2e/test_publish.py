@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -39,9 +40,20 @@ def bakepy(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.Comple
     )
 
 
-def write_project(root: Path, repo: str, registries: list[str], *, tags: tuple[str, ...] = TAGS, fail_arm64: bool = False) -> None:
+def write_project(
+    root: Path,
+    repo: str,
+    registries: list[str],
+    *,
+    tags: tuple[str, ...] = TAGS,
+    fail_arm64: bool = False,
+) -> None:
     root.mkdir(parents=True, exist_ok=True)
-    extra = 'RUN if [ "$TARGETARCH" = arm64 ]; then echo "arm64 stage fails" >&2; exit 7; fi' if fail_arm64 else ""
+    extra = (
+        'RUN if [ "$TARGETARCH" = arm64 ]; then echo "arm64 stage fails" >&2; exit 7; fi'
+        if fail_arm64
+        else ""
+    )
     (root / "Dockerfile").write_text(DOCKERFILE.format(extra=""))
     (root / "Dockerfile.api").write_text(DOCKERFILE.format(extra=extra))
     regs = ", ".join(f'"{r}"' for r in registries)
@@ -72,7 +84,9 @@ def write_project(root: Path, repo: str, registries: list[str], *, tags: tuple[s
     )
 
 
-def tag_digests(registries: list[str], repo: str, tags: tuple[str, ...] = TAGS) -> dict[str, str | None]:
+def tag_digests(
+    registries: list[str], repo: str, tags: tuple[str, ...] = TAGS
+) -> dict[str, str | None]:
     """registry/repo/target:tag → digest (None when the tag does not exist), read from the registry."""
     out: dict[str, str | None] = {}
     for registry in registries:
@@ -80,11 +94,17 @@ def tag_digests(registries: list[str], repo: str, tags: tuple[str, ...] = TAGS) 
             existing = set(api.list_tags(registry, f"{repo}/{target}"))
             for tag in tags:
                 key = f"{registry}/{repo}/{target}:{tag}"
-                out[key] = api.get_manifest(registry, f"{repo}/{target}", tag)[0] if tag in existing else None
+                out[key] = (
+                    api.get_manifest(registry, f"{repo}/{target}", tag)[0]
+                    if tag in existing
+                    else None
+                )
     return out
 
 
-def test_publish_every_tag_in_every_registry_is_a_complete_index(stack, unique_repo: str, tmp_path: Path) -> None:
+def test_publish_every_tag_in_every_registry_is_a_complete_index(
+    stack, unique_repo: str, tmp_path: Path
+) -> None:
     project = tmp_path / "proj"
     write_project(project, unique_repo, stack.registries)
 
@@ -100,13 +120,17 @@ def test_publish_every_tag_in_every_registry_is_a_complete_index(stack, unique_r
                 digest, index = api.get_manifest(registry, repo, tag)
                 assert api.is_index(index), f"{registry}/{repo}:{tag} is not an index"
                 assert api.platforms(index) == PLATFORMS
-                assert len(api.attestations(index)) == 2  # one provenance manifest per platform, kept
+                assert (
+                    len(api.attestations(index)) == 2
+                )  # one provenance manifest per platform, kept
                 digests.add(digest)
             assert len(digests) == 1, f"tags of {target} in {registry} differ: {digests}"
 
     summary = json.loads(result.stdout)
     rows = summary["published"]
-    assert {(r["target"], r["registry"]) for r in rows} == {(t, r) for t in ("web", "api") for r in stack.registries}
+    assert {(r["target"], r["registry"]) for r in rows} == {
+        (t, r) for t in ("web", "api") for r in stack.registries
+    }
     for row in rows:
         assert set(row["platforms"]) == PLATFORMS
         digest, _ = api.get_manifest(row["registry"], f"{unique_repo}/{row['target']}", "latest")
@@ -137,7 +161,9 @@ def test_a_failing_platform_moves_no_tag_anywhere(stack, unique_repo: str, tmp_p
     assert tag_digests(stack.registries, unique_repo, (*TAGS, "2.0")) == before
 
 
-def test_publishing_again_without_changes_keeps_every_digest(stack, unique_repo: str, tmp_path: Path) -> None:
+def test_publishing_again_without_changes_keeps_every_digest(
+    stack, unique_repo: str, tmp_path: Path
+) -> None:
     project = tmp_path / "proj"
     write_project(project, unique_repo, stack.registries)
     assert bakepy(["publish"], project, stack.env_overlay).returncode == 0
@@ -149,7 +175,9 @@ def test_publishing_again_without_changes_keeps_every_digest(stack, unique_repo:
     assert all(row["moved"] == [] for row in json.loads(again.stdout)["published"])
 
 
-def test_a_new_tag_joins_the_index_the_old_tags_hold(stack, unique_repo: str, tmp_path: Path) -> None:
+def test_a_new_tag_joins_the_index_the_old_tags_hold(
+    stack, unique_repo: str, tmp_path: Path
+) -> None:
     project = tmp_path / "proj"
     write_project(project, unique_repo, stack.registries)
     assert bakepy(["publish"], project, stack.env_overlay).returncode == 0
@@ -160,7 +188,9 @@ def test_a_new_tag_joins_the_index_the_old_tags_hold(stack, unique_repo: str, tm
     after = tag_digests(stack.registries, unique_repo, (*TAGS, "1.0.1"))
     for key, digest in before.items():
         assert after[key] == digest  # untouched
-        assert after[key.rsplit(":", 1)[0] + ":1.0.1"] == digest  # the new tag copies the same index
+        assert (
+            after[key.rsplit(":", 1)[0] + ":1.0.1"] == digest
+        )  # the new tag copies the same index
 
 
 def test_dry_run_pushes_nothing(stack, unique_repo: str, tmp_path: Path) -> None:
@@ -179,7 +209,9 @@ def test_dry_run_pushes_nothing(stack, unique_repo: str, tmp_path: Path) -> None
 def test_examples_hello_publishes(stack, tmp_path: Path, target: str) -> None:
     """The README's main job, on a private copy of examples/hello so parallel runs never collide."""
     example = Path(__file__).resolve().parents[2] / "examples" / "hello"
-    result = bakepy(["publish", "--json", "-f", str(example / "bakepy.toml")], example, stack.env_overlay)
+    result = bakepy(
+        ["publish", "--json", "-f", str(example / "bakepy.toml")], example, stack.env_overlay
+    )
     assert result.returncode == 0, result.stderr
     row = json.loads(result.stdout)["published"][0]
     registry = row["registry"]

@@ -1,0 +1,101 @@
+"""Publish overhead: `bakepy publish` against the bare buildx commands doing the same work.
+
+A project of 2 targets × 2 platforms (arm64 under QEMU) × 3 tags × 2 registries. Every round changes a build
+argument so both sides really rebuild one step per platform (like a new commit would), then:
+- bakepy: `python -m bakepy publish` (start-up, render, bake, source checks, tag reads, merge, verification);
+- bare: `docker buildx bake` of the same rendered file, then one `imagetools create` per target and registry with
+  all its tags: the least a correct script does, with no checks and no verification.
+
+Usage: python bench/publish.py [--rounds 3]   (brings the local stack up if needed)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import textwrap
+import uuid
+from pathlib import Path
+
+from _common import bring_up_stack, interleaved, report, sh
+
+from bakepy.config import load_project
+from bakepy.plan import merge_commands, plan_publish
+from bakepy.render import dumps, render_bake
+
+DOCKERFILE = "FROM busybox\nARG NONCE\nARG FLAVOUR\nRUN echo $FLAVOUR $NONCE > /n && uname -m >> /n\n"
+
+
+def write_project(root: Path, registries: list[str], prefix: str) -> None:
+    (root / "Dockerfile").write_text(DOCKERFILE)
+    regs = ", ".join(f'"{r}"' for r in registries)
+    (root / "bakepy.toml").write_text(
+        textwrap.dedent(
+            f"""\
+            [project]
+            registries = [{regs}]
+            platforms = ["linux/amd64", "linux/arm64"]
+            tags = ["latest", "1.0", "1"]
+
+            [variable.NONCE]
+            default = "0"
+
+            [target.web]
+            image = "{prefix}/web"
+            args = {{ NONCE = "${{NONCE}}", FLAVOUR = "web" }}
+
+            [target.api]
+            image = "{prefix}/api"
+            args = {{ NONCE = "${{NONCE}}", FLAVOUR = "api" }}
+            """
+        )
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    stack = bring_up_stack()
+    run_id = uuid.uuid4().hex[:8]
+
+    with tempfile.TemporaryDirectory() as tmp:
+        ours, bare = Path(tmp, "bakepy"), Path(tmp, "bare")
+        ours.mkdir()
+        bare.mkdir()
+        write_project(ours, stack.registries, f"bench-publish/{run_id}-bakepy")
+        write_project(bare, stack.registries, f"bench-publish/{run_id}-bare")
+
+        def bakepy_publish(round_: int) -> None:
+            env = {**os.environ, "NONCE": f"bakepy-{round_}"}
+            subprocess.run(
+                [sys.executable, "-m", "bakepy", "publish", "--json"], cwd=ours, env=env, check=True,
+                capture_output=True,
+            )
+
+        # The bare side gets its bake files and plans ready-made (untimed): it pays only for the commands.
+        plans = []
+        for round_ in range(args.rounds):
+            project = load_project(bare / "bakepy.toml", env={"NONCE": f"bare-{round_}"}).project
+            (bare / f"bake-{round_}.json").write_text(dumps(render_bake(project, publish=True)))
+            plans.append(plan_publish(project))
+
+        def bare_buildx(round_: int) -> None:
+            plan = plans[round_]
+            sh("docker", "buildx", "bake", "-f", f"bake-{round_}.json", "--metadata-file", "meta.json",
+               *plan.names, cwd=bare)
+            digests = {t: m["containerimage.digest"] for t, m in json.loads((bare / "meta.json").read_text()).items()}
+            for command in merge_commands(plan, digests):
+                sh(*command.argv)
+
+        times = interleaved(args.rounds, bakepy_publish=bakepy_publish, bare_buildx=bare_buildx)
+    report("publish of 2 targets × 2 platforms × 3 tags × 2 registries (one rebuilt step per platform)", times,
+           baseline="bare_buildx")
+
+
+if __name__ == "__main__":
+    main()
