@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -533,15 +534,26 @@ def publish_project(
     if dry_run:
         return PublishReport((), (), bake_file, tuple(planned_commands(bake_file, specs)))
 
-    digests = build_by_digest(
-        runner, bake_file, names, cwd=project_dir, metadata_file=work / "metadata.json", echo=echo
-    )
+    with ThreadPoolExecutor(
+        max_workers=1
+    ) as pool:  # which platforms are emulated: asked while building
+        emulation = pool.submit(
+            emulated_platforms, runner, sorted({p for s in specs for p in s.platforms})
+        )
+        digests = build_by_digest(
+            runner,
+            bake_file,
+            names,
+            cwd=project_dir,
+            metadata_file=work / "metadata.json",
+            echo=echo,
+        )
+        emulated = emulation.result()
     collected = collect_all(runner, [(spec, [digests[spec.name]]) for spec in specs])
     revision = source_revision(project_dir)
     records = [r for c in collected for r in records_for(c, plan.fingerprint, revision)]
     written = write_records(records_dir or work / "records", records)
     published = merge_collected(runner, collected)
-    emulated = emulated_platforms(runner, sorted({p for s in specs for p in s.platforms}))
     published = [
         Published(**{**p.__dict__, "emulated": tuple(x for x in p.platforms if x in emulated)})
         for p in published

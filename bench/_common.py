@@ -25,7 +25,9 @@ def bring_up_stack() -> stack_manager.Stack:
     if os.environ.get("BAKEPY_E2E_BUILDER"):
         registries = os.environ.get("BAKEPY_E2E_REGISTRIES", "").split(",")
         overlay = {"BUILDX_BUILDER": os.environ["BAKEPY_E2E_BUILDER"]}
-        return stack_manager.Stack(overlay["BUILDX_BUILDER"], registries, None, {**os.environ, **overlay}, overlay)
+        return stack_manager.Stack(
+            overlay["BUILDX_BUILDER"], registries, None, {**os.environ, **overlay}, overlay
+        )
     stack_manager.install()
     stack = stack_manager.up()
     os.environ.update(stack.env_overlay)
@@ -52,5 +54,7 @@ def report(title: str, times: dict[str, list[float]], baseline: str) -> None:
     base = statistics.median(times[baseline])
     for name, values in times.items():
         median = statistics.median(values)
-        print(f"  {name:<28} median {median * 1000:8.1f} ms  (runs: {', '.join(f'{v * 1000:.0f}' for v in values)})"
-              f"  ratio to {baseline}: {median / base:.2f}")
+        print(
+            f"  {name:<28} median {median * 1000:8.1f} ms  (runs: {', '.join(f'{v * 1000:.0f}' for v in values)})"
+            f"  ratio to {baseline}: {median / base:.2f}"
+        )

@@ -33,16 +33,32 @@ def push_sources(registries: list[str], targets: int, workdir: Path) -> dict[str
             "context": ".",
             "args": {"N": f"{run_id}-{t}"},
             "platforms": ["linux/amd64", "linux/arm64"],
-            "output": [f'type=image,"name={names}",push-by-digest=true,name-canonical=true,push=true'],
+            "output": [
+                f'type=image,"name={names}",push-by-digest=true,name-canonical=true,push=true'
+            ],
         }
     (workdir / "bake.json").write_text(json.dumps(bake))
-    sh("docker", "buildx", "bake", "-f", "bake.json", "--metadata-file", "meta.json", *bake["target"], cwd=workdir)
+    sh(
+        "docker",
+        "buildx",
+        "bake",
+        "-f",
+        "bake.json",
+        "--metadata-file",
+        "meta.json",
+        *bake["target"],
+        cwd=workdir,
+    )
     meta = json.loads((workdir / "meta.json").read_text())
-    return {f"bench-merge/{run_id}-t{t}": meta[f"t{t}"]["containerimage.digest"] for t in range(targets)}
+    return {
+        f"bench-merge/{run_id}-t{t}": meta[f"t{t}"]["containerimage.digest"] for t in range(targets)
+    }
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--targets", type=int, default=3)
     parser.add_argument("--tags", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=3)
@@ -59,7 +75,12 @@ def main() -> None:
 
     def bakepy_merge(round_: int) -> None:
         steps = [
-            MergeStep(repo, registry, tags(registry, repo, "bakepy", round_), (f"{registry}/{repo}@{digest}",))
+            MergeStep(
+                repo,
+                registry,
+                tags(registry, repo, "bakepy", round_),
+                (f"{registry}/{repo}@{digest}",),
+            )
             for repo, digest in sources.items()
             for registry in registries
         ]
@@ -70,7 +91,15 @@ def main() -> None:
         for repo, digest in sources.items():
             for registry in registries:
                 for tag in tags(registry, repo, "loop", round_):
-                    sh("docker", "buildx", "imagetools", "create", "-t", tag, f"{registry}/{repo}@{digest}")
+                    sh(
+                        "docker",
+                        "buildx",
+                        "imagetools",
+                        "create",
+                        "-t",
+                        tag,
+                        f"{registry}/{repo}@{digest}",
+                    )
 
     times = interleaved(args.rounds, bakepy_merge=bakepy_merge, loop_one_create_per_tag=hand_loop)
     n = args.targets * args.tags * len(registries)

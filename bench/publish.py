@@ -27,10 +27,15 @@ from bakepy.config import load_project
 from bakepy.plan import merge_commands, plan_publish
 from bakepy.render import dumps, render_bake
 
-DOCKERFILE = "FROM busybox\nARG NONCE\nARG FLAVOUR\nRUN echo $FLAVOUR $NONCE > /n && uname -m >> /n\n"
+DOCKERFILE = """FROM busybox
+ARG NONCE
+ARG FLAVOUR
+ARG BUSY=0
+RUN echo $FLAVOUR $NONCE > /n && uname -m >> /n && i=0 && while [ $i -lt $BUSY ]; do i=$((i+1)); done
+"""
 
 
-def write_project(root: Path, registries: list[str], prefix: str) -> None:
+def write_project(root: Path, registries: list[str], prefix: str, busy: int) -> None:
     (root / "Dockerfile").write_text(DOCKERFILE)
     regs = ", ".join(f'"{r}"' for r in registries)
     (root / "bakepy.toml").write_text(
@@ -46,19 +51,27 @@ def write_project(root: Path, registries: list[str], prefix: str) -> None:
 
             [target.web]
             image = "{prefix}/web"
-            args = {{ NONCE = "${{NONCE}}", FLAVOUR = "web" }}
+            args = {{ NONCE = "${{NONCE}}", FLAVOUR = "web", BUSY = "{busy}" }}
 
             [target.api]
             image = "{prefix}/api"
-            args = {{ NONCE = "${{NONCE}}", FLAVOUR = "api" }}
+            args = {{ NONCE = "${{NONCE}}", FLAVOUR = "api", BUSY = "{busy}" }}
             """
         )
     )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--busy",
+        type=int,
+        default=0,
+        help="loop iterations in the rebuilt RUN step (300000 ≈ 10 s per platform under QEMU here)",
+    )
     args = parser.parse_args()
     stack = bring_up_stack()
     run_id = uuid.uuid4().hex[:8]
@@ -67,13 +80,16 @@ def main() -> None:
         ours, bare = Path(tmp, "bakepy"), Path(tmp, "bare")
         ours.mkdir()
         bare.mkdir()
-        write_project(ours, stack.registries, f"bench-publish/{run_id}-bakepy")
-        write_project(bare, stack.registries, f"bench-publish/{run_id}-bare")
+        write_project(ours, stack.registries, f"bench-publish/{run_id}-bakepy", args.busy)
+        write_project(bare, stack.registries, f"bench-publish/{run_id}-bare", args.busy)
 
         def bakepy_publish(round_: int) -> None:
             env = {**os.environ, "NONCE": f"bakepy-{round_}"}
             subprocess.run(
-                [sys.executable, "-m", "bakepy", "publish", "--json"], cwd=ours, env=env, check=True,
+                [sys.executable, "-m", "bakepy", "publish", "--json"],
+                cwd=ours,
+                env=env,
+                check=True,
                 capture_output=True,
             )
 
@@ -86,15 +102,30 @@ def main() -> None:
 
         def bare_buildx(round_: int) -> None:
             plan = plans[round_]
-            sh("docker", "buildx", "bake", "-f", f"bake-{round_}.json", "--metadata-file", "meta.json",
-               *plan.names, cwd=bare)
-            digests = {t: m["containerimage.digest"] for t, m in json.loads((bare / "meta.json").read_text()).items()}
+            sh(
+                "docker",
+                "buildx",
+                "bake",
+                "-f",
+                f"bake-{round_}.json",
+                "--metadata-file",
+                "meta.json",
+                *plan.names,
+                cwd=bare,
+            )
+            digests = {
+                t: m["containerimage.digest"]
+                for t, m in json.loads((bare / "meta.json").read_text()).items()
+            }
             for command in merge_commands(plan, digests):
                 sh(*command.argv)
 
         times = interleaved(args.rounds, bakepy_publish=bakepy_publish, bare_buildx=bare_buildx)
-    report("publish of 2 targets × 2 platforms × 3 tags × 2 registries (one rebuilt step per platform)", times,
-           baseline="bare_buildx")
+    report(
+        f"publish of 2 targets × 2 platforms × 3 tags × 2 registries (one rebuilt step per platform, busy={args.busy})",
+        times,
+        baseline="bare_buildx",
+    )
 
 
 if __name__ == "__main__":
