@@ -1,0 +1,118 @@
+"""`bakepy render`, `bakepy plan` and `bakepy schema`: the model, printed.
+
+Thin commands over `bakepy.config`, `bakepy.render`, `bakepy.plan` and `bakepy.schema`, which are
+imported inside each command so `bakepy --help` and `--version` never load pydantic.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from bakepy.cli.app import app
+from bakepy.cli.options import FileOpt, JsonOpt, TargetsArg
+
+PlatformOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--platform",
+        help="Keep only this platform of each target (one runner's slice), e.g. linux/arm64.",
+    ),
+]
+
+
+@app.command()
+def render(
+    targets: TargetsArg = None,
+    file: FileOpt = None,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output", "-o", help="Write the bake file here instead of stdout.", dir_okay=False
+        ),
+    ] = None,
+    platform: PlatformOpt = None,
+    publish: Annotated[
+        bool,
+        typer.Option(
+            "--publish",
+            help="Render what a publish builds: tags dropped, one push-by-digest output.",
+        ),
+    ] = False,
+) -> None:
+    """Render the project as a docker-bake.json that `docker buildx bake -f FILE` builds as is."""
+    from bakepy.config import load_project
+    from bakepy.render import dumps, render_bake
+
+    loaded = load_project(file)
+    text = dumps(
+        render_bake(loaded.project, targets=targets or None, platform=platform, publish=publish)
+    )
+    if output is None or str(output) == "-":
+        sys.stdout.write(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+
+
+@app.command()
+def plan(
+    targets: TargetsArg = None,
+    file: FileOpt = None,
+    json_output: JsonOpt = False,
+    platforms: Annotated[
+        list[str] | None,
+        typer.Option("--platform", help="Plan only these platforms (repeatable)."),
+    ] = None,
+) -> None:
+    """Show what a publish would do: targets x platforms x tags x registries, and every command it runs."""
+    from bakepy.config import load_project
+    from bakepy.plan import plan_publish, plan_to_json
+
+    loaded = load_project(file)
+    publish_plan = plan_publish(loaded.project, targets or (), platforms or None)
+    data = plan_to_json(publish_plan)
+    if json_output:
+        sys.stdout.write(json.dumps(data, indent=2, sort_keys=True) + "\n")
+        return
+    _print_plan(data)
+
+
+def _print_plan(data: dict[str, object]) -> None:
+    import shlex
+
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(highlight=False, soft_wrap=True)
+    table = Table(title=f"Publish plan {data['fingerprint']}", title_justify="left")
+    for column in ("target", "platforms", "registry", "tags"):
+        table.add_column(column, overflow="fold")
+    targets = data["targets"]
+    assert isinstance(targets, list)
+    for target in targets:
+        platforms = ", ".join(target["platforms"]) or "(builder default)"
+        for i, (registry, tags) in enumerate(target["tags"].items()):
+            table.add_row(
+                target["name"] if i == 0 else "",
+                platforms if i == 0 else "",
+                registry,
+                "\n".join(tags),
+            )
+    console.print(table)
+    commands = data["commands"]
+    assert isinstance(commands, list)
+    console.print("Commands:", style="bold")
+    for command in commands:
+        console.print("  " + shlex.join(command["argv"]), markup=False)
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON schema of bakepy.toml (also shipped as bakepy/bakepy.schema.json)."""
+    from bakepy.schema import dumps_schema
+
+    sys.stdout.write(dumps_schema())

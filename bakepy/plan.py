@@ -1,0 +1,284 @@
+"""What a publish would do, computed from the model alone: build units, tag sets and merge commands.
+
+This module owns the publish plan: which targets are built for which platforms, the repository-only names
+each target is pushed to by digest, the full tags each registry ends up with, and the exact commands a
+publish runs (one `docker buildx bake` and one `docker buildx imagetools create` per target and registry).
+Pure: digests are unknown here, so merge commands carry a `<digest:TARGET>` placeholder unless given.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from bakepy.errors import ConfigError, NothingToDoError
+from bakepy.model import (
+    ImageReference,
+    Project,
+    ResolvedProject,
+    normalize_platform,
+    parse_reference,
+)
+
+__all__ = [
+    "DEFAULT_BAKE_FILE",
+    "DEFAULT_METADATA_FILE",
+    "BuildUnit",
+    "MergeCommand",
+    "PublishPlan",
+    "TargetPlan",
+    "bake_command",
+    "digest_placeholder",
+    "merge_commands",
+    "plan_publish",
+    "plan_to_json",
+    "target_references",
+]
+
+DEFAULT_BAKE_FILE = "docker-bake.publish.json"
+DEFAULT_METADATA_FILE = "bake-metadata.json"
+
+
+@dataclass(frozen=True)
+class BuildUnit:
+    """One build: a target for one platform (None: the builder's default platform)."""
+
+    target: str
+    platform: str | None
+
+
+@dataclass(frozen=True)
+class TargetPlan:
+    """What one target publishes."""
+
+    name: str
+    platforms: tuple[str, ...]
+    """Platforms built; empty means the builder's default platform."""
+    repositories: tuple[str, ...]
+    """Repository-only references (no tag) pushed to by digest, one or more per registry."""
+    tags_by_registry: Mapping[str, tuple[str, ...]]
+    """Registry host -> the full tag references created there by the merge."""
+
+    @property
+    def tags(self) -> tuple[str, ...]:
+        """Every full tag reference, registry by registry."""
+        return tuple(tag for tags in self.tags_by_registry.values() for tag in tags)
+
+    def source(self, registry: str) -> str:
+        """The repository in `registry` whose pushed digest the merge reads from."""
+        return next(repo for repo in self.repositories if repo.split("/", 1)[0] == registry)
+
+
+@dataclass(frozen=True)
+class PublishPlan:
+    """Every target a publish builds and the tags it creates; `fingerprint` identifies it stably."""
+
+    targets: tuple[TargetPlan, ...]
+    fingerprint: str
+
+    @property
+    def units(self) -> tuple[BuildUnit, ...]:
+        """Target x platform build units, in plan order."""
+        return tuple(
+            BuildUnit(t.name, platform)
+            for t in self.targets
+            for platform in (t.platforms or (None,))
+        )
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(t.name for t in self.targets)
+
+    def target(self, name: str) -> TargetPlan:
+        for plan in self.targets:
+            if plan.name == name:
+                return plan
+        raise KeyError(name)
+
+
+@dataclass(frozen=True)
+class MergeCommand:
+    """One `imagetools create` for one target in one registry."""
+
+    target: str
+    registry: str
+    argv: tuple[str, ...]
+
+
+def _resolved(project: Project | ResolvedProject) -> ResolvedProject:
+    return project if isinstance(project, ResolvedProject) else project.resolved
+
+
+def target_references(project: Project | ResolvedProject, name: str) -> tuple[ImageReference, ...]:
+    """Every reference `name` publishes: its `tags` as written, then registries x image x [project] tags."""
+    resolved = _resolved(project)
+    target = resolved.targets[name]
+    origin = resolved.origins.get(name, name)
+    refs: list[ImageReference] = [parse_reference(tag) for tag in target.tags]
+    settings = resolved.settings
+    if settings.registries and settings.tags:
+        image = resolved.image(name)
+        for registry in settings.registries:
+            text = f"{registry}/{image}"
+            try:
+                repo = parse_reference(text)
+            except ValueError as exc:
+                where = "image" if target.image else ""
+                raise ConfigError(
+                    f"target.{origin}{'.' + where if where else ''}: {exc}",
+                    hint=None
+                    if target.image
+                    else f'set image = "..." in [target.{origin}], or leave it out of the default group',
+                ) from None
+            for tag in settings.tags:
+                refs.append(ImageReference(domain=repo.registry, path=repo.path, tag=tag))
+    seen: dict[str, ImageReference] = {}
+    for ref in refs:
+        seen.setdefault(ref.normalized, ref)
+    return tuple(seen.values())
+
+
+def plan_publish(
+    project: Project | ResolvedProject,
+    targets: Sequence[str] = (),
+    platforms: Sequence[str] | None = None,
+) -> PublishPlan:
+    """Plan publishing `targets` (names of targets or groups; default: the default selection).
+
+    `platforms` restricts every target to those platforms (targets building none of them are left out).
+    Raises ConfigError for unknown names or clashing tags, NothingToDoError when nothing is left to publish.
+    """
+    resolved = _resolved(project)
+    names = resolved.select(targets)
+    wanted: tuple[str, ...] | None = None
+    if platforms is not None:
+        try:
+            wanted = tuple(dict.fromkeys(normalize_platform(p) for p in platforms))
+        except ValueError as exc:
+            raise ConfigError(f"--platform: {exc}") from None
+    plans: list[TargetPlan] = []
+    owner: dict[str, str] = {}
+    for name in names:
+        target_platforms = resolved.targets[name].platforms
+        if wanted is not None:
+            target_platforms = tuple(p for p in target_platforms if p in wanted)
+            if not target_platforms:
+                continue
+        refs = target_references(resolved, name)
+        if not refs:
+            origin = resolved.origins.get(name, name)
+            raise ConfigError(
+                f"target.{origin}: {name!r} publishes nowhere",
+                hint="add [project] registries and tags, or full references in the target's `tags`",
+            )
+        repositories: dict[str, None] = {}
+        tags: dict[str, list[str]] = {}
+        for ref in refs:
+            full = ref.normalized
+            if full in owner and owner[full] != name:
+                raise ConfigError(
+                    f"targets {owner[full]!r} and {name!r} both publish {full}",
+                    hint="give them different images or tags",
+                )
+            owner[full] = name
+            repositories[ref.repository] = None
+            tags.setdefault(ref.registry, []).append(full)
+        plans.append(
+            TargetPlan(
+                name=name,
+                platforms=target_platforms,
+                repositories=tuple(repositories),
+                tags_by_registry={registry: tuple(values) for registry, values in tags.items()},
+            )
+        )
+    if not plans:
+        raise NothingToDoError(
+            f"no selected target builds for {', '.join(wanted or ())}"
+            if wanted
+            else "no target to publish"
+        )
+    return PublishPlan(targets=tuple(plans), fingerprint=_fingerprint(plans))
+
+
+def _fingerprint(plans: Sequence[TargetPlan]) -> str:
+    shape = [
+        {"target": p.name, "platforms": list(p.platforms), "tags": sorted(p.tags)}
+        for p in sorted(plans, key=lambda p: p.name)
+    ]
+    blob = json.dumps(shape, sort_keys=True, separators=(",", ":")).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def digest_placeholder(target: str) -> str:
+    """Stands for a digest only known after the build."""
+    return f"<digest:{target}>"
+
+
+def bake_command(
+    plan: PublishPlan,
+    *,
+    bake_file: str = DEFAULT_BAKE_FILE,
+    metadata_file: str = DEFAULT_METADATA_FILE,
+) -> tuple[str, ...]:
+    """The build step: every planned target, pushed by digest as the rendered publish file says."""
+    return (
+        "docker",
+        "buildx",
+        "bake",
+        "-f",
+        bake_file,
+        "--metadata-file",
+        metadata_file,
+        *plan.names,
+    )
+
+
+def merge_commands(
+    plan: PublishPlan, digests: Mapping[str, str] | None = None
+) -> tuple[MergeCommand, ...]:
+    """One `imagetools create -t ... SOURCE@DIGEST` per target and registry (placeholders for unknown digests)."""
+    out = []
+    for target in plan.targets:
+        digest = (digests or {}).get(target.name) or digest_placeholder(target.name)
+        for registry, tags in target.tags_by_registry.items():
+            argv = ["docker", "buildx", "imagetools", "create"]
+            for tag in tags:
+                argv += ["-t", tag]
+            argv.append(f"{target.source(registry)}@{digest}")
+            out.append(MergeCommand(target=target.name, registry=registry, argv=tuple(argv)))
+    return tuple(out)
+
+
+def plan_to_json(
+    plan: PublishPlan,
+    *,
+    bake_file: str = DEFAULT_BAKE_FILE,
+    metadata_file: str = DEFAULT_METADATA_FILE,
+) -> dict[str, Any]:
+    """The stable machine shape of `bakepy plan --json` (documented in docs/model.md)."""
+    return {
+        "fingerprint": plan.fingerprint,
+        "targets": [
+            {
+                "name": t.name,
+                "platforms": list(t.platforms),
+                "repositories": list(t.repositories),
+                "tags": {registry: list(tags) for registry, tags in t.tags_by_registry.items()},
+            }
+            for t in plan.targets
+        ],
+        "units": [{"target": u.target, "platform": u.platform} for u in plan.units],
+        "commands": [
+            {
+                "step": "build",
+                "argv": list(bake_command(plan, bake_file=bake_file, metadata_file=metadata_file)),
+            },
+            *(
+                {"step": "merge", "target": m.target, "registry": m.registry, "argv": list(m.argv)}
+                for m in merge_commands(plan)
+            ),
+        ],
+    }

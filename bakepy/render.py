@@ -1,0 +1,163 @@
+"""Render the model as a docker-bake.json that buildx reads back to exactly what the model says.
+
+This module owns the bake file bakepy writes: fully resolved (no variables, matrices or inherits left for
+buildx to evaluate), literal `${`/`%{` escaped as `$${`/`%%{` so buildx does not interpolate them,
+per-platform cache scopes added, and for a publish every target's tags replaced by one push-by-digest
+output. `dumps` makes it byte-stable. Pure.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from pydantic import BaseModel
+
+from bakepy.errors import ConfigError, NothingToDoError
+from bakepy.model import CacheEntry, Project, ResolvedProject, Target, normalize_platform
+from bakepy.plan import target_references
+
+__all__ = ["dumps", "escape", "publish_output", "render_bake", "target_to_bake"]
+
+_SKIP = frozenset({"inherits", "matrix", "name", *Target.BAKE_ONLY_FIELDS})
+
+
+def escape(value: str) -> str:
+    """Write a literal string so bake's template evaluation gives it back unchanged."""
+    return value.replace("${", "$${").replace("%{", "%%{")
+
+
+def _escaped(value: Any) -> Any:
+    if isinstance(value, str):
+        return escape(value)
+    if isinstance(value, dict):
+        return {k: _escaped(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_escaped(v) for v in value]
+    return value
+
+
+def _bake_value(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return value.bake_value()  # type: ignore[attr-defined]
+    if isinstance(value, tuple):
+        return [_bake_value(v) for v in value]
+    if isinstance(value, dict):
+        return dict(value)
+    return value
+
+
+def target_to_bake(target: Target) -> dict[str, Any]:
+    """A resolved target as a bake target object (unescaped; empty attributes left out)."""
+    out: dict[str, Any] = {}
+    for name, info in Target.model_fields.items():
+        if name in _SKIP:
+            continue
+        value = getattr(target, name)
+        if value is None or (isinstance(value, (tuple, dict)) and not value):
+            continue
+        out[info.alias or name] = _bake_value(value)
+    return out
+
+
+def publish_output(repositories: Sequence[str]) -> dict[str, str]:
+    """The one output of a publish build: push by digest to repository-only names (build-push-action#1117)."""
+    return {
+        "type": "image",
+        "name": ",".join(repositories),
+        "push-by-digest": "true",
+        "name-canonical": "true",
+        "push": "true",
+    }
+
+
+def _cache(
+    resolved: ResolvedProject, name: str, platforms: Sequence[str], platform: str | None
+) -> tuple[list[CacheEntry], list[CacheEntry]]:
+    cache = resolved.settings.cache
+    if cache is None:
+        return [], []
+    if platform is not None:
+        scopes_from = [cache.scope(name, platform), cache.scope(name, None)]
+        scope_to = cache.scope(name, platform)
+    else:
+        scopes_from = [cache.scope(name, p) for p in platforms] + [cache.scope(name, None)]
+        scope_to = cache.scope(name, platforms[0] if len(platforms) == 1 else None)
+    sources = [cache.entry(s, export=False) for s in dict.fromkeys(scopes_from)]
+    return sources, [cache.entry(scope_to, export=True)]
+
+
+def render_bake(
+    project: Project | ResolvedProject,
+    *,
+    targets: Sequence[str] | None = None,
+    platform: str | None = None,
+    publish: bool = False,
+) -> dict[str, Any]:
+    """The bake definition of `targets` (names of targets or groups; default: every target and group).
+
+    `platform` keeps only that platform of each target (one runner's slice) and picks its cache scope.
+    `publish` drops every selected target's `tags` and gives it exactly one push-by-digest image output
+    naming the repositories it publishes to.
+    """
+    resolved = project if isinstance(project, ResolvedProject) else project.resolved
+    if platform is not None:
+        try:
+            platform = normalize_platform(platform)
+        except ValueError as exc:
+            raise ConfigError(f"--platform: {exc}") from None
+    full = not targets and platform is None
+    selected = tuple(resolved.targets) if not targets else resolved.select(targets)
+    if platform is not None:
+        selected = tuple(n for n in selected if platform in resolved.targets[n].platforms)
+        if not selected:
+            raise NothingToDoError(f"no selected target builds for {platform}")
+    names = dict.fromkeys(selected)
+    for name in selected:
+        names.update(dict.fromkeys(resolved.linked(name)))
+
+    out_targets: dict[str, Any] = {}
+    for name in names:
+        target = resolved.targets[name]
+        body = target_to_bake(target)
+        platforms = target.platforms
+        if platform is not None and platform in platforms:
+            platforms = (platform,)
+            body["platforms"] = [platform]
+        sources, sinks = _cache(
+            resolved, name, platforms, platform if platform in target.platforms else None
+        )
+        if sources:
+            body["cache-from"] = [*body.get("cache-from", []), *(e.bake_value() for e in sources)]
+            body["cache-to"] = [*body.get("cache-to", []), *(e.bake_value() for e in sinks)]
+        if publish and name in selected:
+            body.pop("tags", None)
+            repositories = dict.fromkeys(
+                ref.repository for ref in target_references(resolved, name)
+            )
+            if not repositories:
+                origin = resolved.origins.get(name, name)
+                raise ConfigError(
+                    f"target.{origin}: {name!r} publishes nowhere",
+                    hint="add [project] registries and tags, or full references in the target's `tags`",
+                )
+            body["output"] = [publish_output(list(repositories))]
+        out_targets[name] = _escaped(body)
+
+    groups: dict[str, Any] = {}
+    if full:
+        for name, group in resolved.groups.items():
+            groups[name] = {"targets": list(group.targets)}
+            if group.description:
+                groups[name]["description"] = escape(group.description)
+        if "default" not in groups and "default" not in out_targets:
+            groups["default"] = {"targets": list(resolved.default_targets)}
+    else:
+        groups["default"] = {"targets": list(selected)}
+    return {"group": groups, "target": out_targets}
+
+
+def dumps(bake: Mapping[str, Any]) -> str:
+    """Deterministic JSON: sorted keys, 2-space indent, trailing newline (byte-stable across runs)."""
+    return json.dumps(bake, indent=2, sort_keys=True, ensure_ascii=False) + "\n"

@@ -1,0 +1,136 @@
+"""`bakepy render`, `bakepy plan`, `bakepy schema` through the CLI: outputs, exit codes, the invalid catalog."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+import bakepy.cli  # noqa: F401  (registers the commands)
+from bakepy.cli.app import app
+from bakepy.schema import dumps_schema
+
+FIXTURES = Path(__file__).parents[1] / "fixtures"
+INVALID = FIXTURES / "invalid"
+RENDER = FIXTURES / "render"
+EXAMPLES = Path(__file__).parents[2] / "examples"
+
+
+def catalog() -> list[Path]:
+    return sorted(
+        [*INVALID.glob("*.toml"), *INVALID.glob("*.py"), *INVALID.glob("*/pyproject.toml")]
+    )
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+@pytest.mark.parametrize("path", catalog(), ids=lambda p: str(p.relative_to(INVALID)))
+def test_invalid_catalog_exits_2_with_exactly_its_message(
+    runner: CliRunner, path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(INVALID)
+    monkeypatch.delenv("BAKEPY_TEST_UNSET_VARIABLE", raising=False)
+    lines = path.read_text(encoding="utf-8").splitlines()
+    expected = ["error: " + lines[0].removeprefix("# expect: ")]
+    if len(lines) > 1 and lines[1].startswith("# hint: "):
+        expected.append("hint: " + lines[1].removeprefix("# hint: "))
+    result = runner.invoke(app, ["render", "-f", str(path.relative_to(INVALID))])
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == expected
+    assert result.stdout == ""
+    assert "Traceback" not in result.output
+
+
+def test_render_golden_to_stdout_and_file(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    case = RENDER / "inherits"
+    monkeypatch.chdir(case)
+    result = runner.invoke(app, ["render"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == (case / "render.json").read_text(encoding="utf-8")
+    out = tmp_path / "bake.json"
+    result = runner.invoke(app, ["render", "-o", str(out)])
+    assert result.exit_code == 0
+    assert out.read_text(encoding="utf-8") == (case / "render.json").read_text(encoding="utf-8")
+
+
+def test_render_selected_targets_for_one_platform(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(EXAMPLES / "multi")
+    result = runner.invoke(app, ["render", "app-py312", "--platform", "linux/arm64", "--publish"])
+    assert result.exit_code == 0, result.output
+    bake = json.loads(result.stdout)
+    assert list(bake["target"]) == ["app-py312"]
+    assert bake["target"]["app-py312"]["platforms"] == ["linux/arm64"]
+    assert bake["target"]["app-py312"]["output"][0]["push-by-digest"] == "true"
+
+
+def test_render_unknown_target(runner: CliRunner, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(EXAMPLES / "multi")
+    result = runner.invoke(app, ["render", "app-py314"])
+    assert result.exit_code == 2
+    assert "unknown target or group 'app-py314'; did you mean" in result.stderr
+
+
+def test_render_without_a_project(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["render"])
+    assert result.exit_code == 2
+    assert result.stderr.startswith(
+        "error: no bakepy.toml, pyproject.toml with [tool.bakepy] or bakefile.py in "
+    )
+
+
+def test_plan_json_is_the_golden_shape(runner: CliRunner, monkeypatch: pytest.MonkeyPatch) -> None:
+    case = RENDER / "matrix"
+    monkeypatch.chdir(case)
+    result = runner.invoke(app, ["plan", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == json.loads((case / "plan.json").read_text(encoding="utf-8"))
+
+
+def test_plan_human_output(runner: CliRunner, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(EXAMPLES / "multi")
+    result = runner.invoke(
+        app, ["plan", "--platform", "linux/amd64", "app-py311"], env={"COLUMNS": "250"}
+    )
+    assert result.exit_code == 0, result.output
+    assert "Publish plan " in result.stdout
+    assert "127.0.0.1:5000/examples/multi-py311:1.0" in result.stdout
+    assert (
+        "docker buildx bake -f docker-bake.publish.json --metadata-file bake-metadata.json app-py311"
+        in result.stdout
+    )
+    assert (
+        "docker buildx imagetools create -t 127.0.0.1:5000/examples/multi-py311:latest "
+        "-t 127.0.0.1:5000/examples/multi-py311:1.0 '127.0.0.1:5000/examples/multi-py311@<digest:app-py311>'"
+    ) in result.stdout
+
+
+def test_plan_nothing_to_do_exits_3(runner: CliRunner, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(EXAMPLES / "multi")
+    result = runner.invoke(app, ["plan", "--platform", "linux/s390x"])
+    assert result.exit_code == 3
+
+
+def test_plan_python_form(runner: CliRunner, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(EXAMPLES / "multi")
+    toml = runner.invoke(app, ["plan", "--json"])
+    python = runner.invoke(app, ["plan", "--json", "-f", "bakefile.py"])
+    assert toml.exit_code == python.exit_code == 0, python.output
+    assert toml.stdout == python.stdout
+
+
+def test_schema(runner: CliRunner) -> None:
+    result = runner.invoke(app, ["schema"])
+    assert result.exit_code == 0
+    assert result.stdout == dumps_schema()
