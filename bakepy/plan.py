@@ -32,14 +32,15 @@ __all__ = [
     "TargetPlan",
     "bake_command",
     "digest_placeholder",
+    "imagetools_create_argv",
     "merge_commands",
     "plan_publish",
     "plan_to_json",
     "target_references",
 ]
 
-DEFAULT_BAKE_FILE = "docker-bake.publish.json"
-DEFAULT_METADATA_FILE = "bake-metadata.json"
+DEFAULT_BAKE_FILE = ".bakepy/docker-bake.json"  # where publish renders, beside the project
+DEFAULT_METADATA_FILE = ".bakepy/metadata.json"
 
 
 @dataclass(frozen=True)
@@ -223,17 +224,31 @@ def bake_command(
     bake_file: str = DEFAULT_BAKE_FILE,
     metadata_file: str = DEFAULT_METADATA_FILE,
 ) -> tuple[str, ...]:
-    """The build step: every planned target, pushed by digest as the rendered publish file says."""
+    """The build step, spelled exactly as the runner runs it: every planned target, pushed by digest."""
     return (
         "docker",
         "buildx",
         "bake",
-        "-f",
+        "--file",
         bake_file,
         "--metadata-file",
         metadata_file,
+        "--progress",
+        "plain",
         *plan.names,
     )
+
+
+def imagetools_create_argv(
+    tags: Sequence[str], sources: Sequence[str], annotations: Sequence[tuple[str, str]] = ()
+) -> tuple[str, ...]:
+    """`docker buildx imagetools create` with every tag in one call (the one spelling bakepy uses)."""
+    argv = ["docker", "buildx", "imagetools", "create"]
+    for tag in tags:
+        argv += ["--tag", tag]
+    for key, value in annotations:
+        argv += ["--annotation", f"{key}={value}"]
+    return (*argv, *sources)
 
 
 def merge_commands(
@@ -244,11 +259,8 @@ def merge_commands(
     for target in plan.targets:
         digest = (digests or {}).get(target.name) or digest_placeholder(target.name)
         for registry, tags in target.tags_by_registry.items():
-            argv = ["docker", "buildx", "imagetools", "create"]
-            for tag in tags:
-                argv += ["-t", tag]
-            argv.append(f"{target.source(registry)}@{digest}")
-            out.append(MergeCommand(target=target.name, registry=registry, argv=tuple(argv)))
+            argv = imagetools_create_argv(tags, [f"{target.source(registry)}@{digest}"])
+            out.append(MergeCommand(target=target.name, registry=registry, argv=argv))
     return tuple(out)
 
 

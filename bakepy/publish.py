@@ -441,31 +441,6 @@ def workdir(project_dir: Path) -> Path:
     return path
 
 
-def planned_commands(bake_file: Path, specs: Sequence[TargetSpec]) -> list[tuple[str, ...]]:
-    """The commands a publish runs, digests shown as placeholders (they are known only after the build)."""
-    commands: list[tuple[str, ...]] = [
-        (
-            "docker",
-            "buildx",
-            "bake",
-            "--file",
-            str(bake_file),
-            "--metadata-file",
-            str(bake_file.parent / "metadata.json"),
-            "--progress",
-            "plain",
-            *[s.name for s in specs],
-        ),
-    ]
-    for spec in specs:
-        for registry in spec.registries():
-            tags = spec.tags_in(registry)
-            if tags:
-                source = f"{spec.repository_in(registry)}@<digest:{spec.name}>"
-                commands.append(tuple(MergeStep(spec.name, registry, tags, (source,)).argv()))
-    return commands
-
-
 def emulated_platforms(runner: Runner, platforms: Sequence[str]) -> set[str]:
     """Which of `platforms` the active builder runs under emulation (for the summary; never fails a run)."""
     from bakepy.doctor import diagnose_platforms
@@ -510,7 +485,7 @@ def publish_project(
 ) -> PublishReport:
     """Render, build by digest, merge, verify: the whole `bakepy publish` for a loaded project."""
     from bakepy.errors import NothingToDoError
-    from bakepy.plan import plan_publish
+    from bakepy.plan import bake_command, merge_commands, plan_publish
     from bakepy.records import source_revision, write_records
     from bakepy.render import dumps, render_bake
 
@@ -532,7 +507,10 @@ def publish_project(
     names = [s.name for s in specs]
     bake_file.write_text(dumps(render_bake(project, targets=names, publish=True)))
     if dry_run:
-        return PublishReport((), (), bake_file, tuple(planned_commands(bake_file, specs)))
+        metadata = str(work / "metadata.json")
+        commands = [bake_command(plan, bake_file=str(bake_file), metadata_file=metadata)]
+        commands += [m.argv for m in merge_commands(plan)]
+        return PublishReport((), (), bake_file, tuple(commands))
 
     with ThreadPoolExecutor(
         max_workers=1

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bakepy.errors import RegistryError
+from bakepy.plan import imagetools_create_argv
 from bakepy.runner import Runner
 
 ATTESTATION_REF_TYPE = "vnd.docker.reference.type"
@@ -215,12 +216,7 @@ class MergeStep:
     annotations: tuple[tuple[str, str], ...] = ()  # index annotations, `index:` prefixed
 
     def argv(self) -> list[str]:
-        args = ["docker", "buildx", "imagetools", "create"]
-        for tag in self.tags:
-            args += ["--tag", tag]
-        for key, value in self.annotations:
-            args += ["--annotation", f"{key}={value}"]
-        return [*args, *self.sources]
+        return list(imagetools_create_argv(self.tags, self.sources, self.annotations))
 
 
 def merge_all(runner: Runner, steps: Sequence[MergeStep]) -> dict[MergeStep, BaseException | None]:

@@ -107,12 +107,12 @@ def test_plan_human_output(runner: CliRunner, monkeypatch: pytest.MonkeyPatch) -
     assert "Publish plan " in result.stdout
     assert "127.0.0.1:5000/examples/multi-py311:1.0" in result.stdout
     assert (
-        "docker buildx bake -f docker-bake.publish.json --metadata-file bake-metadata.json app-py311"
+        "docker buildx bake --file .bakepy/docker-bake.json --metadata-file .bakepy/metadata.json --progress plain app-py311"
         in result.stdout
     )
     assert (
-        "docker buildx imagetools create -t 127.0.0.1:5000/examples/multi-py311:latest "
-        "-t 127.0.0.1:5000/examples/multi-py311:1.0 '127.0.0.1:5000/examples/multi-py311@<digest:app-py311>'"
+        "docker buildx imagetools create --tag 127.0.0.1:5000/examples/multi-py311:latest "
+        "--tag 127.0.0.1:5000/examples/multi-py311:1.0 '127.0.0.1:5000/examples/multi-py311@<digest:app-py311>'"
     ) in result.stdout
 
 

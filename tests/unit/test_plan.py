@@ -148,13 +148,14 @@ def test_commands() -> None:
         make({"project": SETTINGS, "target": {"app": {"platforms": ["linux/amd64"]}}})
     )
     assert bake_command(plan, bake_file="b.json", metadata_file="m.json") == (
-        "docker", "buildx", "bake", "-f", "b.json", "--metadata-file", "m.json", "app",
+        "docker", "buildx", "bake", "--file", "b.json", "--metadata-file", "m.json",
+        "--progress", "plain", "app",
     )  # fmt: skip
     merges = merge_commands(plan)
     assert [m.registry for m in merges] == ["127.0.0.1:5000", "ghcr.io"]
     assert merges[0].argv == (
         "docker", "buildx", "imagetools", "create",
-        "-t", "127.0.0.1:5000/acme/app:latest", "-t", "127.0.0.1:5000/acme/app:1.0",
+        "--tag", "127.0.0.1:5000/acme/app:latest", "--tag", "127.0.0.1:5000/acme/app:1.0",
         f"127.0.0.1:5000/acme/app@{digest_placeholder('app')}",
     )  # fmt: skip
     digest = "sha256:" + "a" * 64

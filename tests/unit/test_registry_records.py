@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bakepy.errors import ConfigError, RegistryError
-from bakepy.publish import BuildLog, MergeStep, TargetSpec, planned_commands
+from bakepy.publish import BuildLog, MergeStep
 from bakepy.records import DigestRecord, read_records, write_records
 from bakepy.registry import ImageIndex, ManifestEntry, parse_index, repository_of, split_reference
 
@@ -90,31 +90,6 @@ def test_merge_step_argv_has_every_tag_in_one_call() -> None:
         "index:k=v",
         f"r:5000/a@{D}",
     ]
-
-
-def test_planned_commands_one_bake_then_one_create_per_target_and_registry(tmp_path: Path) -> None:
-    spec = TargetSpec(
-        "app",
-        ("linux/amd64",),
-        ("r1:5000/a", "r2:5000/a"),
-        ("r1:5000/a:1", "r1:5000/a:2", "r2:5000/a:1", "r2:5000/a:2"),
-    )
-    commands = planned_commands(tmp_path / "docker-bake.json", [spec])
-    assert commands[0][:3] == ("docker", "buildx", "bake")
-    assert commands[0][-1] == "app"
-    assert commands[1] == (
-        "docker",
-        "buildx",
-        "imagetools",
-        "create",
-        "--tag",
-        "r1:5000/a:1",
-        "--tag",
-        "r1:5000/a:2",
-        "r1:5000/a@<digest:app>",
-    )
-    assert commands[2][-1] == "r2:5000/a@<digest:app>"
-    assert len(commands) == 3
 
 
 def _record(**kw: object) -> DigestRecord:
