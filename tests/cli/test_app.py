@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -116,3 +118,17 @@ def test_missing_docker_is_an_expected_error(
     assert docker["name"] == "docker CLI" and docker["status"] == "fail"
     assert "apt-get install" in docker["fix"]
     assert report["ok"] is False
+
+
+def test_publish_without_docker_says_how_to_install_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    project = tmp_path / "hello"
+    shutil.copytree(Path(__file__).resolve().parents[2] / "examples" / "hello", project)
+    monkeypatch.chdir(project)
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    result = runner.invoke(app, ["publish"])
+    assert result.exit_code == 6
+    assert "error: the docker CLI was not found on PATH" in result.stderr
+    assert "hint: install the docker CLI" in result.stderr
+    assert "Traceback" not in result.stderr
