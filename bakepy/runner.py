@@ -245,13 +245,15 @@ class Runner:
             args += ["--call", call]
         for a in allow:
             args += ["--allow", a]
-        if print_only:
-            out = self.run(
-                [*args, "--print", *targets], what="docker buildx bake --print", error=BuildError
+        with _working_directory(cwd):
+            if print_only:
+                what = "docker buildx bake --print"
+                out = self.run([*args, "--print", *targets], what=what, error=BuildError)
+                return dict(json.loads(out))
+            args += ["--progress", progress]
+            self.stream(
+                [*args, *targets], what="docker buildx bake", error=BuildError, on_line=on_line
             )
-            return dict(json.loads(out))
-        args += ["--progress", progress]
-        self.stream([*args, *targets], what="docker buildx bake", error=BuildError, on_line=on_line)
         return None
 
     def imagetools_create(

@@ -1,0 +1,164 @@
+"""A merge that fails in one registry after another registry's tags moved: every tag is put back.
+
+The test owns a second registry so it can make it read-only between the build and the merge (reads still work,
+writes fail), which is the moment `imagetools create` fails for that registry only. Everything is checked through
+the registries' HTTP API.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import registry_api as api
+
+from bakepy.config import load_project
+from bakepy.errors import RegistryError
+from bakepy.plan import plan_publish
+from bakepy.publish import build_by_digest, collect_all, merge_collected, specs_from_plan, workdir
+from bakepy.render import dumps, render_bake
+from bakepy.runner import Runner
+
+TAGS = ("latest", "1.0")
+
+
+class OwnRegistry:
+    """A distribution registry on a free loopback port whose read-only mode the test can switch."""
+
+    def __init__(self, root: Path) -> None:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.root = root
+        self.address = f"127.0.0.1:{self.port}"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, *, read_only: bool) -> None:
+        self.stop()
+        config = self.root / "config.yml"
+        config.write_text(
+            json.dumps(
+                {
+                    "version": 0.1,
+                    "log": {"level": "warn", "accesslog": {"disabled": True}},
+                    "storage": {
+                        "filesystem": {"rootdirectory": str(self.root / "data")},
+                        "maintenance": {"readonly": {"enabled": read_only}},
+                    },
+                    "http": {"addr": self.address, "secret": "bakepy-e2e"},
+                }
+            )
+        )
+        self.process = subprocess.Popen(
+            [shutil.which("docker-registry") or "docker-registry", "serve", str(config)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://{self.address}/v2/", timeout=1):
+                    return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError(f"registry on {self.address} did not start")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+            self.process = None
+
+
+@pytest.fixture
+def own_registry(stack, tmp_path: Path) -> Iterator[OwnRegistry]:
+    registry = OwnRegistry(tmp_path / "registry")
+    registry.root.mkdir()
+    registry.start(read_only=False)
+    yield registry
+    registry.stop()
+
+
+def write_project(root: Path, registries: list[str], repo: str, version: str) -> None:
+    root.mkdir(exist_ok=True)
+    (root / "Dockerfile").write_text(f"FROM busybox\nRUN echo {version} > /version\n")
+    regs = ", ".join(f'"{r}"' for r in registries)
+    (root / "bakepy.toml").write_text(
+        textwrap.dedent(
+            f"""\
+            [project]
+            registries = [{regs}]
+            platforms = ["linux/amd64", "linux/arm64"]
+            tags = ["latest", "1.0"]
+
+            [target.app]
+            image = "{repo}"
+            context = "."
+            """
+        )
+    )
+
+
+def digests(registries: list[str], repo: str) -> dict[str, str]:
+    return {f"{r}:{t}": api.get_manifest(r, repo, t)[0] for r in registries for t in TAGS}
+
+
+def test_a_merge_failing_in_one_registry_puts_every_tag_back(
+    stack,
+    own_registry: OwnRegistry,
+    unique_repo: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    registries = [stack.registries[0], own_registry.address]
+    project_dir = tmp_path / "proj"
+    write_project(project_dir, registries, unique_repo, "v1")
+    first = subprocess.run(
+        [sys.executable, "-m", "bakepy", "publish"],
+        cwd=project_dir,
+        env={**os.environ, **stack.env_overlay},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert first.returncode == 0, first.stderr
+    before = digests(registries, unique_repo)
+
+    # v2: built and pushed by digest to both registries, sources checked...
+    write_project(project_dir, registries, unique_repo, "v2")
+    for key, value in stack.env_overlay.items():
+        monkeypatch.setenv(key, value)
+    loaded = load_project(project_dir / "bakepy.toml")
+    plan = plan_publish(loaded.project)
+    specs = specs_from_plan(plan, loaded.project)
+    work = workdir(project_dir)
+    (work / "docker-bake.json").write_text(dumps(render_bake(loaded.project, publish=True)))
+    runner = Runner(log=lambda line: None, echo_output=False)
+    built = build_by_digest(
+        runner,
+        work / "docker-bake.json",
+        ["app"],
+        cwd=project_dir,
+        metadata_file=work / "metadata.json",
+    )
+    collected = collect_all(runner, [(spec, [built[spec.name]]) for spec in specs])
+
+    # ...then the second registry turns read-only: its merge fails after the first registry's tags moved.
+    own_registry.start(read_only=True)
+    with pytest.raises(RegistryError) as failure:
+        merge_collected(runner, collected)
+
+    message = str(failure.value)
+    assert f"merge of target app in {own_registry.address} failed" in message
+    assert "2 tag(s) moved in this run were put back" in message
+    assert digests(registries, unique_repo) == before
