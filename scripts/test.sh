@@ -6,6 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export BAKEPY_CACHE_DIR="${BAKEPY_CACHE_DIR:-/var/cache/bakepy-ci}"
+export PATH="$PATH:/usr/local/go/bin"  # Go builds buildx and BuildKit; some shells lack it on PATH
 
 step() { printf '\n=== %s\n' "$*"; }
 
