@@ -498,7 +498,40 @@ def install(config: StackConfig | None = None) -> None:
             _say(f"copied {source} -> {plugin}")
         if shutil.which("docker") is None:
             raise StackError("the docker CLI is not on PATH (only the client is needed, no engine)")
+        install_actionlint(cfg)
     _say(f"install done in {time.monotonic() - total:.1f}s")
+
+
+# --------------------------------------------------------------------------------------------------
+# actionlint: checks the GitHub workflows `bakepy ci github` generates (tests/e2e/test_actionlint.py).
+# Optional for the stack: a failed install is reported, never raised; that test then fails in CI.
+
+ACTIONLINT_VERSION = "v1.7.12"
+ACTIONLINT_MODULE = "github.com/rhysd/actionlint"
+
+
+def actionlint_path(config: StackConfig | None = None) -> Path:
+    return (config or StackConfig.from_env()).bin_dir / "actionlint"
+
+
+def install_actionlint(config: StackConfig | None = None) -> None:
+    """``go install`` actionlint into the cache's bin dir (about 10 s once; a no-op when it is there)."""
+    cfg = config or StackConfig.from_env()
+    path = actionlint_path(cfg)
+    if _binary_version(path, "--version") == ACTIONLINT_VERSION:
+        return
+    if shutil.which("go") is None:
+        _say("actionlint: not installed (go is not on PATH)")
+        return
+    with _timed(f"actionlint {ACTIONLINT_VERSION}"):
+        proc = run(
+            ["go", "install", f"{ACTIONLINT_MODULE}/cmd/actionlint@{ACTIONLINT_VERSION}"],
+            env={"GOBIN": str(cfg.bin_dir), "GOFLAGS": "-buildvcs=false"},
+            check=False,
+            timeout=900,
+        )
+    if proc.returncode != 0:
+        _say(f"actionlint: go install failed (exit {proc.returncode}): {_tail(proc.stderr, 5)}")
 
 
 def _same_file_content(a: Path, b: Path) -> bool:

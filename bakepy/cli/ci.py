@@ -1,0 +1,439 @@
+"""`bakepy matrix`, `bakepy build`, `bakepy merge` and `bakepy ci github|gitlab`: building on native runners.
+
+Thin commands over `bakepy.matrix` (plan → jobs), `bakepy.split` (one platform's build, the records merge) and
+`bakepy.ci` (workflow text). Heavy modules are imported inside each command. In GitHub Actions, `matrix` also
+writes `matrix=…` to `$GITHUB_OUTPUT`, and `build`/`merge` append a markdown table to `$GITHUB_STEP_SUMMARY`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, cast
+
+import typer
+
+from bakepy.cli.app import app
+from bakepy.cli.options import BuilderOpt, FileOpt, JsonOpt, TargetsArg
+
+if TYPE_CHECKING:
+    from bakepy.ci import WorkflowSpec
+    from bakepy.config import LoadedProject
+
+RunnerOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--runner",
+        metavar="PLATFORM=LABEL",
+        help="Runner label for a platform (or `default`), over [project] runners (repeatable), "
+        "e.g. --runner linux/arm64=ubuntu-24.04-arm.",
+    ),
+]
+RecordsOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--records",
+        help="The digest records folder (default: .bakepy/records beside the project).",
+        file_okay=False,
+    ),
+]
+
+
+def _runners(
+    loaded: LoadedProject, overrides: list[str] | None
+) -> tuple[dict[str, str], dict[str, str]]:
+    """([project] runners with the --runner overrides applied, the overrides alone)."""
+    from bakepy.errors import ConfigError
+    from bakepy.matrix import parse_runner_overrides
+
+    try:
+        extra = parse_runner_overrides(overrides or [])
+    except ValueError as exc:
+        raise ConfigError(f"--runner: {exc}") from None
+    return {**loaded.project.resolved.settings.runners, **extra}, extra
+
+
+def _append(variable: str, text: str) -> None:
+    """Append to a file named by a CI variable (GITHUB_OUTPUT, GITHUB_STEP_SUMMARY) when it is set."""
+    path = os.environ.get(variable)
+    if path:
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.write(text)
+
+
+def _console(stderr: bool = False) -> Any:
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+
+
+# -- matrix ---------------------------------------------------------------------------------------------
+@app.command()
+def matrix(
+    targets: TargetsArg = None,
+    file: FileOpt = None,
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            help="github: {include: [...]} for strategy.matrix; gitlab: a parallel:matrix list; json.",
+        ),
+    ] = "json",
+    by: Annotated[
+        str,
+        typer.Option(
+            "--by",
+            help="platform: one job per platform (all its targets in one bake); target-platform.",
+        ),
+    ] = "platform",
+    runner: RunnerOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Split the publish plan into CI build jobs: platform, runner label, targets, and whether QEMU is needed.
+
+    A platform needs QEMU unless [project] runners names a runner for it (or the default runner is a hosted
+    runner known to run it). In GitHub Actions (GITHUB_OUTPUT set) it also writes `matrix=…` there.
+    """
+    from bakepy.config import load_project
+    from bakepy.errors import ConfigError
+    from bakepy.matrix import (
+        GITHUB_DEFAULT_RUNNER,
+        By,
+        matrix_entries,
+        matrix_github,
+        matrix_gitlab,
+        matrix_json,
+    )
+    from bakepy.plan import plan_publish
+
+    if fmt not in ("github", "gitlab", "json"):
+        raise ConfigError(f"--format: {fmt!r} is not one of github, gitlab, json")
+    if by not in ("platform", "target-platform"):
+        raise ConfigError(f"--by: {by!r} is not one of platform, target-platform")
+    loaded = load_project(file, Path.cwd())
+    plan = plan_publish(loaded.project, targets or ())
+    split = cast(By, by)
+    runners, _ = _runners(loaded, runner)
+    fallback = GITHUB_DEFAULT_RUNNER if fmt == "github" else None
+    entries = matrix_entries(plan, runners, by=split, fallback_runner=fallback)
+    if as_json or fmt == "json":
+        text = json.dumps(matrix_json(plan, entries, split), indent=2, sort_keys=True)
+    elif fmt == "github":
+        text = matrix_github(entries)
+    else:
+        text = matrix_gitlab(entries)
+    sys.stdout.write(text + "\n")
+    if os.environ.get("GITHUB_OUTPUT"):
+        # What `strategy.matrix: ${{ fromJSON(…) }}` reads, whatever --format printed.
+        github = matrix_entries(plan, runners, by=split, fallback_runner=GITHUB_DEFAULT_RUNNER)
+        _append("GITHUB_OUTPUT", f"matrix={matrix_github(github)}\n")
+
+
+# -- build ----------------------------------------------------------------------------------------------
+@app.command()
+def build(
+    targets: TargetsArg = None,
+    file: FileOpt = None,
+    builder: BuilderOpt = None,
+    platform: Annotated[
+        str,
+        typer.Option("--platform", help="The one platform this runner builds, e.g. linux/arm64."),
+    ] = "",
+    push_by_digest: Annotated[
+        bool,
+        typer.Option(
+            "--push-by-digest",
+            help="Push the images by digest to every registry (no tag moves) and write digest records.",
+        ),
+    ] = False,
+    records: RecordsOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Build one platform of TARGETS in one bake (a CI runner's slice); with --push-by-digest, push and record.
+
+    Writes one digest record per target for `bakepy merge`. Each target × platform uses its own cache scope
+    ([project] cache), so runners never overwrite each other's cache.
+    """
+    from bakepy.config import load_project
+    from bakepy.errors import ConfigError
+    from bakepy.runner import Runner
+    from bakepy.split import build_platform
+
+    if not platform:
+        raise ConfigError(
+            "--platform is required: bakepy build builds one platform",
+            hint="see `bakepy matrix` for the platforms",
+        )
+    if records is not None and not push_by_digest:
+        raise ConfigError("--records needs --push-by-digest: only a push writes digest records")
+    loaded = load_project(file, Path.cwd())
+    log: list[str] = []
+    runner_ = Runner(builder=builder, log=log.append if as_json else None)
+    report = build_platform(
+        loaded.path,
+        loaded.project,
+        runner_,
+        platform=platform,
+        targets=targets or (),
+        records_dir=records,
+        push=push_by_digest,
+    )
+    if report.pushed:
+        from bakepy.ci import build_summary_markdown
+
+        _append("GITHUB_STEP_SUMMARY", build_summary_markdown(report.platform, report.records))
+    if as_json:
+        print(json.dumps(report.to_json(), indent=2, sort_keys=True))
+        return
+    console = _console()
+    how = "under emulation (QEMU)" if report.emulated else "natively"
+    if not report.pushed:
+        console.print(
+            f"built {', '.join(report.targets)} for {report.platform} {how}; nothing pushed"
+        )
+        return
+    for record in report.records:
+        console.print(
+            f"{record.target} {record.platform} {record.digest} → {', '.join(record.repositories)}",
+            markup=False,
+        )
+    console.print(
+        f"built {len(report.records)} target(s) for {report.platform} {how}; "
+        f"records in {report.paths[0].parent if report.paths else '-'}",
+        markup=False,
+    )
+    if report.skipped:
+        console.print(f"not built for {report.platform}: {', '.join(report.skipped)}", markup=False)
+
+
+# -- merge ----------------------------------------------------------------------------------------------
+@app.command()
+def merge(
+    targets: TargetsArg = None,
+    file: FileOpt = None,
+    builder: BuilderOpt = None,
+    records: Annotated[
+        Path | None,
+        typer.Option(
+            "--records",
+            help="The folder holding every build's digest records, searched recursively "
+            "(default: .bakepy/records beside the project).",
+            file_okay=False,
+        ),
+    ] = None,
+    allow_partial: Annotated[
+        bool,
+        typer.Option(
+            "--allow-partial",
+            help="Publish what was built when a platform's record is missing (and say what is missing).",
+        ),
+    ] = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run", help="Check the records and print the merge commands; move nothing."
+        ),
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Merge the digest records of per-platform builds: one index per target, every tag in every registry.
+
+    Refuses missing platforms (unless --allow-partial), duplicates, and records of another plan or revision;
+    then moves every tag at once, or none (rolled back on failure), and verifies them through the registry.
+    """
+    from bakepy.cli.publish import print_summary
+    from bakepy.config import load_project
+    from bakepy.publish import WORKDIR
+    from bakepy.runner import Runner
+    from bakepy.split import merge_project
+
+    loaded = load_project(file, Path.cwd())
+    log: list[str] = []
+    runner_ = Runner(builder=builder, log=log.append if as_json else None)
+    report = merge_project(
+        loaded.path,
+        loaded.project,
+        runner_,
+        records_dir=records or loaded.path.parent / WORKDIR / "records",
+        targets=targets or (),
+        allow_partial=allow_partial,
+        dry_run=dry_run,
+    )
+    if report.missing:
+        from rich.markup import escape
+
+        # Loud on purpose: these tags now hold fewer platforms than planned.
+        verb = "would publish" if dry_run else "published"
+        message = f"--allow-partial: {verb} without " + ", ".join(str(m) for m in report.missing)
+        if report.skipped:
+            message += f"; not published at all: {', '.join(report.skipped)}"
+        _console(stderr=True).print(f"[bold yellow]warning:[/] {escape(message)}")
+    if not dry_run:
+        from bakepy.ci import summary_markdown
+
+        _append("GITHUB_STEP_SUMMARY", summary_markdown(report.published, report.missing))
+    if as_json:
+        print(json.dumps(report.to_json(), indent=2, sort_keys=True))
+    elif dry_run:
+        import shlex
+
+        console = _console()
+        console.print(
+            f"[bold]dry run[/]: {report.records} record(s) match the plan; "
+            "these commands would run (tags already holding these images are left alone):"
+        )
+        for argv in report.commands:
+            console.print(shlex.join(argv), markup=False)
+    else:
+        print_summary(report.published)
+
+
+# -- ci github / ci gitlab ------------------------------------------------------------------------------
+ci_app = typer.Typer(
+    name="ci",
+    help="Generate a CI workflow that builds each platform on its own runner and merges once.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+app.add_typer(ci_app, name="ci")
+
+OutputOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--output", "-o", help="Write the workflow here instead of stdout.", dir_okay=False
+    ),
+]
+CheckOpt = Annotated[
+    bool,
+    typer.Option(
+        "--check",
+        help="Write nothing; fail (exit 7) if the -o file differs from what would be generated.",
+    ),
+]
+InstallOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--install",
+        help="The pip requirement the workflow installs bakepy with (default: this version, pinned).",
+    ),
+]
+
+
+def _workflow_spec(
+    targets: list[str] | None,
+    file: Path | None,
+    runner: list[str] | None,
+    install: str | None,
+    output: Path | None,
+) -> tuple[WorkflowSpec, Any, dict[str, str]]:
+    from bakepy.ci import workflow_spec
+    from bakepy.config import load_project
+    from bakepy.plan import plan_publish
+
+    loaded = load_project(file, Path.cwd())
+    plan = plan_publish(loaded.project, targets or ())
+    runners, given = _runners(loaded, runner)
+    spec = workflow_spec(
+        loaded.project,
+        plan,
+        file=str(file) if file is not None else None,
+        targets=targets or (),
+        runners=given,
+        install=install,
+        output=str(output) if output is not None else None,
+    )
+    return spec, plan, runners
+
+
+def _write(
+    ci: str, text: str, output: Path | None, check: bool, spec: WorkflowSpec, as_json: bool
+) -> None:
+    from bakepy.errors import CheckFailedError
+
+    changed: bool | None = None
+    if check:
+        assert output is not None  # set by the command
+        path = output
+        current = path.read_text(encoding="utf-8") if path.is_file() else None
+        if current != text:
+            command = " ".join(["bakepy", *spec.regenerate_args(ci), "-o", str(path)])
+            raise CheckFailedError(
+                f"{path} is {'missing' if current is None else 'out of date'}: the project changed "
+                "since it was generated",
+                hint=f"regenerate it: {command}" + (f" -f {spec.file}" if spec.file else ""),
+            )
+        changed = False
+    elif output is not None:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        before = output.read_text(encoding="utf-8") if output.is_file() else None
+        changed = before != text
+        if changed:
+            output.write_text(text, encoding="utf-8")
+    if as_json:
+        data = {
+            "ci": ci,
+            "path": str(output) if output else None,
+            "changed": changed,
+            "workflow": text,
+        }
+        print(json.dumps(data, indent=2, sort_keys=True))
+    elif output is None and not check:
+        sys.stdout.write(text)
+    elif not check:
+        _console(stderr=True).print(
+            f"{'wrote' if changed else 'up to date:'} {output}", markup=False
+        )
+    if spec.cache is None and not check:
+        _console(stderr=True).print(
+            '[yellow]hint:[/] set \\[project] cache (e.g. cache = { type = "gha" }) to give each platform '
+            "its own cache scope"
+        )
+
+
+@ci_app.command("github")
+def ci_github(
+    targets: TargetsArg = None,
+    file: FileOpt = None,
+    output: OutputOpt = None,
+    runner: RunnerOpt = None,
+    install: InstallOpt = None,
+    check: CheckOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """A GitHub Actions workflow: plan (bakepy matrix) → build per platform on its runner → merge.
+
+    The matrix is computed when the workflow runs, so it stays valid when targets or platforms change.
+    Registry logins use secrets by name (GHCR: the job's GITHUB_TOKEN); nothing secret is written.
+    """
+    from bakepy.ci import GITHUB_DEFAULT_OUTPUT, github_workflow
+
+    if check and output is None:
+        output = Path(GITHUB_DEFAULT_OUTPUT)  # what it was written to, as its header says
+    spec, _, _ = _workflow_spec(targets, file, runner, install, output)
+    _write("github", github_workflow(spec), output, check, spec, as_json)
+
+
+@ci_app.command("gitlab")
+def ci_gitlab(
+    targets: TargetsArg = None,
+    file: FileOpt = None,
+    output: OutputOpt = None,
+    runner: RunnerOpt = None,
+    install: InstallOpt = None,
+    check: CheckOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """A GitLab CI pipeline: plan → one build job per platform (tagged with its runner) → merge.
+
+    Build jobs are written out per platform; the pipeline's plan job fails when they no longer match.
+    """
+    from bakepy.ci import GITLAB_DEFAULT_OUTPUT, gitlab_pipeline
+    from bakepy.matrix import matrix_entries
+
+    if check and output is None:
+        output = Path(GITLAB_DEFAULT_OUTPUT)  # what it was written to, as its header says
+    spec, plan, runners = _workflow_spec(targets, file, runner, install, output)
+    entries = matrix_entries(plan, runners, by="platform")
+    _write("gitlab", gitlab_pipeline(spec, entries), output, check, spec, as_json)

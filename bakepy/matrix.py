@@ -1,0 +1,184 @@
+"""CI build matrices: a publish plan split into build jobs, one per platform (or per target and platform).
+
+This module owns how a plan becomes CI jobs: which runner label each platform builds on, which targets each job
+builds, and whether the job needs QEMU. A platform builds natively when `[project] runners` names a runner for
+it, or when the `default` runner is a hosted runner whose machine is known to run it (e.g. `ubuntu-latest` for
+linux/amd64); anywhere else the job sets up QEMU and says so (setup-qemu-action#22: emulation is slow, so it
+must be visible). Pure: no files, no processes.
+
+Peers: docker/bake-action's `subaction/matrix` splits a bake file into a matrix of one target per job, and
+docker/github-builder runs one bake target per call (its issue #43). Here one job builds every target of its
+platform in one bake (one BuildKit session, shared cache), and `--by target-platform` gives the finer split.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from bakepy.plan import PublishPlan
+
+__all__ = [
+    "DEFAULT_KEY",
+    "GITHUB_DEFAULT_RUNNER",
+    "By",
+    "MatrixEntry",
+    "matrix_entries",
+    "matrix_github",
+    "matrix_gitlab",
+    "matrix_json",
+    "native_platforms",
+    "parse_runner_overrides",
+    "platform_slug",
+]
+
+By = Literal["platform", "target-platform"]
+DEFAULT_KEY = "default"
+GITHUB_DEFAULT_RUNNER = "ubuntu-latest"
+
+# Hosted runner labels whose machine is known, so the default runner can be trusted to run its own platforms.
+# Self-hosted labels are unknown: a platform builds natively there only when `runners` names it explicitly.
+_AMD64 = ("linux/amd64", "linux/amd64/v2", "linux/amd64/v3", "linux/386")
+_ARM64 = ("linux/arm64",)
+_KNOWN_LABELS: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...] = (
+    (re.compile(r"^ubuntu-(latest|\d+\.\d+)$"), _AMD64),  # GitHub-hosted x86-64
+    (re.compile(r"^ubuntu-\d+\.\d+-arm$"), _ARM64),  # GitHub-hosted Arm
+    (re.compile(r"^saas-linux-[a-z0-9]+-amd64$"), _AMD64),  # GitLab.com hosted x86-64
+    (re.compile(r"^saas-linux-[a-z0-9]+-arm64$"), _ARM64),  # GitLab.com hosted Arm
+)
+
+
+def native_platforms(label: str | None) -> tuple[str, ...]:
+    """The platforms a hosted runner label runs without emulation; () for a label bakepy does not know."""
+    if label is None:
+        return ()
+    for pattern, platforms in _KNOWN_LABELS:
+        if pattern.match(label):
+            return platforms
+    return ()
+
+
+def platform_slug(platform: str) -> str:
+    """`linux/arm/v7` → `linux-arm-v7`: usable in job, artifact and file names."""
+    return platform.replace("/", "-")
+
+
+@dataclass(frozen=True)
+class MatrixEntry:
+    """One build job: a platform, the runner it runs on, the targets it builds, and whether it emulates."""
+
+    platform: str
+    runner: str | None  # None: no label configured (the CI's default runner)
+    targets: tuple[str, ...]
+    qemu: bool
+    slug: str  # unique per entry: the artifact and job name suffix
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "platform": self.platform,
+            "runner": self.runner,
+            "targets": list(self.targets),
+            "qemu": self.qemu,
+            "slug": self.slug,
+        }
+
+
+def parse_runner_overrides(values: Sequence[str]) -> dict[str, str]:
+    """`--runner PLATFORM=LABEL` values → mapping; ValueError naming the bad one."""
+    out: dict[str, str] = {}
+    for value in values:
+        key, sep, label = value.partition("=")
+        key, label = key.strip(), label.strip()
+        if not sep or not key or not label:
+            raise ValueError(f"{value!r} is not PLATFORM=LABEL (e.g. linux/arm64=ubuntu-24.04-arm)")
+        if key != DEFAULT_KEY:
+            from bakepy.model import normalize_platform
+
+            key = normalize_platform(key)
+        out[key] = label
+    return out
+
+
+def _runner(
+    platform: str, runners: Mapping[str, str], fallback: str | None
+) -> tuple[str | None, bool]:
+    """The runner label of `platform` and whether it builds there natively."""
+    if platform in runners:
+        return runners[
+            platform
+        ], True  # configured for this platform: a native runner by definition
+    label = runners.get(DEFAULT_KEY, fallback)
+    return label, platform in native_platforms(label)
+
+
+def matrix_entries(
+    plan: PublishPlan,
+    runners: Mapping[str, str],
+    *,
+    by: By = "platform",
+    fallback_runner: str | None = None,
+) -> list[MatrixEntry]:
+    """The build jobs of `plan`: per platform (every target building it, in plan order) or per target × platform.
+
+    `runners` maps platforms (and `default`) to runner labels; `fallback_runner` is used when `default` is not
+    set (GitHub needs some `runs-on`). Platforms come in the order they first appear in the plan. A target with
+    no platform (the builder's default) cannot be split per platform and is refused.
+    """
+    from bakepy.errors import ConfigError
+
+    order: dict[str, list[str]] = {}
+    for target in plan.targets:
+        if not target.platforms:
+            raise ConfigError(
+                f"target {target.name} sets no platforms, so it cannot be split per platform",
+                hint="set platforms on the target or [project] platforms",
+            )
+        for platform in target.platforms:
+            order.setdefault(platform, []).append(target.name)
+    entries: list[MatrixEntry] = []
+    for platform, targets in order.items():
+        label, native = _runner(platform, runners, fallback_runner)
+        if by == "platform":
+            entries.append(
+                MatrixEntry(platform, label, tuple(targets), not native, platform_slug(platform))
+            )
+        else:
+            entries += [
+                MatrixEntry(platform, label, (t,), not native, f"{t}--{platform_slug(platform)}")
+                for t in targets
+            ]
+    if by == "target-platform":
+        position = {name: i for i, name in enumerate(plan.names)}
+        entries.sort(key=lambda e: position[e.targets[0]])  # stable: platforms keep their order
+    return entries
+
+
+def matrix_github(entries: Sequence[MatrixEntry]) -> str:
+    """`{"include": [...]}` on one line, for `strategy.matrix: ${{ fromJSON(needs.plan.outputs.matrix) }}`."""
+    return json.dumps(
+        {"include": [e.to_json() for e in entries]}, separators=(",", ":"), sort_keys=True
+    )
+
+
+def matrix_gitlab(entries: Sequence[MatrixEntry]) -> str:
+    """A `parallel: matrix:` list (JSON is YAML): string variables, TARGETS space-separated."""
+    rows = [
+        {
+            "BAKEPY_PLATFORM": e.platform,
+            "BAKEPY_RUNNER": e.runner or "",
+            "BAKEPY_TARGETS": " ".join(e.targets),
+            "BAKEPY_QEMU": "true" if e.qemu else "false",
+            "BAKEPY_SLUG": e.slug,
+        }
+        for e in entries
+    ]
+    return json.dumps(rows, indent=2, sort_keys=True)
+
+
+def matrix_json(plan: PublishPlan, entries: Sequence[MatrixEntry], by: By) -> dict[str, Any]:
+    """The stable machine shape of `bakepy matrix --format json`."""
+    return {"by": by, "fingerprint": plan.fingerprint, "entries": [e.to_json() for e in entries]}

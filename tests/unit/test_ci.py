@@ -1,0 +1,312 @@
+"""Workflow generation: the GitHub workflow and GitLab pipeline, logins, the job summary, the YAML emitter, and
+examples/native-runners kept in step with the generator."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bakepy import __version__
+from bakepy.ci import (
+    GITHUB_ACTIONS,
+    WorkflowSpec,
+    github_workflow,
+    gitlab_pipeline,
+    login_for,
+    summary_markdown,
+    to_yaml,
+    workflow_spec,
+)
+from bakepy.config import load_project
+from bakepy.matrix import matrix_entries, parse_runner_overrides
+from bakepy.plan import plan_publish
+from bakepy.publish import Published
+from bakepy.split import Missing
+
+yaml = pytest.importorskip("yaml")  # the tests read the output back with a real YAML parser
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "native-runners"
+GITLAB_RUNNERS = ["linux/arm64=saas-linux-small-arm64", "default=saas-linux-small-amd64"]
+SPEC = WorkflowSpec(
+    registries=("ghcr.io", "docker.io", "quay.io", "127.0.0.1:5000"),
+    cache="gha",
+    install="bakepy==9.9.9",
+)
+
+
+def steps_of(job: dict[str, Any]) -> list[dict[str, Any]]:
+    return list(job["steps"])
+
+
+def uses(job: dict[str, Any], action: str) -> list[dict[str, Any]]:
+    return [s for s in steps_of(job) if s.get("uses") == GITHUB_ACTIONS[action]]
+
+
+# -- GitHub ---------------------------------------------------------------------------------------------
+def test_github_workflow_is_plan_build_merge() -> None:
+    doc = yaml.safe_load(github_workflow(SPEC))
+    jobs = doc["jobs"]
+    assert list(jobs) == ["plan", "build", "merge"]
+    assert jobs["plan"]["outputs"]["matrix"] == "${{ steps.matrix.outputs.matrix }}"
+    assert "bakepy matrix --format github" in steps_of(jobs["plan"])[-1]["run"]
+    build = jobs["build"]
+    assert build["needs"] == "plan"
+    assert build["runs-on"] == "${{ matrix.runner }}"
+    assert build["strategy"]["matrix"] == "${{ fromJSON(needs.plan.outputs.matrix) }}"
+    assert jobs["merge"]["needs"] == "build"
+    # `on` must stay a string key, not YAML 1.1's boolean
+    assert "on" in doc
+    assert doc["concurrency"]["cancel-in-progress"] is False
+
+
+def test_qemu_only_where_the_matrix_says_so() -> None:
+    build = yaml.safe_load(github_workflow(SPEC))["jobs"]["build"]
+    (qemu,) = uses(build, "setup-qemu")
+    assert qemu["if"] == "matrix.qemu"
+    assert qemu["with"]["platforms"] == "${{ matrix.platform }}"
+    merge = yaml.safe_load(github_workflow(SPEC))["jobs"]["merge"]
+    assert uses(merge, "setup-qemu") == []
+
+
+def test_build_pushes_by_digest_and_uploads_one_artifact_per_platform() -> None:
+    build = yaml.safe_load(github_workflow(SPEC))["jobs"]["build"]
+    run = next(s for s in steps_of(build) if "bakepy build" in s.get("run", ""))
+    assert run["run"] == 'bakepy build --platform "$PLATFORM" --push-by-digest --records records'
+    assert run["env"] == {"PLATFORM": "${{ matrix.platform }}"}  # never expanded into the script
+    (upload,) = uses(build, "upload-artifact")
+    assert upload["with"]["name"] == "bakepy-records-${{ matrix.slug }}"
+    assert upload["with"]["if-no-files-found"] == "error"
+
+
+def test_merge_downloads_every_platform_into_one_folder() -> None:
+    merge = yaml.safe_load(github_workflow(SPEC))["jobs"]["merge"]
+    (download,) = uses(merge, "download-artifact")
+    assert download["with"] == {
+        "pattern": "bakepy-records-*",
+        "merge-multiple": True,
+        "path": "records",
+    }
+    assert steps_of(merge)[-1]["run"] == "bakepy merge --records records"
+
+
+def test_gha_cache_is_exposed_to_buildx_only_when_configured() -> None:
+    with_gha = yaml.safe_load(github_workflow(SPEC))["jobs"]["build"]
+    assert len(uses(with_gha, "github-runtime")) == 1
+    without = WorkflowSpec(registries=("ghcr.io",), cache="registry")
+    assert uses(yaml.safe_load(github_workflow(without))["jobs"]["build"], "github-runtime") == []
+
+
+def test_logins_reference_secrets_and_never_hold_values() -> None:
+    text = github_workflow(SPEC)
+    doc = yaml.safe_load(text)
+    logins = {s["with"]["registry"]: s["with"] for s in uses(doc["jobs"]["build"], "login")}
+    assert set(logins) == {"ghcr.io", "docker.io", "quay.io"}  # loopback needs none
+    assert logins["ghcr.io"]["password"] == "${{ secrets.GITHUB_TOKEN }}"
+    assert logins["docker.io"] == {
+        "registry": "docker.io",
+        "username": "${{ secrets.DOCKERHUB_USERNAME }}",
+        "password": "${{ secrets.DOCKERHUB_TOKEN }}",
+    }
+    assert logins["quay.io"]["password"] == "${{ secrets.QUAY_IO_PASSWORD }}"
+    assert doc["permissions"] == {"contents": "read", "packages": "write"}
+    # a reusable workflow: callers pass the registry secrets as inputs
+    assert doc["on"]["workflow_call"]["secrets"] == {
+        name: {"required": True}
+        for name in (
+            "DOCKERHUB_USERNAME",
+            "DOCKERHUB_TOKEN",
+            "QUAY_IO_USERNAME",
+            "QUAY_IO_PASSWORD",
+        )
+    }
+    assert len(uses(doc["jobs"]["merge"], "login")) == 3
+
+
+def test_project_options_reach_every_bakepy_command() -> None:
+    spec = WorkflowSpec(
+        registries=("ghcr.io",),
+        file="deploy/bakepy.toml",
+        targets=("web", "my group"),
+        runners=(("linux/arm64", "arm-box"),),
+    )
+    doc = yaml.safe_load(github_workflow(spec))
+    runs = [s["run"] for job in doc["jobs"].values() for s in job["steps"] if "run" in s]
+    commands = [r for r in runs if r.startswith("bakepy ")]
+    assert len(commands) == 3
+    for run in commands:
+        assert run.count("-f deploy/bakepy.toml web 'my group'") == 1
+    assert "--runner linux/arm64=arm-box" in commands[0]
+    assert f"pip install bakepy=={__version__}" in runs
+
+
+def test_login_for() -> None:
+    assert login_for("127.0.0.1:5000", "github") is None
+    assert login_for("localhost:5000", "gitlab") is None
+    gitlab = login_for("registry.gitlab.com", "gitlab")
+    assert gitlab is not None and (gitlab.username, gitlab.password) == (
+        "CI_REGISTRY_USER",
+        "CI_REGISTRY_PASSWORD",
+    )
+    other = login_for("registry.example.com:8443", "gitlab")
+    assert other is not None and other.secrets == (
+        "REGISTRY_EXAMPLE_COM_8443_USERNAME",
+        "REGISTRY_EXAMPLE_COM_8443_PASSWORD",
+    )
+
+
+# -- GitLab ---------------------------------------------------------------------------------------------
+def gitlab_doc(runners: dict[str, str]) -> dict[str, Any]:
+    project = load_project(EXAMPLE / "bakepy.toml", env={}).project
+    plan = plan_publish(project)
+    entries = matrix_entries(plan, {**project.resolved.settings.runners, **runners})
+    return dict(
+        yaml.safe_load(gitlab_pipeline(workflow_spec(project, plan, runners=runners), entries))
+    )
+
+
+def test_gitlab_has_one_build_job_per_platform_and_qemu_only_where_needed() -> None:
+    doc = gitlab_doc(parse_runner_overrides(GITLAB_RUNNERS))
+    assert doc["stages"] == ["plan", "build", "merge"]
+    builds = {k: v for k, v in doc.items() if k.startswith("build:")}
+    assert list(builds) == ["build:linux-amd64", "build:linux-arm64", "build:linux-arm-v7"]
+    assert builds["build:linux-arm64"]["tags"] == ["saas-linux-small-arm64"]
+    assert builds["build:linux-arm-v7"]["tags"] == ["saas-linux-small-amd64"]
+    qemu = {
+        k for k, v in builds.items() if any("tonistiigi/binfmt" in line for line in v["script"])
+    }
+    assert qemu == {"build:linux-arm-v7"}
+    for job in builds.values():
+        assert job["script"][-1].startswith(
+            'bakepy build --platform "$BAKEPY_PLATFORM" --push-by-digest'
+        )
+        assert job["artifacts"]["paths"] == ["records/"]
+    assert doc["merge"]["needs"] == list(builds)
+    assert doc["merge"]["script"] == ["bakepy merge --records records"]
+
+
+def test_gitlab_plan_job_checks_the_pipeline_is_current() -> None:
+    doc = gitlab_doc(parse_runner_overrides(GITLAB_RUNNERS))
+    check = doc["plan"]["script"][-1]
+    assert check.startswith("bakepy ci gitlab --runner linux/arm64=saas-linux-small-arm64")
+    assert check.endswith("--check -o .gitlab-ci.yml")
+
+
+def test_gitlab_logins_use_variables() -> None:
+    doc = gitlab_doc({})
+    before = doc[".bakepy"]["before_script"]
+    assert (
+        'echo "$DOCKERHUB_TOKEN" | docker login --username "$DOCKERHUB_USERNAME" --password-stdin docker.io'
+        in before
+    )
+    assert any(
+        "docker-container" in line for line in before
+    )  # the docker driver cannot push by digest
+
+
+# -- the example stays generated ------------------------------------------------------------------------
+def test_example_github_workflow_is_up_to_date() -> None:
+    project = load_project(EXAMPLE / "bakepy.toml", env={}).project
+    spec = workflow_spec(project, plan_publish(project), output=".github/workflows/publish.yml")
+    expected = github_workflow(spec)
+    assert (EXAMPLE / ".github" / "workflows" / "publish.yml").read_text() == expected, (
+        "regenerate: cd examples/native-runners && bakepy ci github -o .github/workflows/publish.yml"
+    )
+
+
+def test_example_gitlab_pipeline_is_up_to_date() -> None:
+    project = load_project(EXAMPLE / "bakepy.toml", env={}).project
+    plan = plan_publish(project)
+    runners = parse_runner_overrides(GITLAB_RUNNERS)
+    entries = matrix_entries(plan, {**project.resolved.settings.runners, **runners})
+    spec = workflow_spec(project, plan, runners=runners, output=".gitlab-ci.yml")
+    assert (EXAMPLE / ".gitlab-ci.yml").read_text() == gitlab_pipeline(spec, entries), (
+        "regenerate: cd examples/native-runners && bakepy ci gitlab "
+        + " ".join(f"--runner {r}" for r in GITLAB_RUNNERS)
+        + " -o .gitlab-ci.yml"
+    )
+
+
+# -- the job summary ------------------------------------------------------------------------------------
+def test_summary_markdown() -> None:
+    published = [
+        Published(
+            target="web",
+            registry="ghcr.io",
+            tags=("ghcr.io/acme/web:latest", "ghcr.io/acme/web:1.0"),
+            digest="sha256:" + "c" * 64,
+            platforms=("linux/amd64", "linux/arm64"),
+            attestations=2,
+            moved=("ghcr.io/acme/web:1.0",),
+            unchanged=("ghcr.io/acme/web:latest",),
+        )
+    ]
+    text = summary_markdown(published, [Missing("api", "linux/arm64")])
+    lines = text.splitlines()
+    assert lines[2] == "| target | registry | tags | index digest | platforms |"
+    assert lines[4] == (
+        "| web | ghcr.io | `latest` (unchanged), `1.0` | `sha256:cccccccccccc…` | "
+        "linux/amd64, linux/arm64 + 2 attestation(s) |"
+    )
+    assert "api linux/arm64" in lines[-1]
+
+
+# -- the YAML emitter -----------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "value",
+    [
+        "plain",
+        "",
+        "on",
+        "yes",
+        "null",
+        "3.12",
+        "1",
+        "0x10",
+        "-dash",
+        "key: value",
+        "a #comment",
+        "ends:",
+        "*alias",
+        "&anchor",
+        "!tag",
+        "${{ matrix.platform }}",
+        '"$X" | docker login',
+        "it's",
+        "tab\there",
+        " padded ",
+        "ünïcode",
+        "line\nbreak",
+        "[flow]",
+        "{flow}",
+        "@at",
+        "%pct",
+        "`tick`",
+    ],
+)
+def test_yaml_scalars_round_trip(value: str) -> None:
+    data = {"k": value, value or "empty": [value, {"x": value, "y": [value]}]}
+    assert yaml.safe_load(to_yaml(data)) == data
+
+
+def test_yaml_structures_round_trip() -> None:
+    data: dict[str, Any] = {
+        "a": {"b": [1, True, False, None, {}, []], "c": {}},
+        "d": [{"e": 1, "f": [{"g": "h"}]}, [1, 2]],
+        "empty": None,
+    }
+    assert yaml.safe_load(to_yaml(data)) == data
+
+
+def test_yaml_spacing() -> None:
+    assert (
+        to_yaml({"a": 1, "b": {"c": 1, "d": 2}}, spaced=("", "b"))
+        == "a: 1\n\nb:\n  c: 1\n\n  d: 2\n"
+    )
+
+
+def test_the_docs_show_the_generated_workflow() -> None:
+    docs = (EXAMPLE.parents[1] / "docs" / "native-runners.md").read_text()
+    workflow = (EXAMPLE / ".github" / "workflows" / "publish.yml").read_text()
+    assert f"```yaml\n{workflow}```" in docs, "paste the regenerated example workflow into the docs"
