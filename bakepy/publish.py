@@ -228,7 +228,7 @@ def check_sources(
             indexes.setdefault(digest, index)
     images: dict[str, str] = {}
     for digest in digests:
-        for platform, image in indexes[digest].platform_digests().items():
+        for platform, image in images_of(indexes[digest], spec.platforms).items():
             if platform in images and images[platform] != image:
                 raise RegistryError(
                     f"target {spec.name}: two different images for {platform} ({images[platform]} and {image}); "
@@ -294,9 +294,17 @@ def decide(collected: Collected, current: Mapping[str, ImageIndex | None]) -> li
     return decisions
 
 
+def images_of(index: ImageIndex, planned: Sequence[str]) -> dict[str, str]:
+    """platform → image digest. A single-platform push without attestations is a plain image manifest, which
+    names no platform: the plan's one platform is what it was built for."""
+    if not index.is_index and len(planned) == 1:
+        return {planned[0]: index.digest}
+    return index.platform_digests()
+
+
 def _same_images(index: ImageIndex, images: Mapping[str, str]) -> bool:
     try:
-        return index.is_index and index.platform_digests() == dict(images)
+        return images_of(index, tuple(images)) == dict(images)
     except RegistryError:
         return False
 
@@ -395,7 +403,9 @@ def records_for(collected: Collected, fingerprint: str, revision: str | None) ->
     out = []
     for platform, image in sorted(collected.images.items()):
         source = next(
-            d for d in collected.digests if platform in collected.indexes[d].platform_digests()
+            d
+            for d in collected.digests
+            if platform in images_of(collected.indexes[d], collected.spec.platforms)
         )
         index = collected.indexes[source]
         out.append(

@@ -215,3 +215,40 @@ def test_examples_hello_publishes(stack, tmp_path: Path) -> None:
     repo = row["tags"][0].split("/", 1)[1].rsplit(":", 1)[0]
     _, index = api.get_manifest(registry, repo, "latest")
     assert api.platforms(index) == PLATFORMS
+
+
+def test_single_platform_without_attestations(stack, unique_repo: str, tmp_path: Path) -> None:
+    """A one-platform push with attestations off is a plain manifest that names no platform: the plan does."""
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "Dockerfile").write_text("FROM busybox\nRUN uname -m > /arch\n")
+    (project / "bakepy.toml").write_text(
+        textwrap.dedent(
+            f"""\
+            [project]
+            registries = ["{stack.registries[0]}"]
+            platforms = ["linux/arm64"]
+            tags = ["latest", "1"]
+
+            [target.app]
+            image = "{unique_repo}"
+            """
+        )
+    )
+    env = {**stack.env_overlay, "BUILDX_NO_DEFAULT_ATTESTATIONS": "1"}
+    first = bakepy(["publish"], project, env)
+    assert first.returncode == 0, first.stderr
+    digests = {
+        tag: api.get_manifest(stack.registries[0], unique_repo, tag)[0] for tag in ("latest", "1")
+    }
+    _, index = api.get_manifest(stack.registries[0], unique_repo, "latest")
+    assert api.platforms(index) == {"linux/arm64"}
+    assert api.attestations(index) == []
+    assert len(set(digests.values())) == 1
+
+    again = bakepy(["publish", "--json"], project, env)
+    assert again.returncode == 0, again.stderr
+    assert all(row["moved"] == [] for row in json.loads(again.stdout)["published"])
+    assert {
+        t: api.get_manifest(stack.registries[0], unique_repo, t)[0] for t in ("latest", "1")
+    } == digests
