@@ -970,7 +970,12 @@ class Ulimit(_Model):
         return self
 
     def bake_value(self) -> str:
-        return f"{self.name}={self.soft}:{self.soft if self.hard is None else self.hard}"
+        # As written: bake prints `name=soft` for a soft-only limit (the hard one then equals it).
+        return (
+            f"{self.name}={self.soft}"
+            if self.hard is None
+            else f"{self.name}={self.soft}:{self.hard}"
+        )
 
     @model_serializer(mode="plain")
     def _serialize(self) -> str:
@@ -1071,7 +1076,9 @@ ENTITLEMENTS = (
     "ssh",
 )
 _ANNOTATION_TYPES = ("index", "index-descriptor", "manifest", "manifest-descriptor")
-_SHM_RE = re.compile(r"[0-9]+(?:\.[0-9]+)?[bkmgBKMG]?")
+_SHM_RE = re.compile(
+    r"(\d+(\.\d+)*) ?([kKmMgGtTpP])?[iI]?[bB]?"
+)  # go-units RAMInBytes, as buildx parses it
 
 
 class Target(_Model):
@@ -1253,7 +1260,7 @@ class Target(_Model):
         )
         if isinstance(value, str) and not _deferred(value, info) and not _SHM_RE.fullmatch(value):
             raise ValueError(
-                f"invalid shm-size {value!r}; write a number with an optional unit b, k, m or g, e.g. '128m'"
+                f"invalid shm-size {value!r}; write a size such as '128m', '1g' or '256MiB'"
             )
         return value
 

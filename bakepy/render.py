@@ -155,7 +155,8 @@ def render_bake(
             groups["default"] = {"targets": list(resolved.default_targets)}
     else:
         groups["default"] = {"targets": list(selected)}
-    return {"group": groups, "target": out_targets}
+    # An empty "group" block is a parse error for buildx ("Missing block label"): leave it out.
+    return {"group": groups, "target": out_targets} if groups else {"target": out_targets}
 
 
 def dumps(bake: Mapping[str, Any]) -> str:

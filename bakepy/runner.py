@@ -127,17 +127,17 @@ class Runner:
         what: str,
         error: type[BakepyError] = RegistryError,
         input: bytes | None = None,
+        env: Mapping[str, str] | None = None,
     ) -> str:
         """Run `docker ARGS…`, log it, return stdout; a failure becomes `error(…)` naming `what`."""
         from python_on_whales.exceptions import DockerException
         from python_on_whales.utils import run
 
         argv = [*self.docker_cmd(), *args]  # python-on-whales' run logs it through the bridge
+        extra = {**self.env, **(env or {})}
         try:
             out = str(
-                run(argv, env=self.env, input=input)
-                if input is not None
-                else run(argv, env=self.env)
+                run(argv, env=extra, input=input) if input is not None else run(argv, env=extra)
             )
         except DockerException as exc:
             raise self._failure(exc, argv, what, error) from exc
@@ -154,6 +154,7 @@ class Runner:
         what: str,
         error: type[BakepyError] = BuildError,
         on_line: Callable[[str], None] | None = None,
+        env: Mapping[str, str] | None = None,
     ) -> None:
         """Run `docker ARGS…` showing its output as it comes (builds); a failure becomes `error(…)`."""
         from python_on_whales.exceptions import DockerException
@@ -162,9 +163,9 @@ class Runner:
         argv = [*self.docker_cmd(), *args]
         self.log("+ " + shlex.join(argv))
         tail: deque[str] = deque(maxlen=40)
-        env = {**os.environ, **self.env}
+        full_env = {**os.environ, **self.env, **(env or {})}
         try:
-            for _source, raw in stream_stdout_and_stderr(argv, env=env):
+            for _source, raw in stream_stdout_and_stderr(argv, env=full_env):
                 line = raw.decode(errors="replace").rstrip("\n")
                 tail.append(line)
                 if on_line is not None:
@@ -245,14 +246,21 @@ class Runner:
             args += ["--call", call]
         for a in allow:
             args += ["--allow", a]
+        # bakepy bakes files it rendered into .bakepy/, with contexts relative to the project directory: a user's
+        # BUILDX_BAKE_FILE_RELATIVE_PATHS=1 (buildx 0.36) would rebase them onto .bakepy/.
+        env = {"BUILDX_BAKE_FILE_RELATIVE_PATHS": "false"}
         with _working_directory(cwd):
             if print_only:
                 what = "docker buildx bake --print"
-                out = self.run([*args, "--print", *targets], what=what, error=BuildError)
+                out = self.run([*args, "--print", *targets], what=what, error=BuildError, env=env)
                 return dict(json.loads(out))
             args += ["--progress", progress]
             self.stream(
-                [*args, *targets], what="docker buildx bake", error=BuildError, on_line=on_line
+                [*args, *targets],
+                what="docker buildx bake",
+                error=BuildError,
+                on_line=on_line,
+                env=env,
             )
         return None
 

@@ -13,6 +13,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "doctor",
     "publish",
     "render",
+    "import_",
     "ci",
 )
 

@@ -208,7 +208,9 @@ def test_examples_hello_publishes(stack, tmp_path: Path) -> None:
     """The README's main job, on a copy of examples/hello (publish writes .bakepy/ beside the project)."""
     example = tmp_path / "hello"
     shutil.copytree(Path(__file__).resolve().parents[2] / "examples" / "hello", example)
-    result = bakepy(["publish", "--json"], example, stack.env_overlay)
+    # A user's BUILDX_BAKE_FILE_RELATIVE_PATHS=1 must not rebase contexts onto .bakepy/, where bakepy renders.
+    env = {**stack.env_overlay, "BUILDX_BAKE_FILE_RELATIVE_PATHS": "1"}
+    result = bakepy(["publish", "--json"], example, env)
     assert result.returncode == 0, result.stderr
     row = json.loads(result.stdout)["published"][0]
     registry = row["registry"]

@@ -273,7 +273,7 @@ def test_ssh(entry: Any, bake: dict[str, Any]) -> None:
     ("entry", "bake"),
     [
         ("nofile=1024:2048", "nofile=1024:2048"),
-        ("nofile=1024", "nofile=1024:1024"),
+        ("nofile=1024", "nofile=1024"),
         ({"name": "memlock", "soft": -1, "hard": -1}, "memlock=-1:-1"),
     ],
 )

@@ -1,0 +1,492 @@
+"""`bakepy.importer` without docker: buildx's answers are replayed from each corpus case's `captured.json`
+(recorded from the real buildx by tests/e2e/test_import_roundtrip.py), and the conversion is checked against
+the expected bakepy.toml / bakefile.py, against the core (the import loads, renders to what bake printed),
+and on hand-made inputs for each thing that cannot be carried over.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bakepy import importer
+from bakepy.errors import BakepyError, ConfigError, NothingToDoError, ToolMissingError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+CORPUS = Path(__file__).resolve().parent.parent / "fixtures" / "bake"
+CASES = sorted(p.name for p in CORPUS.iterdir() if (p / "captured.json").is_file())
+
+
+class ReplayRunner:
+    """Answers `docker buildx bake …` from a list of recorded calls (args → stdout, or buildx's error line)."""
+
+    def __init__(self, calls: Sequence[Mapping[str, Any]]) -> None:
+        self.answers = {tuple(c["args"]): c for c in calls}
+        self.asked: list[tuple[str, ...]] = []
+
+    def run(
+        self,
+        args: Sequence[str],
+        *,
+        what: str,
+        error: type[BakepyError] = BakepyError,
+        input: bytes | None = None,
+    ) -> str:
+        key = tuple(args)
+        self.asked.append(key)
+        if key not in self.answers:
+            raise AssertionError(f"unexpected docker call: {' '.join(key)}")
+        call = self.answers[key]
+        if "error" in call:
+            # As bakepy.runner.Runner fails: a summary, and the command's stderr tail in `detail`.
+            raise error(
+                f"{what} failed (exit 1): {call['error']}",
+                detail=f"$ docker {' '.join(key)}\n{call['error']}",
+            )
+        if "json" in call:
+            return json.dumps(call["json"], indent=2)
+        return str(call.get("stdout", ""))
+
+
+def _config(case: str) -> dict[str, Any]:
+    path = CORPUS / case / "case.toml"
+    return tomllib.loads(path.read_text()) if path.exists() else {}
+
+
+def _source(case: str) -> importer.BakeSource:
+    config = _config(case)
+    variables = tuple(
+        (name, value) for name, _, value in (v.partition("=") for v in config.get("vars", []))
+    )
+    return importer.BakeSource(
+        files=tuple(config.get("files", [])),
+        variables=variables,
+        targets=tuple(config.get("targets", [])),
+        cwd=CORPUS / case,
+    )
+
+
+def _replay(case: str) -> ReplayRunner:
+    calls = json.loads((CORPUS / case / "captured.json").read_text(encoding="utf-8"))["calls"]
+    return ReplayRunner(calls)
+
+
+def _imported(case: str) -> importer.ImportedProject:
+    return importer.import_bake(_source(case), _replay(case))
+
+
+def _env(case: str) -> dict[str, str]:
+    """The environment the case was imported in (its env, and its --var values as bakepy sees them)."""
+    config = _config(case)
+    return {**config.get("env", {}), **dict(v.split("=", 1) for v in config.get("vars", []))}
+
+
+def test_corpus_is_big_enough() -> None:
+    assert len(CASES) >= 25
+
+
+# -- the corpus --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_expected_toml(case: str) -> None:
+    assert importer.to_toml(_imported(case)) == (CORPUS / case / "expected.toml").read_text(
+        encoding="utf-8"
+    )
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_expected_python(case: str) -> None:
+    expected = (CORPUS / case / "expected_bakefile.py").read_text(encoding="utf-8")
+    assert importer.to_python(_imported(case)) == expected
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_deterministic(case: str) -> None:
+    assert importer.to_toml(_imported(case)) == importer.to_toml(_imported(case))
+
+
+def _printed_targets(case: str) -> dict[str, Any]:
+    """What bake printed for every target, as the importer read it (print escaping undone)."""
+    printed = importer.resolve_bake(_source(case), _replay(case)).printed
+    return {
+        name: {k: importer._normalise_attribute(k, v) for k, v in attrs.items()}
+        for name, attrs in printed["target"].items()
+    }
+
+
+def _unescape(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("$${", "${").replace("%%{", "%{")
+    if isinstance(value, list):
+        return [_unescape(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _unescape(v) for k, v in value.items()}
+    return value
+
+
+@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("python", [False, True], ids=["toml", "python"])
+def test_import_renders_what_bake_printed(case: str, python: bool) -> None:
+    """The pure half of the round trip: load the import with the core, render it, and compare each target with
+    what bake printed (the e2e test then has buildx read the rendered file back)."""
+    from bakepy import model
+    from bakepy.config import load_toml
+    from bakepy.render import render_bake
+
+    if python:
+        text = importer.to_python(_imported(case), module="bakepy.model")
+        namespace: dict[str, Any] = {}
+        token = model.ENVIRONMENT.set(_env(case))
+        try:
+            exec(compile(text, f"{case}/bakefile.py", "exec"), namespace)
+        finally:
+            model.ENVIRONMENT.reset(token)
+        project = namespace["project"]
+        assert isinstance(project, model.Project)
+    else:
+        text = (CORPUS / case / "expected.toml").read_text(encoding="utf-8")
+        project = load_toml(text, source=f"{case}/bakepy.toml", env=_env(case))
+    rendered = {name: _unescape(target) for name, target in render_bake(project)["target"].items()}
+    imported = {t.name for t in _imported(case).targets}
+    printed = {
+        name: t for name, t in _printed_targets(case).items() if name in imported
+    }  # private ones folded
+    assert set(rendered) == set(printed)
+    assert rendered == printed
+
+
+# -- pure pieces -------------------------------------------------------------------------------------------
+
+NASTY = [
+    "",
+    "plain",
+    "${HOME}",
+    "$${HOME}",
+    "$$${x}",
+    "%{ if }",
+    "%%{",
+    "$%{",
+    'say "hi"',
+    "it's",
+    "back\\slash",
+    "tab\tnew\nline\rcr",
+    "\x00\x1b\x7f\x85",
+    "naïve ☕ 日本",
+    "'''",
+    '"""',
+]
+
+
+@pytest.mark.parametrize("text", NASTY)
+def test_print_escaping_round_trips(text: str) -> None:
+    printed = text.replace("${", "$${").replace("%{", "%%{")  # buildx bake.Target.MarshalJSON
+    assert importer.unescape_print(printed) == text
+
+
+@pytest.mark.parametrize("text", NASTY)
+def test_escape_text_is_what_the_core_reads_back(text: str) -> None:
+    from bakepy.model import interpolate
+
+    def no_variables(name: str) -> str:
+        raise AssertionError(f"no variable expected, got {name}")
+
+    assert interpolate(importer.escape_text(text), no_variables) == text
+
+
+@pytest.mark.parametrize("text", NASTY)
+def test_toml_string(text: str) -> None:
+    assert tomllib.loads(f"x = {importer.toml_string(text)}")["x"] == text
+
+
+@pytest.mark.parametrize("text", NASTY)
+def test_py_string(text: str) -> None:
+    literal = importer.py_string(text)
+    assert ast.literal_eval(literal) == text
+    if text.count('"') <= text.count("'"):
+        assert literal.startswith('"')  # ruff's preferred quotes
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "FROM alpine\nRUN echo '$${x}'\n",
+        "a\nb",
+        "no newline",
+        "ends with quote\n'",
+        "has '''\n",
+        "ctl\x01\n",
+    ],
+)
+def test_dockerfile_inline_block_or_string(text: str) -> None:
+    project = _project_with(importer.ImportedTarget("t", {"dockerfile-inline": text}))
+    data = tomllib.loads(importer.to_toml(project))
+    assert data["target"]["t"]["dockerfile-inline"] == importer.escape_text(text)
+
+
+def test_template_split_at_sentinels() -> None:
+    template = importer._template_from(
+        "acme/bkpy0vx:bkpy1vx-bkpy10vx", {"REPO": "bkpy0vx", "TAG": "bkpy1vx", "X": "bkpy10vx"}
+    )
+    assert template.parts == (
+        "acme/",
+        importer.VarRef("REPO"),
+        ":",
+        importer.VarRef("TAG"),
+        "-",
+        importer.VarRef("X"),
+    )
+    assert importer.template_text(template) == "acme/${REPO}:${TAG}-${X}"
+    assert template.resolve({"REPO": "r", "TAG": "1", "X": "x"}) == "acme/r:1-x"
+
+
+def test_template_literal_parts_are_escaped() -> None:
+    template = importer.Template(("${lit}", importer.VarRef("A"), "%{x}"))
+    assert importer.template_text(template) == "$${lit}${A}%%{x}"
+
+
+def test_target_attributes_match_the_model() -> None:
+    from bakepy.model import Target
+
+    fields = {info.alias or name for name, info in Target.model_fields.items()}
+    structural = {"inherits", "matrix", "name", *Target.BAKE_ONLY_FIELDS}
+    assert set(importer.TARGET_ATTRIBUTES) == fields - structural
+
+
+def test_policy_struct_becomes_bake_spelling() -> None:
+    struct = {
+        "Files": [{"Filename": "p.rego", "Data": None}],
+        "Reset": False,
+        "Disabled": False,
+        "Strict": True,
+        "LogLevel": "debug",
+    }
+    assert importer._normalise_attribute("policy", [struct]) == [
+        {"filename": "p.rego", "strict": True, "log-level": "debug"}
+    ]
+
+
+# -- hand-made answers -------------------------------------------------------------------------------------
+
+
+def _project_with(*targets: importer.ImportedTarget) -> importer.ImportedProject:
+    return importer.ImportedProject(
+        sources=("docker-bake.hcl",), variables=(), targets=targets, groups=(), notes=()
+    )
+
+
+def _resolved(targets: Mapping[str, Any], **kwargs: Any) -> importer.ResolvedBake:
+    listing = tuple(importer.ListedName(name, False) for name in targets)
+    return importer.ResolvedBake(
+        sources=("docker-bake.hcl",),
+        listing=listing,
+        printed={"target": targets},
+        default_group=None,
+        **kwargs,
+    )
+
+
+def test_unknown_attribute_is_reported_and_kept_as_comment() -> None:
+    project = importer.convert(_resolved({"app": {"context": ".", "frobnicate": {"level": 3}}}))
+    assert [str(n) for n in project.notes] == [
+        "target.app.frobnicate: bakepy has no 'frobnicate' attribute; not imported (kept as a comment): {\"level\": 3}"
+    ]
+    toml = importer.to_toml(project)
+    python = importer.to_python(project)
+    assert '# not imported: frobnicate = {"level": 3}' in toml
+    assert "frobnicate" in python and "# - target.app.frobnicate" in python
+    tomllib.loads(toml)
+    ast.parse(python)
+
+
+def test_policy_with_several_files_is_reported() -> None:
+    struct = {
+        "Files": [{"Filename": "a.rego"}, {"Filename": "b.rego"}],
+        "Strict": None,
+        "LogLevel": None,
+    }
+    project = importer.convert(_resolved({"app": {"policy": [struct]}}))
+    assert [n.where for n in project.notes] == ["target.app.policy"]
+    assert "several files" in project.notes[0].message
+    assert project.targets[0].attributes == {}
+    assert "# not imported: policy = " in importer.to_toml(project)
+
+
+def test_null_map_values_are_reported() -> None:
+    project = importer.convert(_resolved({"app": {"args": {"A": "1", "B": None}}}))
+    assert [n.where for n in project.notes] == ["target.app.args.B"]
+    assert project.targets[0].attributes == {"args": {"A": "1"}}
+
+
+def test_defaults_are_left_to_bake() -> None:
+    project = importer.convert(
+        _resolved({"app": {"context": ".", "dockerfile": "Dockerfile", "target": "x"}})
+    )
+    assert project.targets[0].attributes == {"target": "x"}
+
+
+def test_private_targets_not_in_a_group_are_folded() -> None:
+    project = importer.convert(
+        _resolved({"_base": {"args": {"A": "1"}}, "app": {"args": {"A": "1"}}})
+    )
+    assert [t.name for t in project.targets] == ["app"]
+    assert "_base" in project.remarks[0]
+
+
+def test_variable_probes_make_templates_and_notes() -> None:
+    baseline = {"app": {"tags": ["acme/app:1.0", "acme/app:1-0"], "args": {"V": "1.0"}}}
+    sentinel = importer.sentinel(0)
+    probed = {
+        "app": {"tags": [f"acme/app:{sentinel}", f"acme/app:{sentinel}"], "args": {"V": sentinel}}
+    }
+    empty = {"app": {"tags": ["acme/app:", "acme/app:"], "args": {"V": ""}}}
+    resolved = _resolved(
+        baseline,
+        variables=(importer.BakeVariable("TAG", "1.0", "the tag"),),
+        probes=(
+            importer.Probe((("TAG", sentinel),), {"target": probed}),
+            importer.Probe((("TAG", ""),), {"target": empty}),
+        ),
+        combined=importer.Probe((("TAG", sentinel),), {"target": probed}),
+    )
+    project = importer.convert(resolved)
+    target = project.targets[0]
+    assert importer.template_text(target.attributes["tags"][0]) == "acme/app:${TAG}"  # type: ignore[index]
+    assert target.attributes["tags"][1] == "acme/app:1-0"  # type: ignore[index]  # replace(TAG, ".", "-")
+    assert project.variables == (importer.ImportedVariable("TAG", "1.0", "the tag"),)
+    assert [n.where for n in project.notes] == ["variable.TAG"]
+    assert "target.app.tags[1]" in project.notes[0].message
+
+
+def test_variable_that_changes_the_shape_is_frozen() -> None:
+    baseline = {"py-311": {"args": {"PY": "3.11"}}}
+    probed = {"py-bkpy0vx": {"args": {"PY": "bkpy0vx"}}}
+    resolved = _resolved(
+        baseline,
+        variables=(importer.BakeVariable("VERSIONS", "3.11"),),
+        probes=(importer.Probe((("VERSIONS", importer.sentinel(0)),), {"target": probed}),),
+    )
+    project = importer.convert(resolved)
+    assert project.variables == ()
+    assert project.targets[0].attributes == {"args": {"PY": "3.11"}}
+    assert "shape" in project.notes[0].message
+
+
+def test_bool_variable_that_matters_is_reported() -> None:
+    resolved = _resolved(
+        {"app": {"output": [{"type": "docker"}]}},
+        variables=(importer.BakeVariable("PUSH", "false", type="bool"),),
+        probes=(
+            importer.Probe((("PUSH", importer.sentinel(0)),), None, "failed to parse PUSH as bool"),
+            importer.Probe(
+                (("PUSH", "true"),), {"target": {"app": {"output": [{"type": "registry"}]}}}
+            ),
+        ),
+    )
+    project = importer.convert(resolved)
+    assert [n.where for n in project.notes] == ["variable.PUSH"]
+    assert "not text (bool)" in project.notes[0].message
+
+
+def test_unused_variables_are_silent() -> None:
+    printed = {"app": {"tags": ["x"]}}
+    resolved = _resolved(
+        printed,
+        variables=(importer.BakeVariable("UNUSED", "v"),),
+        probes=(importer.Probe((("UNUSED", importer.sentinel(0)),), {"target": printed}),),
+    )
+    project = importer.convert(resolved)
+    assert project.notes == () and project.variables == ()
+
+
+def test_builtin_variables_are_reported(tmp_path: Path) -> None:
+    (tmp_path / "docker-bake.hcl").write_text(
+        'target "app" {\n  platforms = [BAKE_LOCAL_PLATFORM]\n}\n'
+    )
+    assert importer._builtins_used(importer.BakeSource(cwd=tmp_path)) == ("BAKE_LOCAL_PLATFORM",)
+    project = importer.convert(_resolved({"app": {}}, builtins_used=("BAKE_LOCAL_PLATFORM",)))
+    assert [n.where for n in project.notes] == ["variable.BAKE_LOCAL_PLATFORM"]
+
+
+# -- failures ----------------------------------------------------------------------------------------------
+
+LIST = ["buildx", "bake", "--progress=quiet", "--list=type=targets,format=json"]
+
+
+def test_invalid_hcl_is_one_config_error_line() -> None:
+    message = (
+        "ERROR: docker-bake.hcl:1,30-2,1: Invalid single-argument block definition; An argument definition on "
+        "the same line as its containing block creates a single-line block definition"
+    )
+    runner = ReplayRunner([{"args": LIST, "error": message}])
+    with pytest.raises(ConfigError) as caught:
+        importer.resolve_bake(importer.BakeSource(), runner)
+    assert caught.value.message.startswith(
+        "docker-bake.hcl:1,30-2,1: Invalid single-argument block definition;"
+    )
+    assert "\n" not in caught.value.message
+    assert caught.value.hint and "docker buildx bake --print" in caught.value.hint
+
+
+def test_no_bake_file_found() -> None:
+    runner = ReplayRunner([{"args": LIST, "error": "ERROR: couldn't find a bake definition"}])
+    with pytest.raises(ConfigError, match="no bake definition found") as caught:
+        importer.resolve_bake(importer.BakeSource(), runner)
+    assert caught.value.hint == "name the files to import: bakepy import FILE [FILE...]"
+
+
+def test_unknown_target_names_the_known_ones() -> None:
+    runner = ReplayRunner(
+        [
+            {"args": LIST, "json": [{"name": "app"}, {"name": "web"}]},
+            {
+                "args": ["buildx", "bake", "--progress=quiet", "--print", "nope"],
+                "error": "ERROR: failed to find target nope",
+            },
+        ]
+    )
+    with pytest.raises(ConfigError, match="no target or group named 'nope'") as caught:
+        importer.resolve_bake(importer.BakeSource(targets=("nope",)), runner)
+    assert caught.value.hint == "the definitions have: app, web"
+
+
+def test_a_secret_file_missing_names_the_definitions() -> None:
+    runner = ReplayRunner(
+        [
+            {"args": LIST, "json": [{"name": "app"}]},
+            {
+                "args": ["buildx", "bake", "--progress=quiet", "--file", "a.hcl", "--print", "*"],
+                "error": "ERROR: failed to stat ./secret.txt: stat ./secret.txt: no such file or directory",
+            },
+        ]
+    )
+    runner.answers[("buildx", "bake", "--progress=quiet", "--file", "a.hcl", *LIST[3:])] = {
+        "json": [{"name": "app"}]
+    }
+    with pytest.raises(ConfigError) as caught:
+        importer.resolve_bake(importer.BakeSource(files=("a.hcl",)), runner)
+    assert caught.value.message == (
+        "a.hcl: failed to stat ./secret.txt: stat ./secret.txt: no such file or directory (docker buildx bake)"
+    )
+
+
+def test_old_buildx_without_list() -> None:
+    runner = ReplayRunner([{"args": LIST, "error": "unknown flag: --list"}])
+    with pytest.raises(ToolMissingError, match="too old"):
+        importer.resolve_bake(importer.BakeSource(), runner)
+
+
+def test_no_targets_at_all() -> None:
+    runner = ReplayRunner([{"args": LIST, "json": None}])
+    with pytest.raises(NothingToDoError):
+        importer.resolve_bake(importer.BakeSource(), runner)
