@@ -430,14 +430,16 @@ class PublishReport:
     published: tuple[Published, ...]
     records: tuple[Path, ...]
     bake_file: Path
-    commands: tuple[tuple[str, ...], ...] = ()  # what would run (dry run)
+    plan: Mapping[str, Any] | None = (
+        None  # dry run: `bakepy plan --json`'s shape, with this run's paths
+    )
 
     def to_json(self) -> dict[str, Any]:
         return {
             "published": [p.to_json() for p in self.published],
             "records": [str(p) for p in self.records],
             "bake_file": str(self.bake_file),
-            "commands": [list(c) for c in self.commands],
+            "plan": self.plan,
         }
 
 
@@ -495,7 +497,7 @@ def publish_project(
 ) -> PublishReport:
     """Render, build by digest, merge, verify: the whole `bakepy publish` for a loaded project."""
     from bakepy.errors import NothingToDoError
-    from bakepy.plan import bake_command, merge_commands, plan_publish
+    from bakepy.plan import plan_publish, plan_to_json
     from bakepy.records import source_revision, write_records
     from bakepy.render import dumps, render_bake
 
@@ -518,9 +520,9 @@ def publish_project(
     bake_file.write_text(dumps(render_bake(project, targets=names, publish=True)))
     if dry_run:
         metadata = str(work / "metadata.json")
-        commands = [bake_command(plan, bake_file=str(bake_file), metadata_file=metadata)]
-        commands += [m.argv for m in merge_commands(plan)]
-        return PublishReport((), (), bake_file, tuple(commands))
+        return PublishReport(
+            (), (), bake_file, plan_to_json(plan, bake_file=str(bake_file), metadata_file=metadata)
+        )
 
     with ThreadPoolExecutor(
         max_workers=1

@@ -37,6 +37,8 @@ def publish(
     No tag moves until every target and platform is in every registry; tags whose images did not change are left
     alone. Registry credentials come from the Docker credential store (`docker login`).
     """
+    from rich.console import Console
+
     from bakepy.config import load_project
     from bakepy.publish import publish_project
     from bakepy.runner import Runner
@@ -54,21 +56,13 @@ def publish(
     )
     if as_json:
         print(json.dumps(report.to_json(), indent=2, sort_keys=True))
-    elif dry_run:
-        _print_commands(report.commands)
+    elif report.plan is not None:  # --dry-run
+        from bakepy.cli.render import print_plan
+
+        print_plan(report.plan)
+        Console(stderr=True, highlight=False).print("dry run: nothing was built or pushed")
     else:
         print_summary(report.published)
-
-
-def _print_commands(commands: Any) -> None:
-    import shlex
-
-    from rich.console import Console
-
-    console = Console(highlight=False, soft_wrap=True)
-    console.print("[bold]dry run[/]: these commands would run (digests are known after the build):")
-    for argv in commands:
-        console.print(shlex.join(argv), markup=False)
 
 
 def print_summary(published: Any) -> None:

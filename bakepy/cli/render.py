@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated
 
@@ -78,10 +79,10 @@ def plan(
     if json_output:
         sys.stdout.write(json.dumps(data, indent=2, sort_keys=True) + "\n")
         return
-    _print_plan(data)
+    print_plan(data)
 
 
-def _print_plan(data: dict[str, object]) -> None:
+def print_plan(data: Mapping[str, object]) -> None:
     import shlex
 
     from rich.console import Console
