@@ -95,20 +95,21 @@ def write_records(directory: Path, records: Iterable[DigestRecord]) -> list[Path
     return written
 
 
-def read_records(directory: Path) -> list[DigestRecord]:
-    """Every *.json record below `directory` (CI artifacts often arrive in one sub-folder per job)."""
+def read_record_files(directory: Path) -> list[tuple[Path, DigestRecord]]:
+    """Every *.json record below `directory` with its path (CI artifacts often arrive one folder per job)."""
     if not directory.is_dir():
         raise ConfigError(
-            f"{directory}: no such records directory", hint="pass the folder the builds wrote"
+            f"{directory}: no such records directory",
+            hint="pass the folder the builds wrote (bakepy build --records DIR)",
         )
-    records = []
+    out = []
     for path in sorted(directory.rglob("*.json")):
         try:
             data = json.loads(path.read_text())
         except (OSError, ValueError) as exc:
             raise ConfigError(f"{path}: not a readable JSON digest record ({exc})") from exc
-        records.append(DigestRecord.from_json(data, str(path)))
-    return records
+        out.append((path, DigestRecord.from_json(data, str(path))))
+    return out
 
 
 def source_revision(cwd: Path) -> str | None:

@@ -20,11 +20,10 @@ once per runner leaves it holding whichever platform pushed last).
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bakepy.errors import ConfigError, NothingToDoError, RegistryError
 from bakepy.publish import (
@@ -40,20 +39,29 @@ from bakepy.publish import (
     specs_from_plan,
     workdir,
 )
-from bakepy.records import DigestRecord, source_revision, write_records
+from bakepy.records import DigestRecord, read_record_files, source_revision, write_records
 from bakepy.registry import ImageIndex, MergeStep, inspect_many
 from bakepy.runner import Runner
+
+if TYPE_CHECKING:
+    from bakepy.plan import PublishPlan
 
 __all__ = [
     "BuildReport",
     "MergeInput",
     "MergeReport",
     "Missing",
+    "PlatformSlice",
+    "accepted_fingerprints",
     "build_platform",
     "check_records",
+    "label_plain_manifests",
+    "match_records",
+    "merge_commands",
     "merge_project",
     "merge_records",
-    "read_record_files",
+    "platform_slice",
+    "read_and_check",
     "target_fingerprints",
 ]
 
@@ -96,6 +104,36 @@ def target_fingerprints(project: Any, plan: Any) -> dict[str, str]:
     return {tp.name: plan_publish(resolved, [tp.name]).fingerprint for tp in plan.targets}
 
 
+@dataclass(frozen=True)
+class PlatformSlice:
+    """What one runner builds: the selected targets that have its platform, and those left to other runners."""
+
+    platform: str  # normalised (`linux/aarch64` → `linux/arm64`)
+    targets: tuple[str, ...]
+    skipped: tuple[str, ...]  # selected targets that do not build this platform
+    plan: PublishPlan  # the whole selection's plan (every platform)
+
+
+def platform_slice(project: Any, platform: str, targets: Sequence[str] = ()) -> PlatformSlice:
+    """The slice of the selection `bakepy build --platform P` builds; ConfigError / NothingToDoError if none."""
+    from bakepy.model import normalize_platform
+    from bakepy.plan import plan_publish
+
+    try:
+        platform = normalize_platform(platform)
+    except ValueError as exc:
+        raise ConfigError(f"--platform: {exc}") from None
+    plan = plan_publish(project, targets)
+    names = tuple(tp.name for tp in plan.targets if platform in tp.platforms)
+    skipped = tuple(tp.name for tp in plan.targets if platform not in tp.platforms)
+    if not names:
+        raise NothingToDoError(
+            f"no selected target builds for {platform}",
+            hint="check the targets' platforms (bakepy plan) or the --platform value",
+        )
+    return PlatformSlice(platform, names, skipped, plan)
+
+
 def build_platform(
     project_file: Path,
     project: Any,
@@ -109,22 +147,10 @@ def build_platform(
 ) -> BuildReport:
     """Build one platform's slice of the selection in one bake; with `push`, by digest, and write its records."""
     from bakepy.matrix import platform_slug
-    from bakepy.model import normalize_platform
-    from bakepy.plan import plan_publish
     from bakepy.render import dumps, render_bake
 
-    try:
-        platform = normalize_platform(platform)
-    except ValueError as exc:
-        raise ConfigError(f"--platform: {exc}") from None
-    plan = plan_publish(project, targets)
-    names = [tp.name for tp in plan.targets if platform in tp.platforms]
-    skipped = tuple(tp.name for tp in plan.targets if platform not in tp.platforms)
-    if not names:
-        raise NothingToDoError(
-            f"no selected target builds for {platform}",
-            hint="check the targets' platforms (bakepy plan) or the --platform value",
-        )
+    chosen = platform_slice(project, platform, targets)
+    platform, plan, names, skipped = chosen.platform, chosen.plan, chosen.targets, chosen.skipped
     project_dir = project_file.parent
     # One folder per platform: two runners sharing a checkout never overwrite each other's files.
     work = workdir(project_dir) / f"build-{platform_slug(platform)}"
@@ -186,15 +212,27 @@ def _collect(
         for registry in spec.registries()
         for digest in digests
     ]
-    found: dict[str, ImageIndex | None] = dict(inspect_many(runner, refs))
+    found = label_plain_manifests(inspect_many(runner, refs), platform_of)
+    return [check_sources(spec, digests, found) for spec, digests in sources]
+
+
+def label_plain_manifests(
+    found: Mapping[str, ImageIndex | None], platform_of: Mapping[str, str]
+) -> dict[str, ImageIndex | None]:
+    """`found` (ref → what it is), each plain image manifest labelled with the platform its digest was built for.
+
+    `platform_of` maps a pushed digest to the one platform its build pushed; indexes, missing references and
+    digests it does not name are left as they are.
+    """
+    out = dict(found)
     for ref, index in found.items():
         platform = platform_of.get(ref.rpartition("@")[2])
         if index is not None and not index.is_index and platform is not None:
             (entry,) = index.manifests
-            found[ref] = dataclasses.replace(
+            out[ref] = dataclasses.replace(
                 index, manifests=(dataclasses.replace(entry, platform=platform),)
             )
-    return [check_sources(spec, digests, found) for spec, digests in sources]
+    return out
 
 
 def _emulated(runner: Runner, platform: str) -> bool:
@@ -222,23 +260,6 @@ class MergeInput:
     missing: tuple[Missing, ...] = ()
     skipped: tuple[str, ...] = ()  # targets with no record at all (allow_partial): not published
     ignored: tuple[Path, ...] = ()  # records of targets outside an explicit selection
-
-
-def read_record_files(directory: Path) -> list[tuple[Path, DigestRecord]]:
-    """Every *.json record below `directory` with its path (CI artifacts often arrive one folder per job)."""
-    if not directory.is_dir():
-        raise ConfigError(
-            f"{directory}: no such records directory",
-            hint="pass the folder the builds wrote (bakepy build --records DIR)",
-        )
-    out = []
-    for path in sorted(directory.rglob("*.json")):
-        try:
-            data = json.loads(path.read_text())
-        except (OSError, ValueError) as exc:
-            raise ConfigError(f"{path}: not a readable JSON digest record ({exc})") from exc
-        out.append((path, DigestRecord.from_json(data, str(path))))
-    return out
 
 
 def check_records(
@@ -360,6 +381,13 @@ def _list(missing: Sequence[Missing]) -> str:
     return ", ".join(str(m) for m in missing)
 
 
+def accepted_fingerprints(project: Any, plan: PublishPlan) -> dict[str, frozenset[str]]:
+    """Target → the fingerprints a merge of `plan` accepts in its records: the target's own one-target plan's
+    (what `bakepy build` stamps), and the whole plan's (what `bakepy publish --records` stamps)."""
+    own = target_fingerprints(project, plan)
+    return {name: frozenset({fp, plan.fingerprint}) for name, fp in own.items()}
+
+
 # -- merge: move the tags -------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class MergeReport:
@@ -406,11 +434,12 @@ def merge_records(runner: Runner, checked: MergeInput) -> list[Published]:
     platform_of = {r.source: r.platform for rs in checked.records.values() for r in rs}
     collected = _collect(runner, checked.sources, platform_of)
     for c in collected:
-        _match_records(c, checked.records[c.spec.name])
+        match_records(c, checked.records[c.spec.name])
     return merge_collected(runner, collected)
 
 
-def _match_records(collected: Collected, records: Sequence[DigestRecord]) -> None:
+def match_records(collected: Collected, records: Sequence[DigestRecord]) -> None:
+    """RegistryError unless each record's platform image is the one its source holds in the registry."""
     for record in records:
         found = collected.images.get(record.platform)
         if found != record.digest:
@@ -419,6 +448,38 @@ def _match_records(collected: Collected, records: Sequence[DigestRecord]) -> Non
                 f"{record.source} holds {found or 'no such platform'}; no tag was moved",
                 hint="the record does not describe what was pushed; build that platform again",
             )
+
+
+def read_and_check(
+    project_file: Path,
+    project: Any,
+    *,
+    records_dir: Path,
+    targets: Sequence[str] = (),
+    allow_partial: bool = False,
+) -> MergeInput:
+    """The first half of `bakepy merge`, before any registry is asked: plan, read the records, check them."""
+    from bakepy.plan import plan_publish
+
+    plan = plan_publish(project, targets)
+    specs = specs_from_plan(plan, project)
+    unpublished = [s.name for s in specs if not s.tags]
+    if unpublished:
+        raise NothingToDoError(
+            f"target {unpublished[0]} has no tags to publish",
+            hint="set [project] registries and tags, or full references in the target's tags",
+        )
+    fingerprints = accepted_fingerprints(project, plan)
+    found = read_record_files(records_dir)
+    return check_records(
+        specs,
+        found,
+        fingerprints=fingerprints,
+        revision=source_revision(project_file.parent),
+        allow_partial=allow_partial,
+        explicit=bool(targets),
+        where=str(records_dir),
+    )
 
 
 def merge_project(
@@ -432,28 +493,12 @@ def merge_project(
     dry_run: bool = False,
 ) -> MergeReport:
     """The whole `bakepy merge`: plan, read and check the records, then merge and verify (or print, dry run)."""
-    from bakepy.plan import plan_publish
-
-    plan = plan_publish(project, targets)
-    specs = specs_from_plan(plan, project)
-    unpublished = [s.name for s in specs if not s.tags]
-    if unpublished:
-        raise NothingToDoError(
-            f"target {unpublished[0]} has no tags to publish",
-            hint="set [project] registries and tags, or full references in the target's tags",
-        )
-    own = target_fingerprints(project, plan)
-    # Records from `bakepy publish` carry the fingerprint of its whole run: accept that too.
-    fingerprints = {name: frozenset({fp, plan.fingerprint}) for name, fp in own.items()}
-    found = read_record_files(records_dir)
-    checked = check_records(
-        specs,
-        found,
-        fingerprints=fingerprints,
-        revision=source_revision(project_file.parent),
+    checked = read_and_check(
+        project_file,
+        project,
+        records_dir=records_dir,
+        targets=targets,
         allow_partial=allow_partial,
-        explicit=bool(targets),
-        where=str(records_dir),
     )
     count = sum(len(r) for r in checked.records.values())
     if dry_run:

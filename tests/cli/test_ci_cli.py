@@ -1,18 +1,31 @@
 """`bakepy matrix`, `build`, `merge` and `ci github|gitlab` through typer's CliRunner: exit codes, messages,
---json shapes, GITHUB_OUTPUT and GITHUB_STEP_SUMMARY. Docker is replaced by the in-memory fake registry."""
+--json shapes and GITHUB_OUTPUT, with no docker.
+
+`merge` checks digest records against the plan before it asks any registry, so its refusals and `--dry-run` are
+tested here with records made from the plan. What needs a build or a registry (pushing, merging, refusing a record
+the registry contradicts) runs on the real stack in tests/e2e/test_split_e2e.py. PATH holds no docker here; the
+one test of an exact build command puts a fake `docker` on it that only records its argv.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import shlex
 import shutil
+import sys
 import textwrap
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
-from fake_registry import FakeRunner, offline
 from typer.testing import CliRunner
 
 from bakepy.cli.app import app
+from bakepy.config import load_project
+from bakepy.plan import plan_publish
+from bakepy.records import DigestRecord, write_records
+from bakepy.split import target_fingerprints
 
 cli = CliRunner()
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "native-runners"
@@ -22,6 +35,8 @@ GITLAB_RUNNERS = [
     "--runner",
     "default=saas-linux-small-amd64",
 ]
+REVISION = "c" * 40
+PLATFORMS = ("linux/amd64", "linux/arm64")
 
 PROJECT = """\
 [project]
@@ -41,19 +56,49 @@ runners = {{ "linux/arm64" = "ubuntu-24.04-arm", default = "ubuntu-latest" }}
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for var in ("GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY", "GITHUB_SHA", "CI_COMMIT_SHA"):
         monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("BAKEPY_REVISION", "c" * 40)
+    monkeypatch.setenv("BAKEPY_REVISION", REVISION)
+    no_docker = tmp_path / "no-docker"
+    no_docker.mkdir()
+    monkeypatch.setenv(
+        "PATH", str(no_docker)
+    )  # a command that reached for docker would fail (exit 6)
     (tmp_path / "bakepy.toml").write_text(PROJECT.format(extra=""))
     monkeypatch.chdir(tmp_path)
     return tmp_path
 
 
-@pytest.fixture
-def fake(monkeypatch: pytest.MonkeyPatch) -> FakeRunner:
-    """Every Runner the commands create is this one fake registry."""
-    runner = FakeRunner()
-    offline(monkeypatch)
-    monkeypatch.setattr("bakepy.runner.Runner", lambda **_: runner)
-    return runner
+def sha(text: str) -> str:
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+def write_built_records(
+    project: Path, folder: Path, platforms: Sequence[str] = PLATFORMS
+) -> list[DigestRecord]:
+    """The records `bakepy build --platform P --push-by-digest` would write, made from the plan alone."""
+    loaded = load_project(project / "bakepy.toml", env={}).project
+    plan = plan_publish(loaded)
+    fingerprints = target_fingerprints(loaded, plan)
+    records = [
+        DigestRecord(
+            target=tp.name,
+            platform=platform,
+            digest=sha(f"image {tp.name} {platform}"),
+            source=sha(f"index {tp.name} {platform}"),
+            media_type="application/vnd.oci.image.index.v1+json",
+            size=850,
+            repositories=tuple(tp.repositories),
+            fingerprint=fingerprints[tp.name],
+            revision=REVISION,
+        )
+        for tp in plan.targets
+        for platform in platforms
+    ]
+    write_records(folder, records)
+    return records
+
+
+def errors(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if line.startswith("error:")]
 
 
 # -- matrix ---------------------------------------------------------------------------------------------
@@ -131,67 +176,159 @@ def test_build_needs_a_platform_and_records_need_a_push(project: Path) -> None:
     assert "--records needs --push-by-digest" in result.stderr
 
 
-def build(platform: str) -> None:
-    result = cli.invoke(
-        app, ["build", "--platform", platform, "--push-by-digest", "--records", "records", "--json"]
+@pytest.mark.parametrize(
+    ("argv", "code", "message"),
+    [
+        (
+            ["--platform", "linux/arm65"],
+            2,
+            "error: --platform: 'linux/arm65' is not a platform: unknown architecture 'arm65'; "
+            "did you mean 'linux/arm64'?",
+        ),
+        (["--platform", "linux/riscv64"], 3, "error: no selected target builds for linux/riscv64"),
+        (
+            ["--platform", "linux/amd64", "nope"],
+            2,
+            "error: unknown target or group 'nope'; known: api, web",
+        ),
+    ],
+)
+def test_build_bad_input_fails_before_docker(
+    project: Path, argv: list[str], code: int, message: str
+) -> None:
+    result = cli.invoke(app, ["build", *argv, "--push-by-digest"])
+    assert result.exit_code == code, result.output
+    assert errors(result.stderr) == [message]
+    assert not (project / ".bakepy" / "records").exists()
+
+
+def test_build_without_push_runs_one_bake_of_the_slice(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The exact command: one bake of the platform's own rendered file, every target, no push, no record."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    calls = tmp_path / "docker-calls.jsonl"
+    docker = bin_dir / "docker"
+    docker.write_text(
+        f"#!{sys.executable}\n"
+        "import json, os, sys\n"
+        "with open(os.environ['FAKE_DOCKER_CALLS'], 'a') as out:\n"
+        "    out.write(json.dumps(sys.argv[1:]) + '\\n')\n"
     )
+    docker.chmod(0o755)
+    monkeypatch.setenv("PATH", str(bin_dir))
+    monkeypatch.setenv("FAKE_DOCKER_CALLS", str(calls))
+
+    result = cli.invoke(app, ["build", "--platform", "linux/aarch64", "--builder", "b1"])
     assert result.exit_code == 0, result.output
-    data = json.loads(result.stdout)
-    assert data["platform"] == platform
-    assert [r["target"] for r in data["records"]] == ["web", "api"]
-
-
-def test_build_then_merge(project: Path, fake: FakeRunner, monkeypatch: pytest.MonkeyPatch) -> None:
-    summary = project / "summary.md"
-    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
-    build("linux/amd64")
-    build("linux/arm64")
-    assert summary.read_text().count("### bakepy: built") == 2
-
-    result = cli.invoke(app, ["merge", "--records", "records", "--json"])
-    assert result.exit_code == 0, result.output
-    data = json.loads(result.stdout)
-    assert data["partial"] is False
-    assert {(p["target"], p["registry"]) for p in data["published"]} == {
-        (t, r) for t in ("web", "api") for r in ("127.0.0.1:5000", "ghcr.io")
+    assert "built web, api for linux/arm64" in result.stdout
+    assert "nothing pushed" in result.stdout
+    bake_file = project / ".bakepy" / "build-linux-arm64" / "docker-bake.json"
+    bake, *probes = (json.loads(line) for line in calls.read_text().splitlines())
+    assert bake == [
+        "buildx",
+        "bake",
+        "--builder",
+        "b1",
+        "--file",
+        str(bake_file),
+        "--progress",
+        "plain",
+        "web",
+        "api",
+    ]
+    # What follows only asks the builder whether linux/arm64 is emulated (for the message).
+    assert all(call[:2] in (["buildx", "inspect"], ["buildx", "ls"]) for call in probes), probes
+    rendered = json.loads(bake_file.read_text())
+    assert {name: t["platforms"] for name, t in rendered["target"].items()} == {
+        "web": ["linux/arm64"],
+        "api": ["linux/arm64"],
     }
-    assert fake.tag_platforms("ghcr.io/acme/web:1.0") == {"linux/amd64", "linux/arm64"}
-    text = summary.read_text()
-    assert "### bakepy: published" in text
-    assert "| web | ghcr.io | `latest`, `1.0` |" in text
+    assert not any("output" in t for t in rendered["target"].values())  # nothing is pushed
+    assert not (project / ".bakepy" / "records").exists()
 
 
-def test_merge_with_a_missing_platform(project: Path, fake: FakeRunner) -> None:
-    build("linux/amd64")
-    build("linux/arm64")
+def test_merge_refuses_a_missing_platform_in_one_line(project: Path) -> None:
+    write_built_records(project, project / "records")
     (project / "records" / "api--linux-arm64.json").unlink()
-
     refused = cli.invoke(app, ["merge", "--records", "records"])
     assert refused.exit_code == 2
-    assert "error: missing digest records for api linux/arm64; no tag was moved" in refused.stderr
+    assert errors(refused.stderr) == [
+        "error: missing digest records for api linux/arm64; no tag was moved"
+    ]
     assert "--allow-partial" in refused.stderr
-    assert fake.created == []
 
-    partial = cli.invoke(app, ["merge", "--records", "records", "--allow-partial"])
+    partial = cli.invoke(app, ["merge", "--records", "records", "--allow-partial", "--dry-run"])
     assert partial.exit_code == 0, partial.output
-    assert "warning: --allow-partial: published without api linux/arm64" in partial.stderr
-    assert fake.tag_platforms("127.0.0.1:5000/api:latest") == {"linux/amd64"}
+    assert "warning: --allow-partial: would publish without api linux/arm64" in partial.stderr
+    as_json = cli.invoke(
+        app, ["merge", "--records", "records", "--allow-partial", "--dry-run", "--json"]
+    )
+    data = json.loads(as_json.stdout)
+    assert (data["partial"], data["missing"]) == (
+        True,
+        [{"target": "api", "platform": "linux/arm64"}],
+    )
 
 
-def test_merge_dry_run_moves_nothing(project: Path, fake: FakeRunner) -> None:
-    build("linux/amd64")
-    build("linux/arm64")
+def test_merge_dry_run_prints_the_commands_from_the_records(project: Path) -> None:
+    records = write_built_records(project, project / "records")
     result = cli.invoke(app, ["merge", "--records", "records", "--dry-run"])
     assert result.exit_code == 0, result.output
-    assert result.stdout.count("imagetools create") == 4
-    assert fake.created == []
+    source = {(r.target, r.platform): r.source for r in records}
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("dry run: 4 record(s) match the plan;")
+    assert lines[1:] == [
+        shlex.join(
+            [
+                "docker",
+                "buildx",
+                "imagetools",
+                "create",
+                "--tag",
+                f"{repo}:latest",
+                "--tag",
+                f"{repo}:1.0",
+                *(f"{repo}@{source[(target, p)]}" for p in PLATFORMS),
+            ]
+        )
+        for target in ("web", "api")
+        for repo in (f"127.0.0.1:5000/{target}", f"ghcr.io/acme/{target}")
+    ]
+
+    as_json = cli.invoke(app, ["merge", "--records", "records", "--dry-run", "--json"])
+    assert as_json.exit_code == 0, as_json.output
+    data = json.loads(as_json.stdout)
+    assert (data["records"], data["partial"], data["published"]) == (4, False, [])
+    assert [shlex.join(c) for c in data["commands"]] == lines[1:]
+
+
+def test_merge_defaults_to_the_records_folder_beside_the_project(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_built_records(project, project / ".bakepy" / "records" / "job-1", ["linux/amd64"])
+    write_built_records(project, project / ".bakepy" / "records" / "job-2", ["linux/arm64"])
+    elsewhere = project / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    result = cli.invoke(app, ["merge", "-f", "../bakepy.toml", "--dry-run", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["records"] == 4
 
 
 def test_merge_without_records_is_nothing_to_do(project: Path) -> None:
     (project / "records").mkdir()
     result = cli.invoke(app, ["merge", "--records", "records"])
     assert result.exit_code == 3
-    assert "no digest records to merge" in result.stderr
+    assert errors(result.stderr) == ["error: records: no digest records to merge"]
+
+
+def test_merge_with_no_records_folder(project: Path) -> None:
+    result = cli.invoke(app, ["merge", "--records", "absent"])
+    assert result.exit_code == 2
+    assert errors(result.stderr) == ["error: absent: no such records directory"]
+    assert "bakepy build --records DIR" in result.stderr
 
 
 # -- ci github / gitlab ---------------------------------------------------------------------------------
@@ -245,20 +382,3 @@ def test_ci_github_with_a_project_file_and_targets(project: Path) -> None:
     assert "bakepy merge --records records -f deploy/bakepy.toml web" in result.stdout
     assert "ghaction-github-runtime" in result.stdout
     assert "hint" not in result.stderr
-
-
-def test_build_and_merge_default_to_the_project_records_folder(
-    project: Path, fake: FakeRunner, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    elsewhere = project / "elsewhere"
-    elsewhere.mkdir()
-    monkeypatch.chdir(elsewhere)
-    for platform in ("linux/amd64", "linux/arm64"):
-        built = cli.invoke(
-            app, ["build", "-f", "../bakepy.toml", "--platform", platform, "--push-by-digest"]
-        )
-        assert built.exit_code == 0, built.output
-    assert len(list((project / ".bakepy" / "records").glob("*.json"))) == 4
-    merged = cli.invoke(app, ["merge", "-f", "../bakepy.toml"])
-    assert merged.exit_code == 0, merged.output
-    assert fake.tag_platforms("127.0.0.1:5000/web:latest") == {"linux/amd64", "linux/arm64"}

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -20,6 +19,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import registry_api as api
+from e2e_support import DOCKERFILE, bakepy, env_for
 from stack import Builder, Stack
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -27,16 +27,7 @@ TAGS = ("latest", "1.0", "1")
 TARGETS = ("web", "api")
 PLATFORMS = {"linux/amd64", "linux/arm64"}
 UNAME = {"linux/amd64": "x86_64", "linux/arm64": "aarch64"}
-REVISION = "0123456789abcdef0123456789abcdef01234567"
 BuilderFactory = Callable[[str, Sequence[str] | None], Builder]
-
-DOCKERFILE = """\
-FROM busybox
-ARG FLAVOUR=plain
-ARG NONCE=0
-RUN echo "$FLAVOUR $NONCE built on $(uname -m)" > /built-on
-CMD ["cat", "/built-on"]
-"""
 
 
 def write_project(root: Path, repo: str, registries: list[str], nonce: str = "0") -> Path:
@@ -74,28 +65,6 @@ def checkout(source: Path, where: Path) -> Path:
     shutil.rmtree(where, ignore_errors=True)
     shutil.copytree(source, where, ignore=shutil.ignore_patterns(".bakepy"))
     return where
-
-
-def env_for(stack: Stack, builder: str | None = None, **extra: str) -> dict[str, str]:
-    env = {**os.environ, **stack.env_overlay, "BAKEPY_REVISION": REVISION, **extra}
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH")) if p)
-    for var in ("GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY"):
-        env.pop(var, None)
-    env.update(extra)
-    if builder is not None:
-        env["BUILDX_BUILDER"] = builder
-    return env
-
-
-def bakepy(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "bakepy", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
 
 
 def run_side_by_side(

@@ -9,7 +9,7 @@ import pytest
 
 from bakepy.errors import ConfigError, RegistryError
 from bakepy.publish import BuildLog, MergeStep
-from bakepy.records import DigestRecord, read_records, write_records
+from bakepy.records import DigestRecord, read_record_files, write_records
 from bakepy.registry import ImageIndex, ManifestEntry, parse_index, repository_of, split_reference
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "buildx"
@@ -112,7 +112,7 @@ def test_records_round_trip(tmp_path: Path) -> None:
     records = [_record(), _record(platform="linux/amd64")]
     paths = write_records(tmp_path / "sub", records)
     assert [p.name for p in paths] == ["app--linux-arm64.json", "app--linux-amd64.json"]
-    assert sorted(read_records(tmp_path), key=lambda r: r.platform) == sorted(
+    assert sorted((r for _, r in read_record_files(tmp_path)), key=lambda r: r.platform) == sorted(
         records, key=lambda r: r.platform
     )
 
@@ -134,9 +134,9 @@ def test_bad_records_are_config_errors(
     data.update(change)
     (tmp_path / "r.json").write_text(json.dumps(data))
     with pytest.raises(ConfigError, match=message.replace("[", r"\[")):
-        read_records(tmp_path)
+        read_record_files(tmp_path)
 
 
 def test_records_dir_must_exist(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="no such records directory"):
-        read_records(tmp_path / "missing")
+        read_record_files(tmp_path / "missing")

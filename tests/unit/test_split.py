@@ -1,12 +1,16 @@
-"""The per-platform flow without docker: `build_platform` and `merge_project` against an in-memory registry.
+"""The pure half of the per-platform flow, with no docker and no stand-in for it.
 
-`FakeRunner` stands in for bakepy.runner.Runner: its `bake` "pushes" one index per target (the platform image and
-its attestation, as BuildKit does with default provenance) to every repository named in the rendered output,
-and `imagetools_create` / `imagetools_inspect` act on the same in-memory store. The records checks are pure.
+What a runner builds (`platform_slice`) and renders, what a merge accepts (`check_records`, the fingerprints), the
+commands it would run (`merge_commands`; `read_and_check`: everything `bakepy merge` does before it asks a
+registry) and the checks that compare records with what a registry holds (`label_plain_manifests`,
+`match_records`), all driven by `DigestRecord`s built here. Building, pushing and merging for real is proven on
+the real stack in tests/e2e/test_split_e2e.py and tests/e2e/test_native_runners.py.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 import shutil
 import textwrap
@@ -15,24 +19,36 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fake_registry import OCI_INDEX, FakeRunner, offline, sha
 
 from bakepy.config import load_project
 from bakepy.errors import ConfigError, NothingToDoError, RegistryError
 from bakepy.plan import plan_publish
-from bakepy.records import DigestRecord, write_records
+from bakepy.publish import Collected, TargetSpec, check_sources
+from bakepy.records import DigestRecord, read_record_files, write_records
+from bakepy.registry import ImageIndex, ManifestEntry
+from bakepy.render import render_bake
 from bakepy.split import (
+    MergeReport,
     Missing,
-    build_platform,
+    accepted_fingerprints,
     check_records,
-    merge_project,
-    read_record_files,
+    label_plain_manifests,
+    match_records,
+    merge_commands,
+    platform_slice,
+    read_and_check,
     target_fingerprints,
 )
 
 REGISTRIES = ("127.0.0.1:5000", "127.0.0.1:5001")
 PLATFORMS = ("linux/amd64", "linux/arm64")
 REVISION = "a" * 40
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+
+
+def sha(text: str) -> str:
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
 
 def write_project(root: Path, *, tags: str = '"latest", "1.0"', cache: str = "") -> Path:
@@ -66,9 +82,8 @@ def write_project(root: Path, *, tags: str = '"latest", "1.0"', cache: str = "")
     return path
 
 
-@pytest.fixture(autouse=True)
-def _offline(monkeypatch: pytest.MonkeyPatch) -> None:
-    offline(monkeypatch)
+def load(path: Path) -> Any:
+    return load_project(path, env={}).project
 
 
 @pytest.fixture(autouse=True)
@@ -78,298 +93,265 @@ def _revision(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BAKEPY_REVISION", REVISION)
 
 
-def build_all(
-    path: Path, runner: FakeRunner, records: Path, platforms: Sequence[str] = PLATFORMS
-) -> None:
-    project = load_project(path, env={}).project
-    for platform in platforms:
-        build_platform(path, project, runner, platform=platform, records_dir=records)  # type: ignore[arg-type]
+@pytest.fixture
+def path(tmp_path: Path) -> Path:
+    return write_project(tmp_path / "proj")
 
 
-def merge(path: Path, runner: FakeRunner, records: Path, **kwargs: Any) -> Any:
-    project = load_project(path, env={}).project
-    return merge_project(path, project, runner, records_dir=records, **kwargs)  # type: ignore[arg-type]
+# -- records as `bakepy build` writes them, made here ----------------------------------------------------
+def built_records(
+    path: Path,
+    platforms: Sequence[str] = PLATFORMS,
+    targets: Sequence[str] = (),
+    *,
+    nonce: str = "1",
+    revision: str | None = REVISION,
+) -> list[DigestRecord]:
+    """One record per selected target and platform, stamped as `bakepy build` stamps them (pure: plan only)."""
+    project = load(path)
+    plan = plan_publish(project, targets)
+    fingerprints = target_fingerprints(project, plan)
+    out = []
+    for tp in plan.targets:
+        for platform in platforms:
+            if platform in tp.platforms:
+                out.append(
+                    DigestRecord(
+                        target=tp.name,
+                        platform=platform,
+                        digest=sha(f"image {tp.name} {platform} {nonce}"),
+                        source=sha(f"index {tp.name} {platform} {nonce}"),
+                        media_type=OCI_INDEX,
+                        size=850,
+                        repositories=tuple(tp.repositories),
+                        fingerprint=fingerprints[tp.name],
+                        revision=revision,
+                    )
+                )
+    return out
 
 
-# -- build ----------------------------------------------------------------------------------------------
-def test_build_renders_one_platform_and_writes_one_record_per_target(tmp_path: Path) -> None:
+def dry_merge(path: Path, records: Path, **kwargs: Any) -> MergeReport:
+    """What `bakepy merge --dry-run` reports: the records read and checked against the plan, the commands."""
+    checked = read_and_check(path, load(path), records_dir=records, **kwargs)
+    count = sum(len(r) for r in checked.records.values())
+    commands = tuple(merge_commands(checked))
+    return MergeReport((), checked.missing, checked.skipped, checked.ignored, count, commands)
+
+
+# -- build: what one runner builds -----------------------------------------------------------------------
+def test_platform_slice_normalises_the_platform_and_skips_targets_without_it(path: Path) -> None:
+    project = load(path)
+    chosen = platform_slice(project, "linux/aarch64")
+    assert (chosen.platform, chosen.targets, chosen.skipped) == ("linux/arm64", ("web", "api"), ())
+    assert [tp.name for tp in chosen.plan.targets] == ["web", "api"]  # the whole selection
+    chosen = platform_slice(project, "linux/arm64", ["web", "tool"])
+    assert (chosen.targets, chosen.skipped) == (("web",), ("tool",))
+    assert platform_slice(project, "linux/amd64", ["web", "tool"]).targets == ("web", "tool")
+
+
+def test_a_platform_no_target_builds_and_a_bad_platform(path: Path) -> None:
+    project = load(path)
+    with pytest.raises(NothingToDoError, match="no selected target builds for linux/riscv64"):
+        platform_slice(project, "linux/riscv64")
+    with pytest.raises(NothingToDoError, match="no selected target builds for linux/arm64"):
+        platform_slice(project, "linux/arm64", ["tool"])
+    with pytest.raises(ConfigError, match="--platform: 'linux/arm65' is not a platform"):
+        platform_slice(project, "linux/arm65")
+
+
+def test_the_slice_is_rendered_pushed_by_digest_with_its_own_cache_scope(tmp_path: Path) -> None:
     path = write_project(
         tmp_path / "proj", cache='cache = { type = "registry", ref = "127.0.0.1:5000/cache" }'
     )
-    runner = FakeRunner()
-    project = load_project(path, env={}).project
-    report = build_platform(
-        path,
-        project,
-        runner,
-        platform="linux/aarch64",
-        records_dir=tmp_path / "rec",  # type: ignore[arg-type]
-    )
-    assert report.platform == "linux/arm64"  # normalised
-    assert report.targets == ("web", "api")
-    assert report.bake_file == path.parent / ".bakepy" / "build-linux-arm64" / "docker-bake.json"
-    (bake,) = runner.bakes
+    project = load(path)
+    chosen = platform_slice(project, "linux/arm64")
+    bake = render_bake(project, targets=chosen.targets, platform=chosen.platform, publish=True)
+    assert set(bake["target"]) == {"web", "api"}
     web = bake["target"]["web"]
     assert web["platforms"] == ["linux/arm64"]
     assert "tags" not in web
-    assert web["output"][0]["push-by-digest"] == "true"
-    # its own cache scope: the amd64 runner never overwrites it (bake-action#329)
-    assert any("web.linux-arm64" in str(entry) for entry in web["cache-to"])
-    assert sorted(p.name for p in report.paths) == [
-        "api--linux-arm64.json",
-        "web--linux-arm64.json",
+    assert web["output"] == [
+        {
+            "type": "image",
+            "name": "127.0.0.1:5000/acme/web,127.0.0.1:5001/acme/web",
+            "push-by-digest": "true",
+            "name-canonical": "true",
+            "push": "true",
+        }
     ]
-    fingerprints = target_fingerprints(project, plan_publish(project))
-    for record in report.records:
-        assert record.platform == "linux/arm64"
-        assert record.fingerprint == fingerprints[record.target]
-        assert record.revision == REVISION
-        assert record.repositories == tuple(f"{r}/acme/{record.target}" for r in REGISTRIES)
-        assert (
-            record.source != record.digest
-        )  # the pushed index (with its attestation), not the image
+    # its own cache scope: the amd64 runner never overwrites it (bake-action#329)
+    assert web["cache-to"] == [
+        {"type": "registry", "ref": "127.0.0.1:5000/cache:web.linux-arm64", "mode": "max"}
+    ]
+    assert not any("linux-amd64" in str(e) for e in web["cache-from"])
 
 
-def test_build_of_a_platform_no_target_builds_is_nothing_to_do(tmp_path: Path) -> None:
-    path = write_project(tmp_path / "proj")
-    project = load_project(path, env={}).project
-    with pytest.raises(NothingToDoError, match="no selected target builds for linux/riscv64"):
-        build_platform(path, project, FakeRunner(), platform="linux/riscv64")  # type: ignore[arg-type]
-    with pytest.raises(ConfigError, match="--platform: 'linux/arm65' is not a platform"):
-        build_platform(path, project, FakeRunner(), platform="linux/arm65")  # type: ignore[arg-type]
-
-
-def test_build_only_builds_selected_targets_that_have_the_platform(tmp_path: Path) -> None:
-    path = write_project(tmp_path / "proj")
-    project = load_project(path, env={}).project
-    report = build_platform(
-        path,
-        project,
-        FakeRunner(),
-        platform="linux/arm64",
-        targets=["web", "tool"],  # type: ignore[arg-type]
-    )
-    assert report.targets == ("web",)
-    assert report.skipped == ("tool",)
-
-
-# -- merge ----------------------------------------------------------------------------------------------
-def test_merge_publishes_every_tag_with_every_platform(tmp_path: Path) -> None:
-    path = write_project(tmp_path / "proj")
-    runner = FakeRunner()
-    build_all(path, runner, tmp_path / "rec")
-    report = merge(path, runner, tmp_path / "rec")
-    assert {(p.target, p.registry) for p in report.published} == {
-        (t, r) for t in ("web", "api") for r in REGISTRIES
+def test_fingerprints_are_per_target_and_a_merge_also_accepts_the_whole_plans(path: Path) -> None:
+    project = load(path)
+    plan = plan_publish(project)
+    own = target_fingerprints(project, plan)
+    assert set(own) == {"web", "api"}
+    assert own["web"] != own["api"]
+    # Per target: selecting more targets does not change a target's record fingerprint...
+    wider = plan_publish(project, ["web", "api", "tool"])
+    assert target_fingerprints(project, wider)["web"] == own["web"]
+    assert wider.fingerprint != plan.fingerprint  # ...but does change the whole plan's.
+    # `bakepy publish --records` stamps the whole plan's fingerprint: a merge of that selection takes both.
+    assert accepted_fingerprints(project, plan) == {
+        name: frozenset({fp, plan.fingerprint}) for name, fp in own.items()
     }
-    assert report.missing == ()
-    for registry in REGISTRIES:
-        for target in ("web", "api"):
-            for tag in ("latest", "1.0"):
-                assert runner.tag_platforms(f"{registry}/acme/{target}:{tag}") == set(PLATFORMS)
-    assert (
-        len(runner.created) == 4
-    )  # one imagetools create per target and registry, all tags at once
+    # Changing the tags changes what is published, so every fingerprint.
+    changed = load(write_project(path.parent, tags='"latest", "1.0", "2.0"'))
+    again = target_fingerprints(changed, plan_publish(changed))
+    assert all(again[name] != fp for name, fp in own.items())
 
 
-@pytest.mark.parametrize("partial", [False, True])
-def test_without_attestations_each_push_is_a_plain_manifest(tmp_path: Path, partial: bool) -> None:
-    """A plain image manifest names no platform; the build pushed exactly one, and the record says which."""
-    path = write_project(tmp_path / "proj")
-    runner = FakeRunner(attest=False)
-    build_all(path, runner, tmp_path / "rec")
-    for _, found in read_record_files(tmp_path / "rec"):
-        assert found.source == found.digest  # nothing wraps the image
-    if partial:
-        (tmp_path / "rec" / "web--linux-arm64.json").unlink()
-    report = merge(path, runner, tmp_path / "rec", allow_partial=partial)
-    assert all(p.attestations == 0 for p in report.published)
-    web = {"linux/amd64"} if partial else set(PLATFORMS)
-    assert runner.tag_platforms("127.0.0.1:5001/acme/web:1.0") == web
-    assert runner.tag_platforms("127.0.0.1:5001/acme/api:1.0") == set(PLATFORMS)
+# -- merge: the records checked against the plan (a dry run moves nothing and needs no registry) ---------
+def test_every_record_present_gives_one_create_per_target_and_registry(
+    path: Path, tmp_path: Path
+) -> None:
+    records = built_records(path)
+    write_records(tmp_path / "rec", records)
+    report = dry_merge(path, tmp_path / "rec")
+    assert (report.records, report.missing, report.skipped, report.published) == (4, (), (), ())
+    source = {(r.target, r.platform): r.source for r in records}
+    assert list(report.commands) == [
+        (
+            "docker",
+            "buildx",
+            "imagetools",
+            "create",
+            "--tag",
+            f"{registry}/acme/{target}:latest",
+            "--tag",
+            f"{registry}/acme/{target}:1.0",
+            *(f"{registry}/acme/{target}@{source[(target, p)]}" for p in PLATFORMS),
+        )
+        for target in ("web", "api")
+        for registry in REGISTRIES
+    ]
+    assert report.to_json()["partial"] is False
 
 
-def test_a_missing_platform_is_refused_and_moves_nothing(tmp_path: Path) -> None:
-    path = write_project(tmp_path / "proj")
-    runner = FakeRunner()
-    build_all(path, runner, tmp_path / "rec")
+def test_a_missing_platform_is_refused(path: Path, tmp_path: Path) -> None:
+    write_records(tmp_path / "rec", built_records(path))
     (tmp_path / "rec" / "web--linux-arm64.json").unlink()
-    with pytest.raises(
-        ConfigError, match=r"missing digest records for web linux/arm64; no tag was moved"
-    ):
-        merge(path, runner, tmp_path / "rec")
-    assert runner.created == []
+    with pytest.raises(ConfigError) as caught:
+        dry_merge(path, tmp_path / "rec")
+    assert caught.value.message == "missing digest records for web linux/arm64; no tag was moved"
+    assert "--allow-partial" in (caught.value.hint or "")
 
 
-def test_allow_partial_publishes_what_was_built_and_names_what_is_missing(tmp_path: Path) -> None:
-    path = write_project(tmp_path / "proj")
-    runner = FakeRunner()
-    build_all(path, runner, tmp_path / "rec")
+def test_allow_partial_merges_what_was_built_and_names_what_is_missing(
+    path: Path, tmp_path: Path
+) -> None:
+    write_records(tmp_path / "rec", built_records(path))
     (tmp_path / "rec" / "web--linux-arm64.json").unlink()
-    report = merge(path, runner, tmp_path / "rec", allow_partial=True)
+    report = dry_merge(path, tmp_path / "rec", allow_partial=True)
     assert report.missing == (Missing("web", "linux/arm64"),)
     assert report.to_json()["partial"] is True
-    assert runner.tag_platforms("127.0.0.1:5000/acme/web:latest") == {"linux/amd64"}
-    assert runner.tag_platforms("127.0.0.1:5001/acme/api:1.0") == set(PLATFORMS)
+    sources = {c[5]: [a for a in c if "@sha256:" in a] for c in report.commands}
+    assert len(sources["127.0.0.1:5000/acme/web:latest"]) == 1  # amd64 only
+    assert len(sources["127.0.0.1:5001/acme/api:latest"]) == 2
 
 
-def test_allow_partial_skips_a_target_with_no_record_at_all(tmp_path: Path) -> None:
-    path = write_project(tmp_path / "proj")
-    runner = FakeRunner()
-    build_all(path, runner, tmp_path / "rec")
-    for name in ("web--linux-amd64.json", "web--linux-arm64.json"):
-        (tmp_path / "rec" / name).unlink()
-    report = merge(path, runner, tmp_path / "rec", allow_partial=True)
+def test_allow_partial_skips_a_target_with_no_record_at_all(path: Path, tmp_path: Path) -> None:
+    write_records(tmp_path / "rec", built_records(path, targets=["api"]))
+    with pytest.raises(ConfigError, match="missing digest records for web linux/amd64, web linux/"):
+        dry_merge(path, tmp_path / "rec")
+    report = dry_merge(path, tmp_path / "rec", allow_partial=True)
     assert report.skipped == ("web",)
-    assert {p.target for p in report.published} == {"api"}
-    assert "127.0.0.1:5000/acme/web:latest" not in runner.store
+    assert all("/acme/api:" in c[5] for c in report.commands)
 
 
-def test_dry_run_checks_the_records_and_prints_real_sources(tmp_path: Path) -> None:
-    path = write_project(tmp_path / "proj")
-    runner = FakeRunner()
-    build_all(path, runner, tmp_path / "rec")
-    report = merge(path, runner, tmp_path / "rec", dry_run=True)
-    assert runner.created == []
-    assert len(report.commands) == 4
-    web = next(c for c in report.commands if "127.0.0.1:5000/acme/web:latest" in c)
-    sources = [a for a in web if "@sha256:" in a]
-    assert len(sources) == 2  # one pushed index per platform
-
-
-def test_records_of_another_plan_are_refused(tmp_path: Path) -> None:
-    path = write_project(tmp_path / "proj")
-    runner = FakeRunner()
-    build_all(path, runner, tmp_path / "rec")
-    write_project(
-        tmp_path / "proj", tags='"latest", "1.0", "2.0"'
-    )  # the tags changed after the builds
+def test_records_of_another_plan_are_refused(path: Path, tmp_path: Path) -> None:
+    write_records(tmp_path / "rec", built_records(path))
+    write_project(path.parent, tags='"latest", "1.0", "2.0"')  # the tags changed after the builds
     with pytest.raises(ConfigError, match="was built for another plan"):
-        merge(path, runner, tmp_path / "rec")
-    assert runner.created == []
+        dry_merge(path, tmp_path / "rec")
+
+
+def test_records_written_by_publish_are_accepted(path: Path, tmp_path: Path) -> None:
+    """`bakepy publish --records` stamps its whole run's fingerprint; a merge of the same selection takes it."""
+    whole = plan_publish(load(path)).fingerprint
+    records = [dataclasses.replace(r, fingerprint=whole) for r in built_records(path)]
+    write_records(tmp_path / "rec", records)
+    assert len(dry_merge(path, tmp_path / "rec").commands) == 4
+    # ...but not a merge of another selection, whose whole plan differs.
+    with pytest.raises(ConfigError, match="was built for another plan"):
+        dry_merge(path, tmp_path / "rec", targets=["web"])
 
 
 def test_records_of_another_revision_are_refused(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    path = write_project(tmp_path / "proj")
-    runner = FakeRunner()
-    build_all(path, runner, tmp_path / "rec")
+    write_records(tmp_path / "rec", built_records(path))
     monkeypatch.setenv("BAKEPY_REVISION", "b" * 40)
-    with pytest.raises(ConfigError, match=f"built from revision {REVISION}, but this checkout is"):
-        merge(path, runner, tmp_path / "rec")
+    with pytest.raises(
+        ConfigError, match=f"built from revision {REVISION}, but this checkout is b"
+    ):
+        dry_merge(path, tmp_path / "rec")
 
 
-def test_records_of_two_revisions_are_refused(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    path = write_project(tmp_path / "proj")
-    runner = FakeRunner()
-    build_all(path, runner, tmp_path / "rec", ["linux/amd64"])
-    monkeypatch.setenv("BAKEPY_REVISION", "b" * 40)
-    build_all(path, runner, tmp_path / "rec", ["linux/arm64"])
-    monkeypatch.delenv("BAKEPY_REVISION")
+def test_records_of_two_revisions_are_refused(path: Path, tmp_path: Path) -> None:
+    write_records(tmp_path / "rec", built_records(path, ["linux/amd64"]))
+    write_records(tmp_path / "rec", built_records(path, ["linux/arm64"], revision="b" * 40))
     with pytest.raises(ConfigError, match="records come from different source revisions"):
-        merge(path, runner, tmp_path / "rec")
+        dry_merge(path, tmp_path / "rec")
 
 
-def test_duplicate_records_are_refused(tmp_path: Path) -> None:
-    path = write_project(tmp_path / "proj")
-    runner = FakeRunner()
-    build_all(path, runner, tmp_path / "rec")
-    # a second job built arm64 again (another nonce: a different image), its artifact landed in a sub-folder
-    build_all(path, FakeRunner("2"), tmp_path / "rec" / "job-2", ["linux/arm64"])
+def test_duplicate_records_are_refused(path: Path, tmp_path: Path) -> None:
+    write_records(tmp_path / "rec", built_records(path))
+    # a second job built arm64 again (a different image); its artifact landed in a sub-folder
+    write_records(tmp_path / "rec" / "job-2", built_records(path, ["linux/arm64"], nonce="2"))
     with pytest.raises(
         ConfigError, match=r"two records for api linux/arm64: .*rec/job-2/api--linux-arm64.json"
     ):
-        merge(path, runner, tmp_path / "rec")
-    assert runner.created == []
+        dry_merge(path, tmp_path / "rec")
 
 
-def test_a_record_for_a_target_outside_the_plan(tmp_path: Path) -> None:
-    path = write_project(tmp_path / "proj")
-    runner = FakeRunner()
-    build_all(path, runner, tmp_path / "rec")
-    project = load_project(path, env={}).project
-    build_platform(
-        path,
-        project,
-        runner,
-        platform="linux/amd64",
-        targets=["tool"],
-        records_dir=tmp_path / "rec",
-    )  # type: ignore[arg-type]
+def test_a_record_for_a_target_outside_the_plan(path: Path, tmp_path: Path) -> None:
+    write_records(tmp_path / "rec", built_records(path))
+    write_records(tmp_path / "rec", built_records(path, ["linux/amd64"], ["tool"]))
     with pytest.raises(
         ConfigError, match="a record for target tool, which this plan does not publish"
     ):
-        merge(path, runner, tmp_path / "rec")
+        dry_merge(path, tmp_path / "rec")
     # naming the targets makes other targets' records someone else's business
-    report = merge(path, runner, tmp_path / "rec", targets=["web", "api"])
+    report = dry_merge(path, tmp_path / "rec", targets=["web", "api"])
     assert [p.name for p in report.ignored] == ["tool--linux-amd64.json"]
-    assert {p.target for p in report.published} == {"web", "api"}
+    assert report.records == 4
+    write_records(tmp_path / "tool-only", built_records(path, ["linux/amd64"], ["tool"]))
+    with pytest.raises(NothingToDoError, match=r"no record matches the selected targets \(web\)"):
+        dry_merge(path, tmp_path / "tool-only", targets=["web"], allow_partial=True)
 
 
-def test_many_targets_in_one_merge_from_separate_folders(tmp_path: Path) -> None:
-    path = write_project(tmp_path / "proj")
-    runner = FakeRunner()
-    project = load_project(path, env={}).project
-    for platform in PLATFORMS:  # CI artifacts: one folder per job
-        build_platform(
-            path,
-            project,
-            runner,
-            platform=platform,
-            records_dir=tmp_path / "rec" / platform.replace("/", "-"),
-        )  # type: ignore[arg-type]
-    build_platform(
-        path,
-        project,
-        runner,
-        platform="linux/amd64",
-        targets=["tool"],
-        records_dir=tmp_path / "rec" / "tool",
-    )  # type: ignore[arg-type]
-    report = merge(path, runner, tmp_path / "rec", targets=["web", "api", "tool"])
-    assert {p.target for p in report.published} == {"web", "api", "tool"}
+def test_many_targets_in_one_merge_from_separate_folders(path: Path, tmp_path: Path) -> None:
+    """CI artifacts: one folder per job, searched recursively."""
+    for platform in PLATFORMS:
+        write_records(
+            tmp_path / "rec" / platform.replace("/", "-"), built_records(path, [platform])
+        )
+    write_records(tmp_path / "rec" / "tool", built_records(path, ["linux/amd64"], ["tool"]))
+    report = dry_merge(path, tmp_path / "rec", targets=["web", "api", "tool"])
     assert report.records == 5
+    assert [c[5] for c in report.commands] == [
+        f"{registry}/acme/{target}:latest"
+        for target in ("web", "api", "tool")
+        for registry in REGISTRIES
+    ]
 
 
-def test_a_record_that_does_not_match_the_registry_is_refused(tmp_path: Path) -> None:
-    path = write_project(tmp_path / "proj")
-    runner = FakeRunner()
-    build_all(path, runner, tmp_path / "rec")
-    record_path = tmp_path / "rec" / "web--linux-amd64.json"
-    data = json.loads(record_path.read_text())
-    data["digest"] = sha("something else")
-    record_path.write_text(json.dumps(data))
-    with pytest.raises(RegistryError, match="the record says linux/amd64 is"):
-        merge(path, runner, tmp_path / "rec")
-    assert runner.created == []
-
-
-def test_records_written_by_publish_are_accepted(tmp_path: Path) -> None:
-    """`bakepy publish --records` stamps its whole run's fingerprint; a merge of the same selection accepts it."""
-    path = write_project(tmp_path / "proj")
-    runner = FakeRunner()
-    build_all(path, runner, tmp_path / "rec")
-    plan = plan_publish(load_project(path, env={}).project)
-    for record_path, record in read_record_files(tmp_path / "rec"):
-        data = record.to_json()
-        data["fingerprint"] = plan.fingerprint
-        record_path.write_text(json.dumps(data))
-    assert len(merge(path, runner, tmp_path / "rec").published) == 4
-
-
-def test_no_records(tmp_path: Path) -> None:
-    path = write_project(tmp_path / "proj")
+def test_no_records(path: Path, tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     with pytest.raises(NothingToDoError, match="no digest records to merge"):
-        merge(path, FakeRunner(), tmp_path / "empty")
+        dry_merge(path, tmp_path / "empty")
     with pytest.raises(ConfigError, match="no such records directory"):
-        merge(path, FakeRunner(), tmp_path / "absent")
+        dry_merge(path, tmp_path / "absent")
 
 
-# -- the pure check, table style -------------------------------------------------------------------------
+# -- the check itself, table style -----------------------------------------------------------------------
 def record(target: str, platform: str, **changes: Any) -> DigestRecord:
     base = {
         "target": target,
@@ -386,9 +368,7 @@ def record(target: str, platform: str, **changes: Any) -> DigestRecord:
     return DigestRecord(**base)
 
 
-def specs() -> list[Any]:
-    from bakepy.publish import TargetSpec
-
+def specs() -> list[TargetSpec]:
     return [
         TargetSpec("web", PLATFORMS, ("r:5000/web",), ("r:5000/web:1",)),
         TargetSpec("api", PLATFORMS, ("r:5000/api",), ("r:5000/api:1",)),
@@ -398,40 +378,177 @@ def specs() -> list[Any]:
 FINGERPRINTS = {"web": frozenset({"fp-web"}), "api": frozenset({"fp-api"})}
 
 
+def numbered(records: Sequence[DigestRecord]) -> list[tuple[Path, DigestRecord]]:
+    return [(Path(f"{i}.json"), r) for i, r in enumerate(records)]
+
+
+def every_record(**changes: Any) -> list[DigestRecord]:
+    return [record(t, p, **changes) for t in ("web", "api") for p in PLATFORMS]
+
+
 @pytest.mark.parametrize(
-    ("records", "message"),
+    ("records", "revision", "message"),
     [
-        ([record("web", "linux/s390x")], "web is not planned for linux/s390x"),
+        ([record("web", "linux/s390x")], None, "web is not planned for linux/s390x"),
         (
             [record("web", "linux/amd64", fingerprint="fp-old")],
+            None,
             "fingerprint fp-old, this plan fp-web",
         ),
         (
             [record("web", "linux/amd64", repositories=("r:5001/web",))],
+            None,
             "was not pushed to r:5000/web",
         ),
         (
             [record("web", "linux/amd64", revision=None), record("api", "linux/amd64")],
+            None,
             "different source revisions",
         ),
+        (every_record(), "b" * 40, f"built from revision {REVISION}, but this checkout is b"),
+        (
+            [*every_record(), record("api", "linux/arm64", digest=sha("again"))],
+            None,
+            r"two records for api linux/arm64: 3.json and 4.json",
+        ),
+        ([record("tool", "linux/amd64")], None, "a record for target tool, which this plan"),
+        (every_record()[:3], None, "missing digest records for api linux/arm64; no tag was moved"),
     ],
 )
-def test_check_records_refuses(records: list[DigestRecord], message: str) -> None:
-    found = [(Path(f"{i}.json"), r) for i, r in enumerate(records)]
+def test_check_records_refuses(
+    records: list[DigestRecord], revision: str | None, message: str
+) -> None:
     with pytest.raises(ConfigError, match=message):
-        check_records(specs(), found, fingerprints=FINGERPRINTS, revision=None)
+        check_records(specs(), numbered(records), fingerprints=FINGERPRINTS, revision=revision)
+
+
+def test_check_records_with_nothing_to_merge() -> None:
+    with pytest.raises(NothingToDoError, match="where: no digest records to merge"):
+        check_records(specs(), [], fingerprints=FINGERPRINTS, revision=None, where="where")
+    tool_only = numbered([record("tool", "linux/amd64")])
+    with pytest.raises(NothingToDoError, match="no record matches the selected targets"):
+        check_records(
+            specs(),
+            tool_only,
+            fingerprints=FINGERPRINTS,
+            revision=None,
+            explicit=True,
+            allow_partial=True,
+        )
+
+
+def test_check_records_orders_sources_by_the_planned_platforms() -> None:
+    found = numbered(list(reversed(every_record())))  # arrival order does not matter
+    checked = check_records(specs(), found, fingerprints=FINGERPRINTS, revision=REVISION)
+    assert [s.name for s, _ in checked.sources] == ["web", "api"]
+    assert checked.sources[0][1] == tuple(record("web", p).source for p in PLATFORMS)
+    assert [r.platform for r in checked.records["api"]] == list(PLATFORMS)
 
 
 def test_check_records_without_a_known_revision_only_needs_them_to_agree() -> None:
-    found = [
-        (Path(f"{i}.json"), record(t, p))
-        for i, (t, p) in enumerate([(t, p) for t in ("web", "api") for p in PLATFORMS])
-    ]
-    checked = check_records(specs(), found, fingerprints=FINGERPRINTS, revision=None)
-    assert [s.name for s, _ in checked.sources] == ["web", "api"]
+    checked = check_records(
+        specs(), numbered(every_record(revision=None)), fingerprints=FINGERPRINTS, revision=None
+    )
     assert all(len(digests) == 2 for _, digests in checked.sources)
 
 
+def test_one_source_holding_several_platforms_is_named_once() -> None:
+    """`bakepy publish` pushes one index per target: its records share a source."""
+    found = numbered([record("web", p, source=sha("one index")) for p in PLATFORMS])
+    checked = check_records(
+        specs()[:1], found, fingerprints=FINGERPRINTS, revision=None, allow_partial=True
+    )
+    assert checked.sources[0][1] == (sha("one index"),)
+    assert merge_commands(checked) == [
+        (
+            "docker",
+            "buildx",
+            "imagetools",
+            "create",
+            "--tag",
+            "r:5000/web:1",
+            f"r:5000/web@{sha('one index')}",
+        )
+    ]
+
+
+def test_merge_commands_annotate_an_index_made_from_several_sources() -> None:
+    spec = TargetSpec(
+        "web",
+        PLATFORMS,
+        ("r:5000/web", "q:5001/web"),
+        ("r:5000/web:1", "r:5000/web:2"),  # nothing to tag in q:5001: no command there
+        {"index:org.opencontainers.image.title": "web"},
+    )
+    found = numbered(
+        [record("web", p, repositories=("r:5000/web", "q:5001/web")) for p in PLATFORMS]
+    )
+    checked = check_records([spec], found, fingerprints=FINGERPRINTS, revision=None)
+    (command,) = merge_commands(checked)
+    assert command == (
+        "docker",
+        "buildx",
+        "imagetools",
+        "create",
+        "--tag",
+        "r:5000/web:1",
+        "--tag",
+        "r:5000/web:2",
+        "--annotation",
+        "index:org.opencontainers.image.title=web",
+        *(f"r:5000/web@{record('web', p).source}" for p in PLATFORMS),
+    )
+
+
+# -- records against what the registry holds -------------------------------------------------------------
+def plain_manifest(digest: str) -> ImageIndex:
+    """A one-platform push with attestations off, as read from a registry: it names no platform."""
+    return ImageIndex(
+        digest, OCI_MANIFEST, (ManifestEntry(digest, OCI_MANIFEST, 400, None),), is_index=False
+    )
+
+
+def test_plain_manifests_are_labelled_with_the_platform_their_build_pushed() -> None:
+    amd, arm, other = sha("amd64 image"), sha("arm64 image"), sha("an index")
+    index = ImageIndex(other, OCI_INDEX, (ManifestEntry(amd, OCI_MANIFEST, 1, "linux/amd64"),))
+    unlabelled = plain_manifest(amd)
+    assert unlabelled.platforms == ("unknown/unknown",)
+    found = {
+        f"r:5000/web@{amd}": unlabelled,
+        f"r:5000/web@{arm}": plain_manifest(arm),
+        f"r:5000/web@{other}": index,
+        f"r:5000/web@{sha('gone')}": None,
+    }
+    platform_of = {amd: "linux/amd64", arm: "linux/arm64", other: "linux/s390x"}
+    labelled = label_plain_manifests(found, platform_of)
+    assert labelled[f"r:5000/web@{other}"] is index  # an index names its own platforms
+    assert labelled[f"r:5000/web@{sha('gone')}"] is None
+    assert found[f"r:5000/web@{amd}"] is unlabelled  # the input is left alone
+    spec = TargetSpec("web", PLATFORMS, ("r:5000/web",), ("r:5000/web:1",))
+    collected = check_sources(spec, (amd, arm), labelled)
+    assert collected.images == {"linux/amd64": amd, "linux/arm64": arm}
+    assert collected.attestations == 0
+    # Unlabelled, two plain manifests name no platform and cannot be merged.
+    with pytest.raises(RegistryError, match="two different images for unknown/unknown"):
+        check_sources(spec, (amd, arm), found)
+
+
+def test_a_record_must_match_the_image_its_source_holds() -> None:
+    spec = TargetSpec("web", PLATFORMS, ("r:5000/web",), ("r:5000/web:1",))
+    images = {"linux/amd64": record("web", "linux/amd64").digest}
+    collected = Collected(spec, (record("web", "linux/amd64").source,), images, 1, {})
+    match_records(collected, [record("web", "linux/amd64")])
+    with pytest.raises(RegistryError) as caught:
+        match_records(collected, [record("web", "linux/amd64", digest=sha("something else"))])
+    assert caught.value.message == (
+        f"target web: the record says linux/amd64 is {sha('something else')}, but "
+        f"{record('web', 'linux/amd64').source} holds {images['linux/amd64']}; no tag was moved"
+    )
+    with pytest.raises(RegistryError, match="holds no such platform"):
+        match_records(collected, [record("web", "linux/arm64")])
+
+
+# -- record files ----------------------------------------------------------------------------------------
 def test_records_survive_a_copy(tmp_path: Path) -> None:
     """What CI artifacts do: records written on one machine, read on another."""
     written = write_records(tmp_path / "a", [record("web", "linux/amd64")])
@@ -439,3 +556,21 @@ def test_records_survive_a_copy(tmp_path: Path) -> None:
     ((path, again),) = read_record_files(tmp_path / "b")
     assert again == record("web", "linux/amd64")
     assert path.name == written[0].name
+
+
+def test_record_files_are_found_in_sub_folders_and_must_be_json(tmp_path: Path) -> None:
+    write_records(tmp_path / "rec" / "job-1", [record("web", "linux/amd64")])
+    write_records(tmp_path / "rec" / "job-2" / "deeper", [record("web", "linux/arm64")])
+    found = read_record_files(tmp_path / "rec")
+    assert [p.relative_to(tmp_path / "rec").as_posix() for p, _ in found] == [
+        "job-1/web--linux-amd64.json",
+        "job-2/deeper/web--linux-arm64.json",
+    ]
+    (tmp_path / "rec" / "broken.json").write_text("{")
+    with pytest.raises(ConfigError, match=r"broken.json: not a readable JSON digest record"):
+        read_record_files(tmp_path / "rec")
+    (tmp_path / "rec" / "broken.json").write_text(json.dumps({"target": "web"}))
+    with pytest.raises(ConfigError, match=r"broken.json: platform: missing or not a string"):
+        read_record_files(tmp_path / "rec")
+    with pytest.raises(ConfigError, match="no such records directory"):
+        read_record_files(tmp_path / "absent")
