@@ -411,19 +411,9 @@ def summary_markdown(
         "|---|---|---|---|---|",
     ]
     for p in published:
-        tags = ", ".join(
-            f"`{t.rsplit(':', 1)[-1]}`" + ("" if t in p.moved else " (unchanged)") for t in p.tags
-        )
-        platforms = ", ".join(f"{x} (emulated)" if x in p.emulated else x for x in p.platforms)
-        if p.attestations:
-            platforms += f" + {p.attestations} attestation(s)"
-        rows.append(
-            "| "
-            + " | ".join(
-                _cell(c) for c in (p.target, p.registry, tags, f"`{p.digest[:19]}…`", platforms)
-            )
-            + " |"
-        )
+        target, registry, tags, digest, platforms = p.summary_cells()
+        cells = (target, registry, ", ".join(tags), f"`{digest}`", ", ".join(platforms))
+        rows.append("| " + " | ".join(_cell(c) for c in cells) + " |")
     if missing:
         rows += [
             "",

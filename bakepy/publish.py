@@ -107,6 +107,17 @@ class Published:
     unchanged: tuple[str, ...]
     emulated: tuple[str, ...] = ()
 
+    def summary_cells(self) -> tuple[str, str, list[str], str, list[str]]:
+        """What a summary shows (the terminal table and the CI job summary): target, registry, tag names
+        (marked when left alone), the short index digest, platforms (marked when emulated) and attestations."""
+        tags = [
+            t.rsplit(":", 1)[-1] + ("" if t in self.moved else " (unchanged)") for t in self.tags
+        ]
+        platforms = [f"{x} (QEMU)" if x in self.emulated else x for x in self.platforms]
+        if self.attestations:
+            platforms.append(f"+{self.attestations} attestations")
+        return self.target, self.registry, tags, self.digest.removeprefix("sha256:")[:12], platforms
+
     def to_json(self) -> dict[str, Any]:
         return {
             "target": self.target,

@@ -74,11 +74,6 @@ def print_summary(published: Any) -> None:
     for col in ("target", "registry", "tags", "index digest", "platforms"):
         table.add_column(col, overflow="fold")
     for p in published:
-        tags = "\n".join(
-            f"{t.rsplit(':', 1)[-1]}" + ("" if t in p.moved else " (unchanged)") for t in p.tags
-        )
-        plats = "\n".join(f"{x} (QEMU)" if x in p.emulated else x for x in p.platforms)
-        if p.attestations:
-            plats += f"\n+{p.attestations} attestations"
-        table.add_row(p.target, p.registry, tags, p.digest.removeprefix("sha256:")[:12], plats)
+        target, registry, tags, digest, platforms = p.summary_cells()
+        table.add_row(target, registry, "\n".join(tags), digest, "\n".join(platforms))
     Console(highlight=False).print(table)

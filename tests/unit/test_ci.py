@@ -246,8 +246,8 @@ def test_summary_markdown() -> None:
     lines = text.splitlines()
     assert lines[2] == "| target | registry | tags | index digest | platforms |"
     assert lines[4] == (
-        "| web | ghcr.io | `latest` (unchanged), `1.0` | `sha256:cccccccccccc…` | "
-        "linux/amd64, linux/arm64 + 2 attestation(s) |"
+        "| web | ghcr.io | latest (unchanged), 1.0 | `cccccccccccc` | "
+        "linux/amd64, linux/arm64, +2 attestations |"
     )
     assert "api linux/arm64" in lines[-1]
 
