@@ -143,8 +143,10 @@ _TARGET_ERROR = re.compile(r"^ERROR: target (?P<target>[^:]+): (?P<message>.*)")
 class BuildLog:
     """Follows `--progress plain` output to name the target and platform of a failure."""
 
-    def __init__(self, echo: Callable[[str], None] | None) -> None:
+    def __init__(self, echo: Callable[[str], None] | None, targets: Sequence[str] = ()) -> None:
         self.echo = echo
+        # buildx labels steps `[target platform …]` only when it builds several targets
+        self.only = targets[0] if len(targets) == 1 else "?"
         self.steps: dict[str, tuple[str, str | None]] = {}
         self.failures: list[tuple[str, str | None, str]] = []
 
@@ -154,7 +156,7 @@ class BuildLog:
         if m := _STEP.match(line):
             self.steps.setdefault(m.group(1), (m.group("target"), m.group("platform")))
         elif m := _STEP_ERROR.match(line):
-            target, platform = self.steps.get(m.group(1), ("?", None))
+            target, platform = self.steps.get(m.group(1), (self.only, None))
             self.failures.append((target, platform, m.group("message")))
         elif (m := _TARGET_ERROR.match(line)) and not any(
             f[0] == m.group("target") for f in self.failures
@@ -167,7 +169,12 @@ class BuildLog:
         target, platform, message = self.failures[0]
         where = f"target {target}" + (f" for {platform}" if platform else "")
         more = f" (and {len(self.failures) - 1} more failure(s))" if len(self.failures) > 1 else ""
-        return f"build of {where} failed: {message}{more}"
+        what = "push" if self.push_failed else "build"
+        return f"{what} of {where} failed: {message}{more}"
+
+    @property
+    def push_failed(self) -> bool:
+        return bool(self.failures) and self.failures[0][2].startswith("failed to push")
 
 
 def build_by_digest(
@@ -182,15 +189,20 @@ def build_by_digest(
     """Run the one bake; return target → pushed digest (from `--metadata-file`)."""
     if echo is None and runner.echo_output:
         echo = lambda line: runner.log("  " + line)  # noqa: E731
-    log = BuildLog(echo)
+    log = BuildLog(echo, targets)
     metadata_file.unlink(missing_ok=True)
     try:
         runner.bake([bake_file], targets, metadata_file=metadata_file, cwd=cwd, on_line=log)
     except BuildError as exc:
         described = log.describe()
+        hint = (
+            "check that the registry is reachable and that you are logged in to it (docker login REGISTRY)"
+            if log.push_failed
+            else "fix the build and publish again"
+        )
         raise BuildError(
             (described or exc.message) + "; no tag was created or moved",
-            hint="fix the build and publish again (images already pushed by digest are harmless: no tag names them)",
+            hint=hint + " (images already pushed by digest are harmless: no tag names them)",
             detail=exc.detail,
         ) from exc
     try:

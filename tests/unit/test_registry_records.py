@@ -140,3 +140,14 @@ def test_bad_records_are_config_errors(
 def test_records_dir_must_exist(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="no such records directory"):
         read_record_files(tmp_path / "missing")
+
+
+def test_build_log_names_the_one_target_of_an_unlabelled_push_failure() -> None:
+    """buildx labels steps with their target only when it builds several; a lone target is the one that failed."""
+    log = BuildLog(None, ["hello"])
+    for line in (FIXTURES / "bake-push-refused.txt").read_text().splitlines():
+        log(line)
+    message = log.describe()
+    assert message is not None
+    assert message.startswith("push of target hello failed: failed to push 127.0.0.1:5999/ux/hello")
+    assert log.push_failed
