@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from bakepy.errors import BakepyError, BuildError, RegistryError, ToolMissingError
+from bakepy.errors import BakepyError, BuildError, ConfigError, RegistryError, ToolMissingError
 
 DOCKER_INSTALL_HINT = (
     "install the docker CLI (Debian: `apt-get install docker.io` or docker-ce-cli; "
@@ -196,6 +196,14 @@ class Runner:
         ):
             return ToolMissingError(
                 "the docker buildx plugin is not installed", hint=BUILDX_INSTALL_HINT
+            )
+        missing_builder = re.search(r'no builder "([^"]+)" found', stderr)
+        if missing_builder:
+            name = missing_builder.group(1)
+            return ConfigError(
+                f"there is no buildx builder named {name!r} (from --builder or BUILDX_BUILDER)",
+                hint="`docker buildx ls` lists the builders; `docker buildx create --name NAME` makes one; "
+                "`bakepy doctor` checks it",
             )
         last = _last_meaningful_line(stderr)
         summary = f"{what} failed (exit {exc.return_code})" + (f": {last}" if last else "")

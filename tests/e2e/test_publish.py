@@ -254,3 +254,17 @@ def test_single_platform_without_attestations(stack, unique_repo: str, tmp_path:
     assert {
         t: api.get_manifest(stack.registries[0], unique_repo, t)[0] for t in ("latest", "1")
     } == digests
+
+
+def test_an_unknown_builder_is_a_config_error(stack, unique_repo: str, tmp_path: Path) -> None:
+    project = tmp_path / "proj"
+    write_project(project, unique_repo, stack.registries)
+    result = bakepy(
+        ["publish"], project, {**stack.env_overlay, "BUILDX_BUILDER": "no-such-builder"}
+    )
+    assert result.returncode == 2
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert errors == [
+        "error: there is no buildx builder named 'no-such-builder' (from --builder or BUILDX_BUILDER)"
+    ]
+    assert "docker buildx ls" in result.stderr
