@@ -1,0 +1,156 @@
+"""Publishing to a registry that requires a login: credentials come from the Docker credential store only.
+
+The test registry uses htpasswd auth. Its credentials are written to a private DOCKER_CONFIG (as `docker login`
+would; there is no engine here to run it), so buildx, and BuildKit through buildx's session, authenticate;
+bakepy never sees them. Afterwards the same storage is served without auth, so the check reads it through the
+registry HTTP API like every other test.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import bcrypt
+import pytest
+import registry_api as api
+
+USER, PASSWORD = "ci", "s3cret-pass-do-not-print"
+
+
+class Registry:
+    def __init__(self, root: Path) -> None:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.root = root
+        self.address = f"127.0.0.1:{self.port}"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def serve(self, *, auth: bool) -> None:
+        self.stop()
+        config: dict[str, object] = {
+            "version": 0.1,
+            "log": {"level": "warn", "accesslog": {"disabled": True}},
+            "storage": {"filesystem": {"rootdirectory": str(self.root / "data")}},
+            "http": {"addr": self.address, "secret": "bakepy-e2e"},
+        }
+        if auth:
+            config["auth"] = {
+                "htpasswd": {"realm": "bakepy-e2e", "path": str(self.root / "htpasswd")}
+            }
+        (self.root / "config.yml").write_text(json.dumps(config))
+        self.process = subprocess.Popen(
+            [
+                shutil.which("docker-registry") or "docker-registry",
+                "serve",
+                str(self.root / "config.yml"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                urllib.request.urlopen(f"http://{self.address}/v2/", timeout=1).close()
+                return
+            except urllib.error.HTTPError:
+                return  # 401: up, and asking for a login
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError(f"registry on {self.address} did not start")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+            self.process = None
+
+
+@pytest.fixture
+def auth_registry(stack, tmp_path: Path) -> Iterator[Registry]:
+    root = tmp_path / "registry"
+    root.mkdir()
+    hashed = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(rounds=4)).decode()
+    (root / "htpasswd").write_text(f"{USER}:{hashed}\n")
+    registry = Registry(root)
+    registry.serve(auth=True)
+    yield registry
+    registry.stop()
+
+
+def docker_config_with_login(tmp_path: Path, registry: str) -> Path:
+    """A DOCKER_CONFIG holding a login for `registry`, and the user's plugins and builders."""
+    config = tmp_path / "docker-config"
+    config.mkdir()
+    home = Path(os.environ.get("DOCKER_CONFIG") or Path.home() / ".docker")
+    for shared in ("cli-plugins", "buildx"):
+        (config / shared).symlink_to(home / shared)
+    token = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+    (config / "config.json").write_text(json.dumps({"auths": {registry: {"auth": token}}}))
+    return config
+
+
+def test_publish_to_a_registry_that_needs_a_login(
+    stack, auth_registry: Registry, unique_repo: str, tmp_path: Path
+) -> None:
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "Dockerfile").write_text("FROM busybox\nRUN uname -m > /arch\n")
+    (project / "bakepy.toml").write_text(
+        textwrap.dedent(
+            f"""\
+            [project]
+            registries = ["{auth_registry.address}"]
+            platforms = ["linux/amd64", "linux/arm64"]
+            tags = ["latest", "1"]
+
+            [target.app]
+            image = "{unique_repo}"
+            """
+        )
+    )
+    env = {
+        **os.environ,
+        **stack.env_overlay,
+        "DOCKER_CONFIG": str(docker_config_with_login(tmp_path, auth_registry.address)),
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "bakepy", "--debug", "publish", "--json"],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr
+    output = result.stdout + result.stderr
+    token = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+    assert PASSWORD not in output and token not in output  # even with --debug
+
+    # Anonymous reads are refused: the registry really demands the login bakepy used through buildx.
+    with pytest.raises(urllib.error.HTTPError) as denied:
+        urllib.request.urlopen(
+            f"http://{auth_registry.address}/v2/{unique_repo}/tags/list", timeout=5
+        )
+    assert denied.value.code == 401
+
+    auth_registry.serve(auth=False)  # the same storage, readable by the registry API client
+    digests = {
+        tag: api.get_manifest(auth_registry.address, unique_repo, tag)[0] for tag in ("latest", "1")
+    }
+    assert len(set(digests.values())) == 1
+    _, index = api.get_manifest(auth_registry.address, unique_repo, "latest")
+    assert api.platforms(index) == {"linux/amd64", "linux/arm64"}
+    assert len(api.attestations(index)) == 2
