@@ -190,9 +190,17 @@ class Runner:
         stderr = tail if tail is not None else (exc.stderr or "")
         if isinstance(stderr, bytes):
             stderr = stderr.decode(errors="replace")
+        # Without the plugin the docker CLI reads `buildx …` as its own arguments: `docker buildx version` says
+        # "unknown command: docker buildx", `docker buildx bake --file …` says "unknown flag: --file" (exit 125).
+        plugin_missing = "buildx" in argv[1:3]  # argv: docker [client flags] buildx …
         if (
             "'buildx' is not a docker command" in stderr
             or "unknown command: docker buildx" in stderr
+            or (
+                plugin_missing
+                and exc.return_code == 125
+                and ("unknown flag:" in stderr or "docker [OPTIONS] COMMAND" in stderr)
+            )
         ):
             return ToolMissingError(
                 "the docker buildx plugin is not installed", hint=BUILDX_INSTALL_HINT

@@ -49,3 +49,25 @@ def test_doctor_without_buildx_says_how_to_install_it(stack, tmp_path: Path) -> 
     assert "buildx plugin" in result.stdout
     assert "~/.docker/cli-plugins/docker-buildx" in result.stdout
     assert "error: doctor: 1 required check(s) failed: buildx plugin" in result.stderr
+
+
+def test_publish_without_buildx_says_how_to_install_it(stack, tmp_path: Path) -> None:
+    empty_config = tmp_path / "docker-config"
+    empty_config.mkdir()
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "bakepy.toml").write_text(
+        '[target.app]\nplatforms = ["linux/amd64"]\ntags = ["127.0.0.1:5000/x/app:1"]\n'
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "bakepy", "publish"],
+        env={**os.environ, "DOCKER_CONFIG": str(empty_config)},
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 6
+    assert "error: the docker buildx plugin is not installed" in result.stderr
+    assert "hint: install the buildx plugin" in result.stderr
+    assert "Traceback" not in result.stderr
