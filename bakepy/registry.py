@@ -164,9 +164,10 @@ def read_anonymously(ref: str, *, timeout: float = 10.0) -> ImageIndex | None:
             body = response.read()
             header_digest = response.headers.get("Docker-Content-Digest")
     except urllib.error.HTTPError as exc:
-        if exc.code == 404 and exc.headers.get("WWW-Authenticate") is None:
-            return None  # an open registry's plain answer
-        raise _NoAnswer from exc
+        with exc:  # an error response holds its connection open until closed
+            if exc.code == 404 and exc.headers.get("WWW-Authenticate") is None:
+                return None  # an open registry's plain answer
+            raise _NoAnswer from exc
     except (OSError, ValueError) as exc:
         raise _NoAnswer from exc
     computed = "sha256:" + hashlib.sha256(body).hexdigest()

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
+import socket
 import subprocess
 import sys
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 from stack import Stack
@@ -41,3 +47,59 @@ def bakepy(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.Comple
         text=True,
         timeout=900,
     )
+
+
+class ScratchRegistry:
+    """A distribution registry of the test's own on a free loopback port, restartable over the same storage
+    with other settings (read-only, or asking for an htpasswd login). BuildKit pushes to loopback over plain
+    HTTP without configuration."""
+
+    def __init__(self, root: Path) -> None:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.root = root
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.address = f"127.0.0.1:{self.port}"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def serve(self, *, read_only: bool = False, htpasswd: Path | None = None) -> None:
+        self.stop()
+        storage: dict[str, object] = {"filesystem": {"rootdirectory": str(self.root / "data")}}
+        if read_only:
+            storage["maintenance"] = {"readonly": {"enabled": True}}
+        config: dict[str, object] = {
+            "version": 0.1,
+            "log": {"level": "warn", "accesslog": {"disabled": True}},
+            "storage": storage,
+            "http": {"addr": self.address, "secret": "bakepy-e2e"},
+        }
+        if htpasswd is not None:
+            config["auth"] = {"htpasswd": {"realm": "bakepy-e2e", "path": str(htpasswd)}}
+        (self.root / "config.yml").write_text(json.dumps(config))
+        self.process = subprocess.Popen(
+            [
+                shutil.which("docker-registry") or "docker-registry",
+                "serve",
+                str(self.root / "config.yml"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                urllib.request.urlopen(f"http://{self.address}/v2/", timeout=1).close()
+                return
+            except urllib.error.HTTPError as exc:
+                exc.close()
+                return  # up, and asking for a login
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError(f"registry on {self.address} did not start")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+            self.process = None

@@ -11,12 +11,9 @@ from __future__ import annotations
 import base64
 import json
 import os
-import shutil
-import socket
 import subprocess
 import sys
 import textwrap
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -25,67 +22,17 @@ from pathlib import Path
 import bcrypt
 import pytest
 import registry_api as api
+from e2e_support import ScratchRegistry
 
 USER, PASSWORD = "ci", "s3cret-pass-do-not-print"
 
 
-class Registry:
-    def __init__(self, root: Path) -> None:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-        self.root = root
-        self.address = f"127.0.0.1:{self.port}"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def serve(self, *, auth: bool) -> None:
-        self.stop()
-        config: dict[str, object] = {
-            "version": 0.1,
-            "log": {"level": "warn", "accesslog": {"disabled": True}},
-            "storage": {"filesystem": {"rootdirectory": str(self.root / "data")}},
-            "http": {"addr": self.address, "secret": "bakepy-e2e"},
-        }
-        if auth:
-            config["auth"] = {
-                "htpasswd": {"realm": "bakepy-e2e", "path": str(self.root / "htpasswd")}
-            }
-        (self.root / "config.yml").write_text(json.dumps(config))
-        self.process = subprocess.Popen(
-            [
-                shutil.which("docker-registry") or "docker-registry",
-                "serve",
-                str(self.root / "config.yml"),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                urllib.request.urlopen(f"http://{self.address}/v2/", timeout=1).close()
-                return
-            except urllib.error.HTTPError:
-                return  # 401: up, and asking for a login
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError(f"registry on {self.address} did not start")
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            self.process.wait(timeout=10)
-            self.process = None
-
-
 @pytest.fixture
-def auth_registry(stack, tmp_path: Path) -> Iterator[Registry]:
-    root = tmp_path / "registry"
-    root.mkdir()
+def auth_registry(stack, tmp_path: Path) -> Iterator[ScratchRegistry]:
+    registry = ScratchRegistry(tmp_path / "registry")
     hashed = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(rounds=4)).decode()
-    (root / "htpasswd").write_text(f"{USER}:{hashed}\n")
-    registry = Registry(root)
-    registry.serve(auth=True)
+    (registry.root / "htpasswd").write_text(f"{USER}:{hashed}\n")
+    registry.serve(htpasswd=registry.root / "htpasswd")
     yield registry
     registry.stop()
 
@@ -103,7 +50,7 @@ def docker_config_with_login(tmp_path: Path, registry: str) -> Path:
 
 
 def test_publish_to_a_registry_that_needs_a_login(
-    stack, auth_registry: Registry, unique_repo: str, tmp_path: Path
+    stack, auth_registry: ScratchRegistry, unique_repo: str, tmp_path: Path
 ) -> None:
     project = tmp_path / "proj"
     project.mkdir()
@@ -145,8 +92,9 @@ def test_publish_to_a_registry_that_needs_a_login(
             f"http://{auth_registry.address}/v2/{unique_repo}/tags/list", timeout=5
         )
     assert denied.value.code == 401
+    denied.value.close()
 
-    auth_registry.serve(auth=False)  # the same storage, readable by the registry API client
+    auth_registry.serve()  # the same storage, readable by the registry API client
     digests = {
         tag: api.get_manifest(auth_registry.address, unique_repo, tag)[0] for tag in ("latest", "1")
     }

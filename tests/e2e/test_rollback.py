@@ -7,20 +7,16 @@ the registries' HTTP API.
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
-import socket
 import subprocess
 import sys
 import textwrap
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import registry_api as api
+from e2e_support import ScratchRegistry
 
 from bakepy.config import load_project
 from bakepy.errors import RegistryError
@@ -32,59 +28,10 @@ from bakepy.runner import Runner
 TAGS = ("latest", "1.0")
 
 
-class OwnRegistry:
-    """A distribution registry on a free loopback port whose read-only mode the test can switch."""
-
-    def __init__(self, root: Path) -> None:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-        self.root = root
-        self.address = f"127.0.0.1:{self.port}"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self, *, read_only: bool) -> None:
-        self.stop()
-        config = self.root / "config.yml"
-        config.write_text(
-            json.dumps(
-                {
-                    "version": 0.1,
-                    "log": {"level": "warn", "accesslog": {"disabled": True}},
-                    "storage": {
-                        "filesystem": {"rootdirectory": str(self.root / "data")},
-                        "maintenance": {"readonly": {"enabled": read_only}},
-                    },
-                    "http": {"addr": self.address, "secret": "bakepy-e2e"},
-                }
-            )
-        )
-        self.process = subprocess.Popen(
-            [shutil.which("docker-registry") or "docker-registry", "serve", str(config)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(f"http://{self.address}/v2/", timeout=1):
-                    return
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError(f"registry on {self.address} did not start")
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            self.process.wait(timeout=10)
-            self.process = None
-
-
 @pytest.fixture
-def own_registry(stack, tmp_path: Path) -> Iterator[OwnRegistry]:
-    registry = OwnRegistry(tmp_path / "registry")
-    registry.root.mkdir()
-    registry.start(read_only=False)
+def own_registry(stack, tmp_path: Path) -> Iterator[ScratchRegistry]:
+    registry = ScratchRegistry(tmp_path / "registry")
+    registry.serve()
     yield registry
     registry.stop()
 
@@ -115,7 +62,7 @@ def digests(registries: list[str], repo: str) -> dict[str, str]:
 
 def test_a_merge_failing_in_one_registry_puts_every_tag_back(
     stack,
-    own_registry: OwnRegistry,
+    own_registry: ScratchRegistry,
     unique_repo: str,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
@@ -154,7 +101,7 @@ def test_a_merge_failing_in_one_registry_puts_every_tag_back(
     collected = collect_all(runner, [(spec, [built[spec.name]]) for spec in specs])
 
     # ...then the second registry turns read-only: its merge fails after the first registry's tags moved.
-    own_registry.start(read_only=True)
+    own_registry.serve(read_only=True)
     with pytest.raises(RegistryError) as failure:
         merge_collected(runner, collected)
 

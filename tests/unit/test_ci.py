@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from bakepy import __version__
 from bakepy.ci import (
@@ -24,8 +25,6 @@ from bakepy.matrix import matrix_entries, parse_runner_overrides
 from bakepy.plan import plan_publish
 from bakepy.publish import Published
 from bakepy.split import Missing
-
-yaml = pytest.importorskip("yaml")  # the tests read the output back with a real YAML parser
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "native-runners"
 GITLAB_RUNNERS = ["linux/arm64=saas-linux-small-arm64", "default=saas-linux-small-amd64"]
