@@ -6,7 +6,6 @@ plain data (`DoctorReport`) so the CLI can print it as a rich table or as JSON.
 
 from __future__ import annotations
 
-import os
 import platform as _platform
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -372,10 +371,6 @@ def wanted_platforms(cwd: Path, explicit: Sequence[str]) -> list[str]:
             if str(plat) not in found:
                 found.append(str(plat))
     return found or list(DEFAULT_PLATFORMS)
-
-
-def env_builder() -> str | None:
-    return os.environ.get("BUILDX_BUILDER") or None
 
 
 def diagnose_platforms(runner: Runner, platforms: Sequence[str]) -> list[PlatformInfo]:
