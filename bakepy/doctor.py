@@ -346,31 +346,21 @@ def _native_arch(node: NodeInfo, fallback: str) -> str:
     return _arch(_normalise(node.platforms[0]))
 
 
-def wanted_platforms(cwd: Path, explicit: Sequence[str]) -> list[str]:
-    """Platforms to check: --platform, else the project's, else linux/amd64 + linux/arm64."""
+def wanted_platforms(cwd: Path, explicit: Sequence[str], file: Path | None = None) -> list[str]:
+    """Platforms to check: --platform, else those of the project's default selection, else linux/amd64 +
+    linux/arm64 (no project here, or one that does not load: doctor checks the machine, not the config)."""
     if explicit:
         return list(explicit)
-    if not any((cwd / name).exists() for name in ("bakepy.toml", "bakefile.py")):
-        return list(DEFAULT_PLATFORMS)
-    try:
-        from bakepy.config import load_project  # type: ignore[import-not-found, unused-ignore]
+    from bakepy.config import load_project
 
-        loaded = load_project(None, cwd)
-    except (ImportError, BakepyError):
+    try:
+        resolved = load_project(file, cwd).project.resolved
+    except BakepyError:
         return list(DEFAULT_PLATFORMS)
-    found: list[str] = []
-    project: Any = loaded.project
-    for plat in getattr(project, "platforms", None) or []:
-        found.append(str(plat))
-    for target in (
-        (getattr(project, "targets", None) or {}).values()
-        if isinstance(getattr(project, "targets", None), dict)
-        else []
-    ):
-        for plat in getattr(target, "platforms", None) or []:
-            if str(plat) not in found:
-                found.append(str(plat))
-    return found or list(DEFAULT_PLATFORMS)
+    found = dict.fromkeys(
+        p for name in resolved.select(()) for p in resolved.targets[name].platforms
+    )
+    return list(found) or list(DEFAULT_PLATFORMS)
 
 
 def diagnose_platforms(runner: Runner, platforms: Sequence[str]) -> list[PlatformInfo]:

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from bakepy.cli.app import app
-from bakepy.cli.options import BuilderOpt, JsonOpt
+from bakepy.cli.options import BuilderOpt, FileOpt, JsonOpt
 
 
 @app.command()
@@ -24,6 +24,7 @@ def doctor(
         ),
     ] = None,
     builder: BuilderOpt = None,
+    file: FileOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Check docker, buildx, the builder, push-by-digest and QEMU; print how to fix what fails."""
@@ -33,7 +34,7 @@ def doctor(
 
     quiet: list[str] = []
     runner = Runner(builder=builder, log=quiet.append if as_json else None)
-    report = diagnose(runner, wanted_platforms(Path.cwd(), platform or []))
+    report = diagnose(runner, wanted_platforms(Path.cwd(), platform or [], file))
     if as_json:
         print(json.dumps(report.to_json(), indent=2, sort_keys=True))
     else:

@@ -1,0 +1,60 @@
+"""The pure parts of `bakepy doctor`: which platforms to check, binfmt_misc parsing, native or emulated."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bakepy.doctor import DEFAULT_PLATFORMS, NodeInfo, _platform_info, read_binfmt, wanted_platforms
+
+
+def test_explicit_platforms_win(tmp_path: Path) -> None:
+    assert wanted_platforms(tmp_path, ["linux/riscv64"]) == ["linux/riscv64"]
+
+
+def test_without_a_project_the_defaults(tmp_path: Path) -> None:
+    assert wanted_platforms(tmp_path, []) == list(DEFAULT_PLATFORMS)
+
+
+def test_the_projects_platforms_in_order(tmp_path: Path) -> None:
+    (tmp_path / "bakepy.toml").write_text(
+        "[project]\nplatforms = ['linux/arm64', 'linux/amd64']\n"
+        "[target.a]\ntags = ['127.0.0.1:5000/a:1']\n"
+        "[target.b]\nplatforms = ['linux/arm/v7']\ntags = ['127.0.0.1:5000/b:1']\n"
+    )
+    assert wanted_platforms(tmp_path, []) == ["linux/arm64", "linux/amd64", "linux/arm/v7"]
+
+
+def test_a_broken_project_does_not_stop_the_machine_check(tmp_path: Path) -> None:
+    (tmp_path / "bakepy.toml").write_text("[target.a\n")
+    assert wanted_platforms(tmp_path, []) == list(DEFAULT_PLATFORMS)
+
+
+def test_read_binfmt(tmp_path: Path) -> None:
+    assert read_binfmt(tmp_path) is None  # not mounted
+    (tmp_path / "status").write_text("enabled\n")
+    (tmp_path / "register").write_text("")
+    (tmp_path / "qemu-aarch64").write_text(
+        "enabled\ninterpreter /usr/libexec/qemu-binfmt/aarch64-binfmt-P\nflags: PF\noffset 0\n"
+    )
+    (tmp_path / "qemu-riscv64").write_text(
+        "disabled\ninterpreter /usr/bin/qemu-riscv64-static\nflags: F\n"
+    )
+    handlers = read_binfmt(tmp_path)
+    assert handlers is not None
+    assert [(h.name, h.enabled, h.flags) for h in handlers] == [
+        ("qemu-aarch64", True, "PF"),
+        ("qemu-riscv64", False, "F"),
+    ]
+
+
+def test_native_or_emulated() -> None:
+    local = NodeInfo("n0", "unix:///run/buildkitd.sock", "running", ["linux/amd64", "linux/arm64"])
+    assert _platform_info("linux/amd64", [local], "amd64").emulated is False
+    assert (
+        _platform_info("linux/arm64/v8", [local], "amd64").emulated is True
+    )  # normalised, then matched
+    assert _platform_info("linux/s390x", [local], "amd64").available is False
+    # A remote node lists its own platform first: an arm64 machine builds arm64 natively.
+    remote = NodeInfo("arm", "tcp://arm-runner:1234", "running", ["linux/arm64", "linux/amd64"])
+    assert _platform_info("linux/arm64", [remote], "amd64").emulated is False
+    assert _platform_info("linux/amd64", [remote], "amd64").emulated is True
