@@ -254,7 +254,7 @@ def imagetools_create_argv(
 def merge_commands(
     plan: PublishPlan, digests: Mapping[str, str] | None = None
 ) -> tuple[MergeCommand, ...]:
-    """One `imagetools create -t ... SOURCE@DIGEST` per target and registry (placeholders for unknown digests)."""
+    """One `imagetools create --tag ... SOURCE@DIGEST` per target and registry (placeholders for unknown digests)."""
     out = []
     for target in plan.targets:
         digest = (digests or {}).get(target.name) or digest_placeholder(target.name)

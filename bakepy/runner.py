@@ -288,7 +288,7 @@ class Runner:
         annotations: Mapping[str, str] | None = None,
         dry_run: bool = False,
     ) -> str:
-        """`docker buildx imagetools create -t … SOURCES`; returns stdout (the index JSON with dry_run)."""
+        """`docker buildx imagetools create --tag … SOURCES`; returns stdout (the index JSON with dry_run)."""
         args = ["buildx", "imagetools", "create", *self._builder_args()]
         for tag in tags:
             args += ["--tag", tag]
