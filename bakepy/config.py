@@ -130,12 +130,16 @@ def load_toml(
     try:
         data: Any = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
+        # tomllib (3.11-3.13) puts "(at line L, column C)" in the message; tomli >= 2.1 and tomllib 3.14
+        # keep the message bare and give `msg`, `lineno` and `colno` instead.
         m = _TOML_POS.match(str(exc))
+        line, col = getattr(exc, "lineno", None), getattr(exc, "colno", None)
+        message = getattr(exc, "msg", None) or (m.group("msg") if m else str(exc))
         if m and m.group("line"):
-            raise ConfigError(
-                f"{source}:{m.group('line')}:{m.group('col')}: invalid TOML: {m.group('msg')}"
-            ) from None
-        raise ConfigError(f"{source}: invalid TOML: {m.group('msg') if m else exc}") from None
+            line, col, message = int(m.group("line")), int(m.group("col")), m.group("msg")
+        if line is not None and col is not None:
+            raise ConfigError(f"{source}:{line}:{col}: invalid TOML: {message}") from None
+        raise ConfigError(f"{source}: invalid TOML: {message}") from None
     for i, key in enumerate(table):
         data = data.get(key) if isinstance(data, dict) else None
         if data is None:
