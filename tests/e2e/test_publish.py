@@ -268,3 +268,33 @@ def test_an_unknown_builder_is_a_config_error(stack, unique_repo: str, tmp_path:
         "error: there is no buildx builder named 'no-such-builder' (from --builder or BUILDX_BUILDER)"
     ]
     assert "docker buildx ls" in result.stderr
+
+
+def test_index_annotations_reach_every_tag(stack, unique_repo: str, tmp_path: Path) -> None:
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "Dockerfile").write_text("FROM busybox\nRUN true\n")
+    (project / "bakepy.toml").write_text(
+        textwrap.dedent(
+            f"""\
+            [project]
+            registries = ["{stack.registries[0]}", "{stack.registries[1]}"]
+            platforms = ["linux/amd64", "linux/arm64"]
+            tags = ["latest", "1"]
+
+            [target.app]
+            image = "{unique_repo}"
+            annotations = ["index:org.opencontainers.image.description=an index annotation"]
+            """
+        )
+    )
+    result = bakepy(["publish"], project, stack.env_overlay)
+    assert result.returncode == 0, result.stderr
+    for registry in stack.registries:
+        for tag in ("latest", "1"):
+            _, index = api.get_manifest(registry, unique_repo, tag)
+            assert (
+                index["annotations"]["org.opencontainers.image.description"]
+                == "an index annotation"
+            )
+            assert api.platforms(index) == PLATFORMS
