@@ -49,6 +49,7 @@ def write_project(root: Path, repo: str, registries: list[str], nonce: str = "0"
             image = "{repo}/web"
             context = "."
             args = {{ FLAVOUR = "web", NONCE = "{nonce}" }}
+            annotations = ["index:org.opencontainers.image.description=web, merged"]
 
             [target.api]
             image = "{repo}/api"
@@ -202,8 +203,14 @@ def test_two_runners_build_one_platform_each_and_one_merge_publishes_complete_in
         (t, r) for t in TARGETS for r in stack.registries
     }
     for row in report["published"]:
-        digest, _ = api.get_manifest(row["registry"], f"{unique_repo}/{row['target']}", "latest")
+        digest, index = api.get_manifest(
+            row["registry"], f"{unique_repo}/{row['target']}", "latest"
+        )
         assert row["digest"] == digest
+        if (
+            row["target"] == "web"
+        ):  # the merge of two sources carries the target's index annotations
+            assert index["annotations"]["org.opencontainers.image.description"] == "web, merged"
     table = summary.read_text()
     assert "| target | registry | tags | index digest | platforms |" in table
     assert table.count("linux/amd64, linux/arm64") == 4
