@@ -260,7 +260,13 @@ def check_sources(
                 )
             images[platform] = image
     want, have = set(spec.platforms), set(images)
-    if want != have:
+    if not want:  # no platforms set: the builder built its default one, whichever that is
+        if not have or "unknown/unknown" in have:
+            raise RegistryError(
+                f"target {spec.name}: the pushed image does not say which platform it is; no tag was moved",
+                hint="set platforms for the target or in [project] (a push without attestations names none)",
+            )
+    elif want != have:
         missing, extra = sorted(want - have), sorted(have - want)
         parts = [f"missing {', '.join(missing)}"] if missing else []
         parts += [f"unplanned {', '.join(extra)}"] if extra else []

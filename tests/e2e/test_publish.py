@@ -298,3 +298,22 @@ def test_index_annotations_reach_every_tag(stack, unique_repo: str, tmp_path: Pa
                 == "an index annotation"
             )
             assert api.platforms(index) == PLATFORMS
+
+
+def test_a_target_without_platforms_publishes_the_builders_default(
+    stack, unique_repo: str, tmp_path: Path
+) -> None:
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "Dockerfile").write_text("FROM busybox\nRUN true\n")
+    (project / "bakepy.toml").write_text(
+        f'[project]\nregistries = ["{stack.registries[0]}"]\ntags = ["latest"]\n\n'
+        f'[target.app]\nimage = "{unique_repo}"\n'
+    )
+    first = bakepy(["publish", "--json"], project, stack.env_overlay)
+    assert first.returncode == 0, first.stderr
+    _, index = api.get_manifest(stack.registries[0], unique_repo, "latest")
+    assert api.platforms(index) == {"linux/amd64"}  # the stack's builder runs on amd64
+    again = bakepy(["publish", "--json"], project, stack.env_overlay)
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["published"][0]["moved"] == []

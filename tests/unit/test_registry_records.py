@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bakepy.errors import ConfigError, RegistryError
-from bakepy.publish import BuildLog, MergeStep
+from bakepy.publish import BuildLog, MergeStep, TargetSpec, check_sources
 from bakepy.records import DigestRecord, read_record_files, write_records
 from bakepy.registry import ImageIndex, ManifestEntry, parse_index, repository_of, split_reference
 
@@ -151,3 +151,37 @@ def test_build_log_names_the_one_target_of_an_unlabelled_push_failure() -> None:
     assert message is not None
     assert message.startswith("push of target hello failed: failed to push 127.0.0.1:5999/ux/hello")
     assert log.push_failed
+
+
+def _index(digest: str, *platforms: str | None) -> ImageIndex:
+    entries = tuple(
+        ManifestEntry("sha256:" + str(i) * 64, "application/vnd.oci.image.manifest.v1+json", 1, p)
+        for i, p in enumerate(platforms, start=1)
+    )
+    return ImageIndex(digest, "application/vnd.oci.image.index.v1+json", entries)
+
+
+def test_a_target_without_platforms_takes_what_the_builder_built() -> None:
+    spec = TargetSpec("app", (), ("r:5000/a",), ("r:5000/a:1",))
+    collected = check_sources(spec, [D], {f"r:5000/a@{D}": _index(D, "linux/amd64")})
+    assert set(collected.images) == {"linux/amd64"}
+
+
+def test_a_push_that_names_no_platform_is_refused_when_none_was_planned() -> None:
+    spec = TargetSpec("app", (), ("r:5000/a",), ("r:5000/a:1",))
+    plain = ImageIndex(
+        D,
+        "application/vnd.oci.image.manifest.v1+json",
+        (ManifestEntry(D, "m", 1, None),),
+        is_index=False,
+    )
+    with pytest.raises(RegistryError, match="does not say which platform it is; no tag was moved"):
+        check_sources(spec, [D], {f"r:5000/a@{D}": plain})
+
+
+def test_planned_platforms_must_match_exactly() -> None:
+    spec = TargetSpec("app", ("linux/amd64", "linux/arm64"), ("r:5000/a",), ("r:5000/a:1",))
+    with pytest.raises(RegistryError, match=r"missing linux/arm64\); no tag was moved"):
+        check_sources(spec, [D], {f"r:5000/a@{D}": _index(D, "linux/amd64")})
+    with pytest.raises(RegistryError, match=r"r:5000/a@sha256:a+ is missing; no tag was moved"):
+        check_sources(spec, [D], {})
