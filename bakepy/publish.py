@@ -17,6 +17,7 @@ Merging digest records from separate builds (`bakepy merge`) enters at step 2 wi
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -133,9 +134,10 @@ class Published:
 
 
 # -- 1. build -------------------------------------------------------------------------------------------
-_STEP = re.compile(
-    r"^#(\d+) \[(?P<target>[^\s\]]+)(?: (?P<platform>[a-z0-9]+/[a-z0-9_]+(?:/[a-z0-9]+)?))?[ \]]"
-)
+# A step line: `#12 [bad linux/arm64 2/2] RUN …`. Inside the brackets buildx names the bake target (only when it
+# builds several), the platform (only when there are several), the Dockerfile stage and the step counter.
+_STEP = re.compile(r"^#(\d+) \[(?P<labels>[^\]]*)\]")
+_PLATFORM = re.compile(r"^[a-z0-9]+/[a-z0-9_]+(?:/[a-z0-9.]+)?$")
 _STEP_ERROR = re.compile(r"^#(\d+) ERROR: (?P<message>.*)")
 _TARGET_ERROR = re.compile(r"^ERROR: target (?P<target>[^:]+): (?P<message>.*)")
 
@@ -145,7 +147,7 @@ class BuildLog:
 
     def __init__(self, echo: Callable[[str], None] | None, targets: Sequence[str] = ()) -> None:
         self.echo = echo
-        # buildx labels steps `[target platform …]` only when it builds several targets
+        self.targets = set(targets)
         self.only = targets[0] if len(targets) == 1 else "?"
         self.steps: dict[str, tuple[str, str | None]] = {}
         self.failures: list[tuple[str, str | None, str]] = []
@@ -154,7 +156,10 @@ class BuildLog:
         if self.echo is not None:
             self.echo(line)
         if m := _STEP.match(line):
-            self.steps.setdefault(m.group(1), (m.group("target"), m.group("platform")))
+            labels = m.group("labels").split()
+            target = labels[0] if labels and labels[0] in self.targets else self.only
+            platform = next((x for x in labels if _PLATFORM.match(x)), None)
+            self.steps.setdefault(m.group(1), (target, platform))
         elif m := _STEP_ERROR.match(line):
             target, platform = self.steps.get(m.group(1), (self.only, None))
             self.failures.append((target, platform, m.group("message")))
@@ -177,20 +182,19 @@ class BuildLog:
         return bool(self.failures) and self.failures[0][2].startswith("failed to push")
 
 
-def build_by_digest(
+def run_bake(
     runner: Runner,
     bake_file: Path,
     targets: Sequence[str],
     *,
     cwd: Path,
-    metadata_file: Path,
+    metadata_file: Path | None = None,
     echo: Callable[[str], None] | None = None,
-) -> dict[str, str]:
-    """Run the one bake; return target → pushed digest (from `--metadata-file`)."""
+) -> None:
+    """Run one bake of a rendered file; a failure names the target and platform that failed."""
     if echo is None and runner.echo_output:
         echo = lambda line: runner.log("  " + line)  # noqa: E731
     log = BuildLog(echo, targets)
-    metadata_file.unlink(missing_ok=True)
     try:
         runner.bake([bake_file], targets, metadata_file=metadata_file, cwd=cwd, on_line=log)
     except BuildError as exc:
@@ -205,6 +209,20 @@ def build_by_digest(
             hint=hint + " (images already pushed by digest are harmless: no tag names them)",
             detail=exc.detail,
         ) from exc
+
+
+def build_by_digest(
+    runner: Runner,
+    bake_file: Path,
+    targets: Sequence[str],
+    *,
+    cwd: Path,
+    metadata_file: Path,
+    echo: Callable[[str], None] | None = None,
+) -> dict[str, str]:
+    """Run the one bake; return target → pushed digest (from `--metadata-file`)."""
+    metadata_file.unlink(missing_ok=True)
+    run_bake(runner, bake_file, targets, cwd=cwd, metadata_file=metadata_file, echo=echo)
     try:
         metadata = json.loads(metadata_file.read_text())
     except (OSError, ValueError) as exc:
@@ -222,17 +240,42 @@ def build_by_digest(
 
 # -- 2. collect -----------------------------------------------------------------------------------------
 def collect_all(
-    runner: Runner, sources: Sequence[tuple[TargetSpec, Sequence[str]]]
+    runner: Runner,
+    sources: Sequence[tuple[TargetSpec, Sequence[str]]],
+    platform_of: Mapping[str, str] | None = None,
 ) -> list[Collected]:
-    """Check every source digest exists in every registry its target publishes to, with the planned platforms."""
+    """Check every source digest exists in every registry its target publishes to, with the planned platforms.
+
+    `platform_of` (pushed digest → the one platform its build pushed, from digest records) names the platform of
+    plain image manifests, which do not name it themselves (pushes without attestations).
+    """
     refs = [
         f"{spec.repository_in(registry)}@{digest}"
         for spec, digests in sources
         for registry in spec.registries()
         for digest in digests
     ]
-    found = inspect_many(runner, refs)
+    found = label_plain_manifests(inspect_many(runner, refs), platform_of or {})
     return [check_sources(spec, digests, found) for spec, digests in sources]
+
+
+def label_plain_manifests(
+    found: Mapping[str, ImageIndex | None], platform_of: Mapping[str, str]
+) -> dict[str, ImageIndex | None]:
+    """`found` (ref → what it is), each plain image manifest labelled with the platform its digest was built for.
+
+    `platform_of` maps a pushed digest to the one platform its build pushed; indexes, missing references and
+    digests it does not name are left as they are.
+    """
+    out = dict(found)
+    for ref, index in found.items():
+        platform = platform_of.get(ref.rpartition("@")[2])
+        if index is not None and not index.is_index and platform is not None:
+            (entry,) = index.manifests
+            out[ref] = dataclasses.replace(
+                index, manifests=(dataclasses.replace(entry, platform=platform),)
+            )
+    return out
 
 
 def check_sources(

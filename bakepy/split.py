@@ -11,7 +11,7 @@ the records. A merge checks the records against the plan before anything moves:
 * each record belongs to this plan (its fingerprint: the target's own one-target plan, or the whole plan when a
   `bakepy publish` wrote it) and to one source revision, the one being merged when that is known;
 
-then runs the same transaction as `bakepy publish` (bakepy.publish: `check_sources` with one source per platform,
+then runs the same transaction as `bakepy publish` (bakepy.publish: `collect_all` with one source per platform,
 `merge_collected`: tags move all or none, rolled back on failure, verified through the registry). This is the
 merge job users otherwise write with `bake --print | jq`, artifacts and a shell loop (buildx#2955: pushing a tag
 once per runner leaves it holding whichever platform pushed last).
@@ -27,20 +27,20 @@ from typing import TYPE_CHECKING, Any
 
 from bakepy.errors import ConfigError, NothingToDoError, RegistryError
 from bakepy.publish import (
-    BuildLog,
     Collected,
     Published,
     TargetSpec,
     build_by_digest,
-    check_sources,
+    collect_all,
     emulated_platforms,
     merge_collected,
     records_for,
+    run_bake,
     specs_from_plan,
     workdir,
 )
 from bakepy.records import DigestRecord, read_record_files, source_revision, write_records
-from bakepy.registry import ImageIndex, MergeStep, inspect_many
+from bakepy.registry import MergeStep
 from bakepy.runner import Runner
 
 if TYPE_CHECKING:
@@ -55,7 +55,6 @@ __all__ = [
     "accepted_fingerprints",
     "build_platform",
     "check_records",
-    "label_plain_manifests",
     "match_records",
     "merge_commands",
     "merge_project",
@@ -160,8 +159,7 @@ def build_platform(
         dumps(render_bake(project, targets=names, platform=platform, publish=push))
     )
     if not push:
-        log = BuildLog(echo)
-        runner.bake([bake_file], names, cwd=project_dir, on_line=log)
+        run_bake(runner, bake_file, names, cwd=project_dir, echo=echo)
         return BuildReport(
             platform, tuple(names), skipped, (), (), bake_file, _emulated(runner, platform), False
         )
@@ -174,7 +172,7 @@ def build_platform(
         for spec in specs_from_plan(plan, project)
         if spec.name in digests
     ]
-    collected = _collect(
+    collected = collect_all(
         runner,
         [(spec, (digests[spec.name],)) for spec in specs],
         {digest: platform for digest in digests.values()},
@@ -193,46 +191,6 @@ def build_platform(
         _emulated(runner, platform),
         True,
     )
-
-
-def _collect(
-    runner: Runner,
-    sources: Sequence[tuple[TargetSpec, tuple[str, ...]]],
-    platform_of: Mapping[str, str],
-) -> list[Collected]:
-    """publish.collect_all, knowing which platform each single-platform push holds.
-
-    Without attestations (`BUILDX_NO_DEFAULT_ATTESTATIONS=1`, `attest = [...disabled]`) a one-platform push is a
-    plain image manifest, which names no platform (only its config does). A per-platform build pushed exactly
-    one platform, and its record says which, so the manifest is labelled with it instead of `unknown/unknown`.
-    """
-    refs = [
-        f"{spec.repository_in(registry)}@{digest}"
-        for spec, digests in sources
-        for registry in spec.registries()
-        for digest in digests
-    ]
-    found = label_plain_manifests(inspect_many(runner, refs), platform_of)
-    return [check_sources(spec, digests, found) for spec, digests in sources]
-
-
-def label_plain_manifests(
-    found: Mapping[str, ImageIndex | None], platform_of: Mapping[str, str]
-) -> dict[str, ImageIndex | None]:
-    """`found` (ref → what it is), each plain image manifest labelled with the platform its digest was built for.
-
-    `platform_of` maps a pushed digest to the one platform its build pushed; indexes, missing references and
-    digests it does not name are left as they are.
-    """
-    out = dict(found)
-    for ref, index in found.items():
-        platform = platform_of.get(ref.rpartition("@")[2])
-        if index is not None and not index.is_index and platform is not None:
-            (entry,) = index.manifests
-            out[ref] = dataclasses.replace(
-                index, manifests=(dataclasses.replace(entry, platform=platform),)
-            )
-    return out
 
 
 def _emulated(runner: Runner, platform: str) -> bool:
@@ -432,7 +390,7 @@ def merge_commands(checked: MergeInput) -> list[tuple[str, ...]]:
 def merge_records(runner: Runner, checked: MergeInput) -> list[Published]:
     """Check every source in every registry, compare with the records, then the publish transaction."""
     platform_of = {r.source: r.platform for rs in checked.records.values() for r in rs}
-    collected = _collect(runner, checked.sources, platform_of)
+    collected = collect_all(runner, checked.sources, platform_of)
     for c in collected:
         match_records(c, checked.records[c.spec.name])
     return merge_collected(runner, collected)

@@ -267,3 +267,19 @@ def test_plain_manifests_without_attestations_and_records_written_by_publish(
     assert_published(
         registries, unique_repo, records_in(published), {"app": BOTH}, attestations=False
     )
+
+
+def test_a_failing_platform_build_names_its_target(stack, tmp_path: Path) -> None:
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "Dockerfile").write_text("FROM busybox\nRUN echo broken >&2 && exit 9\n")
+    (project / "bakepy.toml").write_text(
+        '[project]\nplatforms = ["linux/amd64", "linux/arm64"]\n\n'
+        '[target.tool]\ntags = ["127.0.0.1:5000/bakepy-test/never:1"]\n'
+    )
+    result = bakepy(["build", "--platform", "linux/arm64"], project, env_for(stack))
+    assert result.returncode == 4, result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1
+    assert errors[0].startswith("error: build of target tool")
+    assert "exit code: 9" in errors[0]

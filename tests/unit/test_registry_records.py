@@ -64,7 +64,7 @@ def test_duplicate_platforms_are_refused() -> None:
 
 
 def test_build_log_names_target_and_platform_of_the_failure() -> None:
-    log = BuildLog(None)
+    log = BuildLog(None, ["ok", "bad"])
     for line in (FIXTURES / "bake-fail-arm64.txt").read_text().splitlines():
         log(line)
     message = log.describe()

@@ -23,7 +23,7 @@ import pytest
 from bakepy.config import load_project
 from bakepy.errors import ConfigError, NothingToDoError, RegistryError
 from bakepy.plan import plan_publish
-from bakepy.publish import Collected, TargetSpec, check_sources
+from bakepy.publish import Collected, TargetSpec, check_sources, label_plain_manifests
 from bakepy.records import DigestRecord, read_record_files, write_records
 from bakepy.registry import ImageIndex, ManifestEntry
 from bakepy.render import render_bake
@@ -32,7 +32,6 @@ from bakepy.split import (
     Missing,
     accepted_fingerprints,
     check_records,
-    label_plain_manifests,
     match_records,
     merge_commands,
     platform_slice,
