@@ -8,6 +8,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import textwrap
 import time
 import urllib.error
 import urllib.request
@@ -103,3 +104,14 @@ class ScratchRegistry:
             self.process.terminate()
             self.process.wait(timeout=10)
             self.process = None
+
+
+def small_project(
+    root: Path, bakepy_toml: str, dockerfile: str = "FROM busybox\nRUN uname -m > /arch\n"
+) -> Path:
+    """A project folder: a tiny busybox Dockerfile (one RUN, so arm64 really runs under QEMU) and bakepy.toml
+    (dedented, so callers can write it as an indented f-string)."""
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "Dockerfile").write_text(dockerfile)
+    (root / "bakepy.toml").write_text(textwrap.dedent(bakepy_toml))
+    return root

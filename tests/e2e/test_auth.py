@@ -13,7 +13,6 @@ import json
 import os
 import subprocess
 import sys
-import textwrap
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -22,7 +21,7 @@ from pathlib import Path
 import bcrypt
 import pytest
 import registry_api as api
-from e2e_support import ScratchRegistry
+from e2e_support import ScratchRegistry, small_project
 
 USER, PASSWORD = "ci", "s3cret-pass-do-not-print"
 
@@ -52,21 +51,17 @@ def docker_config_with_login(tmp_path: Path, registry: str) -> Path:
 def test_publish_to_a_registry_that_needs_a_login(
     stack, auth_registry: ScratchRegistry, unique_repo: str, tmp_path: Path
 ) -> None:
-    project = tmp_path / "proj"
-    project.mkdir()
-    (project / "Dockerfile").write_text("FROM busybox\nRUN uname -m > /arch\n")
-    (project / "bakepy.toml").write_text(
-        textwrap.dedent(
-            f"""\
-            [project]
-            registries = ["{auth_registry.address}"]
-            platforms = ["linux/amd64", "linux/arm64"]
-            tags = ["latest", "1"]
+    project = small_project(
+        tmp_path / "proj",
+        f"""\
+        [project]
+        registries = ["{auth_registry.address}"]
+        platforms = ["linux/amd64", "linux/arm64"]
+        tags = ["latest", "1"]
 
-            [target.app]
-            image = "{unique_repo}"
-            """
-        )
+        [target.app]
+        image = "{unique_repo}"
+        """,
     )
     env = {
         **os.environ,

@@ -14,6 +14,7 @@ import textwrap
 from pathlib import Path
 
 import registry_api as api
+from e2e_support import small_project
 
 TAGS = ("latest", "1.0", "1")
 PLATFORMS = {"linux/amd64", "linux/arm64"}
@@ -221,21 +222,17 @@ def test_examples_hello_publishes(stack, tmp_path: Path) -> None:
 
 def test_single_platform_without_attestations(stack, unique_repo: str, tmp_path: Path) -> None:
     """A one-platform push with attestations off is a plain manifest that names no platform: the plan does."""
-    project = tmp_path / "proj"
-    project.mkdir()
-    (project / "Dockerfile").write_text("FROM busybox\nRUN uname -m > /arch\n")
-    (project / "bakepy.toml").write_text(
-        textwrap.dedent(
-            f"""\
-            [project]
-            registries = ["{stack.registries[0]}"]
-            platforms = ["linux/arm64"]
-            tags = ["latest", "1"]
+    project = small_project(
+        tmp_path / "proj",
+        f"""\
+        [project]
+        registries = ["{stack.registries[0]}"]
+        platforms = ["linux/arm64"]
+        tags = ["latest", "1"]
 
-            [target.app]
-            image = "{unique_repo}"
-            """
-        )
+        [target.app]
+        image = "{unique_repo}"
+        """,
     )
     env = {**stack.env_overlay, "BUILDX_NO_DEFAULT_ATTESTATIONS": "1"}
     first = bakepy(["publish"], project, env)
@@ -271,22 +268,19 @@ def test_an_unknown_builder_is_a_config_error(stack, unique_repo: str, tmp_path:
 
 
 def test_index_annotations_reach_every_tag(stack, unique_repo: str, tmp_path: Path) -> None:
-    project = tmp_path / "proj"
-    project.mkdir()
-    (project / "Dockerfile").write_text("FROM busybox\nRUN true\n")
-    (project / "bakepy.toml").write_text(
-        textwrap.dedent(
-            f"""\
-            [project]
-            registries = ["{stack.registries[0]}", "{stack.registries[1]}"]
-            platforms = ["linux/amd64", "linux/arm64"]
-            tags = ["latest", "1"]
+    project = small_project(
+        tmp_path / "proj",
+        f"""\
+        [project]
+        registries = ["{stack.registries[0]}", "{stack.registries[1]}"]
+        platforms = ["linux/amd64", "linux/arm64"]
+        tags = ["latest", "1"]
 
-            [target.app]
-            image = "{unique_repo}"
-            annotations = ["index:org.opencontainers.image.description=an index annotation"]
-            """
-        )
+        [target.app]
+        image = "{unique_repo}"
+        annotations = ["index:org.opencontainers.image.description=an index annotation"]
+        """,
+        dockerfile="FROM busybox\nRUN true\n",
     )
     result = bakepy(["publish"], project, stack.env_overlay)
     assert result.returncode == 0, result.stderr
@@ -303,12 +297,16 @@ def test_index_annotations_reach_every_tag(stack, unique_repo: str, tmp_path: Pa
 def test_a_target_without_platforms_publishes_the_builders_default(
     stack, unique_repo: str, tmp_path: Path
 ) -> None:
-    project = tmp_path / "proj"
-    project.mkdir()
-    (project / "Dockerfile").write_text("FROM busybox\nRUN true\n")
-    (project / "bakepy.toml").write_text(
-        f'[project]\nregistries = ["{stack.registries[0]}"]\ntags = ["latest"]\n\n'
-        f'[target.app]\nimage = "{unique_repo}"\n'
+    project = small_project(
+        tmp_path / "proj",
+        f"""\
+        [project]
+        registries = ["{stack.registries[0]}"]
+        tags = ["latest"]
+
+        [target.app]
+        image = "{unique_repo}"
+        """,
     )
     first = bakepy(["publish", "--json"], project, stack.env_overlay)
     assert first.returncode == 0, first.stderr
