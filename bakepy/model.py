@@ -621,7 +621,19 @@ def _attr_schema(
     }
 
 
-class _AttrEntry(_Model):
+class _BakeValue(_Model):
+    """A structured attribute (a typed table, or buildx's CSV string) that serialises as `bake_value()`: the form
+    render writes and `docker buildx bake --print` shows."""
+
+    def bake_value(self) -> Any:
+        raise NotImplementedError
+
+    @model_serializer(mode="plain")
+    def _serialize(self) -> Any:
+        return self.bake_value()
+
+
+class _AttrEntry(_BakeValue):
     """An entry made of a `type` and free-form string attributes, written flat: `{type = "gha", scope = "x"}`."""
 
     KNOWN_TYPES: ClassVar[tuple[str, ...]] = ()
@@ -678,10 +690,6 @@ class _AttrEntry(_Model):
         out: dict[str, Any] = dict(self.attrs)
         out["type"] = self.type
         return out
-
-    @model_serializer(mode="plain")
-    def _serialize(self) -> dict[str, Any]:
-        return self.bake_value()
 
     def csv(self) -> str:
         """The CSV form buildx's flags take."""
@@ -815,7 +823,7 @@ def _csv_or_table_schema(
     }
 
 
-class Secret(_Model):
+class Secret(_BakeValue):
     """A build secret: `{id = "aws", src = "~/.aws/credentials"}`, `{id = "TOKEN", env = "TOKEN"}` or `"id=aws,src=..."`."""
 
     id: str | None = None
@@ -861,10 +869,6 @@ class Secret(_Model):
     def bake_value(self) -> dict[str, Any]:
         return {k: v for k, v in (("id", self.id), ("src", self.src), ("env", self.env)) if v}
 
-    @model_serializer(mode="plain")
-    def _serialize(self) -> dict[str, Any]:
-        return self.bake_value()
-
     @classmethod
     def __get_pydantic_json_schema__(
         cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
@@ -874,7 +878,7 @@ class Secret(_Model):
         return schema
 
 
-class SSH(_Model):
+class SSH(_BakeValue):
     """An SSH agent socket or keys: `{id = "default"}`, `{id = "github", paths = ["~/.ssh/id_ed25519"]}` or `"default"`."""
 
     id: str = "default"
@@ -893,10 +897,6 @@ class SSH(_Model):
 
     def bake_value(self) -> dict[str, Any]:
         return {"id": self.id, "paths": list(self.paths)} if self.paths else {"id": self.id}
-
-    @model_serializer(mode="plain")
-    def _serialize(self) -> dict[str, Any]:
-        return self.bake_value()
 
     @classmethod
     def __get_pydantic_json_schema__(
@@ -924,7 +924,7 @@ ULIMIT_NAMES = [
 ]
 
 
-class Ulimit(_Model):
+class Ulimit(_BakeValue):
     """A ulimit for RUN containers: `{name = "nofile", soft = 1024, hard = 2048}` or `"nofile=1024:2048"`."""
 
     name: str
@@ -977,10 +977,6 @@ class Ulimit(_Model):
             else f"{self.name}={self.soft}:{self.hard}"
         )
 
-    @model_serializer(mode="plain")
-    def _serialize(self) -> str:
-        return self.bake_value()
-
     @classmethod
     def __get_pydantic_json_schema__(
         cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
@@ -988,7 +984,7 @@ class Ulimit(_Model):
         return _csv_or_table_schema(cls, handler, core_schema)
 
 
-class Policy(_Model):
+class Policy(_BakeValue):
     """A policy to validate build sources: `{filename = "extra.rego"}` or `"filename=extra.rego,strict=true"`."""
 
     filename: str | None = None
@@ -1026,10 +1022,6 @@ class Policy(_Model):
             )
             if v is not None
         }
-
-    @model_serializer(mode="plain")
-    def _serialize(self) -> dict[str, Any]:
-        return self.bake_value()
 
     @classmethod
     def __get_pydantic_json_schema__(
