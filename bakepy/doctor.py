@@ -12,14 +12,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from bakepy.errors import BakepyError
-from bakepy.runner import (
+from bakepy.engine.runner import (
     BUILDX_INSTALL_HINT,
     DOCKER_INSTALL_HINT,
     MIN_BUILDX,
     Runner,
     parse_buildx_version,
 )
+from bakepy.errors import BakepyError
 
 Status = Literal["ok", "warn", "fail"]
 DEFAULT_PLATFORMS = ("linux/amd64", "linux/arm64")

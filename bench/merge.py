@@ -18,8 +18,8 @@ from pathlib import Path
 
 from _common import bring_up_stack, interleaved, report, sh
 
-from bakepy.registry import MergeStep, merge_all
-from bakepy.runner import Runner
+from bakepy.engine.runner import Runner
+from bakepy.publish.merge import MergeStep, merge_all
 
 
 def push_sources(registries: list[str], targets: int, workdir: Path) -> dict[str, str]:

@@ -23,9 +23,9 @@ from pathlib import Path
 
 from _common import bring_up_stack, interleaved, report, sh
 
+from bakepy.bake.render import dumps, render_bake
 from bakepy.config import load_project
-from bakepy.plan import merge_commands, plan_publish
-from bakepy.render import dumps, render_bake
+from bakepy.publish.plan import merge_commands, plan_publish
 
 DOCKERFILE = """FROM busybox
 ARG NONCE

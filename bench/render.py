@@ -71,9 +71,9 @@ def generate(n: int) -> str:
 
 def time_bakepy(path: Path) -> tuple[float, float, float, str, int]:
     start = time.perf_counter()
+    from bakepy.bake.render import dumps, render_bake
     from bakepy.config import load_project
-    from bakepy.plan import plan_publish, plan_to_json
-    from bakepy.render import dumps, render_bake
+    from bakepy.publish.plan import plan_publish, plan_to_json
 
     imported = time.perf_counter()
     project = load_project(path, env={}).project

@@ -19,7 +19,7 @@ from bakepy.cli.app import app
 from bakepy.cli.options import BuilderOpt, FileOpt, JsonOpt, TargetsArg
 
 if TYPE_CHECKING:
-    from bakepy.ci import WorkflowSpec
+    from bakepy.ci.workflow import WorkflowSpec
     from bakepy.config import LoadedProject
 
 RunnerOpt = Annotated[
@@ -45,8 +45,8 @@ def _runners(
     loaded: LoadedProject, overrides: list[str] | None
 ) -> tuple[dict[str, str], dict[str, str]]:
     """([project] runners with the --runner overrides applied, the overrides alone)."""
+    from bakepy.ci.matrix import parse_runner_overrides
     from bakepy.errors import ConfigError
-    from bakepy.matrix import parse_runner_overrides
 
     try:
         extra = parse_runner_overrides(overrides or [])
@@ -96,9 +96,7 @@ def matrix(
     A platform needs QEMU unless [project] runners names a runner for it (or the default runner is a hosted
     runner known to run it). In GitHub Actions (GITHUB_OUTPUT set) it also writes `matrix=…` there.
     """
-    from bakepy.config import load_project
-    from bakepy.errors import ConfigError
-    from bakepy.matrix import (
+    from bakepy.ci.matrix import (
         GITHUB_DEFAULT_RUNNER,
         By,
         matrix_entries,
@@ -106,7 +104,9 @@ def matrix(
         matrix_gitlab,
         matrix_json,
     )
-    from bakepy.plan import plan_publish
+    from bakepy.config import load_project
+    from bakepy.errors import ConfigError
+    from bakepy.publish.plan import plan_publish
 
     if fmt not in ("github", "gitlab", "json"):
         raise ConfigError(f"--format: {fmt!r} is not one of github, gitlab, json")
@@ -156,10 +156,10 @@ def build(
     Writes one digest record per target for `bakepy merge`. Each target × platform uses its own cache scope
     ([project] cache), so runners never overwrite each other's cache.
     """
+    from bakepy.ci.split import build_platform
     from bakepy.config import load_project
+    from bakepy.engine.runner import Runner
     from bakepy.errors import ConfigError
-    from bakepy.runner import Runner
-    from bakepy.split import build_platform
 
     if not platform:
         raise ConfigError(
@@ -181,7 +181,7 @@ def build(
         push=push_by_digest,
     )
     if report.pushed:
-        from bakepy.ci import build_summary_markdown
+        from bakepy.ci.summary import build_summary_markdown
 
         _append("GITHUB_STEP_SUMMARY", build_summary_markdown(report.platform, report.records))
     if as_json:
@@ -243,11 +243,11 @@ def merge(
     Refuses missing platforms (unless --allow-partial), duplicates, and records of another plan or revision;
     then moves every tag at once, or none (rolled back on failure), and verifies them through the registry.
     """
+    from bakepy.ci.split import merge_project
     from bakepy.cli.publish import print_summary
     from bakepy.config import load_project
-    from bakepy.publish import WORKDIR
-    from bakepy.runner import Runner
-    from bakepy.split import merge_project
+    from bakepy.engine.runner import Runner
+    from bakepy.publish.run import WORKDIR
 
     loaded = load_project(file, Path.cwd())
     log: list[str] = []
@@ -271,7 +271,7 @@ def merge(
             message += f"; not published at all: {', '.join(report.skipped)}"
         _console(stderr=True).print(f"[bold yellow]warning:[/] {escape(message)}")
     if not dry_run:
-        from bakepy.ci import summary_markdown
+        from bakepy.ci.summary import summary_markdown
 
         _append("GITHUB_STEP_SUMMARY", summary_markdown(report.published, report.missing))
     if as_json:
@@ -328,9 +328,9 @@ def _workflow_spec(
     install: str | None,
     output: Path | None,
 ) -> tuple[WorkflowSpec, Any, dict[str, str]]:
-    from bakepy.ci import workflow_spec
+    from bakepy.ci.workflow import workflow_spec
     from bakepy.config import load_project
-    from bakepy.plan import plan_publish
+    from bakepy.publish.plan import plan_publish
 
     loaded = load_project(file, Path.cwd())
     plan = plan_publish(loaded.project, targets or ())
@@ -407,7 +407,8 @@ def ci_github(
     The matrix is computed when the workflow runs, so it stays valid when targets or platforms change.
     Registry logins use secrets by name (GHCR: the job's GITHUB_TOKEN); nothing secret is written.
     """
-    from bakepy.ci import GITHUB_DEFAULT_OUTPUT, github_workflow
+    from bakepy.ci.github import github_workflow
+    from bakepy.ci.workflow import GITHUB_DEFAULT_OUTPUT
 
     if check and output is None:
         output = Path(GITHUB_DEFAULT_OUTPUT)  # what it was written to, as its header says
@@ -429,8 +430,9 @@ def ci_gitlab(
 
     Build jobs are written out per platform; the pipeline's plan job fails when they no longer match.
     """
-    from bakepy.ci import GITLAB_DEFAULT_OUTPUT, gitlab_pipeline
-    from bakepy.matrix import matrix_entries
+    from bakepy.ci.gitlab import gitlab_pipeline
+    from bakepy.ci.matrix import matrix_entries
+    from bakepy.ci.workflow import GITLAB_DEFAULT_OUTPUT
 
     if check and output is None:
         output = Path(GITLAB_DEFAULT_OUTPUT)  # what it was written to, as its header says

@@ -29,8 +29,8 @@ def doctor(
 ) -> None:
     """Check docker, buildx, the builder, push-by-digest and QEMU; print how to fix what fails."""
     from bakepy.doctor import diagnose, wanted_platforms
+    from bakepy.engine.runner import Runner
     from bakepy.errors import CheckFailedError
-    from bakepy.runner import Runner
 
     quiet: list[str] = []
     runner = Runner(builder=builder, log=quiet.append if as_json else None)

@@ -89,8 +89,8 @@ def import_command(
     from rich.console import Console
     from rich.markup import escape
 
-    from bakepy import importer
-    from bakepy.runner import Runner
+    from bakepy.bake import importer
+    from bakepy.engine.runner import Runner
 
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     cwd = Path.cwd()

@@ -40,8 +40,8 @@ def publish(
     from rich.console import Console
 
     from bakepy.config import load_project
-    from bakepy.publish import publish_project
-    from bakepy.runner import Runner
+    from bakepy.engine.runner import Runner
+    from bakepy.publish.run import publish_project
 
     loaded = load_project(file, Path.cwd())
     log: list[str] = []

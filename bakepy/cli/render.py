@@ -46,8 +46,8 @@ def render(
     ] = False,
 ) -> None:
     """Render the project as a docker-bake.json that `docker buildx bake -f FILE` builds as is."""
+    from bakepy.bake.render import dumps, render_bake
     from bakepy.config import load_project
-    from bakepy.render import dumps, render_bake
 
     loaded = load_project(file)
     text = dumps(
@@ -71,7 +71,7 @@ def plan(
 ) -> None:
     """Show what a publish would do: targets x platforms x tags x registries, and every command it runs."""
     from bakepy.config import load_project
-    from bakepy.plan import plan_publish, plan_to_json
+    from bakepy.publish.plan import plan_publish, plan_to_json
 
     loaded = load_project(file)
     publish_plan = plan_publish(loaded.project, targets or (), platforms or None)

@@ -21,11 +21,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from bakepy.ci.split import target_fingerprints
 from bakepy.cli.app import app
 from bakepy.config import load_project
-from bakepy.plan import plan_publish
-from bakepy.records import DigestRecord, write_records
-from bakepy.split import target_fingerprints
+from bakepy.publish.plan import plan_publish
+from bakepy.publish.records import DigestRecord, write_records
 
 cli = CliRunner()
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "native-runners"

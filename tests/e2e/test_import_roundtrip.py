@@ -143,8 +143,8 @@ class Workdir:
         return out
 
     def render(self, project_file: Path, env: Mapping[str, str] | None = None) -> Path:
+        from bakepy.bake.render import dumps, render_bake
         from bakepy.config import load_project
-        from bakepy.render import dumps, render_bake
 
         loaded = load_project(project_file, self.path, env={**os.environ, **(env or {})})
         rendered = self.path / f".rendered-{project_file.stem}.json"
@@ -238,7 +238,7 @@ class RecordingRunner:
     """The real runner, keeping every answer, so the unit tests can replay them without docker."""
 
     def __init__(self) -> None:
-        from bakepy.runner import Runner
+        from bakepy.engine.runner import Runner
 
         self.runner = Runner(log=lambda line: None)
         self.calls: list[dict[str, Any]] = []
@@ -280,7 +280,7 @@ def _comparable(calls: Sequence[Mapping[str, Any]]) -> list[Any]:
 def test_captured_answers_are_current(workdir: Workdir, buildx: str) -> None:
     """The unit tests replay `captured.json`; it must still be what this buildx answers (and the expected
     outputs what the importer writes of it). BAKEPY_UPDATE_FIXTURES=1 rewrites them."""
-    from bakepy import importer
+    from bakepy.bake import importer
 
     source = importer.BakeSource(
         files=tuple(workdir.files),

@@ -19,10 +19,10 @@ from typing import Any
 
 import pytest
 
+from bakepy.bake.render import dumps, render_bake
 from bakepy.config import load_project
 from bakepy.errors import ConfigError
-from bakepy.plan import plan_publish
-from bakepy.render import dumps, render_bake
+from bakepy.publish.plan import plan_publish
 
 pytestmark = pytest.mark.e2e
 

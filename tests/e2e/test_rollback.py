@@ -18,12 +18,14 @@ import pytest
 import registry_api as api
 from e2e_support import ScratchRegistry
 
+from bakepy.bake.render import dumps, render_bake
 from bakepy.config import load_project
+from bakepy.engine.runner import Runner
 from bakepy.errors import RegistryError
-from bakepy.plan import plan_publish
-from bakepy.publish import build_by_digest, collect_all, merge_collected, specs_from_plan, workdir
-from bakepy.render import dumps, render_bake
-from bakepy.runner import Runner
+from bakepy.publish.build import build_by_digest
+from bakepy.publish.plan import plan_publish
+from bakepy.publish.run import merge_collected, specs_from_plan, workdir
+from bakepy.publish.sources import collect_all
 
 TAGS = ("latest", "1.0")
 

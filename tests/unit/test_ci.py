@@ -10,21 +10,16 @@ import pytest
 import yaml
 
 from bakepy import __version__
-from bakepy.ci import (
-    GITHUB_ACTIONS,
-    WorkflowSpec,
-    github_workflow,
-    gitlab_pipeline,
-    login_for,
-    summary_markdown,
-    to_yaml,
-    workflow_spec,
-)
+from bakepy.ci.github import github_workflow
+from bakepy.ci.gitlab import gitlab_pipeline
+from bakepy.ci.matrix import matrix_entries, parse_runner_overrides
+from bakepy.ci.split import Missing
+from bakepy.ci.summary import summary_markdown
+from bakepy.ci.workflow import GITHUB_ACTIONS, WorkflowSpec, login_for, workflow_spec
+from bakepy.ci.yaml import to_yaml
 from bakepy.config import load_project
-from bakepy.matrix import matrix_entries, parse_runner_overrides
-from bakepy.plan import plan_publish
-from bakepy.publish import Published
-from bakepy.split import Missing
+from bakepy.publish.plan import plan_publish
+from bakepy.publish.verify import Published
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "native-runners"
 GITLAB_RUNNERS = ["linux/arm64=saas-linux-small-arm64", "default=saas-linux-small-amd64"]

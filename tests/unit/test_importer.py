@@ -15,7 +15,14 @@ from typing import Any
 
 import pytest
 
-from bakepy import importer
+from bakepy.bake import importer
+from bakepy.bake.importer import conversion as importer_convert
+from bakepy.bake.importer import imported as importer_imported
+from bakepy.bake.importer import printed as importer_printed
+from bakepy.bake.importer import python as importer_python
+from bakepy.bake.importer import resolve as importer_resolve
+from bakepy.bake.importer import text as importer_text
+from bakepy.bake.importer import toml as importer_toml
 from bakepy.errors import BakepyError, ConfigError, NothingToDoError, ToolMissingError
 
 if sys.version_info >= (3, 11):
@@ -120,7 +127,7 @@ def _printed_targets(case: str) -> dict[str, Any]:
     """What bake printed for every target, as the importer read it (print escaping undone)."""
     printed = importer.resolve_bake(_source(case), _replay(case)).printed
     return {
-        name: {k: importer._normalise_attribute(k, v) for k, v in attrs.items()}
+        name: {k: importer_printed._normalise_attribute(k, v) for k, v in attrs.items()}
         for name, attrs in printed["target"].items()
     }
 
@@ -141,8 +148,8 @@ def test_import_renders_what_bake_printed(case: str, python: bool) -> None:
     """The pure half of the round trip: load the import with the core, render it, and compare each target with
     what bake printed (the e2e test then has buildx read the rendered file back)."""
     from bakepy import model
+    from bakepy.bake.render import render_bake
     from bakepy.config import load_toml
-    from bakepy.render import render_bake
 
     if python:
         text = importer.to_python(_imported(case), module="bakepy.model")
@@ -191,7 +198,7 @@ NASTY = [
 @pytest.mark.parametrize("text", NASTY)
 def test_print_escaping_round_trips(text: str) -> None:
     printed = text.replace("${", "$${").replace("%{", "%%{")  # buildx bake.Target.MarshalJSON
-    assert importer.unescape_print(printed) == text
+    assert importer_printed.unescape_print(printed) == text
 
 
 @pytest.mark.parametrize("text", NASTY)
@@ -201,17 +208,17 @@ def test_escape_text_is_what_the_core_reads_back(text: str) -> None:
     def no_variables(name: str) -> str:
         raise AssertionError(f"no variable expected, got {name}")
 
-    assert interpolate(importer.escape_text(text), no_variables) == text
+    assert interpolate(importer_text.escape_text(text), no_variables) == text
 
 
 @pytest.mark.parametrize("text", NASTY)
 def test_toml_string(text: str) -> None:
-    assert tomllib.loads(f"x = {importer.toml_string(text)}")["x"] == text
+    assert tomllib.loads(f"x = {importer_toml.toml_string(text)}")["x"] == text
 
 
 @pytest.mark.parametrize("text", NASTY)
 def test_py_string(text: str) -> None:
-    literal = importer.py_string(text)
+    literal = importer_python.py_string(text)
     assert ast.literal_eval(literal) == text
     if text.count('"') <= text.count("'"):
         assert literal.startswith('"')  # ruff's preferred quotes
@@ -231,11 +238,11 @@ def test_py_string(text: str) -> None:
 def test_dockerfile_inline_block_or_string(text: str) -> None:
     project = _project_with(importer.ImportedTarget("t", {"dockerfile-inline": text}))
     data = tomllib.loads(importer.to_toml(project))
-    assert data["target"]["t"]["dockerfile-inline"] == importer.escape_text(text)
+    assert data["target"]["t"]["dockerfile-inline"] == importer_text.escape_text(text)
 
 
 def test_template_split_at_sentinels() -> None:
-    template = importer._template_from(
+    template = importer_convert._template_from(
         "acme/bkpy0vx:bkpy1vx-bkpy10vx", {"REPO": "bkpy0vx", "TAG": "bkpy1vx", "X": "bkpy10vx"}
     )
     assert template.parts == (
@@ -246,13 +253,13 @@ def test_template_split_at_sentinels() -> None:
         "-",
         importer.VarRef("X"),
     )
-    assert importer.template_text(template) == "acme/${REPO}:${TAG}-${X}"
+    assert importer_text.template_text(template) == "acme/${REPO}:${TAG}-${X}"
     assert template.resolve({"REPO": "r", "TAG": "1", "X": "x"}) == "acme/r:1-x"
 
 
 def test_template_literal_parts_are_escaped() -> None:
     template = importer.Template(("${lit}", importer.VarRef("A"), "%{x}"))
-    assert importer.template_text(template) == "$${lit}${A}%%{x}"
+    assert importer_text.template_text(template) == "$${lit}${A}%%{x}"
 
 
 def test_target_attributes_match_the_model() -> None:
@@ -260,7 +267,7 @@ def test_target_attributes_match_the_model() -> None:
 
     fields = {info.alias or name for name, info in Target.model_fields.items()}
     structural = {"inherits", "matrix", "name", *Target.BAKE_ONLY_FIELDS}
-    assert set(importer.TARGET_ATTRIBUTES) == fields - structural
+    assert set(importer_imported.TARGET_ATTRIBUTES) == fields - structural
 
 
 def test_policy_struct_becomes_bake_spelling() -> None:
@@ -271,7 +278,7 @@ def test_policy_struct_becomes_bake_spelling() -> None:
         "Strict": True,
         "LogLevel": "debug",
     }
-    assert importer._normalise_attribute("policy", [struct]) == [
+    assert importer_printed._normalise_attribute("policy", [struct]) == [
         {"filename": "p.rego", "strict": True, "log-level": "debug"}
     ]
 
@@ -286,7 +293,7 @@ def _project_with(*targets: importer.ImportedTarget) -> importer.ImportedProject
 
 
 def _resolved(targets: Mapping[str, Any], **kwargs: Any) -> importer.ResolvedBake:
-    listing = tuple(importer.ListedName(name, False) for name in targets)
+    listing = tuple(importer_resolve.ListedName(name, False) for name in targets)
     return importer.ResolvedBake(
         sources=("docker-bake.hcl",),
         listing=listing,
@@ -345,23 +352,23 @@ def test_private_targets_not_in_a_group_are_folded() -> None:
 
 def test_variable_probes_make_templates_and_notes() -> None:
     baseline = {"app": {"tags": ["acme/app:1.0", "acme/app:1-0"], "args": {"V": "1.0"}}}
-    sentinel = importer.sentinel(0)
+    sentinel = importer_resolve.sentinel(0)
     probed = {
         "app": {"tags": [f"acme/app:{sentinel}", f"acme/app:{sentinel}"], "args": {"V": sentinel}}
     }
     empty = {"app": {"tags": ["acme/app:", "acme/app:"], "args": {"V": ""}}}
     resolved = _resolved(
         baseline,
-        variables=(importer.BakeVariable("TAG", "1.0", "the tag"),),
+        variables=(importer_resolve.BakeVariable("TAG", "1.0", "the tag"),),
         probes=(
-            importer.Probe((("TAG", sentinel),), {"target": probed}),
-            importer.Probe((("TAG", ""),), {"target": empty}),
+            importer_resolve.Probe((("TAG", sentinel),), {"target": probed}),
+            importer_resolve.Probe((("TAG", ""),), {"target": empty}),
         ),
-        combined=importer.Probe((("TAG", sentinel),), {"target": probed}),
+        combined=importer_resolve.Probe((("TAG", sentinel),), {"target": probed}),
     )
     project = importer.convert(resolved)
     target = project.targets[0]
-    assert importer.template_text(target.attributes["tags"][0]) == "acme/app:${TAG}"  # type: ignore[index]
+    assert importer_text.template_text(target.attributes["tags"][0]) == "acme/app:${TAG}"  # type: ignore[index]
     assert target.attributes["tags"][1] == "acme/app:1-0"  # type: ignore[index]  # replace(TAG, ".", "-")
     assert project.variables == (importer.ImportedVariable("TAG", "1.0", "the tag"),)
     assert [n.where for n in project.notes] == ["variable.TAG"]
@@ -373,8 +380,12 @@ def test_variable_that_changes_the_shape_is_frozen() -> None:
     probed = {"py-bkpy0vx": {"args": {"PY": "bkpy0vx"}}}
     resolved = _resolved(
         baseline,
-        variables=(importer.BakeVariable("VERSIONS", "3.11"),),
-        probes=(importer.Probe((("VERSIONS", importer.sentinel(0)),), {"target": probed}),),
+        variables=(importer_resolve.BakeVariable("VERSIONS", "3.11"),),
+        probes=(
+            importer_resolve.Probe(
+                (("VERSIONS", importer_resolve.sentinel(0)),), {"target": probed}
+            ),
+        ),
     )
     project = importer.convert(resolved)
     assert project.variables == ()
@@ -385,10 +396,12 @@ def test_variable_that_changes_the_shape_is_frozen() -> None:
 def test_bool_variable_that_matters_is_reported() -> None:
     resolved = _resolved(
         {"app": {"output": [{"type": "docker"}]}},
-        variables=(importer.BakeVariable("PUSH", "false", type="bool"),),
+        variables=(importer_resolve.BakeVariable("PUSH", "false", type="bool"),),
         probes=(
-            importer.Probe((("PUSH", importer.sentinel(0)),), None, "failed to parse PUSH as bool"),
-            importer.Probe(
+            importer_resolve.Probe(
+                (("PUSH", importer_resolve.sentinel(0)),), None, "failed to parse PUSH as bool"
+            ),
+            importer_resolve.Probe(
                 (("PUSH", "true"),), {"target": {"app": {"output": [{"type": "registry"}]}}}
             ),
         ),
@@ -402,8 +415,12 @@ def test_unused_variables_are_silent() -> None:
     printed = {"app": {"tags": ["x"]}}
     resolved = _resolved(
         printed,
-        variables=(importer.BakeVariable("UNUSED", "v"),),
-        probes=(importer.Probe((("UNUSED", importer.sentinel(0)),), {"target": printed}),),
+        variables=(importer_resolve.BakeVariable("UNUSED", "v"),),
+        probes=(
+            importer_resolve.Probe(
+                (("UNUSED", importer_resolve.sentinel(0)),), {"target": printed}
+            ),
+        ),
     )
     project = importer.convert(resolved)
     assert project.notes == () and project.variables == ()
@@ -413,7 +430,9 @@ def test_builtin_variables_are_reported(tmp_path: Path) -> None:
     (tmp_path / "docker-bake.hcl").write_text(
         'target "app" {\n  platforms = [BAKE_LOCAL_PLATFORM]\n}\n'
     )
-    assert importer._builtins_used(importer.BakeSource(cwd=tmp_path)) == ("BAKE_LOCAL_PLATFORM",)
+    assert importer_resolve._builtins_used(importer.BakeSource(cwd=tmp_path)) == (
+        "BAKE_LOCAL_PLATFORM",
+    )
     project = importer.convert(_resolved({"app": {}}, builtins_used=("BAKE_LOCAL_PLATFORM",)))
     assert [n.where for n in project.notes] == ["variable.BAKE_LOCAL_PLATFORM"]
 

@@ -7,8 +7,7 @@ from typing import Any
 
 import pytest
 
-from bakepy.errors import ConfigError
-from bakepy.matrix import (
+from bakepy.ci.matrix import (
     MatrixEntry,
     matrix_entries,
     matrix_github,
@@ -18,8 +17,9 @@ from bakepy.matrix import (
     parse_runner_overrides,
     platform_slug,
 )
+from bakepy.errors import ConfigError
 from bakepy.model import Project
-from bakepy.plan import PublishPlan, plan_publish
+from bakepy.publish.plan import PublishPlan, plan_publish
 
 RUNNERS = {"linux/arm64": "ubuntu-24.04-arm", "default": "ubuntu-latest"}
 

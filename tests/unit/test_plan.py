@@ -9,7 +9,7 @@ import pytest
 
 from bakepy.errors import ConfigError, NothingToDoError
 from bakepy.model import Project
-from bakepy.plan import (
+from bakepy.publish.plan import (
     BuildUnit,
     bake_command,
     digest_placeholder,

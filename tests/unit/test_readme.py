@@ -6,9 +6,9 @@ import re
 from pathlib import Path
 
 from bakepy import Project
+from bakepy.bake.render import render_bake
 from bakepy.config import load_toml
-from bakepy.plan import plan_publish
-from bakepy.render import render_bake
+from bakepy.publish.plan import plan_publish
 
 README = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
 

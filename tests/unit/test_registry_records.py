@@ -8,9 +8,17 @@ from pathlib import Path
 import pytest
 
 from bakepy.errors import ConfigError, RegistryError
-from bakepy.publish import BuildLog, MergeStep, TargetSpec, check_sources
-from bakepy.records import DigestRecord, read_record_files, write_records
-from bakepy.registry import ImageIndex, ManifestEntry, parse_index, repository_of, split_reference
+from bakepy.publish.build import BuildLog
+from bakepy.publish.index import (
+    ImageIndex,
+    ManifestEntry,
+    parse_index,
+    repository_of,
+    split_reference,
+)
+from bakepy.publish.merge import MergeStep
+from bakepy.publish.records import DigestRecord, read_record_files, write_records
+from bakepy.publish.sources import TargetSpec, check_sources
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "buildx"
 D = "sha256:" + "a" * 64

@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
+from bakepy.bake.render import dumps, escape, publish_output, render_bake
 from bakepy.config import load_project
 from bakepy.errors import ConfigError, NothingToDoError
 from bakepy.model import Project
-from bakepy.plan import plan_publish, plan_to_json
-from bakepy.render import dumps, escape, publish_output, render_bake
+from bakepy.publish.plan import plan_publish, plan_to_json
 
 CASES = Path(__file__).parents[1] / "fixtures" / "render"
 CASE_NAMES = sorted(p.name for p in CASES.iterdir() if (p / "bakepy.toml").is_file())

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from bakepy.bake.render import dumps, render_bake
 from bakepy.config import load_project
-from bakepy.plan import plan_publish, plan_to_json
-from bakepy.render import dumps, render_bake
+from bakepy.publish.plan import plan_publish, plan_to_json
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
 

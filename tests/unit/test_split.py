@@ -20,14 +20,8 @@ from typing import Any
 
 import pytest
 
-from bakepy.config import load_project
-from bakepy.errors import ConfigError, NothingToDoError, RegistryError
-from bakepy.plan import plan_publish
-from bakepy.publish import Collected, TargetSpec, check_sources, label_plain_manifests
-from bakepy.records import DigestRecord, read_record_files, write_records
-from bakepy.registry import ImageIndex, ManifestEntry
-from bakepy.render import render_bake
-from bakepy.split import (
+from bakepy.bake.render import render_bake
+from bakepy.ci.split import (
     MergeReport,
     Missing,
     accepted_fingerprints,
@@ -38,6 +32,12 @@ from bakepy.split import (
     read_and_check,
     target_fingerprints,
 )
+from bakepy.config import load_project
+from bakepy.errors import ConfigError, NothingToDoError, RegistryError
+from bakepy.publish.index import ImageIndex, ManifestEntry
+from bakepy.publish.plan import plan_publish
+from bakepy.publish.records import DigestRecord, read_record_files, write_records
+from bakepy.publish.sources import Collected, TargetSpec, check_sources, label_plain_manifests
 
 REGISTRIES = ("127.0.0.1:5000", "127.0.0.1:5001")
 PLATFORMS = ("linux/amd64", "linux/arm64")

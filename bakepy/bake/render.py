@@ -16,7 +16,7 @@ from pydantic import BaseModel
 
 from bakepy.errors import ConfigError, NothingToDoError
 from bakepy.model import CacheEntry, Project, ResolvedProject, Target, normalize_platform
-from bakepy.plan import target_references
+from bakepy.publish.plan import target_references
 
 __all__ = ["dumps", "escape", "publish_output", "render_bake", "target_to_bake"]
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
-    from bakepy.plan import PublishPlan
+    from bakepy.publish.plan import PublishPlan
 
 __all__ = [
     "DEFAULT_KEY",

@@ -25,26 +25,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bakepy.engine.runner import Runner
 from bakepy.errors import ConfigError, NothingToDoError, RegistryError
-from bakepy.publish import (
-    Collected,
-    Published,
-    TargetSpec,
-    build_by_digest,
-    collect_all,
-    emulated_platforms,
-    merge_collected,
-    records_for,
-    run_bake,
-    specs_from_plan,
-    workdir,
-)
-from bakepy.records import DigestRecord, read_record_files, source_revision, write_records
-from bakepy.registry import MergeStep
-from bakepy.runner import Runner
+from bakepy.publish.build import build_by_digest, emulated_platforms, run_bake
+from bakepy.publish.merge import MergeStep
+from bakepy.publish.records import DigestRecord, read_record_files, source_revision, write_records
+from bakepy.publish.run import merge_collected, records_for, specs_from_plan, workdir
+from bakepy.publish.sources import Collected, TargetSpec, collect_all
+from bakepy.publish.verify import Published
 
 if TYPE_CHECKING:
-    from bakepy.plan import PublishPlan
+    from bakepy.publish.plan import PublishPlan
 
 __all__ = [
     "BuildReport",
@@ -97,7 +88,7 @@ def target_fingerprints(project: Any, plan: Any) -> dict[str, str]:
 
     Per target rather than per run, so a merge of any selection can check each record against its target.
     """
-    from bakepy.plan import plan_publish
+    from bakepy.publish.plan import plan_publish
 
     resolved = project.resolved if hasattr(project, "resolved") else project
     return {tp.name: plan_publish(resolved, [tp.name]).fingerprint for tp in plan.targets}
@@ -116,7 +107,7 @@ class PlatformSlice:
 def platform_slice(project: Any, platform: str, targets: Sequence[str] = ()) -> PlatformSlice:
     """The slice of the selection `bakepy build --platform P` builds; ConfigError / NothingToDoError if none."""
     from bakepy.model import normalize_platform
-    from bakepy.plan import plan_publish
+    from bakepy.publish.plan import plan_publish
 
     try:
         platform = normalize_platform(platform)
@@ -145,8 +136,8 @@ def build_platform(
     echo: Callable[[str], None] | None = None,
 ) -> BuildReport:
     """Build one platform's slice of the selection in one bake; with `push`, by digest, and write its records."""
-    from bakepy.matrix import platform_slug
-    from bakepy.render import dumps, render_bake
+    from bakepy.bake.render import dumps, render_bake
+    from bakepy.ci.matrix import platform_slug
 
     chosen = platform_slice(project, platform, targets)
     platform, plan, names, skipped = chosen.platform, chosen.plan, chosen.targets, chosen.skipped
@@ -417,7 +408,7 @@ def read_and_check(
     allow_partial: bool = False,
 ) -> MergeInput:
     """The first half of `bakepy merge`, before any registry is asked: plan, read the records, check them."""
-    from bakepy.plan import plan_publish
+    from bakepy.publish.plan import plan_publish
 
     plan = plan_publish(project, targets)
     specs = specs_from_plan(plan, project)

@@ -1,0 +1,1 @@
+"""Bake files in and out: `render` (a project → docker-bake.json) and `importer` (bake files → a project)."""

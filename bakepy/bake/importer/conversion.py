@@ -1,0 +1,364 @@
+"""Import step 2 (pure): buildx's answers become an `ImportedProject`.
+
+Every target with every attribute, every group with its resolved members, each variable kept as `${NAME}`
+wherever its value lands verbatim (so an environment override still works as in bake), and an `ImportNote` for
+anything bakepy cannot express, instead of dropping it silently."""
+
+import json
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from bakepy.bake.importer.imported import (
+    BAKE_DEFAULTS,
+    TARGET_ATTRIBUTES,
+    ImportedGroup,
+    ImportedProject,
+    ImportedTarget,
+    ImportedVariable,
+    ImportNote,
+    Template,
+    Value,
+    VarRef,
+)
+from bakepy.bake.importer.printed import _normalised_targets, _shape
+from bakepy.bake.importer.resolve import BakeVariable, ResolvedBake, numeric_sentinel, sentinel
+
+
+def _leaves(value: Any, path: str) -> Iterator[tuple[str, Any]]:
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from _leaves(v, f"{path}.{_path_key(k)}")
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _leaves(v, f"{path}[{i}]")
+    else:
+        yield path, value
+
+
+def _path_key(key: str) -> str:
+    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else json.dumps(key)
+
+
+def _template_from(probed: str, sentinels: Mapping[str, str]) -> Template:
+    """Split a probed string at the sentinels: `acme/app:bkpy0vx` → `acme/app:` + `${TAG}`."""
+    if not sentinels:
+        return Template((probed,))
+    by_value = {v: k for k, v in sentinels.items()}
+    pattern = re.compile("|".join(re.escape(v) for v in sorted(by_value, key=len, reverse=True)))
+    parts: list[str | VarRef] = []
+    pos = 0
+    for match in pattern.finditer(probed):
+        if match.start() > pos:
+            parts.append(probed[pos : match.start()])
+        parts.append(VarRef(by_value[match.group(0)]))
+        pos = match.end()
+    if pos < len(probed):
+        parts.append(probed[pos:])
+    return Template(tuple(parts))
+
+
+@dataclass
+class _Templating:
+    """Where each variable lands: leaf path → Template, plus what could not be followed, per variable."""
+
+    # Variable values in force at import.
+    values: dict[str, str]
+    templates: dict[str, Template] = field(default_factory=dict)
+    # Variable → paths it changes that are written as their import-time value (no template follows it).
+    frozen: dict[str, list[str]] = field(default_factory=dict)
+    # Variables some value of which changes the definition's shape (targets, list lengths, keys).
+    shaped: set[str] = field(default_factory=set)
+    # Variable → templated paths it changes in a way the template does not follow.
+    diverges: dict[str, list[str]] = field(default_factory=dict)
+    # Variables buildx accepted no probe value for.
+    unprobed: set[str] = field(default_factory=set)
+    # Bool (or other non-text) variables that matter.
+    nontext: set[str] = field(default_factory=set)
+
+
+def _templating(resolved: ResolvedBake, baseline: Mapping[str, Any]) -> _Templating:
+    """Find, for every string in the targets, whether it is a variable's value with text around it.
+
+    A template is proposed by the combined probe (every text variable at its sentinel at once) and kept only
+    if it gives back the printed value with the import-time values. Each single-variable probe then checks
+    the templates against what bake printed for that probe value: a mismatch, or a value that changed where
+    no template is, becomes a note for that variable.
+    """
+    values = {v.name: v.value for v in resolved.variables if v.value is not None}
+    result = _Templating(values=dict(values))
+    base_leaves = dict(_leaves(baseline, "target"))
+    base_shape = _shape(baseline)
+
+    # The probe values that stand for text: the variable's sentinels, and the empty string.
+    text_probes = {
+        v.name: (sentinel(i), numeric_sentinel(i), "") for i, v in enumerate(resolved.variables)
+    }
+    combined_sentinels: dict[str, str] = {}
+    if resolved.combined is not None and resolved.combined.printed is not None:
+        combined_sentinels = dict(resolved.combined.assignment)
+        probed = dict(_leaves(_normalised_targets(resolved.combined.printed), "target"))
+        for path, base in base_leaves.items():
+            new = probed.get(path)
+            if not isinstance(base, str) or not isinstance(new, str) or new == base:
+                continue
+            template = _template_from(new, combined_sentinels)
+            if template.variables and template.resolve(values) == base:
+                result.templates[path] = template
+
+    for probe in resolved.probes:
+        if len(probe.assignment) != 1 or probe.printed is None:
+            continue
+        ((name, value),) = probe.assignment
+        probed_targets = _normalised_targets(probe.printed)
+        if _shape(probed_targets) != base_shape:
+            result.shaped.add(name)
+            continue
+        if value not in text_probes.get(name, ()):
+            # The other boolean: it only tells whether the variable matters.
+            if probed_targets != baseline:
+                result.nontext.add(name)
+            continue
+        assignment = {**values, name: value}
+        for path, new in _leaves(probed_targets, "target"):
+            found = result.templates.get(path)
+            if found is not None:
+                if found.resolve(assignment) != new:
+                    result.diverges.setdefault(name, []).append(path)
+            elif new != base_leaves.get(path):
+                result.frozen.setdefault(name, []).append(path)
+
+    accepted = {
+        p.assignment[0][0]
+        for p in resolved.probes
+        if len(p.assignment) == 1 and p.printed is not None
+    }
+    for var in resolved.variables:
+        if var.name not in accepted and not _fixed_collection(var):
+            result.unprobed.add(var.name)
+    return result
+
+
+def _fixed_collection(var: BakeVariable) -> bool:
+    """A list/map variable with no declared type: bake itself refuses to override it from outside."""
+    return var.type is None and var.value is not None and var.value[:1] in ("[", "{")
+
+
+def _convert_value(value: Any, path: str, templating: _Templating) -> Value:
+    if isinstance(value, dict):
+        # Sorted keys: buildx prints maps sorted but structs (resources) in field order.
+        return {
+            k: _convert_value(value[k], f"{path}.{_path_key(k)}", templating) for k in sorted(value)
+        }
+    if isinstance(value, list):
+        return [_convert_value(v, f"{path}[{i}]", templating) for i, v in enumerate(value)]
+    if isinstance(value, str):
+        return templating.templates.get(path, value)
+    if isinstance(value, bool | int | float):
+        return value
+    raise TypeError(f"unexpected value {value!r} at {path}")
+
+
+def _structured_order(entry: Mapping[str, Value]) -> dict[str, Value]:
+    """Structured entries (cache-from, output, …) with `type` (or `id`) first, then the rest as printed."""
+    first = [k for k in ("type", "id") if k in entry]
+    return {**{k: entry[k] for k in first}, **{k: v for k, v in entry.items() if k not in first}}
+
+
+def convert(resolved: ResolvedBake) -> ImportedProject:
+    """Turn what buildx said into an `ImportedProject` (step 2; pure)."""
+    notes: list[ImportNote] = []
+    remarks: list[str] = []
+    baseline = _normalised_targets(resolved.printed)
+    templating = _templating(resolved, baseline)
+
+    groups = _groups(resolved)
+    in_groups = {m for g in groups for m in g.targets}
+    targets: list[ImportedTarget] = []
+    skipped_private = []
+    for name in sorted(baseline):
+        if name.startswith("_") and name not in in_groups and name not in resolved.requested:
+            skipped_private.append(name)
+            continue
+        attrs: dict[str, Value] = {}
+        unsupported: dict[str, Any] = {}
+        raw = baseline[name]
+        for key in _ordered_keys(raw):
+            value = raw[key]
+            path = f"target.{_path_key(name)}.{key}"
+            if key in BAKE_DEFAULTS and value == BAKE_DEFAULTS[key]:
+                continue
+            reason = _unrepresentable(key, value)
+            if reason is not None:
+                unsupported[key] = resolved.printed["target"][name][key]
+                notes.append(
+                    ImportNote(
+                        path,
+                        f"{reason}; not imported (kept as a comment): "
+                        f"{json.dumps(unsupported[key], sort_keys=True)}",
+                    )
+                )
+                continue
+            if isinstance(value, dict) and any(v is None for v in value.values()):
+                for k in [k for k, v in value.items() if v is None]:
+                    notes.append(
+                        ImportNote(
+                            f"{path}.{_path_key(k)}",
+                            "is null in bake (unset); bakepy has no null: left out",
+                        )
+                    )
+                value = {k: v for k, v in value.items() if v is not None}
+            converted = _convert_value(value, path, templating)
+            if isinstance(converted, list) and key in _STRUCTURED:
+                converted = [_structured_order(e) if isinstance(e, dict) else e for e in converted]
+            attrs[key] = converted
+        targets.append(ImportedTarget(name, attrs, unsupported))
+
+    if skipped_private:
+        remarks.append(
+            "Private targets (names starting with '_') are folded into the targets that inherit them and not "
+            f"imported on their own: {', '.join(skipped_private)}"
+        )
+
+    used = sorted({name for target in targets for name in _variables_in(target.attributes)})
+    described = {v.name: v for v in resolved.variables}
+    variables = tuple(
+        ImportedVariable(name, templating.values[name], described[name].description)
+        for name in used
+    )
+    notes.extend(_variable_notes(resolved, templating, targets, used))
+    for builtin in resolved.builtins_used:
+        notes.append(
+            ImportNote(
+                f"variable.{builtin}",
+                "is a bake built-in (it cannot be overridden, so the import cannot see where it lands); "
+                "its value on this machine is written wherever the definitions use it",
+            )
+        )
+    return ImportedProject(
+        sources=resolved.sources,
+        variables=variables,
+        targets=tuple(targets),
+        groups=tuple(groups),
+        notes=tuple(notes),
+        remarks=tuple(remarks),
+    )
+
+
+def _unrepresentable(key: str, value: Any) -> str | None:
+    """Why bakepy cannot hold this attribute as bake printed it, or None when it can."""
+    if key not in TARGET_ATTRIBUTES:
+        return f"bakepy has no {key!r} attribute"
+    if key == "policy" and any(
+        isinstance(p, dict) and isinstance(p.get("filename"), list) for p in value
+    ):
+        return "a policy entry with several files (a bakepy policy entry has one filename)"
+    return None
+
+
+def _variables_in(value: Value | Mapping[str, Value]) -> Iterator[str]:
+    if isinstance(value, Template):
+        yield from value.variables
+    elif isinstance(value, Mapping):
+        for v in value.values():
+            yield from _variables_in(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _variables_in(v)
+
+
+_STRUCTURED = frozenset({"attest", "cache-from", "cache-to", "output", "secret", "ssh"})
+
+
+def _ordered_keys(raw: Mapping[str, Any]) -> list[str]:
+    order = {k: i for i, k in enumerate(TARGET_ATTRIBUTES)}
+    return sorted(raw, key=lambda k: (order.get(k, len(order)), k))
+
+
+def _groups(resolved: ResolvedBake) -> list[ImportedGroup]:
+    printed = resolved.printed.get("group") or {}
+    out = []
+    for name in sorted(printed):
+        if name == "default":
+            continue  # always rewritten by bake --print of several names; taken from its own call below
+        g = printed[name] or {}
+        out.append(ImportedGroup(name, _members(g.get("targets")), g.get("description") or None))
+    if resolved.default_group is not None:
+        desc = next(
+            (e.description for e in resolved.listing if e.name == "default" and e.group), None
+        )
+        # --list describes a group as "DESCRIPTION (members)"; keep only a real description.
+        real = desc.rsplit(" (", 1)[0] if desc and desc.endswith(")") and " (" in desc else None
+        out.append(ImportedGroup("default", _members(resolved.default_group), real))
+        out.sort(key=lambda g: g.name)
+    return out
+
+
+def _members(targets: Iterable[str] | None) -> tuple[str, ...]:
+    """A group's members, sorted: bake builds them together (a set), and its own order is not stable (the
+    group of a matrix target lists the combinations in Go map order, which changes from run to run)."""
+    return tuple(sorted(set(targets or ())))
+
+
+def _places(paths: Sequence[str], limit: int = 4) -> str:
+    unique = list(dict.fromkeys(paths))
+    shown = ", ".join(unique[:limit])
+    return shown + (f" and {len(unique) - limit} more" if len(unique) > limit else "")
+
+
+def _variable_notes(
+    resolved: ResolvedBake, t: _Templating, kept: Sequence[ImportedTarget], used: Sequence[str]
+) -> Iterable[ImportNote]:
+    """One note per variable that bakepy cannot follow everywhere bake does."""
+    prefixes = tuple(f"target.{_path_key(target.name)}." for target in kept)
+
+    def visible(paths: Sequence[str]) -> list[str]:
+        return [p for p in paths if p.startswith(prefixes)]
+
+    for var in resolved.variables:
+        name = var.name
+        value = t.values.get(name)
+        shown = "null" if value is None else json.dumps(value)
+        problems: list[str] = []
+        if name in t.shaped:
+            problems.append(
+                "some values of it change the shape of the definition (which targets exist, list lengths, "
+                "keys or conditions), which bakepy cannot follow"
+            )
+        elif name in t.nontext:
+            problems.append(
+                f"it is not text ({var.type or 'a bool or number'}) and decides parts of the definition"
+            )
+        elif name in t.unprobed:
+            problems.append(
+                "buildx accepted no probe value for it, so the import cannot tell where it is used"
+            )
+        frozen = visible(t.frozen.get(name, []))
+        if frozen:
+            problems.append(
+                f"it reaches {_places(frozen)} through a function or condition, written there as the value at import"
+            )
+        bends = visible(t.diverges.get(name, []))
+        if bends:
+            problems.append(
+                f"bake also derives {_places(bends)} from it (through another variable, a function or a "
+                "condition), which the ${…} references there do not follow"
+            )
+        if not problems:
+            continue
+        if value is None:
+            outcome = f"not kept as a variable (it is null, so bake leaves out what uses it): {'; '.join(problems)}"
+        elif name in used:
+            outcome = f"bakepy follows it as ${{{name}}} where its value lands as is, but {'; '.join(problems)}"
+        else:
+            outcome = f"not kept as a variable, its value {shown} is written where it is used: {'; '.join(problems)}"
+        yield ImportNote(
+            f"variable.{name}",
+            f"{outcome}. The import is exact for {name}={shown}; to change it, set it and run bakepy import again",
+        )
+
+
+def with_remark(project: ImportedProject, remark: str) -> ImportedProject:
+    """`project` with one more informational line for the header."""
+    return replace(project, remarks=(*project.remarks, remark))

@@ -1,0 +1,2 @@
+"""Per-platform CI: the job `matrix`, the per-platform build and the merge of its records (`split`), and the
+generated CI files (`github`, `gitlab`, sharing `workflow`, `summary` and a deterministic `yaml` emitter)."""

@@ -1,0 +1,158 @@
+"""What every generated CI file shares: the `WorkflowSpec` (a project's per-platform flow as CI sees it), registry
+logins, pinned action versions and the header.
+
+Choices, and the peer issues behind them:
+* One job per platform, every target in one bake (docker/github-builder builds one target per call, its #43).
+* QEMU only where no native runner is configured for the platform (setup-qemu-action#22: emulation is slow).
+* Per-platform cache scopes come from `[project] cache` (bake-action#329).
+* Digest records travel as artifacts, one per platform, downloaded into one folder.
+* Registry credentials are secrets referenced by name, never inlined; GHCR uses the job's `GITHUB_TOKEN`,
+  GitLab's registry its `CI_REGISTRY_*` variables. Loopback registries need no login."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+# Pinned major versions of the actions the workflow uses.
+GITHUB_ACTIONS = {
+    "checkout": "actions/checkout@v4",
+    "setup-python": "actions/setup-python@v5",
+    "setup-qemu": "docker/setup-qemu-action@v3",
+    "setup-buildx": "docker/setup-buildx-action@v3",
+    "login": "docker/login-action@v3",
+    "github-runtime": "crazy-max/ghaction-github-runtime@v3",
+    "upload-artifact": "actions/upload-artifact@v4",
+    "download-artifact": "actions/download-artifact@v4",
+}
+GITLAB_DOCKER_IMAGE = "docker:28"
+GITLAB_PYTHON_IMAGE = "python:3.12-slim"
+RECORDS_DIR = "records"
+GITHUB_DEFAULT_OUTPUT = ".github/workflows/publish.yml"
+GITLAB_DEFAULT_OUTPUT = ".gitlab-ci.yml"
+ARTIFACT_PREFIX = "bakepy-records-"
+_LOOPBACK = re.compile(r"^(localhost|127\.\d+\.\d+\.\d+|\[::1\])(:\d+)?$")
+
+
+def default_install() -> str:
+    """The pip requirement a generated workflow installs: the bakepy version that generated it."""
+    from bakepy import __version__
+
+    return f"bakepy=={__version__}"
+
+
+@dataclass(frozen=True)
+class WorkflowSpec:
+    """What the generated workflow needs to know about the project and how bakepy is invoked there."""
+
+    registries: tuple[str, ...]  # registry hosts the targets publish to
+    file: str | None = None  # the project file as passed with -f (relative to the repository root)
+    targets: tuple[str, ...] = ()
+    runners: tuple[tuple[str, str], ...] = ()  # --runner overrides, passed on to `bakepy matrix`
+    cache: str | None = None  # [project] cache type
+    install: str = field(
+        default_factory=lambda: default_install()
+    )  # pip requirement installing bakepy
+    python: str = "3.12"
+    output: str | None = None  # where the workflow is written (GitLab's plan job checks it)
+
+    def regenerate_args(self, ci: str) -> list[str]:
+        """The `bakepy ci CI …` arguments that write this workflow again (without -f, targets, -o)."""
+        args = ["ci", ci]
+        for platform, label in self.runners:
+            args += ["--runner", f"{platform}={label}"]
+        if self.install != default_install():
+            args += ["--install", self.install]
+        return args
+
+    def runner_args(self) -> list[str]:
+        return [a for platform, label in self.runners for a in ("--runner", f"{platform}={label}")]
+
+    def bakepy(self, *args: str, targets: bool = True) -> str:
+        """A `bakepy` command line with the project options, shell-quoted."""
+        argv = ["bakepy", *args]
+        if self.file:
+            argv += ["-f", self.file]
+        if targets:
+            argv += list(self.targets)
+        return " ".join(a if a.startswith('"$') else shlex.quote(a) for a in argv)
+
+
+def workflow_spec(
+    project: Any,
+    plan: Any,
+    *,
+    file: str | None = None,
+    targets: Sequence[str] = (),
+    runners: Mapping[str, str] | None = None,
+    install: str | None = None,
+    output: str | None = None,
+) -> WorkflowSpec:
+    """The spec of a project's workflow: its registries (from the plan) and cache type; `runners` are the
+    `--runner` overrides (already parsed), passed on to the commands the workflow runs."""
+    registries: dict[str, None] = {}
+    for tp in plan.targets:
+        registries.update(dict.fromkeys(repo.split("/", 1)[0] for repo in tp.repositories))
+        registries.update(dict.fromkeys(tp.tags_by_registry))
+    resolved = project.resolved if hasattr(project, "resolved") else project
+    cache = resolved.settings.cache
+    return WorkflowSpec(
+        registries=tuple(registries),
+        file=file,
+        targets=tuple(targets),
+        runners=tuple((runners or {}).items()),
+        cache=cache.type if cache is not None else None,
+        install=install or default_install(),
+        output=output,
+    )
+
+
+@dataclass(frozen=True)
+class Login:
+    """How CI logs in to one registry: expressions naming secrets, never their values."""
+
+    registry: str
+    username: str  # GitHub expression or GitLab variable name
+    password: str
+    secrets: tuple[str, ...]  # secret names the workflow expects (declared for workflow_call)
+
+
+def _secret_base(registry: str) -> str:
+    if registry == "docker.io":
+        return "DOCKERHUB"
+    return re.sub(r"[^A-Z0-9]+", "_", registry.upper()).strip("_")
+
+
+def login_for(registry: str, ci: str) -> Login | None:
+    """The login for `registry` on `ci` ("github" or "gitlab"); None when none is needed (loopback)."""
+    if _LOOPBACK.match(registry):
+        return None
+    base = _secret_base(registry)
+    user, password = (
+        (f"{base}_USERNAME", f"{base}_TOKEN")
+        if registry == "docker.io"
+        else (f"{base}_USERNAME", f"{base}_PASSWORD")
+    )
+    if ci == "github":
+        if registry == "ghcr.io":
+            return Login(registry, "${{ github.actor }}", "${{ secrets.GITHUB_TOKEN }}", ())
+        return Login(
+            registry,
+            f"${{{{ secrets.{user} }}}}",
+            f"${{{{ secrets.{password} }}}}",
+            (user, password),
+        )
+    if registry == "registry.gitlab.com":
+        return Login(registry, "CI_REGISTRY_USER", "CI_REGISTRY_PASSWORD", ())
+    return Login(registry, user, password, (user, password))
+
+
+def _header(ci: str, spec: WorkflowSpec, what: str) -> str:
+    command = spec.bakepy(*spec.regenerate_args(ci))
+    if spec.output:
+        command += f" -o {shlex.quote(spec.output)}"
+    lines = [f"Generated by `{command}`: regenerate it rather than edit it.", *what.splitlines()]
+    return "".join(f"# {line}\n" for line in lines) + "\n"

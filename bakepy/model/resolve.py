@@ -1,0 +1,490 @@
+"""Resolution, the way bake does it: `${VAR}` interpolation, `matrix` expansion with bake's naming, `inherits` merging."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import (
+    BaseModel,
+    ValidationError,
+)
+
+from bakepy.model.base import _M, ModelError, _did_you_mean
+from bakepy.model.explain import explain_error
+from bakepy.model.interpolate import _NAME_RE, has_template, interpolate
+from bakepy.model.targets import Group, Project, ProjectSettings, Target
+
+# --------------------------------------------------------------------------------------------------
+# Resolution
+
+
+@dataclass(frozen=True)
+class ResolvedProject:
+    """A project as bake would see it: only literal values, no matrix, no inherits."""
+
+    settings: ProjectSettings
+    targets: Mapping[str, Target]
+    """Resolved targets in definition order (matrix targets in place of their definition)."""
+    groups: Mapping[str, Group]
+    """Groups, including one per matrix definition that expanded to other names (as bake adds)."""
+    variables: Mapping[str, str | None]
+    """The value of every variable."""
+    origins: Mapping[str, str] = field(default_factory=dict)
+    """Resolved target name -> the `[target.NAME]` it came from."""
+
+    @property
+    def default_targets(self) -> tuple[str, ...]:
+        """What runs when no target is named: the `default` group, a `default` target, else every target."""
+        if "default" in self.groups:
+            return self.select(["default"])
+        if "default" in self.targets:
+            return ("default",)
+        return tuple(self.targets)
+
+    def select(self, names: Sequence[str] = ()) -> tuple[str, ...]:
+        """Expand target and group names to target names (in order, once each); ConfigError on unknown names."""
+        from bakepy.errors import ConfigError
+
+        if not names:
+            return self.default_targets
+        out: dict[str, None] = {}
+
+        def visit(name: str, stack: tuple[str, ...]) -> None:
+            if name in self.targets:
+                out[name] = None
+            elif name in self.groups:
+                if name in stack:
+                    return
+                for member in self.groups[name].targets:
+                    visit(member, (*stack, name))
+            else:
+                known = [*self.targets, *self.groups]
+                raise ConfigError(
+                    f"unknown target or group {name!r}"
+                    + (_did_you_mean(name, known) or f"; known: {', '.join(sorted(known))}")
+                )
+
+        for name in names:
+            visit(name, ())
+        return tuple(out)
+
+    def linked(self, name: str) -> tuple[str, ...]:
+        """Targets linked as `target:NAME` contexts by `name`, transitively (bake builds them too)."""
+        out: dict[str, None] = {}
+        todo = [name]
+        while todo:
+            for value in self.targets[todo.pop()].contexts.values():
+                if value.startswith("target:"):
+                    linked = value[len("target:") :]
+                    if linked not in out and linked != name:
+                        out[linked] = None
+                        todo.append(linked)
+        return tuple(out)
+
+    def image(self, name: str) -> str:
+        """The repository path a target publishes under each registry."""
+        return self.targets[name].image or name
+
+
+# bake's Target.Merge: how an inheriting target combines each attribute with its parents'.
+_REPLACE = [
+    "description",
+    "context",
+    "dockerfile",
+    "dockerfile_inline",
+    "target",
+    "call",
+    "pull",
+    "no_cache",
+    "network",
+    "shm_size",
+    "image",
+    "tags",
+    "platforms",
+    "cache_to",
+    "output",
+]
+_MAP_SKIP_NONE = ("args", "labels", "extra_hosts")
+_APPEND = ("annotations", "no_cache_filter", "ulimits", "entitlements", "policy")
+
+
+def _identity(item: Any) -> Any:
+    if isinstance(item, BaseModel):
+        return json.dumps(item.model_dump(), sort_keys=True)
+    return item
+
+
+def _dedupe(items: Iterable[Any], key: Callable[[Any], Any] = _identity) -> tuple[Any, ...]:
+    """Keep the first position of each key, holding the last value given for it (bake's removeDupes)."""
+    out: dict[Any, Any] = {}
+    for item in items:
+        out[key(item)] = item
+    return tuple(out.values())
+
+
+def _merge(fields: dict[str, Any], child: Target) -> None:
+    for name in child.model_fields_set:
+        value = getattr(child, name)
+        if name in _REPLACE:
+            if name == "description" and not value:
+                continue
+            fields[name] = value
+        elif name in _MAP_SKIP_NONE or name == "contexts":
+            merged = dict(fields.get(name) or {})
+            merged.update({k: v for k, v in value.items() if v is not None})
+            fields[name] = merged
+        elif name in _APPEND or name in ("attest", "secret", "ssh", "cache_from"):
+            fields[name] = (*fields.get(name, ()), *value)
+        elif name == "resources":
+            fields[name] = fields[name].merged(value) if fields.get(name) else value
+
+
+def _normalize(fields: dict[str, Any]) -> None:
+    """bake's Target.normalize: drop duplicates, add network.host for `network = "host"`."""
+    for name in (
+        "annotations",
+        "tags",
+        "platforms",
+        "no_cache_filter",
+        "cache_from",
+        "cache_to",
+        "output",
+    ):
+        if name in fields:
+            fields[name] = _dedupe(fields[name])
+    if "attest" in fields:
+        fields["attest"] = _dedupe(fields["attest"], lambda a: a.type)
+    if "secret" in fields:
+        fields["secret"] = _dedupe(fields["secret"], lambda s: s.id)
+    if "ssh" in fields:
+        fields["ssh"] = _dedupe(fields["ssh"], lambda s: s.id)
+    if "ulimits" in fields:
+        fields["ulimits"] = _dedupe(fields["ulimits"], lambda u: u.name)
+    if fields.get("network") == "host":
+        fields["entitlements"] = (*fields.get("entitlements", ()), "network.host")
+    if "entitlements" in fields:
+        fields["entitlements"] = _dedupe(fields["entitlements"])
+    for name in ("args", "labels", "extra_hosts"):
+        if name in fields:
+            fields[name] = {k: v for k, v in fields[name].items() if v is not None}
+    if "contexts" in fields:
+        fields["contexts"] = {k: v for k, v in fields["contexts"].items() if v}
+    fields["context"] = fields.get("context") or "."
+    fields["dockerfile"] = fields.get("dockerfile") or "Dockerfile"
+
+
+def _walk_interpolate(value: Any, lookup: Callable[[str], str], path: tuple[str | int, ...]) -> Any:
+    if isinstance(value, str):
+        try:
+            return interpolate(value, lookup)
+        except ValueError as exc:
+            raise ModelError(str(exc), path) from None
+    if isinstance(value, Mapping):
+        return {k: _walk_interpolate(v, lookup, (*path, k)) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_walk_interpolate(v, lookup, (*path, i)) for i, v in enumerate(value)]
+    return value
+
+
+def _contains_template(value: Any) -> bool:
+    if isinstance(value, str):
+        return has_template(value)
+    if isinstance(value, Mapping):
+        return any(_contains_template(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(_contains_template(v) for v in value)
+    return False
+
+
+class _Resolver:
+    def __init__(self, project: Project, env: Mapping[str, str]) -> None:
+        self.project = project
+        self.env = env
+        self.values: dict[str, str | None] = {}
+
+    # variables
+    def variable(self, name: str, stack: tuple[str, ...] = ()) -> str:
+        variables = self.project.variables
+        if name not in variables:
+            raise ValueError(
+                f"unknown variable {name!r} in '${{{name}}}'"
+                + (_did_you_mean(name, variables) or f"; declare it in [variable.{name}]")
+            )
+        if name in self.values:
+            value = self.values[name]
+        else:
+            if name in stack:
+                raise ValueError(
+                    f"variable {name!r} refers to itself through {' -> '.join((*stack, name))}"
+                )
+            if name in self.env:
+                value = self.env[name]  # bake takes environment values literally
+            else:
+                default = variables[name].default
+                try:
+                    value = (
+                        None
+                        if default is None
+                        else interpolate(default, lambda n: self.variable(n, (*stack, name)))
+                    )
+                except ModelError:
+                    raise
+                except ValueError as exc:
+                    raise ModelError(
+                        str(exc), ("variable", stack[0] if stack else name, "default")
+                    ) from None
+            self.values[name] = value
+        if value is None:
+            raise ValueError(
+                f"variable {name!r} has no value; set {name} in the environment or give it a default"
+            )
+        return value
+
+    def resolve(self) -> ResolvedProject:
+        project = self.project
+        for name in project.variables:
+            try:
+                self.variable(name)
+            except ModelError:
+                raise
+            except ValueError as exc:
+                if "has no value" not in str(exc):
+                    raise ModelError(str(exc), ("variable", name, "default")) from None
+        settings = self._settings()
+        for name in project.groups:
+            if name in project.targets:
+                raise ModelError(
+                    f"{name!r} is both a target and a group; rename one", ("group", name)
+                )
+        partial: dict[str, Target] = {}
+        origins: dict[str, str] = {}
+        matrix_groups: dict[str, Group] = {}
+        for label, definition in project.targets.items():
+            names = []
+            for name, target in self._expand(label, definition):
+                where = (
+                    ("target", label, "name")
+                    if definition.matrix is not None
+                    else ("target", label)
+                )
+                if name in partial:
+                    key = next(iter(definition.matrix or ()), "key")
+                    raise ModelError(
+                        f'matrix name {name!r} repeats; put a matrix variable in `name`, e.g. name = "{label}-${{{key}}}"'
+                        if origins[name] == label
+                        else f"target {name!r} is defined twice (by {origins[name]!r} and {label!r})",
+                        where,
+                    )
+                if name in project.groups or (name != label and name in project.targets):
+                    raise ModelError(
+                        f"matrix target {name!r} clashes with the {('group' if name in project.groups else 'target')} of that name",
+                        where,
+                    )
+                partial[name] = target
+                origins[name] = label
+                names.append(name)
+            if names != [label]:
+                if label in project.groups:
+                    raise ModelError(
+                        f"matrix target {label!r} clashes with the group of that name",
+                        ("group", label),
+                    )
+                matrix_groups[label] = Group.model_construct(targets=tuple(names))
+        targets = {name: self._inherit(name, partial, origins, ()) for name in partial}
+        resolved: dict[str, Target] = {}
+        for name, fields in targets.items():
+            if not fields.get("platforms") and settings.platforms:
+                fields["platforms"] = settings.platforms
+            _normalize(fields)
+            fields.pop("inherits", None)
+            fields.pop("matrix", None)
+            fields.pop("name", None)
+            resolved[name] = Target.model_construct(_fields_set=set(fields), **fields)
+        groups = {**project.groups, **matrix_groups}
+        self._check_groups(groups, resolved)
+        self._check_links(resolved, origins)
+        return ResolvedProject(
+            settings=settings,
+            targets=resolved,
+            groups=groups,
+            variables=dict(self.values),
+            origins=origins,
+        )
+
+    def _settings(self) -> ProjectSettings:
+        settings = self.project.settings
+        raw = settings.model_dump(by_alias=True, exclude_unset=True)
+        if not _contains_template(raw):
+            return settings
+        raw = _walk_interpolate(raw, self.variable, ("project",))
+        return _revalidate(ProjectSettings, raw, ("project",))
+
+    def _expand(self, label: str, definition: Target) -> Iterator[tuple[str, Target]]:
+        raw = definition.model_dump(by_alias=True, exclude_unset=True, exclude={"matrix", "name"})
+        base = ("target", label)
+        if definition.matrix is None:
+            if not _contains_template(raw):
+                yield label, definition
+                return
+            yield label, _revalidate(Target, _walk_interpolate(raw, self.variable, base), base)
+            return
+        matrix = {
+            key: [
+                _walk_interpolate(v, self.variable, (*base, "matrix", key, i))
+                for i, v in enumerate(values)
+            ]
+            for key, values in definition.matrix.items()
+        }
+        combos: list[dict[str, Any]] = [{}]
+        for key, values in matrix.items():  # first key varies slowest
+            combos = [{**c, key: v} for c in combos for v in values]
+        if definition.name is None and len(combos) > 1:
+            first = next(iter(matrix))
+            raise ModelError(
+                f'a matrix of {len(combos)} combinations needs a `name` template, e.g. name = "{label}-${{{first}}}"',
+                (*base, "matrix"),
+            )
+        for combo in combos:
+
+            def lookup(expr: str, combo: dict[str, Any] = combo) -> str:
+                head, _, rest = expr.partition(".")
+                if head in combo:
+                    value = combo[head]
+                    if isinstance(value, dict):
+                        if not rest:
+                            raise ValueError(
+                                f"matrix value '${{{head}}}' is a table; pick a key: {', '.join(f'${{{head}.{k}}}' for k in value)}"
+                            )
+                        if rest not in value:
+                            raise ValueError(
+                                f"matrix value {head!r} has no key {rest!r}"
+                                + _did_you_mean(rest, value)
+                            )
+                        return str(value[rest])
+                    if rest:
+                        raise ValueError(
+                            f"matrix value '${{{head}}}' is a string; it has no key {rest!r}"
+                        )
+                    return str(value)
+                if rest:
+                    raise ValueError(
+                        f"unknown matrix variable {head!r} in '${{{expr}}}'"
+                        + _did_you_mean(head, combo)
+                    )
+                try:
+                    return self.variable(expr)
+                except ValueError as exc:
+                    hint = _did_you_mean(expr, [*combo, *self.project.variables])
+                    raise ValueError(
+                        f"unknown variable {expr!r} in '${{{expr}}}'{hint or f'; declare it in [variable.{expr}] or the matrix'}"
+                    ) from exc
+
+            if definition.name is None:
+                name = label
+            else:
+                try:
+                    name = interpolate(definition.name, lookup)
+                except ValueError as exc:
+                    raise ModelError(str(exc), (*base, "name")) from None
+                if not _NAME_RE.fullmatch(name):
+                    raise ModelError(
+                        f"matrix target name {name!r} may hold only letters, digits, '_' and '-'; "
+                        'use a matrix table with a name-safe key, e.g. {id = "312", version = "3.12"}',
+                        (*base, "name"),
+                    )
+            yield name, _revalidate(Target, _walk_interpolate(raw, lookup, base), base)
+
+    def _inherit(
+        self,
+        name: str,
+        partial: Mapping[str, Target],
+        origins: Mapping[str, str],
+        stack: tuple[str, ...],
+    ) -> dict[str, Any]:
+        target = partial[name]
+        fields: dict[str, Any] = {}
+        for i, parent in enumerate(target.inherits):
+            where = ("target", origins[name], "inherits", i)
+            if parent in stack or parent == name:
+                cycle = " -> ".join((*stack, name, parent))
+                raise ModelError(f"inherits cycle: {cycle}; remove one of these inherits", where)
+            if parent not in partial:
+                if parent in self.project.groups:
+                    raise ModelError(f"{parent!r} is a group; inherits takes targets", where)
+                raise ModelError(
+                    f"unknown target {parent!r}"
+                    + (_did_you_mean(parent, partial) or f"; known targets: {', '.join(partial)}"),
+                    where,
+                )
+            parent_fields = self._inherit(parent, partial, origins, (*stack, name))
+            _merge(fields, Target.model_construct(_fields_set=set(parent_fields), **parent_fields))
+        _merge(fields, target)
+        return fields
+
+    def _check_groups(self, groups: Mapping[str, Group], targets: Mapping[str, Target]) -> None:
+        for name, group in groups.items():
+            for i, member in enumerate(group.targets):
+                if member not in targets and member not in groups:
+                    known = [*targets, *groups]
+                    raise ModelError(
+                        f"unknown target or group {member!r}"
+                        + (_did_you_mean(member, known) or f"; known: {', '.join(known)}"),
+                        ("group", name, "targets", i),
+                    )
+
+        def visit(name: str, stack: tuple[str, ...]) -> None:
+            for i, member in enumerate(groups[name].targets):
+                if member in groups:
+                    if member in stack or member == name:
+                        raise ModelError(
+                            f"groups contain each other: {' -> '.join((*stack, name, member))}",
+                            ("group", name, "targets", i),
+                        )
+                    visit(member, (*stack, name))
+
+        for name in groups:
+            visit(name, ())
+
+    def _check_links(self, targets: Mapping[str, Target], origins: Mapping[str, str]) -> None:
+        for name, target in targets.items():
+            for key, value in target.contexts.items():
+                if not value.startswith("target:"):
+                    continue
+                linked = value[len("target:") :]
+                where = ("target", origins[name], "contexts", key)
+                if linked == name:
+                    raise ModelError(f"target {name!r} cannot use itself as a context", where)
+                if linked not in targets:
+                    raise ModelError(
+                        f"unknown target {linked!r}" + _did_you_mean(linked, targets), where
+                    )
+
+        def visit(name: str, stack: tuple[str, ...]) -> None:
+            for key, value in targets[name].contexts.items():
+                if value.startswith("target:"):
+                    linked = value[len("target:") :]
+                    if linked in stack:
+                        raise ModelError(
+                            f"context loop: {' -> '.join((*stack, name, linked))}",
+                            ("target", origins[name], "contexts", key),
+                        )
+                    visit(linked, (*stack, name))
+
+        for name in targets:
+            visit(name, ())
+
+
+_LITERAL = {"literal": True}
+
+
+def _revalidate(model: type[_M], raw: Mapping[str, Any], base: tuple[str | int, ...]) -> _M:
+    """Validate interpolated values, with nothing deferred; errors carry the path from the project root."""
+    try:
+        return model.model_validate(raw, context=_LITERAL)
+    except ValidationError as exc:
+        err = exc.errors(include_url=False)[0]
+        loc, message = explain_error(err, model)
+        raise ModelError(message, (*base, *loc)) from None

@@ -1,0 +1,127 @@
+"""Stage 1 of a publish: one `docker buildx bake` that pushes every platform by digest only, so no tag can move.
+
+`BuildLog` follows buildx's plain progress to name the target and platform of a failure."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from bakepy.engine.runner import Runner
+from bakepy.errors import BuildError
+
+# -- 1. build -------------------------------------------------------------------------------------------
+# A step line: `#12 [bad linux/arm64 2/2] RUN …`. Inside the brackets buildx names the bake target (only when it
+# builds several), the platform (only when there are several), the Dockerfile stage and the step counter.
+_STEP = re.compile(r"^#(\d+) \[(?P<labels>[^\]]*)\]")
+_PLATFORM = re.compile(r"^[a-z0-9]+/[a-z0-9_]+(?:/[a-z0-9.]+)?$")
+_STEP_ERROR = re.compile(r"^#(\d+) ERROR: (?P<message>.*)")
+_TARGET_ERROR = re.compile(r"^ERROR: target (?P<target>[^:]+): (?P<message>.*)")
+
+
+class BuildLog:
+    """Follows `--progress plain` output to name the target and platform of a failure."""
+
+    def __init__(self, echo: Callable[[str], None] | None, targets: Sequence[str] = ()) -> None:
+        self.echo = echo
+        self.targets = set(targets)
+        self.only = targets[0] if len(targets) == 1 else "?"
+        self.steps: dict[str, tuple[str, str | None]] = {}
+        self.failures: list[tuple[str, str | None, str]] = []
+
+    def __call__(self, line: str) -> None:
+        if self.echo is not None:
+            self.echo(line)
+        if m := _STEP.match(line):
+            labels = m.group("labels").split()
+            target = labels[0] if labels and labels[0] in self.targets else self.only
+            platform = next((x for x in labels if _PLATFORM.match(x)), None)
+            self.steps.setdefault(m.group(1), (target, platform))
+        elif m := _STEP_ERROR.match(line):
+            target, platform = self.steps.get(m.group(1), (self.only, None))
+            self.failures.append((target, platform, m.group("message")))
+        elif (m := _TARGET_ERROR.match(line)) and not any(
+            f[0] == m.group("target") for f in self.failures
+        ):
+            self.failures.append((m.group("target"), None, m.group("message")))
+
+    def describe(self) -> str | None:
+        if not self.failures:
+            return None
+        target, platform, message = self.failures[0]
+        where = f"target {target}" + (f" for {platform}" if platform else "")
+        more = f" (and {len(self.failures) - 1} more failure(s))" if len(self.failures) > 1 else ""
+        what = "push" if self.push_failed else "build"
+        return f"{what} of {where} failed: {message}{more}"
+
+    @property
+    def push_failed(self) -> bool:
+        return bool(self.failures) and self.failures[0][2].startswith("failed to push")
+
+
+def run_bake(
+    runner: Runner,
+    bake_file: Path,
+    targets: Sequence[str],
+    *,
+    cwd: Path,
+    metadata_file: Path | None = None,
+    echo: Callable[[str], None] | None = None,
+) -> None:
+    """Run one bake of a rendered file; a failure names the target and platform that failed."""
+    if echo is None and runner.echo_output:
+        echo = lambda line: runner.log("  " + line)  # noqa: E731
+    log = BuildLog(echo, targets)
+    try:
+        runner.bake([bake_file], targets, metadata_file=metadata_file, cwd=cwd, on_line=log)
+    except BuildError as exc:
+        described = log.describe()
+        hint = (
+            "check that the registry is reachable and that you are logged in to it (docker login REGISTRY)"
+            if log.push_failed
+            else "fix the build and publish again"
+        )
+        raise BuildError(
+            (described or exc.message) + "; no tag was created or moved",
+            hint=hint + " (images already pushed by digest are harmless: no tag names them)",
+            detail=exc.detail,
+        ) from exc
+
+
+def build_by_digest(
+    runner: Runner,
+    bake_file: Path,
+    targets: Sequence[str],
+    *,
+    cwd: Path,
+    metadata_file: Path,
+    echo: Callable[[str], None] | None = None,
+) -> dict[str, str]:
+    """Run the one bake; return target → pushed digest (from `--metadata-file`)."""
+    metadata_file.unlink(missing_ok=True)
+    run_bake(runner, bake_file, targets, cwd=cwd, metadata_file=metadata_file, echo=echo)
+    try:
+        metadata = json.loads(metadata_file.read_text())
+    except (OSError, ValueError) as exc:
+        raise BuildError(f"{metadata_file}: buildx wrote no readable metadata ({exc})") from exc
+    digests: dict[str, str] = {}
+    for target in targets:
+        digest = (metadata.get(target) or {}).get("containerimage.digest")
+        if not isinstance(digest, str) or not digest.startswith("sha256:"):
+            raise BuildError(
+                f"{metadata_file}: no containerimage.digest for target {target}; no tag was moved"
+            )
+        digests[target] = digest
+    return digests
+
+
+def emulated_platforms(runner: Runner, platforms: Sequence[str]) -> set[str]:
+    """Which of `platforms` the active builder runs under emulation (for the summary; never fails a run)."""
+    from bakepy.doctor import diagnose_platforms
+
+    try:
+        return {p.platform for p in diagnose_platforms(runner, platforms) if p.emulated}
+    except Exception:  # a summary detail: a builder that cannot say is not an error
+        return set()

@@ -1,0 +1,185 @@
+"""The whole `bakepy publish`: render, build by digest, collect, merge, verify.
+
+The race this exists for (buildx#2955, #2959): pushing a tag once per platform lets the last push win. Here a build
+pushes by digest only (no tag can move), and tags move only after every target and platform of the run is in every
+registry. Steps, each in its own module:
+
+1. `build`: one `docker buildx bake` for all targets (one BuildKit session, shared cache).
+2. `sources`: each pushed digest must exist in every registry, with exactly the planned platforms.
+3. `merge.decide`: per target and registry, the tags to move.
+4. `merge.apply`: one `imagetools create` per target and registry, all of its tags at once; put back on failure.
+5. `verify`: every tag read back from its registry.
+
+Merging digest records from separate builds (`bakepy merge`) enters at step 2 with several sources per target."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bakepy.engine.registry import inspect_many
+from bakepy.engine.runner import Runner
+from bakepy.publish.build import build_by_digest, emulated_platforms
+from bakepy.publish.merge import apply, decide
+from bakepy.publish.records import DigestRecord
+from bakepy.publish.sources import Collected, TargetSpec, collect_all, images_of
+from bakepy.publish.verify import Published, verify
+
+WORKDIR = ".bakepy"
+
+
+def records_for(collected: Collected, fingerprint: str, revision: str | None) -> list[DigestRecord]:
+    """One digest record per platform of a target built in one piece."""
+    out = []
+    for platform, image in sorted(collected.images.items()):
+        source = next(
+            d
+            for d in collected.digests
+            if platform in images_of(collected.indexes[d], collected.spec.platforms)
+        )
+        index = collected.indexes[source]
+        out.append(
+            DigestRecord(
+                target=collected.spec.name,
+                platform=platform,
+                digest=image,
+                source=source,
+                media_type=index.media_type,
+                size=index.size,
+                repositories=collected.spec.repositories,
+                fingerprint=fingerprint,
+                revision=revision,
+            )
+        )
+    return out
+
+
+# -- the whole run --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PublishReport:
+    published: tuple[Published, ...]
+    records: tuple[Path, ...]
+    bake_file: Path
+    plan: Mapping[str, Any] | None = (
+        None  # dry run: `bakepy plan --json`'s shape, with this run's paths
+    )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "published": [p.to_json() for p in self.published],
+            "records": [str(p) for p in self.records],
+            "bake_file": str(self.bake_file),
+            "plan": self.plan,
+        }
+
+
+def workdir(project_dir: Path) -> Path:
+    """`.bakepy/` beside the project file: the rendered bake file, buildx metadata, digest records."""
+    path = project_dir / WORKDIR
+    path.mkdir(exist_ok=True)
+    ignore = path / ".gitignore"
+    if not ignore.exists():
+        ignore.write_text("# written by bakepy: nothing here belongs in version control\n*\n")
+    return path
+
+
+def specs_from_plan(plan: Any, project: Any) -> list[TargetSpec]:
+    """The plan's targets as publish needs them (index annotations: the target's `index:` ones)."""
+    specs = []
+    for tp in plan.targets:
+        annotations = _index_annotations(project, tp.name)
+        tags = tuple(t for reg in sorted(tp.tags_by_registry) for t in tp.tags_by_registry[reg])
+        specs.append(
+            TargetSpec(tp.name, tuple(tp.platforms), tuple(tp.repositories), tags, annotations)
+        )
+    return specs
+
+
+def _index_annotations(project: Any, target: str) -> dict[str, str]:
+    found = getattr(project, "targets", {}).get(target) if hasattr(project, "targets") else None
+    out: dict[str, str] = {}
+    for entry in getattr(found, "annotations", None) or ():
+        key, _, value = str(entry).partition("=")
+        if key.startswith("index:"):
+            out[key] = value
+    return out
+
+
+def publish_project(
+    project_file: Path,
+    project: Any,
+    runner: Runner,
+    *,
+    targets: Sequence[str] = (),
+    dry_run: bool = False,
+    records_dir: Path | None = None,
+    echo: Callable[[str], None] | None = None,
+) -> PublishReport:
+    """Render, build by digest, merge, verify: the whole `bakepy publish` for a loaded project."""
+    from bakepy.bake.render import dumps, render_bake
+    from bakepy.errors import NothingToDoError
+    from bakepy.publish.plan import plan_publish, plan_to_json
+    from bakepy.publish.records import source_revision, write_records
+
+    plan = plan_publish(project, targets)
+    specs = specs_from_plan(plan, project)
+    if not specs:
+        raise NothingToDoError(
+            "nothing to publish: the selection has no target", hint="name a target or group"
+        )
+    unpublished = [s.name for s in specs if not s.tags]
+    if unpublished:
+        raise NothingToDoError(
+            f"target {unpublished[0]} has no tags to publish",
+            hint="set [project] registries and tags, or full references in the target's tags",
+        )
+    project_dir = project_file.parent
+    work = workdir(project_dir)
+    bake_file = work / "docker-bake.json"
+    names = [s.name for s in specs]
+    bake_file.write_text(dumps(render_bake(project, targets=names, publish=True)))
+    if dry_run:
+        metadata = str(work / "metadata.json")
+        return PublishReport(
+            (), (), bake_file, plan_to_json(plan, bake_file=str(bake_file), metadata_file=metadata)
+        )
+
+    with ThreadPoolExecutor(
+        max_workers=1
+    ) as pool:  # which platforms are emulated: asked while building
+        emulation = pool.submit(
+            emulated_platforms, runner, sorted({p for s in specs for p in s.platforms})
+        )
+        digests = build_by_digest(
+            runner,
+            bake_file,
+            names,
+            cwd=project_dir,
+            metadata_file=work / "metadata.json",
+            echo=echo,
+        )
+        emulated = emulation.result()
+    collected = collect_all(runner, [(spec, [digests[spec.name]]) for spec in specs])
+    revision = source_revision(project_dir)
+    records = [r for c in collected for r in records_for(c, plan.fingerprint, revision)]
+    written = write_records(records_dir or work / "records", records)
+    published = merge_collected(runner, collected)
+    published = [
+        Published(**{**p.__dict__, "emulated": tuple(x for x in p.platforms if x in emulated)})
+        for p in published
+    ]
+    return PublishReport(tuple(published), tuple(written), bake_file)
+
+
+def merge_collected(runner: Runner, collected: Sequence[Collected]) -> list[Published]:
+    """Steps 3 to 5 for checked sources: read every tag, decide them all, move them, read them back."""
+    tags = [t for c in collected for t in c.spec.tags]
+    current = inspect_many(runner, tags)
+    decisions = [d for c in collected for d in decide(c, current)]
+    apply(runner, decisions)
+    moved = [t for d in decisions if d.step is not None for t in d.step.tags]
+    after = {**current, **inspect_many(runner, moved)}
+    return verify(decisions, after)

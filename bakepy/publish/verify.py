@@ -1,0 +1,92 @@
+"""Stage 5 of a publish: every tag read back from its registry holds exactly the planned images.
+
+`Published` is what a run reports per target and registry (the summary table and `--json` are made from it)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from bakepy.errors import RegistryError
+from bakepy.publish.index import ImageIndex
+from bakepy.publish.merge import Decision
+from bakepy.publish.sources import _same_images
+
+
+@dataclass(frozen=True)
+class Published:
+    target: str
+    registry: str
+    tags: tuple[str, ...]
+    digest: str
+    platforms: tuple[str, ...]
+    attestations: int
+    moved: tuple[str, ...]
+    unchanged: tuple[str, ...]
+    emulated: tuple[str, ...] = ()
+
+    def summary_cells(self) -> tuple[str, str, list[str], str, list[str]]:
+        """What a summary shows (the terminal table and the CI job summary): target, registry, tag names
+        (marked when left alone), the short index digest, platforms (marked when emulated) and attestations."""
+        tags = [
+            t.rsplit(":", 1)[-1] + ("" if t in self.moved else " (unchanged)") for t in self.tags
+        ]
+        platforms = [f"{x} (QEMU)" if x in self.emulated else x for x in self.platforms]
+        if self.attestations:
+            platforms.append(f"+{self.attestations} attestations")
+        return self.target, self.registry, tags, self.digest.removeprefix("sha256:")[:12], platforms
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "target": self.target,
+            "registry": self.registry,
+            "tags": list(self.tags),
+            "digest": self.digest,
+            "platforms": list(self.platforms),
+            "attestations": self.attestations,
+            "moved": list(self.moved),
+            "unchanged": list(self.unchanged),
+            "emulated": list(self.emulated),
+        }
+
+
+# -- 5. verify ------------------------------------------------------------------------------------------
+def verify(
+    decisions: Sequence[Decision], after: Mapping[str, ImageIndex | None]
+) -> list[Published]:
+    """Every tag, as read back from its registry, holds exactly the planned images; one index per registry."""
+    published = []
+    for d in decisions:
+        digests: dict[str, str] = {}
+        for tag in d.tags:
+            found = after.get(tag)
+            if found is None:
+                raise RegistryError(f"verify: {tag} does not exist after the merge")
+            if not _same_images(found, d.expected):
+                raise RegistryError(
+                    f"verify: {tag} points at {found.digest} with {', '.join(found.platforms)}, "
+                    f"not the planned {', '.join(sorted(d.expected))}"
+                )
+            if len(found.attestations) != d.attestations:
+                raise RegistryError(
+                    f"verify: {tag} has {len(found.attestations)} attestation manifest(s), expected {d.attestations}"
+                )
+            digests[tag] = found.digest
+        if len(set(digests.values())) != 1:
+            raise RegistryError(
+                f"verify: tags of {d.target} in {d.registry} point at different indexes: {digests}"
+            )
+        published.append(
+            Published(
+                target=d.target,
+                registry=d.registry,
+                tags=d.tags,
+                digest=next(iter(digests.values())),
+                platforms=tuple(sorted(d.expected)),
+                attestations=d.attestations,
+                moved=d.step.tags if d.step else (),
+                unchanged=d.unchanged,
+            )
+        )
+    return published
