@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from bakepy.engine.runner import Runner
 from bakepy.errors import ConfigError, NothingToDoError, RegistryError
+from bakepy.model import Project
 from bakepy.publish.build import build_by_digest, emulated_platforms, run_bake
 from bakepy.publish.merge import MergeStep
 from bakepy.publish.records import DigestRecord, read_record_files, source_revision, write_records
@@ -35,6 +36,7 @@ from bakepy.publish.sources import Collected, TargetSpec, collect_all
 from bakepy.publish.verify import Published
 
 if TYPE_CHECKING:
+    from bakepy.model import ResolvedProject
     from bakepy.publish.plan import PublishPlan
 
 __all__ = [
@@ -83,14 +85,14 @@ class BuildReport:
         }
 
 
-def target_fingerprints(project: Any, plan: Any) -> dict[str, str]:
+def target_fingerprints(project: Project | ResolvedProject, plan: PublishPlan) -> dict[str, str]:
     """Target → the fingerprint of its own one-target plan (platforms and tags): what a record carries.
 
     Per target rather than per run, so a merge of any selection can check each record against its target.
     """
     from bakepy.publish.plan import plan_publish
 
-    resolved = project.resolved if hasattr(project, "resolved") else project
+    resolved = project.resolved if isinstance(project, Project) else project
     return {tp.name: plan_publish(resolved, [tp.name]).fingerprint for tp in plan.targets}
 
 
@@ -104,7 +106,9 @@ class PlatformSlice:
     plan: PublishPlan  # the whole selection's plan (every platform)
 
 
-def platform_slice(project: Any, platform: str, targets: Sequence[str] = ()) -> PlatformSlice:
+def platform_slice(
+    project: Project | ResolvedProject, platform: str, targets: Sequence[str] = ()
+) -> PlatformSlice:
     """The slice of the selection `bakepy build --platform P` builds; ConfigError / NothingToDoError if none."""
     from bakepy.model import normalize_platform
     from bakepy.publish.plan import plan_publish
@@ -126,7 +130,7 @@ def platform_slice(project: Any, platform: str, targets: Sequence[str] = ()) -> 
 
 def build_platform(
     project_file: Path,
-    project: Any,
+    project: Project,
     runner: Runner,
     *,
     platform: str,
@@ -330,7 +334,7 @@ def _list(missing: Sequence[Missing]) -> str:
     return ", ".join(str(m) for m in missing)
 
 
-def accepted_fingerprints(project: Any, plan: PublishPlan) -> dict[str, frozenset[str]]:
+def accepted_fingerprints(project: Project, plan: PublishPlan) -> dict[str, frozenset[str]]:
     """Target → the fingerprints a merge of `plan` accepts in its records: the target's own one-target plan's
     (what `bakepy build` stamps), and the whole plan's (what `bakepy publish --records` stamps)."""
     own = target_fingerprints(project, plan)
@@ -401,7 +405,7 @@ def match_records(collected: Collected, records: Sequence[DigestRecord]) -> None
 
 def read_and_check(
     project_file: Path,
-    project: Any,
+    project: Project,
     *,
     records_dir: Path,
     targets: Sequence[str] = (),
@@ -433,7 +437,7 @@ def read_and_check(
 
 def merge_project(
     project_file: Path,
-    project: Any,
+    project: Project,
     runner: Runner,
     *,
     records_dir: Path,

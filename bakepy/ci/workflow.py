@@ -15,7 +15,13 @@ import re
 import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
+
+from bakepy.model import Project
+
+if TYPE_CHECKING:
+    from bakepy.model import ResolvedProject
+    from bakepy.publish.plan import PublishPlan
 
 # Pinned major versions of the actions the workflow uses.
 GITHUB_ACTIONS = {
@@ -82,8 +88,8 @@ class WorkflowSpec:
 
 
 def workflow_spec(
-    project: Any,
-    plan: Any,
+    project: Project | ResolvedProject,
+    plan: PublishPlan,
     *,
     file: str | None = None,
     targets: Sequence[str] = (),
@@ -97,7 +103,7 @@ def workflow_spec(
     for tp in plan.targets:
         registries.update(dict.fromkeys(repo.split("/", 1)[0] for repo in tp.repositories))
         registries.update(dict.fromkeys(tp.tags_by_registry))
-    resolved = project.resolved if hasattr(project, "resolved") else project
+    resolved = project.resolved if isinstance(project, Project) else project
     cache = resolved.settings.cache
     return WorkflowSpec(
         registries=tuple(registries),

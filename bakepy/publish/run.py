@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bakepy.engine.registry import inspect_many
 from bakepy.engine.runner import Runner
@@ -27,6 +27,10 @@ from bakepy.publish.merge import apply, decide
 from bakepy.publish.records import DigestRecord
 from bakepy.publish.sources import Collected, TargetSpec, collect_all, images_of
 from bakepy.publish.verify import Published, verify
+
+if TYPE_CHECKING:
+    from bakepy.model import Project
+    from bakepy.publish.plan import PublishPlan
 
 WORKDIR = ".bakepy"
 
@@ -86,7 +90,7 @@ def workdir(project_dir: Path) -> Path:
     return path
 
 
-def specs_from_plan(plan: Any, project: Any) -> list[TargetSpec]:
+def specs_from_plan(plan: PublishPlan, project: Project) -> list[TargetSpec]:
     """The plan's targets as publish needs them (index annotations: the target's `index:` ones)."""
     specs = []
     for tp in plan.targets:
@@ -98,8 +102,8 @@ def specs_from_plan(plan: Any, project: Any) -> list[TargetSpec]:
     return specs
 
 
-def _index_annotations(project: Any, target: str) -> dict[str, str]:
-    found = getattr(project, "targets", {}).get(target) if hasattr(project, "targets") else None
+def _index_annotations(project: Project, target: str) -> dict[str, str]:
+    found = project.targets.get(target)
     out: dict[str, str] = {}
     for entry in getattr(found, "annotations", None) or ():
         key, _, value = str(entry).partition("=")
@@ -110,7 +114,7 @@ def _index_annotations(project: Any, target: str) -> dict[str, str]:
 
 def publish_project(
     project_file: Path,
-    project: Any,
+    project: Project,
     runner: Runner,
     *,
     targets: Sequence[str] = (),
