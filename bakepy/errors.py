@@ -56,3 +56,9 @@ class CheckFailedError(BakepyError):
     """`bakepy doctor` found a required check failing."""
 
     exit_code = 7
+
+
+class InterruptedRunError(BakepyError):
+    """SIGINT or SIGTERM stopped a run; the message says what was put back and what could not be."""
+
+    exit_code = 130

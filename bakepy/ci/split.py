@@ -29,7 +29,7 @@ from bakepy.engine.runner import Runner
 from bakepy.errors import ConfigError, NothingToDoError, RegistryError
 from bakepy.model import Project
 from bakepy.publish.build import build_by_digest, emulated_platforms, run_bake
-from bakepy.publish.merge import MergeStep
+from bakepy.publish.plan import imagetools_create_argv
 from bakepy.publish.records import DigestRecord, read_record_files, source_revision, write_records
 from bakepy.publish.run import merge_collected, records_for, specs_from_plan, workdir
 from bakepy.publish.sources import Collected, TargetSpec, collect_all
@@ -368,17 +368,23 @@ class MergeReport:
 
 
 def merge_commands(checked: MergeInput) -> list[tuple[str, ...]]:
-    """The `imagetools create` per target and registry a merge runs when every tag moves (dry run)."""
+    """What a merge runs per target when every tag moves (dry run): from one source, the tags of every registry
+    in one call; from several, the index is first staged by digest in every registry (shown as `@INDEX`)."""
     out: list[tuple[str, ...]] = []
     for spec, digests in checked.sources:
-        for registry in spec.registries():
-            tags = spec.tags_in(registry)
-            if not tags:
-                continue
-            repo = spec.repository_in(registry)
-            sources = tuple(f"{repo}@{d}" for d in digests)
-            annotations = tuple(sorted(spec.index_annotations.items())) if len(sources) > 1 else ()
-            out.append(tuple(MergeStep(spec.name, registry, tags, sources, annotations).argv()))
+        registries = [r for r in spec.registries() if spec.tags_in(r)]
+        if not registries:
+            continue
+        first = spec.repository_in(registries[0])
+        sources = tuple(f"{first}@{d}" for d in digests)
+        tags = [t for r in registries for t in spec.tags_in(r)]
+        if len(sources) == 1:
+            out.append(imagetools_create_argv(tags, sources))
+            continue
+        annotations = tuple(sorted(spec.index_annotations.items()))
+        staged = [f"{spec.repository_in(r)}@INDEX" for r in registries]
+        out.append(imagetools_create_argv(staged, sources, annotations))
+        out.append(imagetools_create_argv(tags, [f"{first}@INDEX"]))
     return out
 
 

@@ -10,8 +10,9 @@ import hashlib
 import json
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from bakepy.engine.runner import Runner
 from bakepy.publish.index import INDEX_MEDIA_TYPES, ImageIndex, parse_index, split_reference
@@ -24,46 +25,73 @@ _ACCEPT = ", ".join(
     )
 )
 _LOOPBACK = ("127.0.0.1", "localhost", "[::1]")
+_HTTP = urllib.request.build_opener()
 
 
-class _NoAnswer(Exception):
+class NoAnswer(Exception):
     """The anonymous read cannot tell: ask buildx, which has the credential store."""
+
+
+def _url(ref: str, *, blob: str | None = None) -> str:
+    registry, path, tag, digest = split_reference(ref)
+    if registry == "docker.io":
+        raise NoAnswer  # anonymous manifest reads count against Docker Hub's pull limits
+    host = registry.split("]")[0] + "]" if registry.startswith("[") else registry.rsplit(":", 1)[0]
+    scheme = "http" if host in _LOOPBACK else "https"  # buildx talks plain HTTP to loopback too
+    if blob is not None:
+        return f"{scheme}://{registry}/v2/{path}/blobs/{blob}"
+    return f"{scheme}://{registry}/v2/{path}/manifests/{digest or tag or 'latest'}"
+
+
+def _open(request: urllib.request.Request, timeout: float) -> tuple[int, bytes, Any]:
+    """(status, body, headers); a 404 from an open registry is an answer, anything unclear is `NoAnswer`."""
+    try:
+        with _HTTP.open(request, timeout=timeout) as response:
+            return response.status, response.read(), response.headers
+    except urllib.error.HTTPError as exc:
+        with exc:  # an error response holds its connection open until closed
+            if exc.code == 404 and exc.headers.get("WWW-Authenticate") is None:
+                return 404, b"", exc.headers
+            raise NoAnswer from exc
+    except (OSError, ValueError) as exc:
+        raise NoAnswer from exc
+
+
+def head_digest(ref: str, *, timeout: float = 10.0) -> str | None:
+    """The digest `ref` points at now, from one HEAD (no body); None when it does not exist.
+
+    Raises `NoAnswer` where the registry is not open or does not send `Docker-Content-Digest`.
+    """
+    request = urllib.request.Request(_url(ref), method="HEAD", headers={"Accept": _ACCEPT})
+    status, _, headers = _open(request, timeout)
+    if status == 404:
+        return None
+    digest = headers.get("Docker-Content-Digest")
+    if not digest:
+        raise NoAnswer
+    return str(digest)
 
 
 def read_anonymously(ref: str, *, timeout: float = 10.0) -> ImageIndex | None:
     """Read `ref` over the registry HTTP API without credentials (bakepy never handles a secret).
 
-    Returns the index, or None when the registry says plainly that it does not exist. Raises `_NoAnswer` for
+    Returns the index, or None when the registry says plainly that it does not exist. Raises `NoAnswer` for
     anything less certain (auth required, a token-gated 404, TLS or network trouble, Docker Hub's pull quota),
     so the caller falls back to `imagetools inspect`.
     """
-    registry, path, tag, digest = split_reference(ref)
-    if registry == "docker.io":
-        raise _NoAnswer  # anonymous manifest reads count against Docker Hub's pull limits
-    host = registry.split("]")[0] + "]" if registry.startswith("[") else registry.rsplit(":", 1)[0]
-    scheme = (
-        "http" if host in _LOOPBACK else "https"
-    )  # buildx talks plain HTTP to loopback registries too
-    url = f"{scheme}://{registry}/v2/{path}/manifests/{digest or tag or 'latest'}"
-    request = urllib.request.Request(url, headers={"Accept": _ACCEPT})
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            body = response.read()
-            header_digest = response.headers.get("Docker-Content-Digest")
-    except urllib.error.HTTPError as exc:
-        with exc:  # an error response holds its connection open until closed
-            if exc.code == 404 and exc.headers.get("WWW-Authenticate") is None:
-                return None  # an open registry's plain answer
-            raise _NoAnswer from exc
-    except (OSError, ValueError) as exc:
-        raise _NoAnswer from exc
+    digest = split_reference(ref)[3]
+    request = urllib.request.Request(_url(ref), headers={"Accept": _ACCEPT})
+    status, body, headers = _open(request, timeout)
+    if status == 404:
+        return None
+    header_digest = headers.get("Docker-Content-Digest")
     computed = "sha256:" + hashlib.sha256(body).hexdigest()
     if (digest and computed != digest) or (header_digest and header_digest != computed):
-        raise _NoAnswer  # not the bytes we asked for: let buildx handle it
+        raise NoAnswer  # not the bytes we asked for: let buildx handle it
     try:
         doc = json.loads(body)
     except ValueError as exc:
-        raise _NoAnswer from exc
+        raise NoAnswer from exc
     doc["digest"], doc["size"] = computed, len(body)
     return parse_index(doc)
 
@@ -76,18 +104,91 @@ def inspect(runner: Runner, ref: str) -> ImageIndex | None:
     """
     try:
         return read_anonymously(ref)
-    except _NoAnswer:
+    except NoAnswer:
         pass
     doc = runner.imagetools_inspect(ref)
     return None if doc is None else parse_index(doc)
 
 
 def inspect_many(
-    runner: Runner, refs: Sequence[str], *, workers: int = 8
+    runner: Runner,
+    refs: Sequence[str],
+    *,
+    known: Mapping[str, ImageIndex] | None = None,
+    workers: int = 8,
 ) -> dict[str, ImageIndex | None]:
-    """`inspect` for many references at once, side by side."""
+    """`inspect` for many references at once, side by side, HEAD first.
+
+    `known` maps digests whose content is already known (a source, the index a run created): a reference whose
+    HEAD answers one of them costs one HEAD and no GET. Everything else is read in full.
+    """
     unique = list(dict.fromkeys(refs))
+    cache = dict(known or {})
+
+    def one(ref: str) -> ImageIndex | None:
+        if cache and split_reference(ref)[3] is None:
+            try:
+                digest = head_digest(ref)
+            except NoAnswer:
+                digest = ""
+            if digest is None:
+                return None
+            if digest in cache:
+                return cache[digest]
+        return inspect(runner, ref)
+
     if len(unique) <= 1:
-        return {ref: inspect(runner, ref) for ref in unique}
+        return {ref: one(ref) for ref in unique}
     with ThreadPoolExecutor(max_workers=min(workers, len(unique))) as pool:
-        return dict(zip(unique, pool.map(lambda ref: inspect(runner, ref), unique), strict=True))
+        return dict(zip(unique, pool.map(one, unique), strict=True))
+
+
+def config_platform(runner: Runner, ref: str) -> str | None:
+    """The `os/arch[/variant]` an image manifest's config says (`ref` is `repo@digest` of one image manifest).
+
+    Open registries: two GETs (the manifest, its config blob). Otherwise `imagetools inspect`'s image config.
+    None when the config names no platform.
+    """
+    doc: Mapping[str, Any] | None
+    try:
+        request = urllib.request.Request(_url(ref), headers={"Accept": _ACCEPT})
+        status, body, _ = _open(request, 10.0)
+        if status == 404:
+            return None
+        config = json.loads(body).get("config") or {}
+        blob = urllib.request.Request(_url(ref, blob=str(config.get("digest"))))
+        status, body, _ = _open(blob, 10.0)
+        doc = json.loads(body) if status != 404 else None
+    except (NoAnswer, ValueError, AttributeError):
+        doc = runner.imagetools_image_config(ref)
+    if not doc or not doc.get("os") or not doc.get("architecture"):
+        return None
+    parts = [str(doc["os"]), str(doc["architecture"])]
+    if doc.get("variant"):
+        parts.append(str(doc["variant"]))
+    return "/".join(parts)
+
+
+def delete_tag(ref: str, *, digest: str, others_safe: bool) -> bool:
+    """Remove a tag this run created, where the registry lets an anonymous client do so. True if it is gone.
+
+    OCI distribution 1.1 deletes a tag alone (`DELETE /manifests/TAG`). Older registries (distribution 2.x) only
+    delete a manifest by digest, which removes every tag naming it: done only when `others_safe` (the caller
+    checked no tag that existed before the run names `digest`).
+    """
+    registry, path, _, _ = split_reference(ref)
+    for target, allowed in ((ref, True), (f"{registry}/{path}@{digest}", others_safe)):
+        if not allowed:
+            continue
+        try:
+            request = urllib.request.Request(_url(target), method="DELETE")
+            status, _, _ = _open(request, 10.0)
+        except NoAnswer:
+            continue
+        if status in (200, 202, 404):
+            try:
+                if head_digest(ref) is None:
+                    return True
+            except NoAnswer:
+                return False
+    return False

@@ -16,6 +16,8 @@ import os
 import re
 import shlex
 import shutil
+import signal
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -322,6 +324,46 @@ class Runner:
             ) from exc
         return dict(json.loads(out))
 
+    def imagetools_image_config(self, ref: str) -> dict[str, Any] | None:
+        """The image config (`os`, `architecture`, `variant`, …) of one image manifest `ref`; None if missing."""
+        from python_on_whales.exceptions import DockerException
+        from python_on_whales.utils import run
+
+        argv = [*self.docker_cmd(), "buildx", "imagetools", "inspect", *self._builder_args()]
+        argv += ["--format", "{{json .Image}}", ref]
+        try:
+            out = str(run(argv, env=self.env))
+        except DockerException as exc:
+            stderr = exc.stderr or ""
+            if isinstance(stderr, bytes):
+                stderr = stderr.decode(errors="replace")
+            if _is_not_found(stderr):
+                return None
+            raise self._failure(
+                exc, argv, f"reading the image config of {ref}", RegistryError
+            ) from exc
+        found = json.loads(out) if out.strip() else None
+        return dict(found) if isinstance(found, dict) else None
+
+    def terminate_children(self, *, grace: float = 5.0) -> list[int]:
+        """Stop every process this one started (bake, imagetools), and theirs: SIGTERM, then SIGKILL.
+
+        python-on-whales starts them from worker threads and keeps no handle, so they are found by parent PID
+        in /proc. Returns the PIDs that were running.
+        """
+        found = _descendants(os.getpid())
+        for pid in found:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline and any(_running(pid) for pid in found):
+            time.sleep(0.05)
+        for pid in found:
+            if _running(pid):
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
+        return found
+
     def builders(self) -> list[Any]:
         """python-on-whales `Builder`s known to buildx (`docker buildx ls`)."""
         from python_on_whales.exceptions import DockerException
@@ -353,6 +395,34 @@ class Runner:
         raise BuildError(
             f"could not read the builder name from `docker buildx inspect`: {out[:200]!r}"
         )
+
+
+def _descendants(root: int) -> list[int]:
+    """Every live process below `root` (Linux /proc; elsewhere none are found)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = entry.read_text()
+        except OSError:
+            continue
+        fields = text.rpartition(")")[2].split()
+        if len(fields) > 1 and fields[0] != "Z":
+            children.setdefault(int(fields[1]), []).append(int(entry.parent.name))
+    out: list[int] = []
+    queue = [root]
+    while queue:
+        for child in children.get(queue.pop(), []):
+            out.append(child)
+            queue.append(child)
+    return out
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
 
 
 @contextlib.contextmanager

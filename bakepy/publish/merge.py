@@ -1,19 +1,38 @@
-"""Stages 3 and 4 of a publish: decide which tags move, then move them all or none.
+"""Stages 3 and 4 of a publish: decide which tags move, stage every index by digest, then move the tags, all or none.
 
-`decide`: per target and registry, the tags to move. A tag whose platform images already equal the new ones is
-left alone (provenance makes every rebuild a new index digest; leaving it keeps its digest and signatures).
-`apply`: one `imagetools create` per target and registry with all of its tags (buildx#1089: exports are not
-transactional, so bakepy does the transaction); if a step fails, tags already moved are put back."""
+The transaction (buildx#1089: exports are not transactional, so bakepy makes the tag moves one):
+
+1. `decide` (pure): per target, the one index every tag of it will hold in every registry, and the tags that
+   move. A tag whose platform images already equal the new ones is left alone (provenance makes every rebuild a
+   new index digest; leaving it keeps its digest and signatures), and new tags copy that same index.
+2. `stage`: the index exists **by digest** in every registry before any tag moves. One source index is already
+   there (bake pushed it); an index made from several sources is computed with `imagetools create --dry-run`
+   (the exact bytes it will push), checked (planned platforms, no duplicates, attestations), and pushed to every
+   registry by digest (`--tag REPO@sha256:…`), which names no tag.
+3. `commit`: one `imagetools create` per target carrying every moving tag of every registry, copying the staged
+   index (a carbon copy: one source that is an index), targets side by side. Only tags move here.
+4. On any failure after the first commit started (a failed or partly failed call, a failed read-back, an
+   interrupt) `roll_back` reads every tag back, never trusting an exit code, and puts back exactly the tags that
+   now hold this run's index: to their old index, or deleted where they did not exist and the registry allows it.
+   A tag that holds something else was moved by someone else during the run and is left alone, and said so.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import contextlib
+import hashlib
+import json
+import signal
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
+from bakepy.engine import registry
 from bakepy.engine.runner import Runner
-from bakepy.errors import RegistryError
-from bakepy.publish.index import ImageIndex, repository_of
+from bakepy.errors import BakepyError, InterruptedRunError, RegistryError
+from bakepy.publish.index import ImageIndex, parse_index, split_reference
 from bakepy.publish.plan import imagetools_create_argv
 from bakepy.publish.sources import Collected, _same_images
 
@@ -24,133 +43,326 @@ class Decision:
 
     target: str
     registry: str
+    repository: str  # repository-only reference in this registry
     expected: Mapping[str, str]  # platform → image digest every tag must end up with
     attestations: int
     tags: tuple[str, ...]
     before: Mapping[str, str | None]  # tag → digest it pointed at before the run
-    step: MergeStep | None  # None: every tag already holds these images
-    unchanged: tuple[str, ...]
+    move: tuple[str, ...]  # tags this run moves (or creates)
+    unchanged: tuple[str, ...]  # tags that already hold these images
 
 
 @dataclass(frozen=True)
-class MergeStep:
-    """One `imagetools create`: all `tags` of one target in one registry, from `sources` in that registry."""
+class TargetMerge:
+    """One target's merge: one index for every registry, every moving tag moved by one `imagetools create`."""
 
-    target: str
-    registry: str
-    tags: tuple[str, ...]
-    sources: tuple[str, ...]
-    annotations: tuple[tuple[str, str], ...] = ()  # index annotations, `index:` prefixed
+    collected: Collected
+    decisions: tuple[Decision, ...]
+    sources: tuple[str, ...]  # `repo@digest` in one registry: what the index is made from
+    annotations: tuple[
+        tuple[str, str], ...
+    ]  # index annotations (`index:` prefixed) for a new merged index
+    index: (
+        str | None
+    )  # the index digest, when known before staging (one index source, or a kept index)
+    kept: bool = False  # the index is one an existing tag already holds
 
-    def argv(self) -> list[str]:
-        return list(imagetools_create_argv(self.tags, self.sources, self.annotations))
+    @property
+    def target(self) -> str:
+        return self.collected.spec.name
 
-
-def merge_all(runner: Runner, steps: Sequence[MergeStep]) -> dict[MergeStep, BaseException | None]:
-    """Run every step, one thread per registry (steps of one registry run in order). Returns each step's error."""
-    by_registry: dict[str, list[MergeStep]] = {}
-    for step in steps:
-        by_registry.setdefault(step.registry, []).append(step)
-
-    def run_registry(group: list[MergeStep]) -> dict[MergeStep, BaseException | None]:
-        out: dict[MergeStep, BaseException | None] = {}
-        for step in group:
-            try:
-                runner.imagetools_create(
-                    step.tags, step.sources, annotations=dict(step.annotations)
-                )
-                out[step] = None
-            except Exception as exc:  # reported per step; the caller rolls back
-                out[step] = exc
-        return out
-
-    results: dict[MergeStep, BaseException | None] = {}
-    if not by_registry:
-        return results
-    with ThreadPoolExecutor(max_workers=len(by_registry)) as pool:
-        for partial in pool.map(run_registry, by_registry.values()):
-            results.update(partial)
-    return results
+    @property
+    def moving(self) -> tuple[str, ...]:
+        return tuple(t for d in self.decisions for t in d.move)
 
 
-# -- 3. decide ------------------------------------------------------------------------------------------
-def decide(collected: Collected, current: Mapping[str, ImageIndex | None]) -> list[Decision]:
-    """Per registry: which tags move, from which sources, given what every tag points at now."""
+@dataclass(frozen=True)
+class Staged:
+    """A target's index, known and present by digest in every registry where its tags move."""
+
+    merge: TargetMerge
+    digest: str
+    index: ImageIndex
+
+    def commit_argv(self) -> list[str]:
+        return list(imagetools_create_argv(self.merge.moving, (self.source(),), ()))
+
+    def source(self) -> str:
+        return f"{self.merge.decisions[0].repository}@{self.digest}"
+
+
+# -- 1. decide ------------------------------------------------------------------------------------------
+def decide(collected: Collected, current: Mapping[str, ImageIndex | None]) -> TargetMerge:
+    """The target's index and, per registry, which tags move, given what every tag points at now."""
     spec = collected.spec
+    registries = [r for r in spec.registries() if spec.tags_in(r)]
+    same = {
+        t: idx.digest
+        for r in registries
+        for t in spec.tags_in(r)
+        if (idx := current.get(t)) is not None and _same_images(idx, collected.images)
+    }
+    keep: str | None = None
+    if same:  # the index most tags already hold: every other tag copies it
+        counts: dict[str, int] = {}
+        for digest in same.values():
+            counts[digest] = counts.get(digest, 0) + 1
+        keep = max(counts, key=lambda d: (counts[d], d))
     decisions = []
-    for registry in spec.registries():
-        tags = spec.tags_in(registry)
-        if not tags:
-            continue
-        repo = spec.repository_in(registry)
-        before = {tag: (idx.digest if (idx := current.get(tag)) else None) for tag in tags}
-        same = [
-            t
-            for t in tags
-            if (idx := current.get(t)) is not None and _same_images(idx, collected.images)
-        ]
-        if same:
-            # Keep one index per target and registry: new tags copy an index already holding these images.
-            keep = max(
-                {before[t] for t in same}, key=lambda d: sum(1 for t in same if before[t] == d)
-            )
-            sources: tuple[str, ...] = (f"{repo}@{keep}",)
-            annotations: tuple[tuple[str, str], ...] = ()
-        else:
-            keep = None
-            sources = tuple(f"{repo}@{d}" for d in collected.digests)
-            # One source is copied as is (it carries its annotations); a merge of several gets them again.
-            annotations = tuple(sorted(spec.index_annotations.items())) if len(sources) > 1 else ()
+    for r in registries:
+        tags = spec.tags_in(r)
+        before = {t: (idx.digest if (idx := current.get(t)) else None) for t in tags}
         move = tuple(t for t in tags if keep is None or before[t] != keep)
         unchanged = tuple(t for t in tags if t not in move)
-        step = MergeStep(spec.name, registry, move, sources, annotations) if move else None
         decisions.append(
             Decision(
                 spec.name,
-                registry,
+                r,
+                spec.repository_in(r),
                 collected.images,
                 collected.attestations,
                 tags,
                 before,
-                step,
+                move,
                 unchanged,
             )
         )
-    return decisions
+    first = decisions[0].repository if decisions else spec.repositories[0]
+    if keep is not None:
+        holder = next(t for t, d in same.items() if d == keep)
+        repo = spec.repository_in(split_reference(holder)[0])
+        return TargetMerge(collected, tuple(decisions), (f"{repo}@{keep}",), (), keep, kept=True)
+    sources = tuple(f"{first}@{d}" for d in collected.digests)
+    single = len(sources) == 1 and collected.indexes[collected.digests[0]].is_index
+    # One index source is copied as is (it carries its annotations); a merge of several gets them again.
+    annotations = () if single else tuple(sorted(spec.index_annotations.items()))
+    return TargetMerge(
+        collected, tuple(decisions), sources, annotations, collected.digests[0] if single else None
+    )
 
 
-# -- 4. apply -------------------------------------------------------------------------------------------
-def apply(runner: Runner, decisions: Sequence[Decision]) -> None:
-    steps = [d.step for d in decisions if d.step is not None]
-    results = merge_all(runner, steps)
-    failed = [(s, e) for s, e in results.items() if e is not None]
-    if not failed:
-        return
-    restored, created = _roll_back(runner, decisions, {s for s, e in results.items() if e is None})
-    step, error = failed[0]
-    note = f"{len(restored)} tag(s) moved in this run were put back"
-    if created:
-        note += f"; new tags that no registry API can remove: {', '.join(created)}"
-    raise RegistryError(
-        f"merge of target {step.target} in {step.registry} failed: {error}; {note}",
-        hint="fix the registry problem and publish again",
-    ) from error
+def check_index(merge: TargetMerge, index: ImageIndex) -> None:
+    """The index every tag will get holds exactly the planned images and attestations: else nothing moves."""
+    spec = merge.collected.spec
+    try:
+        platforms = index.platform_digests()  # raises on duplicate platforms
+    except RegistryError as exc:
+        raise RegistryError(
+            f"target {spec.name}: the index would list one platform twice ({exc}); no tag was moved",
+            hint="each platform must come from exactly one source",
+        ) from None
+    expected = dict(merge.collected.images)
+    if not index.is_index and len(expected) == 1:
+        platforms = {next(iter(expected)): index.digest}
+    if platforms != expected:
+        raise RegistryError(
+            f"target {spec.name}: the index would hold {', '.join(sorted(platforms)) or 'nothing'}, "
+            f"not the planned {', '.join(sorted(expected))}; no tag was moved"
+        )
 
 
-def _roll_back(
-    runner: Runner, decisions: Sequence[Decision], done: set[MergeStep]
-) -> tuple[list[str], list[str]]:
-    restored: list[str] = []
-    created: list[str] = []
-    for decision in decisions:
-        if decision.step is None or decision.step not in done:
+# -- 2. stage -------------------------------------------------------------------------------------------
+def stage(runner: Runner, merge: TargetMerge, known: Mapping[str, ImageIndex]) -> Staged:
+    """Make the target's index exist by digest in every registry where its tags move; move no tag."""
+    registries = [d for d in merge.decisions if d.move]
+    if merge.index is not None and merge.index in known:
+        digest, index = merge.index, known[merge.index]
+        if merge.kept:  # an index an existing tag holds: copy it by digest where it is not yet
+            wanted = [f"{d.repository}@{digest}" for d in registries]
+            present = registry.inspect_many(runner, wanted)
+            missing = [ref for ref, found in present.items() if found is None]
+            if missing:
+                runner.imagetools_create(missing, merge.sources)
+        # else: one index source, which `collect` found in every registry already
+    else:
+        text = runner.imagetools_create(
+            ["dry-run"], merge.sources, annotations=dict(merge.annotations), dry_run=True
+        )
+        body = text.rstrip("\n").encode()
+        digest = "sha256:" + hashlib.sha256(body).hexdigest()
+        doc = json.loads(body)
+        doc["digest"], doc["size"] = digest, len(body)
+        index = parse_index(doc)
+        check_index(merge, index)
+        runner.imagetools_create(
+            [f"{d.repository}@{digest}" for d in registries],
+            merge.sources,
+            annotations=dict(merge.annotations),
+        )
+    check_index(merge, index)
+    return Staged(merge, digest, index)
+
+
+# -- 3. commit ------------------------------------------------------------------------------------------
+def commit(runner: Runner, staged: Sequence[Staged], *, workers: int = 8) -> list[BaseException]:
+    """One `imagetools create` per target with every moving tag in every registry; targets side by side."""
+    work = [s for s in staged if s.merge.moving]
+    if not work:
+        return []
+
+    def one(s: Staged) -> BaseException | None:
+        try:
+            runner.imagetools_create(s.merge.moving, [s.source()])
+        except BakepyError as exc:
+            failed = RegistryError(
+                f"merge of target {s.merge.target} failed: {exc.message}",
+                hint="fix the registry problem and publish again",
+                detail=exc.detail,
+            )
+            failed.__cause__ = exc
+            return failed
+        return None
+
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(work)))) as pool:
+        results = list(pool.map(one, work))
+    return [e for e in results if e is not None]
+
+
+# -- 4. roll back ---------------------------------------------------------------------------------------
+@dataclass
+class RollBack:
+    """What a roll back found and did, tag by tag, from reads of the registries."""
+
+    untouched: list[str] = field(default_factory=list)  # still where they were
+    restored: list[str] = field(default_factory=list)  # moved by this run, put back
+    removed: list[str] = field(default_factory=list)  # created by this run, deleted again
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (tag, why) not restored
+    foreign: list[tuple[str, str]] = field(
+        default_factory=list
+    )  # (tag, digest) moved by someone else
+
+    @property
+    def clean(self) -> bool:
+        return not self.failed
+
+    def describe(self) -> str:
+        if not (self.restored or self.removed or self.failed or self.foreign):
+            return "no tag was created or moved (read back from the registries)"
+        parts = []
+        if self.restored:
+            parts.append(f"put back {len(self.restored)} tag(s) moved in this run")
+        if self.removed:
+            parts.append(f"removed {len(self.removed)} tag(s) this run had created")
+        if self.failed:
+            listed = "; ".join(f"{t} ({why})" for t, why in self.failed)
+            parts.append(f"COULD NOT put back {len(self.failed)} tag(s): {listed}")
+        if self.foreign:
+            listed = ", ".join(f"{t} (now {d[:19]}…)" for t, d in self.foreign)
+            parts.append(f"left alone, moved by someone else during this run: {listed}")
+        return "; ".join(parts)
+
+
+def _read_digest(runner: Runner, ref: str) -> str | None:
+    try:
+        return registry.head_digest(ref)
+    except registry.NoAnswer:
+        found = registry.inspect(runner, ref)
+        return None if found is None else found.digest
+
+
+def roll_back(runner: Runner, staged: Sequence[Staged]) -> RollBack:
+    """Read every tag this run may have moved; put back exactly those that hold this run's index."""
+    result = RollBack()
+    restore: dict[tuple[str, str], list[str]] = {}
+    create: list[tuple[str, Decision, str]] = []
+    for s in staged:
+        for d in s.merge.decisions:
+            for tag in d.move:
+                before = d.before.get(tag)
+                try:
+                    now = _read_digest(runner, tag)
+                except BakepyError as exc:
+                    result.failed.append((tag, f"cannot read it: {exc.message}"))
+                    continue
+                if now == before:
+                    result.untouched.append(tag)
+                elif now != s.digest:
+                    result.foreign.append((tag, str(now)))
+                elif before is None:
+                    create.append((tag, d, s.digest))
+                else:
+                    restore.setdefault((d.repository, before), []).append(tag)
+    for (repo, before), tags in restore.items():
+        try:
+            runner.imagetools_create(tags, [f"{repo}@{before}"])
+        except BakepyError as exc:
+            result.failed.extend((t, f"putting it back failed: {exc.message}") for t in tags)
             continue
-        repo = repository_of(decision.step.sources[0])
-        for tag in decision.step.tags:
-            previous = decision.before.get(tag)
-            if previous is None:
-                created.append(tag)  # registries offer no way to delete a tag alone
-                continue
-            runner.imagetools_create([tag], [f"{repo}@{previous}"])
-            restored.append(tag)
-    return restored, created
+        for tag in tags:
+            try:
+                ok = _read_digest(runner, tag) == before
+            except BakepyError:
+                ok = False
+            if ok:
+                result.restored.append(tag)
+            else:
+                result.failed.append((tag, f"still not at {before[:19]}… after putting it back"))
+    for tag, d, digest in create:
+        safe = digest not in set(d.before.values())
+        if registry.delete_tag(tag, digest=digest, others_safe=safe):
+            result.removed.append(tag)
+        else:
+            result.failed.append(
+                (tag, "it did not exist before and this registry does not let bakepy delete it")
+            )
+    return result
+
+
+# -- the transaction ------------------------------------------------------------------------------------
+@contextlib.contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """While putting tags back, SIGINT/SIGTERM wait: a half-done roll back is worse than a late exit."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    pending: list[int] = []
+
+    def hold(signum: int, _frame: Any) -> None:
+        pending.append(signum)
+
+    old = {s: signal.signal(s, hold) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, handler in old.items():
+            signal.signal(s, handler)
+
+
+def transact(
+    runner: Runner,
+    merges: Sequence[TargetMerge],
+    known: Mapping[str, ImageIndex],
+    *,
+    verify: Callable[[Sequence[Staged]], Any],
+) -> Any:
+    """Stage every index, then commit every tag, then `verify`; on any failure after the first tag may have
+    moved, put back what this run moved and raise with what moved, what was put back and what could not be."""
+    staged = [
+        stage(runner, m, known) for m in merges
+    ]  # nothing moves here: failures need no roll back
+    try:
+        errors = commit(runner, staged)
+        if errors:
+            raise errors[0]
+        return verify(staged)
+    except KeyboardInterrupt:
+        stopped = runner.terminate_children()
+        with _signals_deferred():
+            report = roll_back(runner, staged)
+        note = f" (stopped {len(stopped)} child process(es))" if stopped else ""
+        raise InterruptedRunError(
+            f"interrupted while moving tags{note}; {report.describe()}",
+            hint="publish again to finish"
+            if report.clean
+            else "restore the tags named above by hand",
+        ) from None
+    except BakepyError as exc:
+        with _signals_deferred():
+            report = roll_back(runner, staged)
+        raise type(exc)(
+            f"{exc.message}; {report.describe()}",
+            hint=exc.hint
+            if report.clean
+            else "restore the tags named above by hand, then publish again",
+            detail=exc.detail,
+        ) from exc

@@ -102,10 +102,10 @@ class PublishPlan:
 
 @dataclass(frozen=True)
 class MergeCommand:
-    """One `imagetools create` for one target in one registry."""
+    """The one `imagetools create` that moves every tag of one target, in every registry at once."""
 
     target: str
-    registry: str
+    registries: tuple[str, ...]
     argv: tuple[str, ...]
 
 
@@ -254,13 +254,18 @@ def imagetools_create_argv(
 def merge_commands(
     plan: PublishPlan, digests: Mapping[str, str] | None = None
 ) -> tuple[MergeCommand, ...]:
-    """One `imagetools create --tag ... SOURCE@DIGEST` per target and registry (placeholders for unknown digests)."""
+    """One `imagetools create --tag … --tag … SOURCE@DIGEST` per target, carrying every tag of every registry
+    (placeholders for unknown digests). The source is the target's index in its first registry: it is already
+    in every registry by digest, so the call copies no blob and only moves tags."""
     out = []
     for target in plan.targets:
+        if not target.tags_by_registry:
+            continue
         digest = (digests or {}).get(target.name) or digest_placeholder(target.name)
-        for registry, tags in target.tags_by_registry.items():
-            argv = imagetools_create_argv(tags, [f"{target.source(registry)}@{digest}"])
-            out.append(MergeCommand(target=target.name, registry=registry, argv=argv))
+        registries = tuple(target.tags_by_registry)
+        tags = [t for r in registries for t in target.tags_by_registry[r]]
+        argv = imagetools_create_argv(tags, [f"{target.source(registries[0])}@{digest}"])
+        out.append(MergeCommand(target=target.name, registries=registries, argv=argv))
     return tuple(out)
 
 
@@ -289,7 +294,12 @@ def plan_to_json(
                 "argv": list(bake_command(plan, bake_file=bake_file, metadata_file=metadata_file)),
             },
             *(
-                {"step": "merge", "target": m.target, "registry": m.registry, "argv": list(m.argv)}
+                {
+                    "step": "merge",
+                    "target": m.target,
+                    "registries": list(m.registries),
+                    "argv": list(m.argv),
+                }
                 for m in merge_commands(plan)
             ),
         ],

@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING, Any
 from bakepy.engine.registry import inspect_many
 from bakepy.engine.runner import Runner
 from bakepy.publish.build import build_by_digest, emulated_platforms
-from bakepy.publish.merge import apply, decide
+from bakepy.publish.index import ImageIndex
+from bakepy.publish.merge import Staged, decide, transact
 from bakepy.publish.records import DigestRecord
 from bakepy.publish.sources import Collected, TargetSpec, collect_all, images_of
 from bakepy.publish.verify import Published, verify
@@ -179,11 +180,20 @@ def publish_project(
 
 
 def merge_collected(runner: Runner, collected: Sequence[Collected]) -> list[Published]:
-    """Steps 3 to 5 for checked sources: read every tag, decide them all, move them, read them back."""
+    """Stages 3 to 5 for checked sources: read every tag, decide, stage every index by digest, move every tag
+    in one call per target, read them back; any failure after a tag may have moved puts back what moved."""
+    known: dict[str, ImageIndex] = {d: i for c in collected for d, i in c.indexes.items()}
     tags = [t for c in collected for t in c.spec.tags]
-    current = inspect_many(runner, tags)
-    decisions = [d for c in collected for d in decide(c, current)]
-    apply(runner, decisions)
-    moved = [t for d in decisions if d.step is not None for t in d.step.tags]
-    after = {**current, **inspect_many(runner, moved)}
-    return verify(decisions, after)
+    current = inspect_many(runner, tags, known=known)
+    known.update({i.digest: i for i in current.values() if i is not None})
+    merges = [decide(c, current) for c in collected]
+
+    def read_back(staged: Sequence[Staged]) -> list[Published]:
+        every = {s.digest: s.index for s in staged}
+        after = inspect_many(
+            runner, [t for s in staged for t in s.merge.collected.spec.tags], known=every
+        )
+        return verify(staged, after)
+
+    published: list[Published] = transact(runner, merges, known, verify=read_back)
+    return published

@@ -10,7 +10,7 @@ from typing import Any
 
 from bakepy.errors import RegistryError
 from bakepy.publish.index import ImageIndex
-from bakepy.publish.merge import Decision
+from bakepy.publish.merge import Staged
 from bakepy.publish.sources import _same_images
 
 
@@ -52,41 +52,38 @@ class Published:
 
 
 # -- 5. verify ------------------------------------------------------------------------------------------
-def verify(
-    decisions: Sequence[Decision], after: Mapping[str, ImageIndex | None]
-) -> list[Published]:
-    """Every tag, as read back from its registry, holds exactly the planned images; one index per registry."""
+def verify(staged: Sequence[Staged], after: Mapping[str, ImageIndex | None]) -> list[Published]:
+    """Every tag, as read back from its registry, holds the target's staged index (checked before any tag moved
+    to hold exactly the planned images): one index per target, the same in every registry."""
     published = []
-    for d in decisions:
-        digests: dict[str, str] = {}
-        for tag in d.tags:
-            found = after.get(tag)
-            if found is None:
-                raise RegistryError(f"verify: {tag} does not exist after the merge")
-            if not _same_images(found, d.expected):
-                raise RegistryError(
-                    f"verify: {tag} points at {found.digest} with {', '.join(found.platforms)}, "
-                    f"not the planned {', '.join(sorted(d.expected))}"
+    for s in staged:
+        for d in s.merge.decisions:
+            for tag in d.tags:
+                found = after.get(tag)
+                if found is None:
+                    raise RegistryError(f"verify: {tag} does not exist after the merge")
+                if found.digest != s.digest:
+                    what = ", ".join(found.platforms) or "nothing"
+                    raise RegistryError(
+                        f"verify: {tag} points at {found.digest} ({what}), not this run's index "
+                        f"{s.digest} ({', '.join(sorted(d.expected))}): another publish moved it "
+                        "during this run, or the registry did not keep the push"
+                    )
+                if not _same_images(found, d.expected):
+                    raise RegistryError(
+                        f"verify: {tag} points at {found.digest} with {', '.join(found.platforms)}, "
+                        f"not the planned {', '.join(sorted(d.expected))}"
+                    )
+            published.append(
+                Published(
+                    target=d.target,
+                    registry=d.registry,
+                    tags=d.tags,
+                    digest=s.digest,
+                    platforms=tuple(sorted(d.expected)),
+                    attestations=d.attestations,
+                    moved=d.move,
+                    unchanged=d.unchanged,
                 )
-            if len(found.attestations) != d.attestations:
-                raise RegistryError(
-                    f"verify: {tag} has {len(found.attestations)} attestation manifest(s), expected {d.attestations}"
-                )
-            digests[tag] = found.digest
-        if len(set(digests.values())) != 1:
-            raise RegistryError(
-                f"verify: tags of {d.target} in {d.registry} point at different indexes: {digests}"
             )
-        published.append(
-            Published(
-                target=d.target,
-                registry=d.registry,
-                tags=d.tags,
-                digest=next(iter(digests.values())),
-                platforms=tuple(sorted(d.expected)),
-                attestations=d.attestations,
-                moved=d.step.tags if d.step else (),
-                unchanged=d.unchanged,
-            )
-        )
     return published

@@ -279,23 +279,16 @@ def test_merge_dry_run_prints_the_commands_from_the_records(project: Path) -> No
     source = {(r.target, r.platform): r.source for r in records}
     lines = result.stdout.splitlines()
     assert lines[0].startswith("dry run: 4 record(s) match the plan;")
-    assert lines[1:] == [
-        shlex.join(
-            [
-                "docker",
-                "buildx",
-                "imagetools",
-                "create",
-                "--tag",
-                f"{repo}:latest",
-                "--tag",
-                f"{repo}:1.0",
-                *(f"{repo}@{source[(target, p)]}" for p in PLATFORMS),
-            ]
-        )
-        for target in ("web", "api")
-        for repo in (f"127.0.0.1:5000/{target}", f"ghcr.io/acme/{target}")
-    ]
+    create = ["docker", "buildx", "imagetools", "create"]
+    expected = []
+    for target in ("web", "api"):
+        repos = (f"127.0.0.1:5000/{target}", f"ghcr.io/acme/{target}")
+        staged = [a for repo in repos for a in ("--tag", f"{repo}@INDEX")]
+        sources = [f"{repos[0]}@{source[(target, p)]}" for p in PLATFORMS]
+        expected.append(shlex.join([*create, *staged, *sources]))
+        tags = [a for repo in repos for t in ("latest", "1.0") for a in ("--tag", f"{repo}:{t}")]
+        expected.append(shlex.join([*create, *tags, f"{repos[0]}@INDEX"]))
+    assert lines[1:] == expected
 
     as_json = cli.invoke(app, ["merge", "--records", "records", "--dry-run", "--json"])
     assert as_json.exit_code == 0, as_json.output

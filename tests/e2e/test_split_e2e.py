@@ -174,17 +174,21 @@ def test_records_match_the_registry_and_merge_checks_them_against_it(
     commands = [
         shlex.split(line) for line in dry.stdout.splitlines() if "imagetools create" in line
     ]
+    create = ["docker", "buildx", "imagetools", "create"]
     expected = []
     for target, platforms in planned.items():
-        for registry in registries:
-            repository = f"{registry}/{unique_repo}/{target}"
-            tag_args = [arg for tag in TAGS for arg in ("--tag", f"{repository}:{tag}")]
-            sources = [
-                f"{repository}@{records[(target, p)]['source']}"
-                for p in ("linux/amd64", "linux/arm64")
-                if p in platforms
-            ]
-            expected.append(["docker", "buildx", "imagetools", "create", *tag_args, *sources])
+        repositories = [f"{registry}/{unique_repo}/{target}" for registry in registries]
+        tag_args = [a for repo in repositories for tag in TAGS for a in ("--tag", f"{repo}:{tag}")]
+        sources = [
+            f"{repositories[0]}@{records[(target, p)]['source']}"
+            for p in ("linux/amd64", "linux/arm64")
+            if p in platforms
+        ]
+        if len(sources) > 1:  # an index made from several sources is staged by digest first
+            staged = [a for repo in repositories for a in ("--tag", f"{repo}@INDEX")]
+            expected.append([*create, *staged, *sources])
+            sources = [f"{repositories[0]}@INDEX"]
+        expected.append([*create, *tag_args, *sources])
     assert commands == expected
     assert no_tags(registries, unique_repo, list(targets))
 

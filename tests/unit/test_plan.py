@@ -151,15 +151,16 @@ def test_commands() -> None:
         "docker", "buildx", "bake", "--file", "b.json", "--metadata-file", "m.json",
         "--progress", "plain", "app",
     )  # fmt: skip
-    merges = merge_commands(plan)
-    assert [m.registry for m in merges] == ["127.0.0.1:5000", "ghcr.io"]
-    assert merges[0].argv == (
+    (merge,) = merge_commands(plan)  # one call per target: every tag of every registry
+    assert merge.registries == ("127.0.0.1:5000", "ghcr.io")
+    assert merge.argv == (
         "docker", "buildx", "imagetools", "create",
         "--tag", "127.0.0.1:5000/acme/app:latest", "--tag", "127.0.0.1:5000/acme/app:1.0",
+        "--tag", "ghcr.io/acme/app:latest", "--tag", "ghcr.io/acme/app:1.0",
         f"127.0.0.1:5000/acme/app@{digest_placeholder('app')}",
     )  # fmt: skip
     digest = "sha256:" + "a" * 64
-    assert merge_commands(plan, {"app": digest})[1].argv[-1] == f"ghcr.io/acme/app@{digest}"
+    assert merge_commands(plan, {"app": digest})[0].argv[-1] == f"127.0.0.1:5000/acme/app@{digest}"
 
 
 def test_json_shape() -> None:
@@ -178,7 +179,7 @@ def test_json_shape() -> None:
         },
     }
     assert data["units"] == [{"target": "app", "platform": "linux/amd64"}]
-    assert [c["step"] for c in data["commands"]] == ["build", "merge", "merge"]
+    assert [c["step"] for c in data["commands"]] == ["build", "merge"]
 
 
 def test_fingerprint_is_stable_and_tracks_what_is_published() -> None:

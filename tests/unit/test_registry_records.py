@@ -16,7 +16,6 @@ from bakepy.publish.index import (
     repository_of,
     split_reference,
 )
-from bakepy.publish.merge import MergeStep
 from bakepy.publish.records import DigestRecord, read_record_files, write_records
 from bakepy.publish.sources import TargetSpec, check_sources
 
@@ -79,25 +78,6 @@ def test_build_log_names_target_and_platform_of_the_failure() -> None:
     assert message is not None
     assert message.startswith("build of target bad for linux/arm64 failed: process ")
     assert "exit code: 3" in message
-
-
-def test_merge_step_argv_has_every_tag_in_one_call() -> None:
-    step = MergeStep(
-        "app", "r:5000", ("r:5000/a:1", "r:5000/a:2"), (f"r:5000/a@{D}",), (("index:k", "v"),)
-    )
-    assert step.argv() == [
-        "docker",
-        "buildx",
-        "imagetools",
-        "create",
-        "--tag",
-        "r:5000/a:1",
-        "--tag",
-        "r:5000/a:2",
-        "--annotation",
-        "index:k=v",
-        f"r:5000/a@{D}",
-    ]
 
 
 def _record(**kw: object) -> DigestRecord:

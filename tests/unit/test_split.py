@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
-import shutil
 import textwrap
 from collections.abc import Sequence
 from pathlib import Path
@@ -26,18 +24,16 @@ from bakepy.ci.split import (
     Missing,
     accepted_fingerprints,
     check_records,
-    match_records,
     merge_commands,
     platform_slice,
     read_and_check,
     target_fingerprints,
 )
 from bakepy.config import load_project
-from bakepy.errors import ConfigError, NothingToDoError, RegistryError
-from bakepy.publish.index import ImageIndex, ManifestEntry
+from bakepy.errors import ConfigError, NothingToDoError
 from bakepy.publish.plan import plan_publish
-from bakepy.publish.records import DigestRecord, read_record_files, write_records
-from bakepy.publish.sources import Collected, TargetSpec, check_sources, label_plain_manifests
+from bakepy.publish.records import DigestRecord, write_records
+from bakepy.publish.sources import TargetSpec
 
 REGISTRIES = ("127.0.0.1:5000", "127.0.0.1:5001")
 PLATFORMS = ("linux/amd64", "linux/arm64")
@@ -207,7 +203,7 @@ def test_fingerprints_are_per_target_and_a_merge_also_accepts_the_whole_plans(pa
 
 
 # -- merge: the records checked against the plan (a dry run moves nothing and needs no registry) ---------
-def test_every_record_present_gives_one_create_per_target_and_registry(
+def test_every_record_present_stages_each_index_then_moves_every_tag_in_one_call(
     path: Path, tmp_path: Path
 ) -> None:
     records = built_records(path)
@@ -215,21 +211,21 @@ def test_every_record_present_gives_one_create_per_target_and_registry(
     report = dry_merge(path, tmp_path / "rec")
     assert (report.records, report.missing, report.skipped, report.published) == (4, (), (), ())
     source = {(r.target, r.platform): r.source for r in records}
-    assert list(report.commands) == [
-        (
-            "docker",
-            "buildx",
-            "imagetools",
-            "create",
-            "--tag",
-            f"{registry}/acme/{target}:latest",
-            "--tag",
-            f"{registry}/acme/{target}:1.0",
-            *(f"{registry}/acme/{target}@{source[(target, p)]}" for p in PLATFORMS),
-        )
-        for target in ("web", "api")
-        for registry in REGISTRIES
-    ]
+    create = ("docker", "buildx", "imagetools", "create")
+    expected = []
+    for target in ("web", "api"):
+        first = f"{REGISTRIES[0]}/acme/{target}"
+        # several sources: the index is staged by digest in every registry, then every tag moves in one call
+        staged = [a for r in REGISTRIES for a in ("--tag", f"{r}/acme/{target}@INDEX")]
+        expected.append((*create, *staged, *(f"{first}@{source[(target, p)]}" for p in PLATFORMS)))
+        tags = [
+            a
+            for r in REGISTRIES
+            for t in ("latest", "1.0")
+            for a in ("--tag", f"{r}/acme/{target}:{t}")
+        ]
+        expected.append((*create, *tags, f"{first}@INDEX"))
+    assert list(report.commands) == expected
     assert report.to_json()["partial"] is False
 
 
@@ -251,8 +247,8 @@ def test_allow_partial_merges_what_was_built_and_names_what_is_missing(
     assert report.missing == (Missing("web", "linux/arm64"),)
     assert report.to_json()["partial"] is True
     sources = {c[5]: [a for a in c if "@sha256:" in a] for c in report.commands}
-    assert len(sources["127.0.0.1:5000/acme/web:latest"]) == 1  # amd64 only
-    assert len(sources["127.0.0.1:5001/acme/api:latest"]) == 2
+    assert len(sources["127.0.0.1:5000/acme/web:latest"]) == 1  # amd64 only: copied as it is
+    assert len(sources["127.0.0.1:5000/acme/api@INDEX"]) == 2  # both: staged, then the tags move
 
 
 def test_allow_partial_skips_a_target_with_no_record_at_all(path: Path, tmp_path: Path) -> None:
@@ -261,7 +257,7 @@ def test_allow_partial_skips_a_target_with_no_record_at_all(path: Path, tmp_path
         dry_merge(path, tmp_path / "rec")
     report = dry_merge(path, tmp_path / "rec", allow_partial=True)
     assert report.skipped == ("web",)
-    assert all("/acme/api:" in c[5] for c in report.commands)
+    assert all("/acme/api" in c[5] for c in report.commands)
 
 
 def test_records_of_another_plan_are_refused(path: Path, tmp_path: Path) -> None:
@@ -336,9 +332,11 @@ def test_many_targets_in_one_merge_from_separate_folders(path: Path, tmp_path: P
     report = dry_merge(path, tmp_path / "rec", targets=["web", "api", "tool"])
     assert report.records == 5
     assert [c[5] for c in report.commands] == [
-        f"{registry}/acme/{target}:latest"
-        for target in ("web", "api", "tool")
-        for registry in REGISTRIES
+        f"{REGISTRIES[0]}/acme/web@INDEX",  # two sources: staged by digest first
+        f"{REGISTRIES[0]}/acme/web:latest",
+        f"{REGISTRIES[0]}/acme/api@INDEX",
+        f"{REGISTRIES[0]}/acme/api:latest",
+        f"{REGISTRIES[0]}/acme/tool:latest",  # one source: copied as it is
     ]
 
 
@@ -483,8 +481,19 @@ def test_merge_commands_annotate_an_index_made_from_several_sources() -> None:
         [record("web", p, repositories=("r:5000/web", "q:5001/web")) for p in PLATFORMS]
     )
     checked = check_records([spec], found, fingerprints=FINGERPRINTS, revision=None)
-    (command,) = merge_commands(checked)
-    assert command == (
+    stage, commit = merge_commands(checked)
+    assert stage == (
+        "docker",
+        "buildx",
+        "imagetools",
+        "create",
+        "--tag",
+        "r:5000/web@INDEX",
+        "--annotation",
+        "index:org.opencontainers.image.title=web",
+        *(f"r:5000/web@{record('web', p).source}" for p in PLATFORMS),
+    )
+    assert commit == (
         "docker",
         "buildx",
         "imagetools",
@@ -493,83 +502,5 @@ def test_merge_commands_annotate_an_index_made_from_several_sources() -> None:
         "r:5000/web:1",
         "--tag",
         "r:5000/web:2",
-        "--annotation",
-        "index:org.opencontainers.image.title=web",
-        *(f"r:5000/web@{record('web', p).source}" for p in PLATFORMS),
+        "r:5000/web@INDEX",
     )
-
-
-# -- records against what the registry holds -------------------------------------------------------------
-def plain_manifest(digest: str) -> ImageIndex:
-    """A one-platform push with attestations off, as read from a registry: it names no platform."""
-    return ImageIndex(
-        digest, OCI_MANIFEST, (ManifestEntry(digest, OCI_MANIFEST, 400, None),), is_index=False
-    )
-
-
-def test_plain_manifests_are_labelled_with_the_platform_their_build_pushed() -> None:
-    amd, arm, other = sha("amd64 image"), sha("arm64 image"), sha("an index")
-    index = ImageIndex(other, OCI_INDEX, (ManifestEntry(amd, OCI_MANIFEST, 1, "linux/amd64"),))
-    unlabelled = plain_manifest(amd)
-    assert unlabelled.platforms == ("unknown/unknown",)
-    found = {
-        f"r:5000/web@{amd}": unlabelled,
-        f"r:5000/web@{arm}": plain_manifest(arm),
-        f"r:5000/web@{other}": index,
-        f"r:5000/web@{sha('gone')}": None,
-    }
-    platform_of = {amd: "linux/amd64", arm: "linux/arm64", other: "linux/s390x"}
-    labelled = label_plain_manifests(found, platform_of)
-    assert labelled[f"r:5000/web@{other}"] is index  # an index names its own platforms
-    assert labelled[f"r:5000/web@{sha('gone')}"] is None
-    assert found[f"r:5000/web@{amd}"] is unlabelled  # the input is left alone
-    spec = TargetSpec("web", PLATFORMS, ("r:5000/web",), ("r:5000/web:1",))
-    collected = check_sources(spec, (amd, arm), labelled)
-    assert collected.images == {"linux/amd64": amd, "linux/arm64": arm}
-    assert collected.attestations == 0
-    # Unlabelled, two plain manifests name no platform and cannot be merged.
-    with pytest.raises(RegistryError, match="two different images for unknown/unknown"):
-        check_sources(spec, (amd, arm), found)
-
-
-def test_a_record_must_match_the_image_its_source_holds() -> None:
-    spec = TargetSpec("web", PLATFORMS, ("r:5000/web",), ("r:5000/web:1",))
-    images = {"linux/amd64": record("web", "linux/amd64").digest}
-    collected = Collected(spec, (record("web", "linux/amd64").source,), images, 1, {})
-    match_records(collected, [record("web", "linux/amd64")])
-    with pytest.raises(RegistryError) as caught:
-        match_records(collected, [record("web", "linux/amd64", digest=sha("something else"))])
-    assert caught.value.message == (
-        f"target web: the record says linux/amd64 is {sha('something else')}, but "
-        f"{record('web', 'linux/amd64').source} holds {images['linux/amd64']}; no tag was moved"
-    )
-    with pytest.raises(RegistryError, match="holds no such platform"):
-        match_records(collected, [record("web", "linux/arm64")])
-
-
-# -- record files ----------------------------------------------------------------------------------------
-def test_records_survive_a_copy(tmp_path: Path) -> None:
-    """What CI artifacts do: records written on one machine, read on another."""
-    written = write_records(tmp_path / "a", [record("web", "linux/amd64")])
-    shutil.copytree(tmp_path / "a", tmp_path / "b")
-    ((path, again),) = read_record_files(tmp_path / "b")
-    assert again == record("web", "linux/amd64")
-    assert path.name == written[0].name
-
-
-def test_record_files_are_found_in_sub_folders_and_must_be_json(tmp_path: Path) -> None:
-    write_records(tmp_path / "rec" / "job-1", [record("web", "linux/amd64")])
-    write_records(tmp_path / "rec" / "job-2" / "deeper", [record("web", "linux/arm64")])
-    found = read_record_files(tmp_path / "rec")
-    assert [p.relative_to(tmp_path / "rec").as_posix() for p, _ in found] == [
-        "job-1/web--linux-amd64.json",
-        "job-2/deeper/web--linux-arm64.json",
-    ]
-    (tmp_path / "rec" / "broken.json").write_text("{")
-    with pytest.raises(ConfigError, match=r"broken.json: not a readable JSON digest record"):
-        read_record_files(tmp_path / "rec")
-    (tmp_path / "rec" / "broken.json").write_text(json.dumps({"target": "web"}))
-    with pytest.raises(ConfigError, match=r"broken.json: platform: missing or not a string"):
-        read_record_files(tmp_path / "rec")
-    with pytest.raises(ConfigError, match="no such records directory"):
-        read_record_files(tmp_path / "absent")
