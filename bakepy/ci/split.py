@@ -154,13 +154,19 @@ def build_platform(
         dumps(render_bake(project, targets=names, platform=platform, publish=push))
     )
     if not push:
-        run_bake(runner, bake_file, names, cwd=project_dir, echo=echo)
+        run_bake(runner, bake_file, names, cwd=project_dir, echo=echo, platform=platform)
         return BuildReport(
             platform, tuple(names), skipped, (), (), bake_file, _emulated(runner, platform), False
         )
 
     digests = build_by_digest(
-        runner, bake_file, names, cwd=project_dir, metadata_file=work / "metadata.json", echo=echo
+        runner,
+        bake_file,
+        names,
+        cwd=project_dir,
+        metadata_file=work / "metadata.json",
+        echo=echo,
+        platform=platform,
     )
     specs = [
         dataclasses.replace(spec, platforms=(platform,))

@@ -7,6 +7,7 @@ python_on_whales) inside the command body so `bakepy --help` and `bakepy --versi
 from __future__ import annotations
 
 import importlib
+import signal
 import sys
 
 _COMMAND_MODULES: tuple[str, ...] = (
@@ -27,7 +28,13 @@ def main() -> None:
     """Entry point of the `bakepy` command."""
     from bakepy.cli.app import run_app
 
+    # SIGTERM (CI cancelling a job, `kill`) is handled like Ctrl-C: stop the children, put back moved tags.
+    signal.signal(signal.SIGTERM, _terminated)
     sys.exit(run_app())
+
+
+def _terminated(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 _load_commands()

@@ -72,7 +72,13 @@ class BakepyGroup(TyperGroup):
         ):  # usage errors, --help, explicit exits
             raise
         except KeyboardInterrupt:
-            _stderr_console().print("[red]interrupted[/]")
+            # Outside the tag moves (which handle it themselves): nothing moved, but children may still run.
+            from bakepy.engine.runner import terminate_descendants
+
+            terminate_descendants()
+            _stderr_console().print(
+                "[red]interrupted[/] before any tag moved: no tag was created or moved"
+            )
             raise typer.Exit(130) from None
         except Exception as exc:
             raise typer.Exit(report_error(exc)) from None

@@ -351,18 +351,7 @@ class Runner:
         python-on-whales starts them from worker threads and keeps no handle, so they are found by parent PID
         in /proc. Returns the PIDs that were running.
         """
-        found = _descendants(os.getpid())
-        for pid in found:
-            with contextlib.suppress(OSError):
-                os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + grace
-        while time.monotonic() < deadline and any(_running(pid) for pid in found):
-            time.sleep(0.05)
-        for pid in found:
-            if _running(pid):
-                with contextlib.suppress(OSError):
-                    os.kill(pid, signal.SIGKILL)
-        return found
+        return terminate_descendants(grace=grace)
 
     def builders(self) -> list[Any]:
         """python-on-whales `Builder`s known to buildx (`docker buildx ls`)."""
@@ -395,6 +384,22 @@ class Runner:
         raise BuildError(
             f"could not read the builder name from `docker buildx inspect`: {out[:200]!r}"
         )
+
+
+def terminate_descendants(*, grace: float = 5.0) -> list[int]:
+    """Stop every process below this one: SIGTERM, then SIGKILL after `grace` seconds. Returns their PIDs."""
+    found = _descendants(os.getpid())
+    for pid in found:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline and any(_running(pid) for pid in found):
+        time.sleep(0.05)
+    for pid in found:
+        if _running(pid):
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+    return found
 
 
 def _descendants(root: int) -> list[int]:

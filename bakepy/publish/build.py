@@ -16,7 +16,8 @@ from bakepy.errors import BuildError
 # A step line: `#12 [bad linux/arm64 2/2] RUN …`. Inside the brackets buildx names the bake target (only when it
 # builds several), the platform (only when there are several), the Dockerfile stage and the step counter.
 _STEP = re.compile(r"^#(\d+) \[(?P<labels>[^\]]*)\]")
-_PLATFORM = re.compile(r"^[a-z0-9]+/[a-z0-9_]+(?:/[a-z0-9.]+)?$")
+# An os starts with a letter: `2/2` is a step counter, not a platform.
+_PLATFORM = re.compile(r"^[a-z][a-z0-9]*/[a-z0-9_]+(?:/[a-z0-9.]+)?$")
 _STEP_ERROR = re.compile(r"^#(\d+) ERROR: (?P<message>.*)")
 _TARGET_ERROR = re.compile(r"^ERROR: target (?P<target>[^:]+): (?P<message>.*)")
 
@@ -24,7 +25,14 @@ _TARGET_ERROR = re.compile(r"^ERROR: target (?P<target>[^:]+): (?P<message>.*)")
 class BuildLog:
     """Follows `--progress plain` output to name the target and platform of a failure."""
 
-    def __init__(self, echo: Callable[[str], None] | None, targets: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        echo: Callable[[str], None] | None,
+        targets: Sequence[str] = (),
+        platform: str
+        | None = None,  # a one-platform bake: buildx's step labels leave the platform out
+    ) -> None:
+        self.platform = platform
         self.echo = echo
         self.targets = set(targets)
         self.only = targets[0] if len(targets) == 1 else "?"
@@ -37,7 +45,7 @@ class BuildLog:
         if m := _STEP.match(line):
             labels = m.group("labels").split()
             target = labels[0] if labels and labels[0] in self.targets else self.only
-            platform = next((x for x in labels if _PLATFORM.match(x)), None)
+            platform = next((x for x in labels if _PLATFORM.match(x)), self.platform)
             self.steps.setdefault(m.group(1), (target, platform))
         elif m := _STEP_ERROR.match(line):
             target, platform = self.steps.get(m.group(1), (self.only, None))
@@ -69,11 +77,12 @@ def run_bake(
     cwd: Path,
     metadata_file: Path | None = None,
     echo: Callable[[str], None] | None = None,
+    platform: str | None = None,
 ) -> None:
     """Run one bake of a rendered file; a failure names the target and platform that failed."""
     if echo is None and runner.echo_output:
         echo = lambda line: runner.log("  " + line)  # noqa: E731
-    log = BuildLog(echo, targets)
+    log = BuildLog(echo, targets, platform)
     try:
         runner.bake([bake_file], targets, metadata_file=metadata_file, cwd=cwd, on_line=log)
     except BuildError as exc:
@@ -98,10 +107,19 @@ def build_by_digest(
     cwd: Path,
     metadata_file: Path,
     echo: Callable[[str], None] | None = None,
+    platform: str | None = None,
 ) -> dict[str, str]:
     """Run the one bake; return target → pushed digest (from `--metadata-file`)."""
     metadata_file.unlink(missing_ok=True)
-    run_bake(runner, bake_file, targets, cwd=cwd, metadata_file=metadata_file, echo=echo)
+    run_bake(
+        runner,
+        bake_file,
+        targets,
+        cwd=cwd,
+        metadata_file=metadata_file,
+        echo=echo,
+        platform=platform,
+    )
     try:
         metadata = json.loads(metadata_file.read_text())
     except (OSError, ValueError) as exc:

@@ -14,6 +14,11 @@ Merging digest records from separate builds (`bakepy merge`) enters at step 2 wi
 
 from __future__ import annotations
 
+import contextlib
+import os
+import shutil
+import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -22,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from bakepy.engine.registry import inspect_many
 from bakepy.engine.runner import Runner
+from bakepy.errors import BakepyError
 from bakepy.publish.build import build_by_digest, emulated_platforms
 from bakepy.publish.index import ImageIndex
 from bakepy.publish.merge import Staged, decide, transact
@@ -91,6 +97,92 @@ def workdir(project_dir: Path) -> Path:
     return path
 
 
+def run_directory(work: Path, *, keep_seconds: float = 86400.0) -> Path:
+    """A fresh `.bakepy/runs/<time>-<pid>/` for this run's rendered files; runs older than a day are pruned."""
+    runs = work / "runs"
+    runs.mkdir(exist_ok=True)
+    now = time.time()
+    for old in runs.iterdir():
+        with contextlib.suppress(OSError):
+            if now - old.stat().st_mtime > keep_seconds:
+                shutil.rmtree(old, ignore_errors=True)
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now))
+    path = runs / f"{stamp}-{os.getpid()}-{threading.get_ident() % 10000}"
+    path.mkdir()
+    return path
+
+
+def build_per_platform(
+    runner: Runner,
+    project: Project,
+    specs: Sequence[TargetSpec],
+    run: Path,
+    *,
+    cwd: Path,
+    echo: Callable[[str], None] | None = None,
+) -> tuple[dict[str, list[str]], dict[str, str]]:
+    """One bake per platform, side by side, for builders with several nodes.
+
+    With several nodes buildx builds each platform on its node and then assembles the index itself, pushing it
+    under the output name (`:latest` for a repository-only name) even with push-by-digest (buildx up to v0.36,
+    see buildx PR #4058): a tag bakepy did not plan, moved mid-build. A bake of one platform runs on one node,
+    which pushes by digest only; bakepy's merge then makes the index. Returns target → pushed digests (one per
+    platform) and digest → platform.
+    """
+    from bakepy.bake.render import dumps, render_bake
+    from bakepy.ci.matrix import platform_slug
+
+    platforms = list(dict.fromkeys(p for s in specs for p in s.platforms))
+    jobs: list[tuple[str | None, list[str], Path]] = []
+    for platform in platforms:
+        names = [s.name for s in specs if platform in s.platforms]
+        file = run / f"docker-bake-{platform_slug(platform)}.json"
+        file.write_text(dumps(render_bake(project, targets=names, platform=platform, publish=True)))
+        jobs.append((platform, names, file))
+    default = [s.name for s in specs if not s.platforms]
+    if default:  # the builder's default platform: one node
+        file = run / "docker-bake-default.json"
+        file.write_text(dumps(render_bake(project, targets=default, publish=True)))
+        jobs.append((None, default, file))
+
+    def bake(job: tuple[str | None, list[str], Path]) -> dict[str, str]:
+        platform, names, file = job
+        slug = platform_slug(platform) if platform else "default"
+        return build_by_digest(
+            runner,
+            file,
+            names,
+            cwd=cwd,
+            metadata_file=run / f"metadata-{slug}.json",
+            echo=echo,
+            platform=platform,
+        )
+
+    sources: dict[str, list[str]] = {}
+    platform_of: dict[str, str] = {}
+    with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
+        futures = [pool.submit(bake, job) for job in jobs]
+        failures = [e for f in futures if (e := f.exception()) is not None]
+        if failures:
+            raise failures[0]
+        for job, future in zip(jobs, futures, strict=True):
+            for name, digest in future.result().items():
+                sources.setdefault(name, []).append(digest)
+                if job[0] is not None:
+                    platform_of[digest] = job[0]
+    return sources, platform_of
+
+
+def builder_nodes(runner: Runner) -> int:
+    """How many nodes the active builder has (1 when buildx cannot say: the bake will tell)."""
+    try:
+        active = runner.active_builder(bootstrap=False)
+        found = next((b for b in runner.builders() if b.name == active), None)
+    except BakepyError:
+        return 1
+    return max(1, len((found.nodes or []) if found is not None else []))
+
+
 def specs_from_plan(plan: PublishPlan, project: Project) -> list[TargetSpec]:
     """The plan's targets as publish needs them (index annotations: the target's `index:` ones)."""
     specs = []
@@ -143,31 +235,38 @@ def publish_project(
         )
     project_dir = project_file.parent
     work = workdir(project_dir)
-    bake_file = work / "docker-bake.json"
     names = [s.name for s in specs]
-    bake_file.write_text(dumps(render_bake(project, targets=names, publish=True)))
     if dry_run:
+        bake_file = work / "docker-bake.json"
+        bake_file.write_text(dumps(render_bake(project, targets=names, publish=True)))
         metadata = str(work / "metadata.json")
         return PublishReport(
             (), (), bake_file, plan_to_json(plan, bake_file=str(bake_file), metadata_file=metadata)
         )
-
+    run = run_directory(work)  # per run: two publishes at once never share a bake or metadata file
+    bake_file = run / "docker-bake.json"
+    bake_file.write_text(dumps(render_bake(project, targets=names, publish=True)))
+    platforms = sorted({p for s in specs for p in s.platforms})
     with ThreadPoolExecutor(
         max_workers=1
     ) as pool:  # which platforms are emulated: asked while building
-        emulation = pool.submit(
-            emulated_platforms, runner, sorted({p for s in specs for p in s.platforms})
-        )
-        digests = build_by_digest(
-            runner,
-            bake_file,
-            names,
-            cwd=project_dir,
-            metadata_file=work / "metadata.json",
-            echo=echo,
-        )
+        emulation = pool.submit(emulated_platforms, runner, platforms)
+        if len(platforms) > 1 and builder_nodes(runner) > 1:
+            sources, platform_of = build_per_platform(
+                runner, project, specs, run, cwd=project_dir, echo=echo
+            )
+        else:
+            built = build_by_digest(
+                runner,
+                bake_file,
+                names,
+                cwd=project_dir,
+                metadata_file=run / "metadata.json",
+                echo=echo,
+            )
+            sources, platform_of = {n: [d] for n, d in built.items()}, {}
         emulated = emulation.result()
-    collected = collect_all(runner, [(spec, [digests[spec.name]]) for spec in specs])
+    collected = collect_all(runner, [(spec, sources[spec.name]) for spec in specs], platform_of)
     revision = source_revision(project_dir)
     records = [r for c in collected for r in records_for(c, plan.fingerprint, revision)]
     written = write_records(records_dir or work / "records", records)

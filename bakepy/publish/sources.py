@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from bakepy.engine.registry import inspect_many
+from bakepy.engine.registry import config_platform, inspect_many
 from bakepy.engine.runner import Runner
 from bakepy.errors import RegistryError
 from bakepy.publish.index import ImageIndex, split_reference
@@ -74,7 +75,44 @@ def collect_all(
         for digest in digests
     ]
     found = label_plain_manifests(inspect_many(runner, refs), platform_of or {})
-    return [check_sources(spec, digests, found) for spec, digests in sources]
+    collected = [check_sources(spec, digests, found) for spec, digests in sources]
+    check_configs(runner, collected)
+    return collected
+
+
+def check_configs(runner: Runner, collected: Sequence[Collected]) -> None:
+    """Each platform image's own config says the platform it is listed as; else nothing moves.
+
+    An index descriptor or a digest record only *claims* a platform: a cross-built image whose config says amd64
+    listed as arm64 would publish a broken index (two amd64 entries as far as a runtime can tell). Content is
+    addressed, so one registry's copy speaks for all: read once per image.
+    """
+    from bakepy.model import normalize_platform
+
+    wanted = {
+        f"{c.spec.repositories[0]}@{image}": (c.spec.name, platform)
+        for c in collected
+        for platform, image in c.images.items()
+    }
+    if not wanted:
+        return
+    refs = list(wanted)
+    with ThreadPoolExecutor(max_workers=min(8, len(refs))) as pool:
+        said = dict(zip(refs, pool.map(lambda r: config_platform(runner, r), refs), strict=True))
+    for ref, (target, listed) in wanted.items():
+        actual = said[ref]
+        if actual is None or listed == "unknown/unknown":
+            continue  # a config without a platform (rare, non-runnable images): nothing to compare
+        try:
+            same = normalize_platform(actual) == normalize_platform(listed)
+        except ValueError:
+            same = actual == listed
+        if not same:
+            raise RegistryError(
+                f"target {target}: {ref} is listed as {listed}, but its image config says {actual}; "
+                "no tag was moved",
+                hint="build that platform again, or fix the record or source that names it",
+            )
 
 
 def label_plain_manifests(

@@ -1,0 +1,201 @@
+"""The promise on paths beyond one node and a failing build: a two-node builder, interrupts, a mislabelled source.
+
+Every check reads the registry's own HTTP API (registry_api), never bakepy's report.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import registry_api as api
+from e2e_support import env_for, small_project
+
+from bakepy.engine.runner import _descendants
+
+FAIL_ON_ARM = """FROM busybox
+ARG TARGETARCH
+RUN if [ "$TARGETARCH" = arm64 ]; then echo "no arm64 for you" >&2; exit 3; fi; uname -m > /arch
+"""
+
+
+def _tags(registry: str, repo: str) -> list[str]:
+    try:
+        return sorted(api.list_tags(registry, repo))
+    except api.RegistryAPIError:  # the repository does not exist: no tag at all
+        return []
+
+
+def _run(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bakepy", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+@pytest.fixture
+def two_node_builder(builder_factory: Callable[..., object]) -> Iterator[str]:
+    """One buildx builder with two remote nodes: amd64 on one buildkitd, arm64 (QEMU) on another."""
+    amd = builder_factory(f"amd-{uuid.uuid4().hex[:6]}", platforms=["linux/amd64"])
+    arm = builder_factory(f"arm-{uuid.uuid4().hex[:6]}", platforms=["linux/arm64"])
+    name = f"two-{uuid.uuid4().hex[:6]}"
+    create = ["docker", "buildx", "create", "--name", name, "--driver", "remote"]
+    subprocess.run(
+        [*create, "--node", "amd", "--platform", "linux/amd64", amd.address],  # type: ignore[attr-defined]
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        [*create, "--append", "--node", "arm", "--platform", "linux/arm64", arm.address],  # type: ignore[attr-defined]
+        check=True,
+        capture_output=True,
+    )
+    try:
+        yield name
+    finally:
+        subprocess.run(["docker", "buildx", "rm", name], capture_output=True)
+
+
+def _project(root: Path, registries: list[str], repo: str, dockerfile_two: str) -> Path:
+    small_project(
+        root,
+        f"""
+        [project]
+        registries = {registries!r}
+        platforms = ["linux/amd64", "linux/arm64"]
+        tags = ["1.0"]
+
+        [target.one]
+        image = "{repo}/one"
+
+        [target.two]
+        image = "{repo}/two"
+        dockerfile = "Dockerfile.two"
+        """,
+    )
+    (root / "Dockerfile.two").write_text(dockerfile_two)
+    return root
+
+
+def test_two_node_builder_never_pushes_a_tag_from_the_build(
+    stack, two_node_builder: str, unique_repo: str, tmp_path: Path
+) -> None:
+    registries = list(stack.registries)
+    env = env_for(stack, builder=two_node_builder)
+
+    # target two fails on arm64 (its node): no tag at all in any repository, `latest` included
+    bad = _project(tmp_path / "bad", registries, unique_repo, FAIL_ON_ARM)
+    result = _run(["publish"], bad, env)
+    assert result.returncode == 4, result.stderr
+    assert "target two for linux/arm64" in result.stderr, result.stderr[-1500:]
+    for registry in registries:
+        for target in ("one", "two"):
+            assert _tags(registry, f"{unique_repo}/{target}") == []
+
+    # a good run creates exactly the planned tags: `1.0`, and no `latest` beside it
+    good = _project(
+        tmp_path / "good", registries, unique_repo, "FROM busybox\nRUN uname -m > /arch\n"
+    )
+    result = _run(["publish"], good, env)
+    assert result.returncode == 0, result.stderr
+    for registry in registries:
+        for target in ("one", "two"):
+            assert _tags(registry, f"{unique_repo}/{target}") == ["1.0"]
+            _, index = api.get_manifest(registry, f"{unique_repo}/{target}", "1.0")
+            assert api.platforms(index) == {"linux/amd64", "linux/arm64"}
+
+
+def _digests(registries: list[str], repo: str, tags: list[str]) -> dict[str, str | None]:
+    out: dict[str, str | None] = {}
+    for registry in registries:
+        for tag in tags:
+            try:
+                out[f"{registry}/{repo}:{tag}"], _ = api.get_manifest(registry, repo, tag)
+            except api.RegistryAPIError:
+                out[f"{registry}/{repo}:{tag}"] = None
+    return out
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_signal_during_the_tag_moves_leaves_every_tag_as_before_and_no_child(
+    stack, unique_repo: str, tmp_path: Path, sig: signal.Signals
+) -> None:
+    registries = list(stack.registries)
+    tags = [f"t{i}" for i in range(12)]
+    root = small_project(
+        tmp_path / "p",
+        f"""
+        [project]
+        registries = {registries!r}
+        platforms = ["linux/amd64", "linux/arm64"]
+        tags = {tags!r}
+
+        [variable.NONCE]
+        default = "0"
+
+        [target.app]
+        image = "{unique_repo}"
+        args = {{ NONCE = "${{NONCE}}" }}
+        """,
+        "FROM busybox\nARG NONCE\nRUN echo $NONCE > /nonce\n",
+    )
+    env = env_for(stack, NONCE="first")
+    first = _run(["publish"], root, env)
+    assert first.returncode == 0, first.stderr
+    before = _digests(registries, unique_repo, tags)
+    assert all(before.values())
+
+    interrupted = 0
+    for attempt in range(5):
+        env = env_for(stack, NONCE=f"second-{attempt}-{uuid.uuid4().hex}")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "bakepy", "--debug", "publish"],
+            cwd=root,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        # wait for the tag moves to start (the commit's imagetools create with every tag), then signal
+        deadline = time.monotonic() + 300
+        sent = False
+        while time.monotonic() < deadline and proc.poll() is None:
+            for pid in _descendants(proc.pid):
+                try:
+                    cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+                except OSError:
+                    continue
+                if b"create" in cmdline and any(a.endswith(b":t0") for a in cmdline):
+                    os.kill(proc.pid, sig)
+                    sent = True
+                    break
+            if sent:
+                break
+            time.sleep(0.005)
+        _, err = proc.communicate(timeout=120)
+        after = _digests(registries, unique_repo, tags)
+        if sent and proc.returncode == 130:
+            interrupted += 1
+            assert after == before, err
+            assert "interrupted while moving tags" in err, err
+        else:  # the signal came too late: the run finished; every tag moved and is complete
+            assert proc.returncode == 0, err
+            assert len(set(after.values())) <= len(registries)
+            before = after
+        assert not _descendants(proc.pid)
+        leftovers = subprocess.run(
+            ["pgrep", "-f", f"imagetools create.*{unique_repo}"], capture_output=True, text=True
+        )
+        assert leftovers.stdout.strip() == "", "a child outlived bakepy"
+    assert interrupted >= 3, f"only {interrupted} of 5 runs were interrupted during the tag moves"
