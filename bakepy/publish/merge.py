@@ -283,11 +283,11 @@ def roll_back(runner: Runner, staged: Sequence[Staged]) -> RollBack:
                 else:
                     restore.setdefault((d.repository, before), []).append(tag)
     for (repo, before), tags in restore.items():
+        why = f"still not at {before[:19]}… after putting it back"
         try:
             runner.imagetools_create(tags, [f"{repo}@{before}"])
-        except BakepyError as exc:
-            result.failed.extend((t, f"putting it back failed: {exc.message}") for t in tags)
-            continue
+        except BakepyError as exc:  # a failed call may still have put some back: the reads decide
+            why = f"putting it back failed: {exc.message}"
         for tag in tags:
             try:
                 ok = _read_digest(runner, tag) == before
@@ -296,7 +296,7 @@ def roll_back(runner: Runner, staged: Sequence[Staged]) -> RollBack:
             if ok:
                 result.restored.append(tag)
             else:
-                result.failed.append((tag, f"still not at {before[:19]}… after putting it back"))
+                result.failed.append((tag, why))
     for tag, d, digest in create:
         safe = digest not in set(d.before.values())
         if registry.delete_tag(tag, digest=digest, others_safe=safe):

@@ -1,0 +1,96 @@
+"""Registry faults during the tag moves, injected by a proxy in front of the second registry.
+
+Every failed run must exit non-zero with every tag in both registries where it was before; with the fault
+gone, one publish converges. Checked through the registries' own HTTP API (the upstream, not the proxy).
+"""
+
+from __future__ import annotations
+
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import registry_api as api
+from e2e_support import bakepy, env_for, small_project
+
+TESTS = Path(__file__).resolve().parents[1]
+if str(TESTS) not in sys.path:
+    sys.path.insert(0, str(TESTS))
+
+from faultproxy import FaultProxy  # noqa: E402
+
+RUNS = 10
+TAGS = ["1.0", "1", "latest"]
+
+
+@pytest.fixture
+def proxy(stack) -> Iterator[FaultProxy]:
+    with FaultProxy(stack.registries[1]) as running:
+        yield running
+
+
+def _state(registries: list[str], repo: str) -> dict[str, str | None]:
+    out: dict[str, str | None] = {}
+    for registry in registries:
+        for tag in TAGS:
+            try:
+                out[f"{registry}:{tag}"], _ = api.get_manifest(registry, repo, tag)
+            except api.RegistryAPIError:
+                out[f"{registry}:{tag}"] = None
+    return out
+
+
+@pytest.mark.parametrize("fault", ["status", "reset", "forward-then-fail"])
+def test_a_failing_tag_put_leaves_every_tag_as_before_and_a_rerun_converges(
+    stack, proxy: FaultProxy, unique_repo: str, tmp_path: Path, fault: str
+) -> None:
+    direct = [stack.registries[0], stack.registries[1]]  # what the assertions read: never the proxy
+    root = small_project(
+        tmp_path / "p",
+        f"""
+        [project]
+        registries = ["{stack.registries[0]}", "{proxy.address}"]
+        platforms = ["linux/amd64", "linux/arm64"]
+        tags = {TAGS!r}
+
+        [variable.NONCE]
+        default = "0"
+
+        [target.app]
+        image = "{unique_repo}"
+        args = {{ NONCE = "${{NONCE}}" }}
+        """,
+        "FROM busybox\nARG NONCE\nRUN echo $NONCE > /nonce\n",
+    )
+    first = bakepy(["publish"], root, env_for(stack, NONCE="first"))
+    assert first.returncode == 0, first.stderr
+    before = _state(direct, unique_repo)
+    assert all(before.values())
+
+    failed = 0
+    for run in range(RUNS):
+        tag = TAGS[run % len(TAGS)]
+        proxy.clear()
+        # every PUT of that tag fails (buildx retries a failed PUT; a single fault would be retried away)
+        proxy.add_rule("PUT", rf"/v2/{unique_repo}/manifests/{tag}$", fault)  # type: ignore[arg-type]
+        result = bakepy(["publish"], root, env_for(stack, NONCE=uuid.uuid4().hex))
+        after = _state(direct, unique_repo)
+        if result.returncode == 0:  # buildx retried past the fault: every tag moved, all complete
+            assert len({after[f"{r}:{t}"] for r in direct for t in TAGS}) == 1, result.stderr
+            before = after
+            continue
+        failed += 1
+        assert after == before, result.stderr
+        assert "COULD NOT" not in result.stderr, result.stderr
+        assert "Traceback" not in result.stderr
+    assert failed >= RUNS // 2, f"only {failed} of {RUNS} runs saw the fault fail them"
+
+    proxy.clear()
+    final = bakepy(["publish"], root, env_for(stack, NONCE="final"))
+    assert final.returncode == 0, final.stderr
+    converged = _state(direct, unique_repo)
+    assert len(set(converged.values())) == 1
+    _, index = api.get_manifest(direct[1], unique_repo, "latest")
+    assert api.platforms(index) == {"linux/amd64", "linux/arm64"}
