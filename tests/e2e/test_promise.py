@@ -199,3 +199,152 @@ def test_a_signal_during_the_tag_moves_leaves_every_tag_as_before_and_no_child(
         )
         assert leftovers.stdout.strip() == "", "a child outlived bakepy"
     assert interrupted >= 3, f"only {interrupted} of 5 runs were interrupted during the tag moves"
+
+
+def test_a_mislabelled_source_is_refused_before_any_tag_moves(
+    stack, unique_repo: str, tmp_path: Path
+) -> None:
+    """Records that swap two plain manifests' platforms (what a hand-written record for a cross-built image
+    says): refused, naming both platforms, and every tag — complete ones included — keeps its digest."""
+    import json
+
+    registries = list(stack.registries)
+    root = small_project(
+        tmp_path / "p",
+        f"""
+        [project]
+        registries = {registries!r}
+        platforms = ["linux/amd64", "linux/arm64"]
+        tags = ["1.0", "latest"]
+
+        [target.app]
+        image = "{unique_repo}"
+        """,
+    )
+    env = env_for(stack, BUILDX_NO_DEFAULT_ATTESTATIONS="1")
+    first = _run(["publish"], root, env)
+    assert first.returncode == 0, first.stderr
+    before = _digests(registries, unique_repo, ["1.0", "latest"])
+
+    rec = tmp_path / "rec"
+    for platform in ("linux/amd64", "linux/arm64"):
+        (root / "Dockerfile").write_text(f"FROM busybox\nRUN echo {uuid.uuid4().hex} > /n\n")
+        built = _run(
+            ["build", "--platform", platform, "--push-by-digest", "--records", str(rec)], root, env
+        )
+        assert built.returncode == 0, built.stderr[-3000:]
+    files = sorted(rec.glob("*.json"))
+    assert len(files) == 2
+    docs = [json.loads(f.read_text()) for f in files]
+    docs[0]["platform"], docs[1]["platform"] = docs[1]["platform"], docs[0]["platform"]
+    for f, doc in zip(files, docs, strict=True):
+        f.write_text(json.dumps(doc))
+
+    merged = _run(["merge", "--records", str(rec)], root, env)
+    assert merged.returncode == 5, merged.stderr
+    assert "is listed as linux/arm64, but its image config says linux/amd64" in merged.stderr or (
+        "is listed as linux/amd64, but its image config says linux/arm64" in merged.stderr
+    ), merged.stderr
+    assert "no tag was moved" in merged.stderr
+    assert _digests(registries, unique_repo, ["1.0", "latest"]) == before
+
+
+def test_two_publishes_of_different_content_to_the_same_tags_at_once(
+    stack, unique_repo: str, tmp_path: Path
+) -> None:
+    """Ten races: no tag ever incomplete; either both registries agree per target, or a run exited non-zero
+    naming the disagreement (a re-run fixes it)."""
+    registries = list(stack.registries)
+    tags = ["1.0", "latest"]
+    toml = f"""
+        [project]
+        registries = {registries!r}
+        platforms = ["linux/amd64", "linux/arm64"]
+        tags = {tags!r}
+
+        [variable.NONCE]
+        default = "0"
+
+        [target.app]
+        image = "{unique_repo}"
+        args = {{ NONCE = "${{NONCE}}" }}
+        """
+    dockerfile = "FROM busybox\nARG NONCE\nRUN echo $NONCE > /nonce\n"
+    a = small_project(tmp_path / "a", toml, dockerfile)
+    b = small_project(tmp_path / "b", toml, dockerfile)
+    seed = _run(["publish"], a, env_for(stack, NONCE="seed"))
+    assert seed.returncode == 0, seed.stderr
+    for race in range(10):
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-m", "bakepy", "publish"],
+                cwd=root,
+                env=env_for(stack, NONCE=f"{name}-{race}-{uuid.uuid4().hex}"),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for name, root in (("a", a), ("b", b))
+        ]
+        outcomes = [(p.wait(timeout=600), p.communicate()[1]) for p in procs]
+        state = _digests(registries, unique_repo, tags)
+        for ref, digest in state.items():
+            assert digest is not None, ref
+            registry, _, tag = ref.partition(f"/{unique_repo}:")
+            _, index = api.get_manifest(registry, unique_repo, tag)
+            assert api.platforms(index) == {"linux/amd64", "linux/arm64"}, ref  # complete
+        agree = len(set(state.values())) == 1
+        print(f"race {race}: exits {[code for code, _ in outcomes]}, registries agree: {agree}")
+        if not agree:
+            losers = [err for code, err in outcomes if code != 0]
+            assert losers, f"race {race}: registries disagree and both runs exited 0: {state}"
+            assert any("someone else" in e or "another publish" in e for e in losers), losers
+    again = _run(["publish"], a, env_for(stack, NONCE="settle"))
+    assert again.returncode == 0, again.stderr
+    assert len(set(_digests(registries, unique_repo, tags).values())) == 1
+
+
+def test_a_verify_failure_puts_every_moved_tag_back(
+    stack, unique_repo: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Verify is forced to fail after every tag moved (both registries, one call): all of them are put back."""
+    from bakepy.config import load_project
+    from bakepy.engine.runner import Runner
+    from bakepy.errors import RegistryError
+    from bakepy.publish import run as publish_run
+
+    registries = list(stack.registries)
+    tags = ["1.0", "latest"]
+    root = small_project(
+        tmp_path / "p",
+        f"""
+        [project]
+        registries = {registries!r}
+        platforms = ["linux/amd64", "linux/arm64"]
+        tags = {tags!r}
+
+        [variable.NONCE]
+        default = "0"
+
+        [target.app]
+        image = "{unique_repo}"
+        args = {{ NONCE = "${{NONCE}}" }}
+        """,
+        "FROM busybox\nARG NONCE\nRUN echo $NONCE > /nonce\n",
+    )
+    for key, value in stack.env_overlay.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("NONCE", "first")
+    runner = Runner(log=lambda line: None, echo_output=False)
+    publish_run.publish_project(root / "bakepy.toml", load_project(None, root).project, runner)
+    before = _digests(registries, unique_repo, tags)
+
+    def broken(*args: object) -> object:
+        raise RegistryError("verify: forced failure")
+
+    monkeypatch.setattr(publish_run, "verify", broken)
+    monkeypatch.setenv("NONCE", "second")
+    with pytest.raises(RegistryError) as failure:
+        publish_run.publish_project(root / "bakepy.toml", load_project(None, root).project, runner)
+    assert str(failure.value).startswith("verify: forced failure; put back 4 tag(s)")
+    assert _digests(registries, unique_repo, tags) == before
