@@ -5,8 +5,10 @@ so they are counted apart, never as platforms). Reading it from a registry is `b
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from bakepy.errors import RegistryError
@@ -48,6 +50,27 @@ class ManifestEntry:
     size: int
     platform: str | None  # os/arch[/variant]; None for attestation manifests
     attests: str | None = None  # for an attestation manifest: the digest of the image it describes
+    annotations: Mapping[str, str] = field(default_factory=dict)  # the descriptor's own annotations
+
+    def descriptor(self) -> dict[str, Any]:
+        """This entry as an OCI descriptor in an index (platform and annotations as the source had them)."""
+        out: dict[str, Any] = {
+            "mediaType": self.media_type,
+            "digest": self.digest,
+            "size": self.size,
+        }
+        if self.annotations:
+            out["annotations"] = dict(self.annotations)
+        if self.platform is not None:
+            os_, arch, *variant = self.platform.split("/")
+            out["platform"] = {
+                "architecture": arch,
+                "os": os_,
+                **({"variant": variant[0]} if variant else {}),
+            }
+        elif self.attests is not None:
+            out["platform"] = {"architecture": "unknown", "os": "unknown"}
+        return out
 
 
 @dataclass(frozen=True)
@@ -113,7 +136,33 @@ def parse_index(doc: Mapping[str, Any]) -> ImageIndex:
                 size=int(m.get("size", 0)),
                 platform=None if is_attestation else _platform_string(m.get("platform")),
                 attests=str(ann.get(ATTESTATION_DIGEST, "")) if is_attestation else None,
+                annotations={str(k): str(v) for k, v in ann.items()},
             )
         )
     annotations = dict(doc.get("annotations") or {})
     return ImageIndex(digest, media_type, tuple(entries), annotations, size=int(doc.get("size", 0)))
+
+
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+
+
+def merged_index(
+    sources: Sequence[ImageIndex], annotations: Mapping[str, str] = {}
+) -> tuple[bytes, ImageIndex]:
+    """The OCI index made of every manifest of `sources`, in order (images and their attestation manifests),
+    with `annotations` (`index:`-prefixed keys, as `imagetools create --annotation` takes them): its exact bytes
+    and what it is. Pure: the digest is known before anything is pushed."""
+    manifests: list[dict[str, Any]] = []
+    for source in sources:
+        if source.is_index:
+            manifests += [m.descriptor() for m in source.manifests]
+        else:  # a plain image manifest: its descriptor, with the platform the plan labelled it with
+            (entry,) = source.manifests
+            manifests.append(replace(entry, size=entry.size or source.size).descriptor())
+    doc: dict[str, Any] = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": manifests}
+    extra = {k.removeprefix("index:"): v for k, v in annotations.items()}
+    if extra:
+        doc["annotations"] = extra
+    body = json.dumps(doc, indent=2).encode()
+    digest = "sha256:" + hashlib.sha256(body).hexdigest()
+    return body, parse_index({**doc, "digest": digest, "size": len(body)})

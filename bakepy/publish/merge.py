@@ -32,7 +32,7 @@ from typing import Any
 from bakepy.engine import registry
 from bakepy.engine.runner import Runner
 from bakepy.errors import BakepyError, InterruptedRunError, RegistryError
-from bakepy.publish.index import ImageIndex, parse_index, split_reference
+from bakepy.publish.index import OCI_INDEX, ImageIndex, merged_index, parse_index, split_reference
 from bakepy.publish.plan import imagetools_create_argv
 from bakepy.publish.sources import Collected, _same_images
 
@@ -175,22 +175,44 @@ def stage(runner: Runner, merge: TargetMerge, known: Mapping[str, ImageIndex]) -
                 runner.imagetools_create(missing, merge.sources)
         # else: one index source, which `collect` found in every registry already
     else:
-        text = runner.imagetools_create(
-            ["dry-run"], merge.sources, annotations=dict(merge.annotations), dry_run=True
-        )
-        body = text.rstrip("\n").encode()
-        digest = "sha256:" + hashlib.sha256(body).hexdigest()
-        doc = json.loads(body)
-        doc["digest"], doc["size"] = digest, len(body)
-        index = parse_index(doc)
-        check_index(merge, index)
-        runner.imagetools_create(
-            [f"{d.repository}@{digest}" for d in registries],
-            merge.sources,
-            annotations=dict(merge.annotations),
-        )
+        digest, index = _stage_merged(runner, merge, registries)
     check_index(merge, index)
     return Staged(merge, digest, index)
+
+
+def _stage_merged(
+    runner: Runner, merge: TargetMerge, registries: Sequence[Decision]
+) -> tuple[str, ImageIndex]:
+    """An index made from several sources (or a plain manifest wrapped): built here, checked, pushed by digest.
+
+    Open registries take it over plain HTTP (one PUT each, no process). Where a registry wants credentials,
+    buildx makes it instead: `--dry-run` gives the exact bytes it will push, then `--tag REPO@DIGEST` pushes it
+    to every registry by digest, with the credential store's auth.
+    """
+    sources = [merge.collected.indexes[d] for d in merge.collected.digests]
+    body, index = merged_index(sources, dict(merge.annotations))
+    check_index(merge, index)
+    try:
+        for d in registries:
+            registry.put_manifest_by_digest(d.repository, body, OCI_INDEX)
+        return index.digest, index
+    except registry.NoAnswer:
+        pass
+    text = runner.imagetools_create(
+        ["dry-run"], merge.sources, annotations=dict(merge.annotations), dry_run=True
+    )
+    body = text.rstrip("\n").encode()
+    digest = "sha256:" + hashlib.sha256(body).hexdigest()
+    doc = json.loads(body)
+    doc["digest"], doc["size"] = digest, len(body)
+    index = parse_index(doc)
+    check_index(merge, index)
+    runner.imagetools_create(
+        [f"{d.repository}@{digest}" for d in registries],
+        merge.sources,
+        annotations=dict(merge.annotations),
+    )
+    return digest, index
 
 
 # -- 3. commit ------------------------------------------------------------------------------------------
