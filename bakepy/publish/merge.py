@@ -216,7 +216,7 @@ def _stage_merged(
 
 
 # -- 3. commit ------------------------------------------------------------------------------------------
-def commit(runner: Runner, staged: Sequence[Staged], *, workers: int = 8) -> list[BaseException]:
+def commit(runner: Runner, staged: Sequence[Staged], *, workers: int = 4) -> list[BaseException]:
     """One `imagetools create` per target with every moving tag in every registry; targets side by side."""
     work = [s for s in staged if s.merge.moving]
     if not work:
