@@ -2,7 +2,7 @@
 
 This module owns the publish plan: which targets are built for which platforms, the repository-only names
 each target is pushed to by digest, the full tags each registry ends up with, and the exact commands a
-publish runs (one `docker buildx bake` and one `docker buildx imagetools create` per target and registry).
+publish runs (one `docker buildx bake` and one `docker buildx imagetools create` per target for every tag of every registry).
 Pure: digests are unknown here, so merge commands carry a `<digest:TARGET>` placeholder unless given.
 """
 

@@ -4,11 +4,13 @@ The race this exists for (buildx#2955, #2959): pushing a tag once per platform l
 pushes by digest only (no tag can move), and tags move only after every target and platform of the run is in every
 registry. Steps, each in its own module:
 
-1. `build`: one `docker buildx bake` for all targets (one BuildKit session, shared cache).
+1. `build`: one `docker buildx bake` for all targets (one BuildKit session, shared cache); one per platform on a
+   builder with several nodes, whose own index assembly would push a tag.
 2. `sources`: each pushed digest must exist in every registry, with exactly the planned platforms.
-3. `merge.decide`: per target and registry, the tags to move.
-4. `merge.apply`: one `imagetools create` per target and registry, all of its tags at once; put back on failure.
-5. `verify`: every tag read back from its registry.
+3. `merge.decide`: per target, the one index every tag will hold, and the tags to move.
+4. `merge.transact`: the index staged by digest in every registry, then one `imagetools create` per target for
+   every tag of every registry; any failure puts back what moved (read back, never trusting exit codes).
+5. `verify`: every tag read back from its registry (inside the transaction: a failure here puts tags back).
 
 Merging digest records from separate builds (`bakepy merge`) enters at step 2 with several sources per target."""
 
