@@ -334,6 +334,16 @@ def _normalise(plat: str) -> str:
     return plat
 
 
+def route(nodes: Sequence[NodeInfo], plat: str) -> NodeInfo | None:
+    """The node buildx sends `plat` to: one that lists it first (its configured or native platform, as with
+    `docker buildx create --append --platform P`), else the first node that can build it at all."""
+    want = _normalise(plat)
+    for node in nodes:
+        if node.platforms and _normalise(node.platforms[0]) == want:
+            return node
+    return next((n for n in nodes if _node_supports(n, plat)), None)
+
+
 def _node_supports(node: NodeInfo, plat: str) -> bool:
     want = _normalise(plat)
     return any(_normalise(p) == want for p in node.platforms)
@@ -375,7 +385,7 @@ def diagnose_platforms(runner: Runner, platforms: Sequence[str]) -> list[Platfor
 
 
 def _platform_info(plat: str, nodes: Sequence[NodeInfo], host: str) -> PlatformInfo:
-    node = next((n for n in nodes if _node_supports(n, plat)), None)
+    node = route(nodes, plat)
     if node is None:
         return PlatformInfo(plat, False, False, None)
     return PlatformInfo(plat, True, _arch(plat) != _native_arch(node, host), node.name)

@@ -58,3 +58,14 @@ def test_native_or_emulated() -> None:
     remote = NodeInfo("arm", "tcp://arm-runner:1234", "running", ["linux/arm64", "linux/amd64"])
     assert _platform_info("linux/arm64", [remote], "amd64").emulated is False
     assert _platform_info("linux/amd64", [remote], "amd64").emulated is True
+
+
+def test_a_platform_goes_to_the_node_that_lists_it_first() -> None:
+    from bakepy.doctor import NodeInfo, route
+
+    amd = NodeInfo("amd", "unix:///a.sock", "running", ["linux/amd64", "linux/arm64", "linux/386"])
+    arm = NodeInfo("arm", "unix:///b.sock", "running", ["linux/arm64", "linux/arm/v7"])
+    assert route([amd, arm], "linux/arm64") is arm
+    assert route([amd, arm], "linux/amd64") is amd
+    assert route([amd, arm], "linux/arm/v7") is arm  # only arm can build it
+    assert route([amd, arm], "linux/s390x") is None
