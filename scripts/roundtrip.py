@@ -1,0 +1,732 @@
+#!/usr/bin/env python3
+"""Check `bakepy import` against a folder of real bake files: the round trip of issue 10.
+
+For each bake file (or set of files that go together) under DIR, in a temporary directory of its own:
+
+1. `docker buildx bake --list` of the original names every user-visible target and group;
+2. `bakepy import FILES -o bakepy.toml`, then `bakepy render` of it to a docker-bake.json;
+3. `docker buildx bake --print NAME` of the original and of the rendered file, for every NAME, compared as JSON
+   (key order ignored; clock values such as timestamp() masked; local context paths in canonical form).
+
+One line per case (`OK`, `FAIL kind: reason`, or `SKIP` when bake itself rejects the original), a summary, and
+the total line counts of the originals and of their imports (issue 10 wants the imports ≤ 1.5× in total).
+`--json` prints the same as one JSON document; `--python` imports to a bakefile.py instead; `--keep DIR` keeps
+each case's work directory (the imported project and its rendered JSON) for a closer look.
+
+Which files go together (see `group_cases`): the files of one bake discovery set in a directory
+(docker-bake.json, docker-bake.hcl and their override files, as plain `docker buildx bake` reads them), an
+override file `NAME.override.EXT` with its `NAME.EXT`, and the sets listed in DIR/roundtrip-sets.txt (one case a
+line, its files in -f order). Every other file is a case of its own. A file name may carry a prefix, so a
+flattened corpus (`owner__repo/sub__dir__docker-bake.hcl`) keeps its directories apart.
+
+The temporary directory holds a copy of the case's files and a symlink to every other entry of the files' own
+directory, so that paths the definition names (secret sources, contexts) resolve as they would there; both
+sides run from it, so relative paths print the same. bake and bakepy run with a small fixed environment (PATH,
+HOME, DOCKER_CONFIG, a dummy SSH_AUTH_SOCK): CI variables of the machine running the check do not leak into
+variables of the files.
+
+The core (discovery, comparison, masking, reporting) is pure and unit-tested in
+tests/unit/test_roundtrip_script.py; only `BakeTools` starts processes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import posixpath
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+# -- discovery ---------------------------------------------------------------------------------------------
+
+_COMPOSE_NAME = re.compile(r"(^|[_.-])(docker-)?compose([._-][^/]*)?\.ya?ml$")
+_SKIPPED_DIRS = {".git", "node_modules", "vendor", "__pycache__"}
+#: Files the check writes next to the copies; never taken from the original directory.
+WORK_PREFIX = ".roundtrip."
+
+
+@dataclass(frozen=True)
+class Case:
+    """One round trip: bake files passed together, in order (`-f A -f B`), named after the first."""
+
+    name: str
+    files: tuple[Path, ...]
+
+
+def is_bake_file(path: Path, text: str | None = None) -> bool:
+    """HCL files, compose files (bake reads them as input), and JSON files that hold a bake definition: named
+    like one (`docker-bake*.json`, `*.bake.json`), or with a top-level `target` or `group`."""
+    name = path.name.lower()
+    if name.endswith(".hcl") or _COMPOSE_NAME.search(name):
+        return True
+    if not name.endswith(".json"):
+        return False
+    if re.search(r"(^|[_.-])docker-bake[^/]*\.json$|\.bake\.json$", name):
+        return True
+    if text is None:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            return False
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return False
+    return isinstance(data, dict) and bool({"target", "group"} & set(data))
+
+
+#: bake's own discovery without -f that reads several files together (buildx bake.defaultFilenames, compose
+#: files left out: a compose file beside a bake file is rarely meant as bake input), in bake's order.
+DISCOVERY_SET = (
+    "docker-bake.json",
+    "docker-bake.hcl",
+    "docker-bake.override.json",
+    "docker-bake.override.hcl",
+)
+
+
+def _discovery_key(name: str) -> tuple[str, int] | None:
+    """(`prefix`, position) when `name` is `prefix` + one of DISCOVERY_SET; a prefix keeps a flattened corpus
+    (`owner__repo/sub__dir__docker-bake.hcl`) apart by its original directory."""
+    for position, default in enumerate(DISCOVERY_SET):
+        if name.endswith(default):
+            return name[: -len(default)], position
+    return None
+
+
+def override_base(name: str) -> str | None:
+    """`bake.override.hcl` → `bake`: the stem of the file an override file goes with."""
+    for suffix in (".override.hcl", ".override.json", ".override.yml", ".override.yaml"):
+        if name.lower().endswith(suffix):
+            return name[: -len(suffix)]
+    return None
+
+
+def group_cases(
+    files: Iterable[Path], root: Path, sets: Sequence[Sequence[Path]] = ()
+) -> list[Case]:
+    """The cases of `files` (bake files under `root`). Files go together when
+
+    1. they make one bake discovery set in one directory (docker-bake.json + docker-bake.hcl + the override
+       files, as `docker buildx bake` alone reads them), in bake's order;
+    2. a `NAME.override.EXT` has a `NAME.hcl`/`.json`/`.yml`/`.yaml` beside it (base first);
+    3. `sets` says so: each entry is one case, in -f order; a file named in a set is no case on its own.
+
+    Every other file is a case of its own."""
+    in_sets = {f for group in sets for f in group}
+    by_dir: dict[Path, list[Path]] = {}
+    for f in sorted(files):
+        if f not in in_sets:
+            by_dir.setdefault(f.parent, []).append(f)
+    cases = [Case(_case_name(group, root), tuple(group)) for group in sets]
+    for members in by_dir.values():
+        leaders: dict[Path, list[Path]] = {}
+        follows: set[Path] = set()
+        discovered: dict[str, list[tuple[int, Path]]] = {}
+        for f in members:
+            key = _discovery_key(f.name)
+            if key is not None:
+                discovered.setdefault(key[0], []).append((key[1], f))
+        for found in discovered.values():
+            ordered = [f for _, f in sorted(found)]
+            leaders[ordered[0]] = ordered[1:]
+            follows.update(ordered[1:])
+        by_name = {f.name: f for f in members}
+        for f in members:
+            stem = override_base(f.name)
+            if stem is None or f in follows:
+                continue
+            for ext in (".hcl", ".json", ".yml", ".yaml"):
+                base = by_name.get(stem + ext)
+                if base is not None and base not in follows:
+                    leaders.setdefault(base, []).append(f)
+                    follows.add(f)
+                    break
+        for f in members:
+            if f not in follows:
+                group = [f, *leaders.get(f, [])]
+                cases.append(Case(_case_name(group, root), tuple(group)))
+    return sorted(cases, key=lambda c: c.name)
+
+
+def _case_name(files: Sequence[Path], root: Path) -> str:
+    def rel(f: Path) -> str:
+        try:
+            return f.relative_to(root).as_posix()
+        except ValueError:
+            return f.as_posix()
+
+    return " + ".join(rel(f) for f in files)
+
+
+def read_sets(path: Path, root: Path) -> list[list[Path]]:
+    """A sets file: one case a line, its files (relative to `root`) in -f order; `#` starts a comment."""
+    sets = []
+    for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        words = raw.split("#", 1)[0].split()
+        if not words:
+            continue
+        group = [root / w for w in words]
+        missing = [w for w, f in zip(words, group, strict=True) if not f.is_file()]
+        if missing:
+            raise ValueError(f"{path}:{number}: no such file {missing[0]} under {root}")
+        sets.append(group)
+    return sets
+
+
+#: In DIR, a file of this name lists the files that go together beyond the rules of `group_cases`.
+SETS_FILE = "roundtrip-sets.txt"
+
+
+def discover(root: Path) -> list[Case]:
+    """Every case under `root` (a folder of bake files, or one bake file)."""
+    if root.is_file():
+        return [Case(root.name, (root,))]
+    found: list[Path] = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if d not in _SKIPPED_DIRS)
+        for filename in filenames:
+            path = Path(dirpath) / filename
+            if not filename.startswith(WORK_PREFIX) and is_bake_file(path):
+                found.append(path)
+    sets_file = root / SETS_FILE
+    sets = read_sets(sets_file, root) if sets_file.is_file() else []
+    return group_cases(found, root, sets)
+
+
+# -- comparison (pure) -------------------------------------------------------------------------------------
+
+CLOCK_MASK = "<clock>"
+_TIMESTAMP = re.compile(
+    r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})",
+)
+#: How far from now a timestamp may be and still count as the clock's (timestamp() prints the run's time).
+CLOCK_WINDOW = timedelta(days=1)
+_URL_PREFIXES = (
+    "docker-image://",
+    "target:",
+    "oci-layout://",
+    "http://",
+    "https://",
+    "git@",
+    "git://",
+)
+
+
+def clock_values(text: str, now: datetime) -> list[str]:
+    """RFC 3339 timestamps in `text` within CLOCK_WINDOW of `now`: what timestamp() printed."""
+    out = []
+    for match in _TIMESTAMP.finditer(text):
+        try:
+            when = datetime.fromisoformat(match.group().replace("Z", "+00:00"))
+        except ValueError:
+            continue
+        if abs(when - now) <= CLOCK_WINDOW:
+            out.append(match.group())
+    return out
+
+
+def mask_clock(value: Any, now: datetime, masked: list[str] | None = None, path: str = "") -> Any:
+    """`value` with every clock timestamp replaced by CLOCK_MASK; the paths where it did go to `masked`."""
+    if isinstance(value, dict):
+        return {k: mask_clock(v, now, masked, join(path, k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [mask_clock(v, now, masked, f"{path}[{i}]") for i, v in enumerate(value)]
+    if isinstance(value, str):
+        out = value
+        for stamp in clock_values(value, now):
+            out = out.replace(stamp, CLOCK_MASK)
+        if out != value and masked is not None:
+            masked.append(path)
+        return out
+    return value
+
+
+def _local(path: str) -> bool:
+    return not path.startswith(_URL_PREFIXES) and "://" not in path
+
+
+def canonical(printed: Mapping[str, Any]) -> dict[str, Any]:
+    """A `--print` answer with local context paths in canonical form (`./src` and `src` are one directory)."""
+    out: dict[str, Any] = json.loads(json.dumps(printed))
+    for target in (out.get("target") or {}).values():
+        if isinstance(target.get("context"), str) and _local(target["context"]):
+            target["context"] = posixpath.normpath(target["context"])
+        for key, value in (target.get("contexts") or {}).items():
+            if isinstance(value, str) and _local(value):
+                target["contexts"][key] = posixpath.normpath(value)
+    return out
+
+
+def join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+_MISSING = object()
+
+
+@dataclass(frozen=True)
+class Difference:
+    """Where the original's `--print NAME` and the import's differ; `original`/`imported` are JSON text."""
+
+    name: str
+    path: str
+    original: str
+    imported: str
+    kind: str = "diff"
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.original} → {self.imported} (--print {self.name})"
+
+
+def _show(value: Any) -> str:
+    return "(missing)" if value is _MISSING else json.dumps(value, ensure_ascii=False)
+
+
+def differences(original: Any, imported: Any, path: str = "") -> Iterator[tuple[str, Any, Any]]:
+    """Every differing leaf as (key path, original, imported), keys in sorted order, lists item by item.
+
+    A list of different length is reported at its first differing item; a group's member list that holds
+    the same names in another order is reported once, at the list, so the caller can tell it apart."""
+    if isinstance(original, dict) and isinstance(imported, dict):
+        for key in sorted(set(original) | set(imported)):
+            yield from differences(
+                original.get(key, _MISSING), imported.get(key, _MISSING), join(path, key)
+            )
+        return
+    if isinstance(original, list) and isinstance(imported, list):
+        if original != imported and sorted(map(json.dumps, original)) == sorted(
+            map(json.dumps, imported)
+        ):
+            yield path, original, imported
+            return
+        for i in range(max(len(original), len(imported))):
+            a = original[i] if i < len(original) else _MISSING
+            b = imported[i] if i < len(imported) else _MISSING
+            yield from differences(a, b, f"{path}[{i}]")
+        return
+    if original is _MISSING and imported is _MISSING:
+        return
+    if original != imported:
+        yield path, original, imported
+
+
+def compare(
+    name: str, original: Mapping[str, Any], imported: Mapping[str, Any]
+) -> list[Difference]:
+    """The differences between two `--print NAME` answers (already masked), in key-path order."""
+    out = []
+    for path, a, b in differences(canonical(original), canonical(imported)):
+        same_members = (
+            isinstance(a, list)
+            and isinstance(b, list)
+            and sorted(map(json.dumps, a)) == sorted(map(json.dumps, b))
+        )
+        kind = "group-order" if same_members and path.startswith("group.") else "diff"
+        out.append(Difference(name, path, _show(a), _show(b), kind))
+    return out
+
+
+# -- results and reports (pure) ----------------------------------------------------------------------------
+
+OK, FAIL, SKIP = "OK", "FAIL", "SKIP"
+
+
+@dataclass
+class Result:
+    """What the round trip of one case found."""
+
+    case: str
+    files: list[str]
+    status: str = OK
+    kind: str = ""
+    reason: str = ""
+    names: list[str] = field(default_factory=list)
+    differences: list[dict[str, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    original_lines: int = 0
+    imported_lines: int | None = None
+    seconds: float = 0.0
+
+    def line(self) -> str:
+        head = f"{self.status:<4} {self.case}"
+        if self.status == OK:
+            notes = [*self.notes]
+            if self.warnings:
+                n = len(self.warnings)
+                notes.append(f"{n} import warning{'s' if n > 1 else ''}")
+            return f"{head} ({'; '.join(notes)})" if notes else head
+        return f"{head}: {self.kind}: {self.reason}"
+
+
+def line_count(text: str) -> int:
+    """Lines as `wc -l` counts them, plus a last line without a newline."""
+    return text.count("\n") + (1 if text and not text.endswith("\n") else 0)
+
+
+def summarise(results: Sequence[Result]) -> dict[str, Any]:
+    counts = {s: sum(r.status == s for r in results) for s in (OK, FAIL, SKIP)}
+    kinds: dict[str, int] = {}
+    for r in results:
+        if r.status == FAIL:
+            kinds[r.kind] = kinds.get(r.kind, 0) + 1
+    imported = [r for r in results if r.imported_lines is not None]
+    original_all = sum(r.original_lines for r in results)
+    original_imported = sum(r.original_lines for r in imported)
+    imported_total = sum(r.imported_lines or 0 for r in imported)
+    ratio = round(imported_total / original_imported, 2) if original_imported else None
+    return {
+        "cases": len(results),
+        **counts,
+        "fail_kinds": dict(sorted(kinds.items())),
+        "lines": {
+            "original": original_all,
+            "original_of_imported": original_imported,
+            "imported": imported_total,
+            "ratio": ratio,
+            "within_1_5x": ratio is not None and ratio <= 1.5,
+        },
+    }
+
+
+def report_text(results: Sequence[Result]) -> str:
+    """One line per case, a blank line, then the summary."""
+    return "\n".join([*(r.line() for r in results), "", summary_text(results)])
+
+
+def summary_text(results: Sequence[Result]) -> str:
+    """The counts by status and failure kind, and the line totals."""
+    s = summarise(results)
+    kinds = ", ".join(f"{k} {n}" for k, n in s["fail_kinds"].items())
+    lines = []
+    lines.append(
+        f"{s['cases']} cases: {s[OK]} OK, {s[FAIL]} FAIL, {s[SKIP]} SKIP"
+        + (f" ({kinds})" if kinds else "")
+    )
+    ln = s["lines"]
+    ratio = "n/a" if ln["ratio"] is None else f"{ln['ratio']}×"
+    lines.append(
+        f"lines: originals {ln['original']} in all; {ln['original_of_imported']} of those imported became "
+        f"{ln['imported']} imported lines ({ratio}, {'within' if ln['within_1_5x'] else 'over'} 1.5×)"
+    )
+    return "\n".join(lines) + "\n"
+
+
+def report_json(results: Sequence[Result]) -> str:
+    doc = {"summary": summarise(results), "results": [asdict(r) for r in results]}
+    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+
+
+def error_line(stderr: str) -> str:
+    """The line that says what went wrong: bakepy's `error: …`, buildx's `ERROR: …`, else the last line."""
+    lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
+    for prefix in ("error:", "ERROR:"):
+        hits = [ln for ln in lines if ln.startswith(prefix)]
+        if hits:
+            return hits[-1][len(prefix) :].strip()
+    return lines[-1] if lines else "(no message)"
+
+
+# -- running (the only part that starts processes) -------------------------------------------------------
+
+
+class ToolError(Exception):
+    def __init__(self, argv: Sequence[str], stderr: str) -> None:
+        super().__init__(error_line(stderr))
+        self.argv = list(argv)
+        self.stderr = stderr
+
+
+@dataclass(frozen=True)
+class BakeTools:
+    """docker buildx bake and bakepy, run in one directory with a fixed environment."""
+
+    cwd: Path
+    env: Mapping[str, str]
+    bakepy: tuple[str, ...]
+    docker: str = "docker"
+    timeout: float = 300
+    python: bool = False
+
+    def _run(self, argv: Sequence[str]) -> str:
+        return self._run_both(argv)[0]
+
+    def _run_both(self, argv: Sequence[str]) -> tuple[str, str]:
+        try:
+            done = subprocess.run(
+                list(argv),
+                cwd=self.cwd,
+                env=dict(self.env),
+                capture_output=True,
+                text=True,
+                timeout=self.timeout,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            raise ToolError(argv, f"timed out after {self.timeout:.0f} s") from None
+        if done.returncode != 0:
+            raise ToolError(argv, done.stderr)
+        return done.stdout, done.stderr
+
+    def bake(self, files: Sequence[str], *args: str) -> str:
+        argv = [self.docker, "buildx", "bake", "--progress=quiet"]
+        for f in files:
+            argv += ["--file", f]
+        return self._run([*argv, *args])
+
+    def listing(self, files: Sequence[str]) -> list[str]:
+        data = json.loads(self.bake(files, "--list=type=targets,format=json") or "[]")
+        return [str(entry["name"]) for entry in data or []]
+
+    def print_(self, files: Sequence[str], name: str) -> dict[str, Any]:
+        data = json.loads(self.bake(files, "--print", name))
+        return data if isinstance(data, dict) else {}
+
+    def import_(self, files: Sequence[str], out: str) -> list[str]:
+        """Import `files` into `out`; the warnings bakepy printed (what it could not carry over)."""
+        _, stderr = self._run_both([*self.bakepy, "import", *files, "-o", out, "--force"])
+        return [
+            ln[len("warning:") :].strip() for ln in stderr.splitlines() if ln.startswith("warning:")
+        ]
+
+    def render(self, project: str, out: str) -> None:
+        self._run([*self.bakepy, "render", "-f", project, "-o", out])
+
+
+def clean_env(home: Path, ssh_sock: Path | None) -> dict[str, str]:
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
+        "HOME": os.environ.get("HOME", str(home)),
+        "LANG": "C.UTF-8",
+        "DOCKER_CONFIG": os.environ.get(
+            "DOCKER_CONFIG", str(Path(os.environ.get("HOME", str(home))) / ".docker")
+        ),
+    }
+    if ssh_sock is not None:
+        env["SSH_AUTH_SOCK"] = str(ssh_sock)
+    return env
+
+
+def prepare(case: Case, work: Path) -> list[str]:
+    """Copy the case's files into `work`, link the rest of their directory; the -f names, in order."""
+    names: list[str] = []
+    for f in case.files:
+        name = f.name if f.name not in names else f"{len(names)}-{f.name}"
+        shutil.copyfile(f, work / name)
+        names.append(name)
+    for entry in sorted(case.files[0].parent.iterdir()):
+        target = work / entry.name
+        if entry.name.startswith(WORK_PREFIX) or target.exists() or target.is_symlink():
+            continue
+        target.symlink_to(entry.resolve())
+    return names
+
+
+def check_case(
+    case: Case,
+    make_tools: Callable[[Path, Path], BakeTools],
+    keep: Path | None = None,
+    now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+) -> Result:
+    """Run one round trip in a temporary directory; never raises for what the files or tools do."""
+    started = datetime.now(timezone.utc)
+    result = Result(case=case.name, files=[f.as_posix() for f in case.files])
+    result.original_lines = sum(
+        line_count(f.read_text(encoding="utf-8", errors="replace")) for f in case.files
+    )
+    base = Path(tempfile.mkdtemp(prefix="roundtrip-"))
+    work = base / "work"
+    work.mkdir()
+    sock = socket.socket(socket.AF_UNIX)
+    try:
+        # bake --print checks that an ssh agent socket exists for `ssh = ["default"]`.
+        sock.bind(str(base / "ssh.sock"))
+        _round_trip(case, make_tools(work, base / "ssh.sock"), work, result, now)
+    finally:
+        sock.close()
+        if keep is not None:
+            dest = keep / case.name.replace("/", "__")
+            shutil.rmtree(dest, ignore_errors=True)
+            shutil.copytree(work, dest, symlinks=True)
+        shutil.rmtree(base, ignore_errors=True)
+    result.seconds = round((datetime.now(timezone.utc) - started).total_seconds(), 1)
+    return result
+
+
+def _fail(result: Result, kind: str, reason: str, status: str = FAIL) -> Result:
+    result.status, result.kind, result.reason = status, kind, reason
+    return result
+
+
+def _round_trip(
+    case: Case, tools: BakeTools, work: Path, result: Result, now: Callable[[], datetime]
+) -> Result:
+    files = prepare(case, work)
+    project = f"{WORK_PREFIX}{'bakefile.py' if tools.python else 'bakepy.toml'}"
+    rendered = f"{WORK_PREFIX}render.json"
+    try:
+        names = tools.listing(files)
+    except ToolError as exc:
+        return _fail(result, "original", f"bake rejects the original: {exc}", SKIP)
+    if not names:
+        return _fail(result, "original", "the original has no targets", SKIP)
+    result.names = names
+    originals: dict[str, dict[str, Any]] = {}
+    for name in names:
+        # Before the import: what bake cannot print of the original (a secret file that is not there) is
+        # no failure of bakepy's.
+        try:
+            originals[name] = tools.print_(files, name)
+        except ToolError as exc:
+            return _fail(result, "original", f"bake --print {name} of the original: {exc}", SKIP)
+    try:
+        result.warnings = tools.import_(files, project)
+    except ToolError as exc:
+        return _fail(result, "import", str(exc))
+    text = (work / project).read_text(encoding="utf-8")
+    result.imported_lines = line_count(text)
+    frozen = clock_values(text, now())
+    if frozen:
+        result.notes.append(f"clock value frozen in the import: {frozen[0]}")
+    try:
+        tools.render(project, rendered)
+    except ToolError as exc:
+        return _fail(result, "render", str(exc))
+    found: list[Difference] = []
+    masked: list[str] = []
+    for name in names:
+        try:
+            imported = tools.print_([rendered], name)
+        except ToolError as exc:
+            kind = "missing" if "failed to find target" in str(exc) else "print"
+            return _fail(result, kind, f"--print {name} of the rendered import: {exc}")
+        stamp = now()
+        diffs = compare(
+            name, mask_clock(originals[name], stamp, masked), mask_clock(imported, stamp)
+        )
+        if any(d.kind == "group-order" for d in diffs):
+            diffs = _unless_unstable(diffs, tools, files, name, stamp)
+        found += diffs
+    if masked:
+        result.notes.append(f"clock values masked at {masked[0]}")
+    if found:
+        first = found[0]
+        more = f" (+{len(found) - 1} more)" if len(found) > 1 else ""
+        result.differences = [asdict(d) for d in found[:50]]
+        return _fail(result, first.kind, f"{first}{more}")
+    return result
+
+
+def _unless_unstable(
+    diffs: list[Difference], tools: BakeTools, files: Sequence[str], name: str, now: datetime
+) -> list[Difference]:
+    """Drop group-order differences where bake's own order changes between runs (a matrix's combinations are
+    listed in Go map order): there the original has no order to keep."""
+    orders: dict[str, set[str]] = {}
+    for _ in range(3):
+        again = canonical(mask_clock(tools.print_(files, name), now))
+        for d in diffs:
+            if d.kind == "group-order":
+                value: Any = again
+                for part in d.path.split("."):
+                    value = value.get(part, {}) if isinstance(value, dict) else {}
+                orders.setdefault(d.path, set()).add(json.dumps(value))
+    return [d for d in diffs if d.kind != "group-order" or len(orders.get(d.path, ())) <= 1]
+
+
+# -- command line --------------------------------------------------------------------------------------------
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description="Round-trip every bake file under DIR through bakepy import/render and compare "
+        "`docker buildx bake --print` of every target and group with the original's."
+    )
+    parser.add_argument(
+        "dir", type=Path, help="a folder of bake files (searched recursively), or one file"
+    )
+    parser.add_argument(
+        "--json", action="store_true", help="print one JSON document instead of lines"
+    )
+    parser.add_argument(
+        "-j", "--jobs", type=int, default=os.cpu_count() or 2, help="cases run at once"
+    )
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        help="copy each case's work directory here (imported bakepy.toml, rendered JSON)",
+    )
+    parser.add_argument(
+        "--bakepy",
+        default=f"{sys.executable} -m bakepy",
+        help="how to run bakepy (default: this Python's `-m bakepy`)",
+    )
+    parser.add_argument("--timeout", type=float, default=300, help="seconds for one command")
+    parser.add_argument(
+        "--python",
+        action="store_true",
+        help="import to a Python bakefile.py instead of bakepy.toml",
+    )
+    args = parser.parse_args(argv)
+
+    if not args.dir.exists():
+        parser.error(f"{args.dir}: no such file or directory")
+    docker = shutil.which("docker")
+    if docker is None:
+        print(
+            "error: docker CLI not found on PATH (bake --print needs docker and buildx)",
+            file=sys.stderr,
+        )
+        return 2
+    check = subprocess.run(
+        [docker, "buildx", "version"], capture_output=True, text=True, check=False
+    )
+    if check.returncode != 0:
+        print(f"error: docker buildx is not installed: {error_line(check.stderr)}", file=sys.stderr)
+        return 2
+    try:
+        cases = discover(args.dir)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if not cases:
+        print(f"error: no bake files under {args.dir}", file=sys.stderr)
+        return 2
+    if args.keep is not None:
+        args.keep.mkdir(parents=True, exist_ok=True)
+    bakepy = tuple(args.bakepy.split())
+    home = Path(os.environ.get("HOME", "/root"))
+
+    def tools(work: Path, ssh_sock: Path) -> BakeTools:
+        return BakeTools(
+            cwd=work,
+            env=clean_env(home, ssh_sock),
+            bakepy=bakepy,
+            docker=docker,
+            timeout=args.timeout,
+        )
+
+    results = []
+    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        for result in pool.map(lambda case: check_case(case, tools, args.keep), cases):
+            results.append(result)
+            if not args.json:
+                print(result.line(), flush=True)
+    sys.stdout.write(report_json(results) if args.json else "\n" + summary_text(results))
+    return 1 if any(r.status == FAIL for r in results) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,361 @@
+"""scripts/roundtrip.py, its pure parts: which files make a case, how two `--print` answers are compared,
+what a case's result and the report say. A fake BakeTools stands in for docker and bakepy."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+_PATH = Path(__file__).resolve().parents[2] / "scripts" / "roundtrip.py"
+_spec = importlib.util.spec_from_file_location("roundtrip_script", _PATH)
+assert _spec is not None and _spec.loader is not None
+rt = importlib.util.module_from_spec(_spec)
+sys.modules["roundtrip_script"] = rt  # dataclasses look their module up while the class is built
+_spec.loader.exec_module(rt)
+
+NOW = datetime(2026, 3, 4, 5, 6, 7, tzinfo=timezone.utc)
+
+
+def _touch(root: Path, *names: str, text: str = "") -> list[Path]:
+    out = []
+    for name in names:
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        out.append(path)
+    return out
+
+
+# -- discovery -----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "expected"),
+    [
+        ("docker-bake.hcl", "", True),
+        ("ci.hcl", "", True),
+        ("compose.yaml", "", True),
+        ("docker-compose.prod.yml", "", True),
+        ("repo__docker-compose.yml", "", True),
+        ("docker-bake.json", '{"VERSIONS": []}', True),
+        ("release.json", '{"target": {"a": {}}}', True),
+        ("package.json", '{"name": "x"}', False),
+        ("broken.json", "{", False),
+        ("values.yaml", "", False),
+        ("README.md", "", False),
+    ],
+)
+def test_is_bake_file(tmp_path: Path, name: str, text: str, expected: bool) -> None:
+    assert rt.is_bake_file(tmp_path / name, text) is expected
+
+
+def test_each_file_is_its_own_case(tmp_path: Path) -> None:
+    files = _touch(tmp_path, "a/docker-bake.hcl", "b/ci.hcl", "b/release.hcl")
+    cases = rt.group_cases(files, tmp_path)
+    assert [(c.name, len(c.files)) for c in cases] == [
+        ("a/docker-bake.hcl", 1),
+        ("b/ci.hcl", 1),
+        ("b/release.hcl", 1),
+    ]
+
+
+def test_bake_discovery_set_goes_together_in_bake_order(tmp_path: Path) -> None:
+    files = _touch(
+        tmp_path,
+        "docker-bake.override.hcl",
+        "docker-bake.hcl",
+        "docker-bake.json",
+        "other.hcl",
+    )
+    cases = rt.group_cases(files, tmp_path)
+    assert [[f.name for f in c.files] for c in cases] == [
+        ["docker-bake.json", "docker-bake.hcl", "docker-bake.override.hcl"],
+        ["other.hcl"],
+    ]
+    assert cases[0].name == "docker-bake.json + docker-bake.hcl + docker-bake.override.hcl"
+
+
+def test_flattened_prefixes_keep_directories_apart(tmp_path: Path) -> None:
+    files = _touch(
+        tmp_path,
+        "o__r/test__a__docker-bake.hcl",
+        "o__r/test__a__docker-bake.json",
+        "o__r/test__b__docker-bake.hcl",
+    )
+    cases = rt.group_cases(files, tmp_path)
+    assert [[f.name for f in c.files] for c in cases] == [
+        ["test__a__docker-bake.json", "test__a__docker-bake.hcl"],
+        ["test__b__docker-bake.hcl"],
+    ]
+
+
+def test_named_override_goes_with_its_base(tmp_path: Path) -> None:
+    files = _touch(tmp_path, "bake.hcl", "bake.override.hcl", "lonely.override.hcl")
+    cases = rt.group_cases(files, tmp_path)
+    assert [[f.name for f in c.files] for c in cases] == [
+        ["bake.hcl", "bake.override.hcl"],
+        ["lonely.override.hcl"],
+    ]
+
+
+def test_sets_file(tmp_path: Path) -> None:
+    _touch(tmp_path, "docker-bake.hcl", "lib/docker-bake.hcl", "src/docker-bake.hcl")
+    (tmp_path / rt.SETS_FILE).write_text(
+        "# lib needs the root's functions\n"
+        "docker-bake.hcl lib/docker-bake.hcl\n"
+        "docker-bake.hcl   # alone too\n"
+    )
+    cases = rt.discover(tmp_path)
+    assert [c.name for c in cases] == [
+        "docker-bake.hcl",
+        "docker-bake.hcl + lib/docker-bake.hcl",
+        "src/docker-bake.hcl",
+    ]
+
+
+def test_sets_file_names_a_missing_file(tmp_path: Path) -> None:
+    (tmp_path / rt.SETS_FILE).write_text("\nnope.hcl\n")
+    with pytest.raises(ValueError, match=r"roundtrip-sets.txt:2: no such file nope.hcl"):
+        rt.discover(tmp_path)
+
+
+def test_discover_skips_work_files_and_vendored_dirs(tmp_path: Path) -> None:
+    _touch(tmp_path, "docker-bake.hcl", ".roundtrip.render.json", "vendor/x/docker-bake.hcl")
+    (tmp_path / ".roundtrip.render.json").write_text('{"target": {}}')
+    assert [c.name for c in rt.discover(tmp_path)] == ["docker-bake.hcl"]
+
+
+# -- comparison ----------------------------------------------------------------------------------------------
+
+
+def test_clock_values_only_near_now() -> None:
+    text = "built 2026-03-04T05:06:01Z, released 2019-01-01T00:00:00Z, 2026-03-04T06:00:00+01:00"
+    assert rt.clock_values(text, NOW) == ["2026-03-04T05:06:01Z", "2026-03-04T06:00:00+01:00"]
+
+
+def test_mask_clock_records_paths() -> None:
+    masked: list[str] = []
+    value = {"target": {"a": {"labels": {"created": "2026-03-04T05:06:00Z"}, "tags": ["x"]}}}
+    out = rt.mask_clock(value, NOW, masked)
+    assert out["target"]["a"]["labels"]["created"] == rt.CLOCK_MASK
+    assert masked == ["target.a.labels.created"]
+
+
+def test_compare_equal_ignores_key_order_and_context_spelling() -> None:
+    a = {"target": {"t": {"context": "./src", "tags": ["x"], "args": {"A": "1", "B": "2"}}}}
+    b = {"target": {"t": {"args": {"B": "2", "A": "1"}, "tags": ["x"], "context": "src"}}}
+    assert rt.compare("t", a, b) == []
+
+
+def test_compare_first_difference_is_a_key_path() -> None:
+    a = {"target": {"t": {"platforms": ["linux/amd64", "linux/arm64/v8"]}}}
+    b = {"target": {"t": {"platforms": ["linux/amd64", "linux/arm64"]}}}
+    (diff,) = rt.compare("t", a, b)
+    assert str(diff) == 'target.t.platforms[1]: "linux/arm64/v8" → "linux/arm64" (--print t)'
+    assert diff.kind == "diff"
+
+
+def test_compare_missing_keys_and_items() -> None:
+    a = {"target": {"t": {"tags": ["x", "y"]}}}
+    b = {"target": {"t": {"tags": ["x"], "pull": True}}}
+    found = [(d.path, d.original, d.imported) for d in rt.compare("t", a, b)]
+    assert found == [
+        ("target.t.pull", "(missing)", "true"),
+        ("target.t.tags[1]", '"y"', "(missing)"),
+    ]
+
+
+def test_compare_group_order_is_its_own_kind() -> None:
+    a = {"group": {"g": {"targets": ["vet", "fmt"]}}}
+    b = {"group": {"g": {"targets": ["fmt", "vet"]}}}
+    (diff,) = rt.compare("g", a, b)
+    assert (diff.kind, diff.path) == ("group-order", "group.g.targets")
+
+
+def test_compare_reordered_list_outside_groups_is_a_diff() -> None:
+    a = {"target": {"t": {"tags": ["a", "b"]}}}
+    b = {"target": {"t": {"tags": ["b", "a"]}}}
+    assert [d.kind for d in rt.compare("t", a, b)] == ["diff"]
+
+
+# -- a case, with fake tools ---------------------------------------------------------------------------------
+
+
+class FakeTools:
+    """Answers like BakeTools from canned prints; `fail` maps a step to the error it raises."""
+
+    python = False
+
+    def __init__(
+        self,
+        original: Mapping[str, Any],
+        imported: Mapping[str, Any],
+        *,
+        fail: Mapping[str, str] | None = None,
+        project_text: str = "[target.app]\n",
+    ) -> None:
+        self.original, self.imported = original, imported
+        self.fail = dict(fail or {})
+        self.project_text = project_text
+        self.cwd: Path | None = None
+
+    def _maybe_fail(self, step: str) -> None:
+        if step in self.fail:
+            raise rt.ToolError([step], f"+ docker …\nerror: {self.fail[step]}\n")
+
+    def listing(self, files: Sequence[str]) -> list[str]:
+        self._maybe_fail("list")
+        return sorted(self.original)
+
+    def print_(self, files: Sequence[str], name: str) -> dict[str, Any]:
+        rendered = files == [f"{rt.WORK_PREFIX}render.json"]
+        self._maybe_fail("print-imported" if rendered else "print-original")
+        source = self.imported if rendered else self.original
+        if name not in source:
+            raise rt.ToolError(["print"], f"ERROR: failed to find target {name}")
+        return json.loads(json.dumps(source[name]))
+
+    def import_(self, files: Sequence[str], out: str) -> list[str]:
+        self._maybe_fail("import")
+        assert self.cwd is not None
+        (self.cwd / out).write_text(self.project_text)
+        return ["variable.X: not kept as a variable"]
+
+    def render(self, project: str, out: str) -> None:
+        self._maybe_fail("render")
+
+
+def _run(tmp_path: Path, tools: FakeTools) -> Any:
+    (bake,) = _touch(tmp_path / "in", "docker-bake.hcl", text='target "app" {}\n')
+    case = rt.Case("docker-bake.hcl", (bake,))
+
+    def make(work: Path, sock: Path) -> FakeTools:
+        tools.cwd = work
+        return tools
+
+    return rt.check_case(case, make, now=lambda: NOW)  # type: ignore[arg-type]
+
+
+APP = {"app": {"group": {"default": {"targets": ["app"]}}, "target": {"app": {"tags": ["x"]}}}}
+
+
+def test_case_ok_with_masked_clock_and_warnings(tmp_path: Path) -> None:
+    original = {"app": {"target": {"app": {"labels": {"at": "2026-03-04T05:06:00Z"}}}}}
+    imported = {"app": {"target": {"app": {"labels": {"at": "2026-03-04T05:05:58Z"}}}}}
+    tools = FakeTools(original, imported, project_text='at = "2026-03-04T05:05:58Z"\n')
+    result = _run(tmp_path, tools)
+    assert result.status == "OK", result.reason
+    assert result.original_lines == 1 and result.imported_lines == 1
+    assert result.notes == [
+        "clock value frozen in the import: 2026-03-04T05:05:58Z",
+        "clock values masked at target.app.labels.at",
+    ]
+    assert result.line() == (
+        "OK   docker-bake.hcl (clock value frozen in the import: 2026-03-04T05:05:58Z; "
+        "clock values masked at target.app.labels.at; 1 import warning)"
+    )
+
+
+def test_case_original_rejected_is_skipped(tmp_path: Path) -> None:
+    result = _run(
+        tmp_path, FakeTools(APP, APP, fail={"print-original": "secret.txt: no such file"})
+    )
+    assert (result.status, result.kind) == ("SKIP", "original")
+    assert result.reason == "bake --print app of the original: secret.txt: no such file"
+    assert result.imported_lines is None
+
+
+@pytest.mark.parametrize(
+    ("step", "kind"), [("import", "import"), ("render", "render"), ("print-imported", "print")]
+)
+def test_case_tool_failures(tmp_path: Path, step: str, kind: str) -> None:
+    result = _run(tmp_path, FakeTools(APP, APP, fail={step: "bad value"}))
+    assert (result.status, result.kind) == ("FAIL", kind)
+    assert result.reason.endswith("bad value")
+
+
+def test_case_missing_name(tmp_path: Path) -> None:
+    result = _run(tmp_path, FakeTools(APP, {}))
+    assert (result.status, result.kind) == ("FAIL", "missing")
+
+
+def test_case_difference(tmp_path: Path) -> None:
+    imported = {"app": {**APP["app"], "target": {"app": {"tags": ["y"], "pull": True}}}}
+    result = _run(tmp_path, FakeTools(APP, imported))
+    assert result.line() == (
+        "FAIL docker-bake.hcl: diff: target.app.pull: (missing) → true (--print app) (+1 more)"
+    )
+    assert [d["path"] for d in result.differences] == ["target.app.pull", "target.app.tags[0]"]
+
+
+def test_case_group_order_kept_when_bake_is_stable(tmp_path: Path) -> None:
+    original = {"g": {"group": {"g": {"targets": ["vet", "fmt"]}}}}
+    imported = {"g": {"group": {"g": {"targets": ["fmt", "vet"]}}}}
+    result = _run(tmp_path, FakeTools(original, imported))
+    assert (result.status, result.kind) == ("FAIL", "group-order")
+
+
+# -- reports -------------------------------------------------------------------------------------------------
+
+
+def _result(status: str, kind: str = "", original: int = 10, imported: int | None = 12) -> Any:
+    return rt.Result(
+        case=f"{status}{kind}",
+        files=[],
+        status=status,
+        kind=kind,
+        reason="why",
+        original_lines=original,
+        imported_lines=imported,
+    )
+
+
+def test_summary_counts_and_line_ratio() -> None:
+    results = [
+        _result("OK"),
+        _result("FAIL", "render"),
+        _result("FAIL", "render"),
+        _result("FAIL", "import", imported=None),
+        _result("SKIP", "original", original=5, imported=None),
+    ]
+    summary = rt.summarise(results)
+    assert summary["cases"] == 5
+    assert (summary["OK"], summary["FAIL"], summary["SKIP"]) == (1, 3, 1)
+    assert summary["fail_kinds"] == {"import": 1, "render": 2}
+    assert summary["lines"] == {
+        "original": 45,
+        "original_of_imported": 30,
+        "imported": 36,
+        "ratio": 1.2,
+        "within_1_5x": True,
+    }
+    text = rt.report_text(results)
+    assert "FAIL FAILrender: render: why" in text
+    assert "5 cases: 1 OK, 3 FAIL, 1 SKIP (import 1, render 2)" in text
+    assert "30 of those imported became 36 imported lines (1.2×, within 1.5×)" in text
+    doc = json.loads(rt.report_json(results))
+    assert set(doc) == {"summary", "results"} and len(doc["results"]) == 5
+
+
+def test_line_count() -> None:
+    assert [rt.line_count(t) for t in ("", "a", "a\n", "a\nb")] == [0, 1, 1, 2]
+
+
+@pytest.mark.parametrize(
+    ("stderr", "expected"),
+    [
+        ("+ docker buildx bake\nwarning: x\nerror: bad platform\nhint: fix it\n", "bad platform"),
+        ("#1 loading\nERROR: failed to find target nope\n", "failed to find target nope"),
+        ("something odd\n", "something odd"),
+        ("", "(no message)"),
+    ],
+)
+def test_error_line(stderr: str, expected: str) -> None:
+    assert rt.error_line(stderr) == expected
