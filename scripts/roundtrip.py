@@ -716,6 +716,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             bakepy=bakepy,
             docker=docker,
             timeout=args.timeout,
+            python=args.python,
         )
 
     results = []
