@@ -297,8 +297,8 @@ def _show(value: Any) -> str:
 def differences(original: Any, imported: Any, path: str = "") -> Iterator[tuple[str, Any, Any]]:
     """Every differing leaf as (key path, original, imported), keys in sorted order, lists item by item.
 
-    A list of different length is reported at its first differing item; a group's member list that holds
-    the same names in another order is reported once, at the list, so the caller can tell it apart."""
+    A list of different length is reported at its first differing item; a list that holds the same items
+    in another order is reported once, at the list, so `compare` can tell a reordered group apart."""
     if isinstance(original, dict) and isinstance(imported, dict):
         for key in sorted(set(original) | set(imported)):
             yield from differences(
