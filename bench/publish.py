@@ -121,6 +121,17 @@ def main() -> None:
                 sh(*command.argv)
 
         times = interleaved(args.rounds, bakepy_publish=bakepy_publish, bare_buildx=bare_buildx)
+
+        # The fixed part of bakepy's cost: interpreter start-up, imports, load, render and plan of this project.
+        def bakepy_plan(round_: int) -> None:
+            subprocess.run([sys.executable, "-m", "bakepy", "plan", "--json"], cwd=ours,
+                           check=True, capture_output=True)  # fmt: skip
+
+        def python_start(round_: int) -> None:
+            subprocess.run([sys.executable, "-c", "pass"], check=True, capture_output=True)
+
+        fixed = interleaved(max(5, args.rounds), bakepy_plan=bakepy_plan, python_start=python_start)
+    report("fixed overhead: `bakepy plan` (start-up + load + render + plan)", fixed, "python_start")
     report(
         f"publish of 2 targets × 2 platforms × 3 tags × 2 registries (one rebuilt step per platform, busy={args.busy})",
         times,
