@@ -16,6 +16,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "render",
     "import_",
     "ci",
+    "assemble",
 )
 
 

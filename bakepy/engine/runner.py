@@ -225,7 +225,7 @@ class Runner:
         summary = f"{what} failed (exit {exc.return_code})" + (f": {last}" if last else "")
         return error(
             summary,
-            hint="run again with --debug to see the command's output",
+            hint=registry_hint(stderr) or "run again with --debug to see the command's output",
             detail=f"$ {shlex.join(argv)}\n{stderr[-4000:]}",
         )
 
@@ -295,9 +295,15 @@ class Runner:
         *,
         annotations: Mapping[str, str] | None = None,
         dry_run: bool = False,
+        prefer_index: bool = True,
     ) -> str:
-        """`docker buildx imagetools create --tag … SOURCES`; returns stdout (the index JSON with dry_run)."""
+        """`docker buildx imagetools create --tag … SOURCES`; returns stdout (the index JSON with dry_run).
+
+        `prefer_index=False` copies a single image manifest as it is (a carbon copy, buildx#2481) instead of
+        wrapping it in a one-platform index; python-on-whales' wrapper lacks the flag."""
         args = ["buildx", "imagetools", "create", *self._builder_args()]
+        if not prefer_index:
+            args.append("--prefer-index=false")
         for tag in tags:
             args += ["--tag", tag]
         for key, value in (annotations or {}).items():
@@ -390,6 +396,28 @@ class Runner:
         raise BuildError(
             f"could not read the builder name from `docker buildx inspect`: {out[:200]!r}"
         )
+
+
+def registry_hint(stderr: str) -> str | None:
+    """The fix for registry refusals whose own words are cryptic (ECR and other cloud registries)."""
+    text = stderr.lower()
+    if (
+        "name_unknown" in text
+        or "repositorynotfound" in text
+        or "repository does not exist" in text
+    ):
+        return (
+            "the repository does not exist, and this registry does not create repositories on push (ECR): "
+            "create it first, e.g. `aws ecr create-repository --repository-name NAME`"
+        )
+    if "immutable" in text or "tag_invalid" in text or "imagetagalreadyexists" in text:
+        return (
+            "the registry refuses to move an existing tag (immutable tags, e.g. ECR's IMMUTABLE setting): "
+            "publish a new tag, or make the repository's tags mutable"
+        )
+    if "denied" in text or "unauthorized" in text or "401" in text:
+        return "log in to the registry first (`docker login REGISTRY`, or its credential helper)"
+    return None
 
 
 def _import_pow() -> None:

@@ -6,7 +6,7 @@ Each pushed digest must exist in every registry its target publishes to, with ex
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -62,6 +62,7 @@ def collect_all(
     runner: Runner,
     sources: Sequence[tuple[TargetSpec, Sequence[str]]],
     platform_of: Mapping[str, str] | None = None,
+    annotated: Collection[str] = (),
 ) -> list[Collected]:
     """Check every source digest exists in every registry its target publishes to, with the planned platforms.
 
@@ -76,11 +77,13 @@ def collect_all(
     ]
     found = label_plain_manifests(inspect_many(runner, refs), platform_of or {})
     collected = [check_sources(spec, digests, found) for spec, digests in sources]
-    check_configs(runner, collected)
+    check_configs(runner, collected, annotated)
     return collected
 
 
-def check_configs(runner: Runner, collected: Sequence[Collected]) -> None:
+def check_configs(
+    runner: Runner, collected: Sequence[Collected], annotated: Collection[str] = ()
+) -> None:
     """Each platform image's own config says the platform it is listed as; else nothing moves.
 
     An index descriptor or a digest record only *claims* a platform: a cross-built image whose config says amd64
@@ -89,10 +92,11 @@ def check_configs(runner: Runner, collected: Sequence[Collected]) -> None:
     """
     from bakepy.model import normalize_platform
 
-    wanted = {
+    wanted = {  # `annotated`: images the user labelled on purpose (`assemble --annotate`)
         f"{c.spec.repositories[0]}@{image}": (c.spec.name, platform)
         for c in collected
         for platform, image in c.images.items()
+        if image not in annotated
     }
     if not wanted:
         return

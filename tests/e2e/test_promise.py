@@ -93,7 +93,9 @@ def test_two_node_builder_never_pushes_a_tag_from_the_build(
 ) -> None:
     registries = list(stack.registries)
     env = env_for(stack, builder=two_node_builder)
-    doctor = _run(["doctor", "--platform", "linux/amd64", "--platform", "linux/arm64"], tmp_path, env)
+    doctor = _run(
+        ["doctor", "--platform", "linux/amd64", "--platform", "linux/arm64"], tmp_path, env
+    )
     lines = doctor.stdout.splitlines()
     assert any("linux/amd64" in x and "node amd" in x for x in lines), doctor.stdout
     assert any("linux/arm64" in x and "node arm" in x for x in lines), doctor.stdout

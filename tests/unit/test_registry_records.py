@@ -173,3 +173,17 @@ def test_planned_platforms_must_match_exactly() -> None:
         check_sources(spec, [D], {f"r:5000/a@{D}": _index(D, "linux/amd64")})
     with pytest.raises(RegistryError, match=r"r:5000/a@sha256:a+ is missing; no tag was moved"):
         check_sources(spec, [D], {})
+
+
+def test_cryptic_registry_refusals_get_their_fix() -> None:
+    from bakepy.engine.runner import registry_hint
+
+    assert "create-repository" in (registry_hint("NAME_UNKNOWN: repository name not known") or "")
+    assert "immutable" in (
+        registry_hint(
+            "tag invalid: The image tag 'latest' already exists ... because the repository is immutable"
+        )
+        or ""
+    )
+    assert "docker login" in (registry_hint("unexpected status: 401 Unauthorized") or "")
+    assert registry_hint("connection reset by peer") is None

@@ -1,0 +1,154 @@
+"""`bakepy assemble` (one index from per-platform images already pushed) and `bakepy status` (what tags hold)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from bakepy.cli.app import app
+from bakepy.cli.options import BuilderOpt, FileOpt, JsonOpt, TargetsArg
+
+
+@app.command()
+def assemble(
+    sources: Annotated[
+        list[str],
+        typer.Argument(
+            help="Per-platform images by tag or digest, anywhere: REF (its platform read from the image) or "
+            "PLATFORM=REF (checked against the image's config)."
+        ),
+    ],
+    target: Annotated[
+        str | None,
+        typer.Option(
+            "--target", "-t", help="The project target whose tags (every registry) get the index."
+        ),
+    ] = None,
+    tag: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--tag",
+            help="A full reference to create or move (repeatable; any registry). Instead of --target.",
+        ),
+    ] = None,
+    annotate: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--annotate",
+            help="PLATFORM=REF: label REF as PLATFORM whatever its config says (docker manifest annotate).",
+        ),
+    ] = None,
+    file: FileOpt = None,
+    builder: BuilderOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Publish one multi-platform index made of images already pushed (the ECR way), to every tag in every
+    registry at once.
+
+    Every source is read and checked before anything is pushed: its platform comes from its image config, a
+    contradiction is refused unless you --annotate it, and two sources for one platform are refused. Then the same
+    transaction as publish: all tags move, or none.
+    """
+    from bakepy.engine.runner import Runner
+    from bakepy.errors import ConfigError
+    from bakepy.publish.assemble import SourceSpec
+    from bakepy.publish.assemble import assemble as run_assemble
+    from bakepy.publish.index import repository_of
+    from bakepy.publish.sources import TargetSpec
+
+    specs = [SourceSpec.parse(s) for s in sources]
+    specs += [SourceSpec.parse(s, annotate=True) for s in annotate or ()]
+    if (target is None) == (not tag):
+        raise ConfigError(
+            "assemble: name the tags to publish with --target TARGET (from the project) or --tag REF ...",
+            hint="bakepy assemble --tag registry.example.com/app:1.0 app:amd64 app:arm64",
+        )
+    if tag:
+        from bakepy.model import parse_reference
+
+        for ref in tag:
+            try:
+                parsed = parse_reference(ref)
+            except ValueError as exc:
+                raise ConfigError(f"--tag {ref!r}: {exc}") from None
+            if parsed.tag is None or parsed.digest is not None:
+                raise ConfigError(f"--tag {ref!r}: give a tag, e.g. {ref.split('@')[0]}:latest")
+        full = [parse_reference(ref).normalized for ref in tag]
+        repos = tuple(dict.fromkeys(repository_of(t) for t in full))
+        spec = TargetSpec("assemble", (), repos, tuple(full))
+    else:
+        from bakepy.config import load_project
+        from bakepy.publish.plan import plan_publish
+        from bakepy.publish.run import specs_from_plan
+
+        loaded = load_project(file, Path.cwd())
+        plan = plan_publish(loaded.project, [target] if target else [])
+        (spec,) = specs_from_plan(plan, loaded.project)
+        if not spec.tags:
+            raise ConfigError(f"target {spec.name} has no tags to publish")
+    log: list[str] = []
+    runner = Runner(builder=builder, log=log.append if as_json else None)
+    published = run_assemble(runner, spec, specs)
+    if as_json:
+        print(json.dumps({"published": [p.to_json() for p in published]}, indent=2, sort_keys=True))
+        return
+    from bakepy.cli.publish import print_summary
+
+    print_summary(published)
+    for s in specs:
+        if s.annotate:
+            typer.echo(
+                f"note: {s.ref} is published as {s.platform}, as you said (--annotate)", err=True
+            )
+
+
+@app.command()
+def status(
+    targets: TargetsArg = None,
+    file: FileOpt = None,
+    builder: BuilderOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """What every tag the project publishes points at now, in every registry, and whether it is complete.
+
+    Exits 5 when a tag is missing or does not hold exactly the planned platforms (e.g. a single-platform push
+    overwrote it), so it can run on a schedule.
+    """
+    from rich.console import Console
+    from rich.table import Table
+
+    from bakepy.config import load_project
+    from bakepy.engine.runner import Runner
+    from bakepy.errors import RegistryError
+    from bakepy.publish.plan import plan_publish
+    from bakepy.publish.run import specs_from_plan
+    from bakepy.publish.status import tag_status
+
+    loaded = load_project(file, Path.cwd())
+    specs = specs_from_plan(plan_publish(loaded.project, targets or ()), loaded.project)
+    rows = tag_status(Runner(builder=builder), specs)
+    if as_json:
+        print(json.dumps([r.to_json() for r in rows], indent=2, sort_keys=True))
+    else:
+        table = Table(title="tags", show_lines=False)
+        for column in ("tag", "state", "index digest", "platforms"):
+            table.add_column(column, overflow="fold")
+        for r in rows:
+            color = {"complete": "green", "incomplete": "red", "missing": "yellow"}[r.state]
+            digest = (r.digest or "-").removeprefix("sha256:")[:12]
+            platforms = ", ".join(r.platforms) + (
+                f" +{r.attestations} att." if r.attestations else ""
+            )
+            table.add_row(r.tag, f"[{color}]{r.state}[/]", digest, platforms or "-")
+        Console(highlight=False).print(table)
+    bad = [r for r in rows if r.state != "complete"]
+    if bad:
+        raise RegistryError(
+            f"{len(bad)} tag(s) not complete: "
+            + ", ".join(f"{r.tag} ({r.state})" for r in bad[:5])
+            + (" …" if len(bad) > 5 else ""),
+            hint="bakepy publish (or merge/assemble) puts every planned platform back under them",
+        )
