@@ -102,6 +102,8 @@ _REPLACE = [
     "network",
     "shm_size",
     "image",
+    "sources",
+    "annotate",
     "tags",
     "platforms",
     "cache_to",

@@ -156,8 +156,18 @@ class Target(_Model):
     """ulimits for RUN containers."""
     image: ImageName | None = None
     """bakepy: the repository path under each [project] registry. Default: the target's name."""
+    sources: tuple[str, ...] = ()
+    """bakepy: assemble this target from per-platform images already pushed instead of building it: `REF` (its
+    platform read from the image) or `PLATFORM=REF` (checked against the image's config)."""
+    annotate: tuple[str, ...] = ()
+    """bakepy: `PLATFORM=REF` sources published as PLATFORM whatever their config says (docker manifest annotate)."""
 
-    BAKE_ONLY_FIELDS: ClassVar[tuple[str, ...]] = ("image",)
+    BAKE_ONLY_FIELDS: ClassVar[tuple[str, ...]] = ("image", "sources", "annotate")
+
+    @property
+    def assembled(self) -> bool:
+        """Made of images already pushed (`sources`), not built."""
+        return bool(self.sources or self.annotate)
 
     @field_validator("matrix", mode="before")
     @classmethod

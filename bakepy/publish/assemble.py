@@ -15,14 +15,14 @@ run and accepts one architecture twice; `imagetools create` alone checks nothing
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from bakepy.engine import registry
 from bakepy.engine.runner import Runner
 from bakepy.errors import ConfigError, RegistryError
-from bakepy.publish.index import ImageIndex, repository_of, split_reference
+from bakepy.publish.index import ImageIndex, repository_of
 from bakepy.publish.sources import TargetSpec, collect_all
 from bakepy.publish.verify import Published
 
@@ -36,6 +36,11 @@ class SourceSpec:
     annotate: bool = (
         False  # the user's platform wins over the image config (`docker manifest annotate`)
     )
+
+    @classmethod
+    def from_plan(cls, text: str) -> SourceSpec:
+        """A plan's spelling: `!PLATFORM=REF` for an annotated source (a target's `annotate`)."""
+        return cls.parse(text[1:], annotate=True) if text.startswith("!") else cls.parse(text)
 
     @classmethod
     def parse(cls, text: str, *, annotate: bool = False) -> SourceSpec:
@@ -149,22 +154,36 @@ def copy_sources(runner: Runner, spec: TargetSpec, sources: Sequence[ResolvedSou
             runner.imagetools_create(missing, [source.digest_ref], prefer_index=False)
 
 
-def assemble(runner: Runner, spec: TargetSpec, specs: Sequence[SourceSpec]) -> list[Published]:
-    """The whole assembly of one target: read and check every source, copy by digest, then the transaction."""
-    from bakepy.publish.run import merge_collected
+@dataclass(frozen=True)
+class Assembly:
+    """A target ready to merge from images already pushed: its sources, copied by digest into its repositories."""
 
-    for repo in spec.repositories:
-        if (
-            split_reference(repo)[2] is not None
-        ):  # pragma: no cover - the plan gives repository-only names
-            raise ConfigError(f"{repo}: a repository, not a tag, is needed here")
+    spec: TargetSpec  # with the sources' platforms
+    digests: tuple[str, ...]
+    platform_of: Mapping[str, str]  # plain image manifest digest → the platform it is published as
+    annotated: frozenset[str]  # digests labelled by the user against their config
+
+
+def prepare(runner: Runner, spec: TargetSpec, specs: Sequence[SourceSpec]) -> Assembly:
+    """Read and check every source (refusing before anything is pushed), then copy them by digest."""
     sources = resolve_sources(runner, specs)
     platforms = tuple(p for s in sources for p in s.platforms)
     spec = dataclasses.replace(spec, platforms=platforms)
     copy_sources(runner, spec, sources)
-    platform_of = {s.index.digest: s.platforms[0] for s in sources if not s.index.is_index}
-    annotated = {s.index.digest for s in sources if s.annotated is not None}
+    return Assembly(
+        spec,
+        tuple(s.index.digest for s in sources),
+        {s.index.digest: s.platforms[0] for s in sources if not s.index.is_index},
+        frozenset(s.index.digest for s in sources if s.annotated is not None),
+    )
+
+
+def assemble(runner: Runner, spec: TargetSpec, specs: Sequence[SourceSpec]) -> list[Published]:
+    """The whole assembly of one target: read and check every source, copy by digest, then the transaction."""
+    from bakepy.publish.run import merge_collected
+
+    ready = prepare(runner, spec, specs)
     (collected,) = collect_all(
-        runner, [(spec, [s.index.digest for s in sources])], platform_of, annotated
+        runner, [(ready.spec, ready.digests)], ready.platform_of, ready.annotated
     )
     return merge_collected(runner, [collected])

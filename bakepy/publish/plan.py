@@ -62,6 +62,8 @@ class TargetPlan:
     """Repository-only references (no tag) pushed to by digest, one or more per registry."""
     tags_by_registry: Mapping[str, tuple[str, ...]]
     """Registry host -> the full tag references created there by the merge."""
+    sources: tuple[str, ...] = ()
+    """Assembled from these images already pushed (`sources`, then `annotate` ones as `!PLATFORM=REF`), not built."""
 
     @property
     def tags(self) -> tuple[str, ...]:
@@ -92,6 +94,11 @@ class PublishPlan:
     @property
     def names(self) -> tuple[str, ...]:
         return tuple(t.name for t in self.targets)
+
+    @property
+    def built(self) -> tuple[str, ...]:
+        """The targets a bake builds (the others are assembled from images already pushed)."""
+        return tuple(t.name for t in self.targets if not t.sources)
 
     def target(self, name: str) -> TargetPlan:
         for plan in self.targets:
@@ -187,12 +194,14 @@ def plan_publish(
             owner[full] = name
             repositories[ref.repository] = None
             tags.setdefault(ref.registry, []).append(full)
+        target = resolved.targets[name]
         plans.append(
             TargetPlan(
                 name=name,
                 platforms=target_platforms,
                 repositories=tuple(repositories),
                 tags_by_registry={registry: tuple(values) for registry, values in tags.items()},
+                sources=(*target.sources, *(f"!{s}" for s in target.annotate)),
             )
         )
     if not plans:
@@ -235,7 +244,7 @@ def bake_command(
         metadata_file,
         "--progress",
         "plain",
-        *plan.names,
+        *plan.built,
     )
 
 
@@ -284,15 +293,29 @@ def plan_to_json(
                 "platforms": list(t.platforms),
                 "repositories": list(t.repositories),
                 "tags": {registry: list(tags) for registry, tags in t.tags_by_registry.items()},
+                **({"sources": list(t.sources)} if t.sources else {}),
             }
             for t in plan.targets
         ],
         "units": [{"target": u.target, "platform": u.platform} for u in plan.units],
         "commands": [
-            {
-                "step": "build",
-                "argv": list(bake_command(plan, bake_file=bake_file, metadata_file=metadata_file)),
-            },
+            *(
+                [
+                    {
+                        "step": "build",
+                        "argv": list(
+                            bake_command(plan, bake_file=bake_file, metadata_file=metadata_file)
+                        ),
+                    }
+                ]
+                if plan.built
+                else []
+            ),
+            *(
+                {"step": "assemble", "target": t.name, "sources": list(t.sources)}
+                for t in plan.targets
+                if t.sources
+            ),
             *(
                 {
                     "step": "merge",

@@ -39,6 +39,7 @@ from bakepy.publish.verify import Published, verify
 
 if TYPE_CHECKING:
     from bakepy.model import Project
+    from bakepy.publish.assemble import Assembly
     from bakepy.publish.plan import PublishPlan
 
 WORKDIR = ".bakepy"
@@ -175,6 +176,21 @@ def build_per_platform(
     return sources, platform_of
 
 
+def _assemblies(runner: Runner, plan: PublishPlan, specs: Sequence[TargetSpec]) -> list[Assembly]:
+    """Targets made of images already pushed (`sources`): read, checked and copied by digest, side by side."""
+    from bakepy.publish.assemble import SourceSpec, prepare
+
+    wanted = [
+        (spec, [SourceSpec.from_plan(s) for s in plan.target(spec.name).sources])
+        for spec in specs
+        if plan.target(spec.name).sources
+    ]
+    if not wanted:
+        return []
+    with ThreadPoolExecutor(max_workers=min(4, len(wanted))) as pool:
+        return list(pool.map(lambda w: prepare(runner, *w), wanted))
+
+
 def builder_nodes(runner: Runner) -> int:
     """How many nodes the active builder has (1 when buildx cannot say: the bake will tell)."""
     try:
@@ -246,29 +262,43 @@ def publish_project(
             (), (), bake_file, plan_to_json(plan, bake_file=str(bake_file), metadata_file=metadata)
         )
     run = run_directory(work)  # per run: two publishes at once never share a bake or metadata file
+    assemblies = _assemblies(runner, plan, specs)  # sources read and checked before anything builds
+    built = [s for s in specs if s.name in plan.built]
     bake_file = run / "docker-bake.json"
-    bake_file.write_text(dumps(render_bake(project, targets=names, publish=True)))
-    platforms = sorted({p for s in specs for p in s.platforms})
-    with ThreadPoolExecutor(
-        max_workers=1
-    ) as pool:  # which platforms are emulated: asked while building
-        emulation = pool.submit(emulated_platforms, runner, platforms)
-        if len(platforms) > 1 and builder_nodes(runner) > 1:
-            sources, platform_of = build_per_platform(
-                runner, project, specs, run, cwd=project_dir, echo=echo
-            )
-        else:
-            built = build_by_digest(
-                runner,
-                bake_file,
-                names,
-                cwd=project_dir,
-                metadata_file=run / "metadata.json",
-                echo=echo,
-            )
-            sources, platform_of = {n: [d] for n, d in built.items()}, {}
-        emulated = emulation.result()
-    collected = collect_all(runner, [(spec, sources[spec.name]) for spec in specs], platform_of)
+    if built:
+        bake_file.write_text(
+            dumps(render_bake(project, targets=[s.name for s in built], publish=True))
+        )
+    platforms = sorted({p for s in built for p in s.platforms})
+    sources: dict[str, list[str]] = {}
+    platform_of: dict[str, str] = {}
+    emulated: set[str] = set()
+    if built:
+        with ThreadPoolExecutor(
+            max_workers=1
+        ) as pool:  # which platforms are emulated: asked meanwhile
+            emulation = pool.submit(emulated_platforms, runner, platforms)
+            if len(platforms) > 1 and builder_nodes(runner) > 1:
+                sources, platform_of = build_per_platform(
+                    runner, project, built, run, cwd=project_dir, echo=echo
+                )
+            else:
+                digests = build_by_digest(
+                    runner,
+                    bake_file,
+                    [s.name for s in built],
+                    cwd=project_dir,
+                    metadata_file=run / "metadata.json",
+                    echo=echo,
+                )
+                sources = {n: [d] for n, d in digests.items()}
+            emulated = emulation.result()
+    pairs = [(s, sources[s.name]) for s in built]
+    pairs += [(a.spec, list(a.digests)) for a in assemblies]
+    for a in assemblies:
+        platform_of.update(a.platform_of)
+    annotated = {d for a in assemblies for d in a.annotated}
+    collected = collect_all(runner, pairs, platform_of, annotated)
     revision = source_revision(project_dir)
     records = [r for c in collected for r in records_for(c, plan.fingerprint, revision)]
     written = write_records(records_dir or work / "records", records)

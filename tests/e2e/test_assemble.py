@@ -118,3 +118,34 @@ def test_status_reports_a_tag_overwritten_by_a_single_platform_push(
     assert bad.returncode == 5
     assert f"{r1}/{unique_repo}:latest (incomplete)" in bad.stderr
     assert "1 tag(s) not complete" in bad.stderr
+
+
+def test_publish_assembles_a_declared_target_with_the_built_ones_in_one_transaction(
+    stack, unique_repo: str, tmp_path: Path
+) -> None:
+    """bakepy.toml names a target's per-platform sources: `plan` shows it, `publish` builds the other target and
+    assembles this one, moving every tag of both at once."""
+    r1, r2 = stack.registries[0], stack.registries[1]
+    env = env_for(stack)
+    (tmp_path / "Dockerfile").write_text(DOCKERFILE)
+    src = f"{r1}/{unique_repo}/src"
+    _push(tmp_path, env, "linux/amd64", f"{src}:amd64", attest=True, n="1")
+    _push(tmp_path, env, "linux/arm64", f"{src}:arm64", attest=False, n="2")
+    (tmp_path / "bakepy.toml").write_text(
+        f'[project]\nregistries = ["{r1}", "{r2}"]\nplatforms = ["linux/amd64", "linux/arm64"]\n'
+        f'tags = ["1.0"]\n\n'
+        f'[target.built]\nimage = "{unique_repo}/built"\n\n'
+        f'[target.hello]\nimage = "{unique_repo}/hello"\n'
+        f'sources = ["{src}:amd64", "linux/arm64={src}:arm64"]\n'
+    )
+    plan = bakepy(["plan", "--json"], tmp_path, env)
+    assert plan.returncode == 0, plan.stderr
+    steps = [c["step"] for c in __import__("json").loads(plan.stdout)["commands"]]
+    assert steps[:2] == ["build", "assemble"]
+
+    done = bakepy(["publish"], tmp_path, env)
+    assert done.returncode == 0, done.stderr
+    for registry in (r1, r2):
+        for target in ("built", "hello"):
+            _, index = api.get_manifest(registry, f"{unique_repo}/{target}", "1.0")
+            assert api.platforms(index) == {"linux/amd64", "linux/arm64"}

@@ -225,3 +225,35 @@ def test_invalid_default_image_names_point_at_the_target() -> None:
 def test_unknown_targets() -> None:
     with pytest.raises(ConfigError, match="did you mean 'app'"):
         plan_publish(make({"project": SETTINGS, "target": {"app": {}}}), ("apo",))
+
+
+def test_a_target_with_sources_is_assembled_not_built() -> None:
+    plan = plan_publish(
+        make(
+            {
+                "project": SETTINGS,
+                "target": {
+                    "app": {"platforms": ["linux/amd64"]},
+                    "hello": {
+                        "sources": ["r:5000/hello:amd64", "linux/arm64=r:5000/hello:arm64"],
+                        "annotate": ["linux/arm/v7=r:5000/hello:armv7"],
+                    },
+                },
+            }
+        )
+    )
+    assert plan.built == ("app",)
+    assert plan.target("hello").sources == (
+        "r:5000/hello:amd64",
+        "linux/arm64=r:5000/hello:arm64",
+        "!linux/arm/v7=r:5000/hello:armv7",
+    )
+    data = plan_to_json(plan)
+    build, assemble = data["commands"][:2]
+    assert build["argv"][-1] == "app"  # the bake builds only what is not assembled
+    assert assemble == {
+        "step": "assemble",
+        "target": "hello",
+        "sources": list(plan.target("hello").sources),
+    }
+    assert data["targets"][1]["sources"] == assemble["sources"]
