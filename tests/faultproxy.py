@@ -182,7 +182,13 @@ class FaultProxy:
             conn.close()
 
     def _answer(self, h: BaseHTTPRequestHandler, status: int, rule: Rule) -> None:
-        payload = b'{"errors":[{"code":"UNKNOWN","message":"injected fault"}]}'
+        if 400 <= status < 500:  # as ECR refuses to move a tag in a repository with immutable tags
+            payload = (
+                b'{"errors":[{"code":"TAG_INVALID","message":"injected fault: the image tag already '
+                b'exists and cannot be overwritten because the repository is immutable"}]}'
+            )
+        else:
+            payload = b'{"errors":[{"code":"UNKNOWN","message":"injected fault"}]}'
         h.send_response(status)
         h.send_header("Content-Type", "application/json")
         h.send_header("Content-Length", str(len(payload)))

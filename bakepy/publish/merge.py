@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bakepy.engine import registry
-from bakepy.engine.runner import Runner
+from bakepy.engine.runner import Runner, registry_hint
 from bakepy.errors import BakepyError, InterruptedRunError, RegistryError
 from bakepy.publish.index import OCI_INDEX, ImageIndex, merged_index, parse_index, split_reference
 from bakepy.publish.plan import imagetools_create_argv
@@ -228,7 +228,8 @@ def commit(runner: Runner, staged: Sequence[Staged], *, workers: int = 4) -> lis
         except BakepyError as exc:
             failed = RegistryError(
                 f"merge of target {s.merge.target} failed: {exc.message}",
-                hint="fix the registry problem and publish again",
+                hint=registry_hint(f"{exc.message}\n{exc.detail or ''}")
+                or "fix the registry problem and publish again (--debug shows imagetools' output)",
                 detail=exc.detail,
             )
             failed.__cause__ = exc

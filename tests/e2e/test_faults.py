@@ -42,9 +42,13 @@ def _state(registries: list[str], repo: str) -> dict[str, str | None]:
     return out
 
 
-@pytest.mark.parametrize("fault", ["status", "reset", "forward-then-fail"])
+@pytest.mark.parametrize(
+    ("fault", "status"),
+    [("status", 500), ("status", 400), ("reset", 0), ("forward-then-fail", 500)],
+    ids=["500", "4xx-like-an-immutable-tag", "reset", "forward-then-fail"],
+)
 def test_a_failing_tag_put_leaves_every_tag_as_before_and_a_rerun_converges(
-    stack, proxy: FaultProxy, unique_repo: str, tmp_path: Path, fault: str
+    stack, proxy: FaultProxy, unique_repo: str, tmp_path: Path, fault: str, status: int
 ) -> None:
     direct = [stack.registries[0], stack.registries[1]]  # what the assertions read: never the proxy
     root = small_project(
@@ -74,7 +78,7 @@ def test_a_failing_tag_put_leaves_every_tag_as_before_and_a_rerun_converges(
         tag = TAGS[run % len(TAGS)]
         proxy.clear()
         # every PUT of that tag fails (buildx retries a failed PUT; a single fault would be retried away)
-        proxy.add_rule("PUT", rf"/v2/{unique_repo}/manifests/{tag}$", fault)  # type: ignore[arg-type]
+        proxy.add_rule("PUT", rf"/v2/{unique_repo}/manifests/{tag}$", fault, status=status)  # type: ignore[arg-type]
         result = bakepy(["publish"], root, env_for(stack, NONCE=uuid.uuid4().hex))
         after = _state(direct, unique_repo)
         if result.returncode == 0:  # buildx retried past the fault: every tag moved, all complete
@@ -85,6 +89,8 @@ def test_a_failing_tag_put_leaves_every_tag_as_before_and_a_rerun_converges(
         assert after == before, result.stderr
         assert "COULD NOT" not in result.stderr, result.stderr
         assert "Traceback" not in result.stderr
+        if status == 400:  # a registry refusing to move a tag: the hint says why and what to do
+            assert "refuses to move an existing tag" in result.stderr, result.stderr[-2000:]
     assert failed >= RUNS // 2, f"only {failed} of {RUNS} runs saw the fault fail them"
 
     proxy.clear()
