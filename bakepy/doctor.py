@@ -356,6 +356,45 @@ def _native_arch(node: NodeInfo, fallback: str) -> str:
     return _arch(_normalise(node.platforms[0]))
 
 
+def project_registries(cwd: Path, file: Path | None = None) -> list[str]:
+    """The registries the project's default selection pushes to (none when there is no loadable project)."""
+    from bakepy.config import load_project
+    from bakepy.model import parse_reference
+    from bakepy.publish.plan import plan_publish
+
+    try:
+        plan = plan_publish(load_project(file, cwd).project)
+    except BakepyError:
+        return []
+    return list(
+        dict.fromkeys(
+            parse_reference(repo).registry for t in plan.targets for repo in t.repositories
+        )
+    )
+
+
+def registry_checks(registries: Sequence[str]) -> list[Check]:
+    """Each registry the project pushes to answers, and has credentials where it wants a login."""
+    from bakepy.engine.access import probe
+
+    checks = []
+    for registry in registries:
+        p = probe(registry)
+        name = f"registry {registry}"
+        if p.access == "down":
+            checks.append(
+                Check(name, "fail", f"does not answer ({p.detail})", "check the address; is it up?")
+            )
+        elif p.access == "login" and not p.credentials:
+            detail = f"wants a login ({p.detail}); no credentials stored"
+            checks.append(Check(name, "fail", detail, f"docker login {registry}"))
+        elif p.access == "login":
+            checks.append(Check(name, "ok", "login stored in the Docker credential store"))
+        else:
+            checks.append(Check(name, "ok", f"answers ({p.detail}), no login needed"))
+    return checks
+
+
 def wanted_platforms(cwd: Path, explicit: Sequence[str], file: Path | None = None) -> list[str]:
     """Platforms to check: --platform, else those of the project's default selection, else linux/amd64 +
     linux/arm64 (no project here, or one that does not load: doctor checks the machine, not the config)."""

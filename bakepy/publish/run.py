@@ -27,11 +27,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bakepy.engine.access import require_push_access
 from bakepy.engine.registry import inspect_many
 from bakepy.engine.runner import Runner
 from bakepy.errors import BakepyError
 from bakepy.publish.build import build_by_digest, emulated_platforms
-from bakepy.publish.index import ImageIndex
+from bakepy.publish.index import ImageIndex, split_reference
 from bakepy.publish.merge import Staged, decide, transact
 from bakepy.publish.records import DigestRecord
 from bakepy.publish.sources import Collected, TargetSpec, collect_all, images_of
@@ -261,6 +262,8 @@ def publish_project(
         return PublishReport(
             (), (), bake_file, plan_to_json(plan, bake_file=str(bake_file), metadata_file=metadata)
         )
+    # a registry that does not answer, or wants a login nobody did, fails in seconds, not after the build
+    require_push_access([split_reference(r)[0] for s in specs for r in s.repositories])
     run = run_directory(work)  # per run: two publishes at once never share a bake or metadata file
     assemblies = _assemblies(runner, plan, specs)  # sources read and checked before anything builds
     built = [s for s in specs if s.name in plan.built]

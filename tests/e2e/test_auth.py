@@ -97,3 +97,43 @@ def test_publish_to_a_registry_that_needs_a_login(
     _, index = api.get_manifest(auth_registry.address, unique_repo, "latest")
     assert api.platforms(index) == {"linux/amd64", "linux/arm64"}
     assert len(api.attestations(index)) == 2
+
+
+def test_a_missing_login_fails_doctor_and_publish_in_seconds_before_any_build(
+    stack, auth_registry: ScratchRegistry, unique_repo: str, tmp_path: Path
+) -> None:
+    project = small_project(
+        tmp_path / "proj",
+        f"""\
+        [project]
+        registries = ["{auth_registry.address}"]
+        platforms = ["linux/amd64", "linux/arm64"]
+        tags = ["latest"]
+
+        [target.app]
+        image = "{unique_repo}"
+        """,
+    )
+    empty = tmp_path / "no-login"
+    empty.mkdir()
+    home = Path(os.environ.get("DOCKER_CONFIG") or Path.home() / ".docker")
+    for shared in ("cli-plugins", "buildx"):
+        (empty / shared).symlink_to(home / shared)
+    env = {**os.environ, **stack.env_overlay, "DOCKER_CONFIG": str(empty)}
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "bakepy", *args],
+            cwd=project, env=env, capture_output=True, text=True, timeout=600,
+        )  # fmt: skip
+
+    doctor = run("doctor")
+    assert doctor.returncode == 7, doctor.stdout + doctor.stderr
+    assert f"registry {auth_registry.address}" in doctor.stdout
+    assert f"docker login {auth_registry.address}" in doctor.stdout
+
+    publish = run("publish")
+    assert publish.returncode == 5, publish.stderr
+    assert f"registry {auth_registry.address} wants a login" in publish.stderr
+    assert f"docker login {auth_registry.address}" in publish.stderr
+    assert "buildx bake" not in publish.stderr  # no build step ran
