@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -43,6 +44,7 @@ def publish(
     from bakepy.engine.runner import Runner
     from bakepy.publish.run import publish_project
 
+    started = time.monotonic()
     loaded = load_project(file, Path.cwd())
     log: list[str] = []
     runner = Runner(builder=builder, log=log.append if as_json else None)
@@ -62,18 +64,28 @@ def publish(
         print_plan(report.plan)
         Console(stderr=True, highlight=False).print("dry run: nothing was built or pushed")
     else:
-        print_summary(report.published)
+        print_summary(report.published, seconds=time.monotonic() - started)
 
 
-def print_summary(published: Any) -> None:
-    """The rich table of what was published (shared with `bakepy merge`)."""
+def print_summary(published: Any, *, seconds: float | None = None) -> None:
+    """What was published (shared with `merge` and `assemble`): per target and registry the index and its
+    platforms, then every reference on a line of its own — whole, never wrapped mid-word, so it can be copied
+    and pulled — with what the run did to it."""
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title="published", show_lines=True)
-    for col in ("target", "registry", "tags", "index digest", "platforms"):
+    console = Console(highlight=False)
+    table = Table(title="published", show_lines=False)
+    for col in ("target", "registry", "index digest", "platforms"):
         table.add_column(col, overflow="fold")
     for p in published:
-        target, registry, tags, digest, platforms = p.summary_cells()
-        table.add_row(target, registry, "\n".join(tags), digest, "\n".join(platforms))
-    Console(highlight=False).print(table)
+        target, registry, _, digest, platforms = p.summary_cells()
+        table.add_row(target, registry, digest, ", ".join(platforms))
+    console.print(table)
+    width = max((len(t) for p in published for t in p.tags), default=0)
+    for p in published:
+        for tag in p.tags:
+            console.print(f"{tag.ljust(width)}  {p.state(tag)}", markup=False, soft_wrap=True)
+    if seconds is not None:
+        moved = sum(len(p.moved) for p in published)
+        console.print(f"{moved} tag(s) moved in {seconds:.1f} s", markup=False)

@@ -25,6 +25,7 @@ class Published:
     moved: tuple[str, ...]
     unchanged: tuple[str, ...]
     emulated: tuple[str, ...] = ()
+    created: tuple[str, ...] = ()  # of `moved`: tags that did not exist before the run
 
     def summary_cells(self) -> tuple[str, str, list[str], str, list[str]]:
         """What a summary shows (the terminal table and the CI job summary): target, registry, tag names
@@ -48,7 +49,14 @@ class Published:
             "moved": list(self.moved),
             "unchanged": list(self.unchanged),
             "emulated": list(self.emulated),
+            "created": list(self.created),
         }
+
+    def state(self, tag: str) -> str:
+        """`created`, `moved` or `unchanged`: what the run did to `tag`."""
+        if tag in self.created:
+            return "created"
+        return "moved" if tag in self.moved else "unchanged"
 
 
 # -- 5. verify ------------------------------------------------------------------------------------------
@@ -84,6 +92,7 @@ def verify(staged: Sequence[Staged], after: Mapping[str, ImageIndex | None]) -> 
                     attestations=d.attestations,
                     moved=d.move,
                     unchanged=d.unchanged,
+                    created=tuple(t for t in d.move if d.before.get(t) is None),
                 )
             )
     return published
