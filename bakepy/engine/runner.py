@@ -217,7 +217,8 @@ class Runner:
         if missing_builder:
             name = missing_builder.group(1)
             return ConfigError(
-                f"there is no buildx builder named {name!r} (from --builder or BUILDX_BUILDER)",
+                f"there is no buildx builder named {name!r} (from --builder or BUILDX_BUILDER)"
+                + self._builder_suggestion(name),
                 hint="`docker buildx ls` lists the builders; `docker buildx create --name NAME` makes one; "
                 "`bakepy doctor` checks it",
             )
@@ -228,6 +229,24 @@ class Runner:
             hint=registry_hint(stderr) or "run again with --debug to see the command's output",
             detail=f"$ {shlex.join(argv)}\n{stderr[-4000:]}",
         )
+
+    def _builder_suggestion(self, name: str) -> str:
+        """`; did you mean 'x'?` from the builders buildx knows (nothing when it cannot list them)."""
+        import difflib
+
+        from python_on_whales.utils import run
+
+        try:
+            out = str(
+                run([*self.docker_cmd(), "buildx", "ls", "--format", "{{.Name}}"], env=self.env)
+            )
+        except Exception:  # a suggestion is a courtesy: never let it hide the real error
+            return ""
+        names = sorted(
+            {line.strip().rstrip("*").strip() for line in out.splitlines() if line.strip()}
+        )
+        close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
+        return f"; did you mean {close[0]!r}?" if close and close[0] != name else ""
 
     # -- buildx -----------------------------------------------------------------------------------
     def buildx_version(self) -> str:

@@ -128,7 +128,16 @@ def parse_reference(value: str) -> ImageReference:
 
 def parse_registry(value: str) -> tuple[str, str]:
     """Split a registry prefix `host[:port][/namespace...]` into (host, namespace); ValueError if invalid."""
+    scheme, sep, rest = value.partition("://")
+    if sep and scheme.lower() in ("http", "https", "oci", "docker"):
+        raise ValueError(
+            f"{value!r} is not a registry: drop the scheme ({scheme}://), write {rest.rstrip('/')!r}"
+            " (BuildKit and buildx talk plain HTTP to loopback registries by themselves)"
+        )
     first, _, namespace = value.partition("/")
+    port = first.rpartition(":")[2] if ":" in first and not first.endswith("]") else ""
+    if port.isdigit() and not 0 < int(port) < 65536:
+        raise ValueError(f"{value!r} is not a registry: port {port} is out of range (1-65535)")
     if not first or not _is_domain(first) or not _DOMAIN_RE.fullmatch(first):
         raise ValueError(
             f"{value!r} is not a registry: start with a host such as 'docker.io/{value}' or '127.0.0.1:5000'"

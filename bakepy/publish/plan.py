@@ -43,6 +43,9 @@ DEFAULT_BAKE_FILE = ".bakepy/docker-bake.json"  # where publish renders, beside 
 DEFAULT_METADATA_FILE = ".bakepy/metadata.json"
 
 
+_NOT_CONTAINER_OS = frozenset({"darwin", "ios"})
+
+
 @dataclass(frozen=True)
 class BuildUnit:
     """One build: a target for one platform (None: the builder's default platform)."""
@@ -171,6 +174,14 @@ def plan_publish(
     owner: dict[str, str] = {}
     for name in names:
         target_platforms = resolved.targets[name].platforms
+        for platform in target_platforms:
+            if platform.split("/", 1)[0] in _NOT_CONTAINER_OS:
+                origin = resolved.origins.get(name, name)
+                raise ConfigError(
+                    f"target.{origin}.platforms: {platform!r} cannot be built: BuildKit builds Linux (and "
+                    "Windows) container images, and no builder runs macOS or iOS containers",
+                    hint="build darwin binaries inside a linux image (cross-compile), or drop the platform",
+                )
         if wanted is not None:
             target_platforms = tuple(p for p in target_platforms if p in wanted)
             if not target_platforms:

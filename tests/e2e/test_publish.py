@@ -265,6 +265,12 @@ def test_an_unknown_builder_is_a_config_error(stack, unique_repo: str, tmp_path:
     ]
     assert "docker buildx ls" in result.stderr
 
+    # a near miss gets a suggestion that is closer than what was typed
+    typo = stack.builder[:-1] + "x" if stack.builder else "bakepy-stackx"
+    near = bakepy(["publish"], project, {**stack.env_overlay, "BUILDX_BUILDER": typo})
+    assert near.returncode == 2
+    assert f"did you mean {stack.builder!r}?" in near.stderr
+
 
 def test_index_annotations_reach_every_tag(stack, unique_repo: str, tmp_path: Path) -> None:
     project = small_project(

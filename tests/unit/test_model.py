@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -520,3 +521,16 @@ def test_values_with_templates_are_checked_after_interpolation() -> None:
 def test_escaped_literals_are_not_variables() -> None:
     resolved = project({"target": {"app": {"labels": {"x": "$${NOT_A_VARIABLE}"}}}}).resolved
     assert resolved.targets["app"].labels == {"x": "${NOT_A_VARIABLE}"}
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("http://127.0.0.1:5100/ux", "drop the scheme (http://), write '127.0.0.1:5100/ux'"),
+        ("https://ghcr.io/acme/", "drop the scheme (https://), write 'ghcr.io/acme'"),
+        ("127.0.0.1:99999", "port 99999 is out of range"),
+    ],
+)
+def test_registry_messages_say_the_fix(value: str, message: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        parse_registry(value)

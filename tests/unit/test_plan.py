@@ -257,3 +257,12 @@ def test_a_target_with_sources_is_assembled_not_built() -> None:
         "sources": list(plan.target("hello").sources),
     }
     assert data["targets"][1]["sources"] == assemble["sources"]
+
+
+def test_a_platform_no_builder_can_build_is_refused_at_plan() -> None:
+    with pytest.raises(
+        ConfigError, match=r"target\.app\.platforms: 'darwin/arm64' cannot be built"
+    ):
+        plan_publish(
+            make({"project": SETTINGS, "target": {"app": {"platforms": ["darwin/arm64"]}}})
+        )
