@@ -17,6 +17,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "import_",
     "ci",
     "assemble",
+    "builder",
 )
 
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any, cast
 import typer
 
 from bakepy.cli.app import app
-from bakepy.cli.options import BuilderOpt, FileOpt, JsonOpt, TargetsArg
+from bakepy.cli.options import BuilderOpt, FileOpt, JsonOpt, TargetsArg, chosen_builder
 
 if TYPE_CHECKING:
     from bakepy.ci.workflow import WorkflowSpec
@@ -170,7 +170,9 @@ def build(
         raise ConfigError("--records needs --push-by-digest: only a push writes digest records")
     loaded = load_project(file, Path.cwd())
     log: list[str] = []
-    runner_ = Runner(builder=builder, log=log.append if as_json else None)
+    runner_ = Runner(
+        builder=chosen_builder(builder, loaded.project), log=log.append if as_json else None
+    )
     report = build_platform(
         loaded.path,
         loaded.project,
@@ -251,7 +253,9 @@ def merge(
 
     loaded = load_project(file, Path.cwd())
     log: list[str] = []
-    runner_ = Runner(builder=builder, log=log.append if as_json else None)
+    runner_ = Runner(
+        builder=chosen_builder(builder, loaded.project), log=log.append if as_json else None
+    )
     report = merge_project(
         loaded.path,
         loaded.project,

@@ -31,3 +31,13 @@ TargetsArg = Annotated[
         help="Targets or groups to act on. Default: the `default` group, else every target."
     ),
 ]
+
+
+def chosen_builder(builder: str | None, project: object | None) -> str | None:
+    """--builder, else BUILDX_BUILDER (buildx reads it itself), else the project's [builder], else buildx's."""
+    import os
+
+    if builder or os.environ.get("BUILDX_BUILDER"):
+        return builder
+    settings = getattr(project, "builder", None)
+    return getattr(settings, "name", None)

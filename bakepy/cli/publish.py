@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from bakepy.cli.app import app
-from bakepy.cli.options import BuilderOpt, FileOpt, JsonOpt, TargetsArg
+from bakepy.cli.options import BuilderOpt, FileOpt, JsonOpt, TargetsArg, chosen_builder
 
 
 @app.command()
@@ -47,7 +47,9 @@ def publish(
     started = time.monotonic()
     loaded = load_project(file, Path.cwd())
     log: list[str] = []
-    runner = Runner(builder=builder, log=log.append if as_json else None)
+    runner = Runner(
+        builder=chosen_builder(builder, loaded.project), log=log.append if as_json else None
+    )
     report = publish_project(
         loaded.path,
         loaded.project,

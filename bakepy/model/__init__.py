@@ -32,6 +32,7 @@ from bakepy.model.attributes import (
     Ulimit,
 )
 from bakepy.model.base import ENVIRONMENT, ModelError, format_path
+from bakepy.model.builder import BuilderSettings
 from bakepy.model.csvvalue import parse_csv
 from bakepy.model.explain import explain_error
 from bakepy.model.interpolate import has_template, interpolate
@@ -55,6 +56,7 @@ __all__ = [
     "KNOWN_OS",
     "SSH",
     "Attestation",
+    "BuilderSettings",
     "CacheEntry",
     "CacheSettings",
     "Group",

@@ -30,6 +30,7 @@ from bakepy.model.attributes import (
     Ulimit,
 )
 from bakepy.model.base import ENVIRONMENT, ModelError, _did_you_mean
+from bakepy.model.builder import BuilderSettings
 from bakepy.model.csvvalue import parse_csv
 from bakepy.model.interpolate import _deferred
 from bakepy.model.platforms import normalize_platform
@@ -436,6 +437,8 @@ class Project(_Model):
 
     settings: ProjectSettings = Field(default_factory=ProjectSettings, alias="project")
     """bakepy settings: registries, default platforms, tags, runners, cache."""
+    builder: BuilderSettings | None = None
+    """A buildx builder with one node per platform (`bakepy builder create`)."""
     variables: dict[VariableName, Variable] = Field(default_factory=dict, alias="variable")
     """Variables, interpolated as ${NAME}."""
     targets: dict[Name, Target] = Field(default_factory=dict, alias="target")
