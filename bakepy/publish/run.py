@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import threading
+import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -111,9 +111,7 @@ def run_directory(work: Path, *, keep_seconds: float = 86400.0) -> Path:
             if now - old.stat().st_mtime > keep_seconds:
                 shutil.rmtree(old, ignore_errors=True)
     stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now))
-    path = runs / f"{stamp}-{os.getpid()}-{threading.get_ident() % 10000}"
-    path.mkdir()
-    return path
+    return Path(tempfile.mkdtemp(prefix=f"{stamp}-{os.getpid()}-", dir=runs))
 
 
 def build_per_platform(
