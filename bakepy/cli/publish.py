@@ -32,6 +32,14 @@ def publish(
         ),
     ] = None,
     as_json: JsonOpt = False,
+    progress: Annotated[
+        str,
+        typer.Option(
+            "--progress",
+            help="auto: a live view per target × platform on a terminal, state lines elsewhere; "
+            "plain: buildx's own output, streamed.",
+        ),
+    ] = "auto",
 ) -> None:
     """Build TARGETS for all their platforms, push by digest, then move every tag in every registry in one shot.
 
@@ -42,22 +50,27 @@ def publish(
 
     from bakepy.config import load_project
     from bakepy.engine.runner import Runner
+    from bakepy.errors import ConfigError
     from bakepy.publish.run import publish_project
 
+    if progress not in ("auto", "plain"):
+        raise ConfigError(f"--progress {progress!r}: use auto or plain")
     started = time.monotonic()
     loaded = load_project(file, Path.cwd())
     log: list[str] = []
-    runner = Runner(
-        builder=chosen_builder(builder, loaded.project), log=log.append if as_json else None
-    )
-    report = publish_project(
-        loaded.path,
-        loaded.project,
-        runner,
-        targets=targets or (),
-        dry_run=dry_run,
-        records_dir=records,
-    )
+    chosen = chosen_builder(builder, loaded.project)
+    if as_json or dry_run or progress == "plain":
+        runner = Runner(builder=chosen, log=log.append if as_json else None)
+        report = publish_project(
+            loaded.path,
+            loaded.project,
+            runner,
+            targets=targets or (),
+            dry_run=dry_run,
+            records_dir=records,
+        )
+    else:
+        report = _publish_with_progress(loaded, chosen, targets or (), records)
     if as_json:
         print(json.dumps(report.to_json(), indent=2, sort_keys=True))
     elif report.plan is not None:  # --dry-run
@@ -67,6 +80,38 @@ def publish(
         Console(stderr=True, highlight=False).print("dry run: nothing was built or pushed")
     else:
         print_summary(report.published, seconds=time.monotonic() - started)
+
+
+def _publish_with_progress(
+    loaded: Any, builder: str | None, targets: list[str] | tuple[str, ...], records: Path | None
+) -> Any:
+    """publish_project under the live view (terminal) or state lines (CI); buildx's tail on a failed build."""
+    from bakepy.cli.app import state
+    from bakepy.cli.progress import ProgressView, emulated_guess
+    from bakepy.engine.runner import Runner
+    from bakepy.errors import BuildError
+    from bakepy.publish.build import observe
+    from bakepy.publish.plan import plan_publish
+    from bakepy.publish.run import publish_project
+
+    plan = plan_publish(loaded.project, targets)
+    units = [(t.name, p) for t in plan.targets if not t.sources for p in (t.platforms or (None,))]
+    guess = emulated_guess(sorted({p for _, p in units if p}))
+    view = ProgressView.for_units(units, guess, debug=state.debug)
+    runner = Runner(builder=builder, log=view.command)
+    with view.shown(), observe(view.event):
+        try:
+            return publish_project(
+                loaded.path, loaded.project, runner, targets=targets, records_dir=records,
+                echo=view.line,
+            )  # fmt: skip
+        except BuildError:
+            tail = view.failure_tail()
+            if tail:
+                view.console.print("[dim]last lines of the build:[/]")
+                for text in tail:
+                    view.console.print(text, markup=False, highlight=False, soft_wrap=True)
+            raise
 
 
 def print_summary(published: Any, *, seconds: float | None = None) -> None:

@@ -1,13 +1,17 @@
 """Stage 1 of a publish: one `docker buildx bake` that pushes every platform by digest only, so no tag can move.
 
-`BuildLog` follows buildx's plain progress to name the target and platform of a failure."""
+`BuildLog` follows buildx's plain progress to name the target and platform of a failure, and tells whoever
+`observe`s the build (the CLI's live view) what each target × platform is doing, as `BuildEvent`s."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from bakepy.engine.runner import Runner
 from bakepy.errors import BuildError
@@ -18,8 +22,38 @@ from bakepy.errors import BuildError
 _STEP = re.compile(r"^#(\d+) \[(?P<labels>[^\]]*)\]")
 # An os starts with a letter: `2/2` is a step counter, not a platform.
 _PLATFORM = re.compile(r"^[a-z][a-z0-9]*/[a-z0-9_]+(?:/[a-z0-9.]+)?$")
+_COUNTER = re.compile(r"^\d+/\d+$")
 _STEP_ERROR = re.compile(r"^#(\d+) ERROR: (?P<message>.*)")
 _TARGET_ERROR = re.compile(r"^ERROR: target (?P<target>[^:]+): (?P<message>.*)")
+
+
+@dataclass(frozen=True)
+class BuildEvent:
+    """What one target × platform is doing: a build `step` (`text` like `2/3 RUN make`), an `export` (pushing by
+    digest), an `error`; or, for the whole run (empty target), `built` / `merging`."""
+
+    target: str
+    platform: str | None
+    kind: Literal["step", "export", "error", "built", "merging"]
+    text: str = ""
+
+
+_OBSERVERS: list[Callable[[BuildEvent], None]] = []
+
+
+@contextlib.contextmanager
+def observe(callback: Callable[[BuildEvent], None]) -> Iterator[None]:
+    """Send every `BuildEvent` of the builds run inside to `callback` (from any thread)."""
+    _OBSERVERS.append(callback)
+    try:
+        yield
+    finally:
+        _OBSERVERS.remove(callback)
+
+
+def notify(event: BuildEvent) -> None:
+    for callback in list(_OBSERVERS):
+        callback(event)
 
 
 class BuildLog:
@@ -46,10 +80,19 @@ class BuildLog:
             labels = m.group("labels").split()
             target = labels[0] if labels and labels[0] in self.targets else self.only
             platform = next((x for x in labels if _PLATFORM.match(x)), self.platform)
-            self.steps.setdefault(m.group(1), (target, platform))
+            if m.group(1) not in self.steps:
+                self.steps[m.group(1)] = (target, platform)
+                if _OBSERVERS and "internal" not in labels:
+                    counter = next((x for x in labels if _COUNTER.match(x)), "")
+                    text = line[m.end() :].strip()
+                    kind: Literal["step", "export"] = (
+                        "export" if text.startswith(("exporting", "pushing")) else "step"
+                    )
+                    notify(BuildEvent(target, platform, kind, f"{counter} {text}".strip()))
         elif m := _STEP_ERROR.match(line):
             target, platform = self.steps.get(m.group(1), (self.only, None))
             self.failures.append((target, platform, m.group("message")))
+            notify(BuildEvent(target, platform, "error", m.group("message")))
         elif (m := _TARGET_ERROR.match(line)) and not any(
             f[0] == m.group("target") for f in self.failures
         ):

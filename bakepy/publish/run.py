@@ -31,7 +31,7 @@ from bakepy.engine.access import require_push_access
 from bakepy.engine.registry import inspect_many
 from bakepy.engine.runner import Runner
 from bakepy.errors import BakepyError
-from bakepy.publish.build import build_by_digest, emulated_platforms
+from bakepy.publish.build import BuildEvent, build_by_digest, emulated_platforms, notify
 from bakepy.publish.index import ImageIndex, split_reference
 from bakepy.publish.merge import Staged, decide, transact
 from bakepy.publish.records import DigestRecord
@@ -299,10 +299,12 @@ def publish_project(
     for a in assemblies:
         platform_of.update(a.platform_of)
     annotated = {d for a in assemblies for d in a.annotated}
+    notify(BuildEvent("", None, "built"))
     collected = collect_all(runner, pairs, platform_of, annotated)
     revision = source_revision(project_dir)
     records = [r for c in collected for r in records_for(c, plan.fingerprint, revision)]
     written = write_records(records_dir or work / "records", records)
+    notify(BuildEvent("", None, "merging"))
     published = merge_collected(runner, collected)
     published = [
         Published(**{**p.__dict__, "emulated": tuple(x for x in p.platforms if x in emulated)})

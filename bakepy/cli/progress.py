@@ -1,0 +1,176 @@
+"""What a person sees while `bakepy publish` builds: one line per target × platform, live on a terminal.
+
+On a terminal (and not in CI) a rich live table shows each target × platform — waiting, the build step it is on
+(n/m), pushing by digest, done or failed — with its elapsed time and whether it runs natively or under QEMU.
+Elsewhere (CI logs, pipes) plain lines, line-buffered, one per change of state, inside a collapsible group on
+GitHub Actions and GitLab CI. buildx's own full output is kept in memory and the failing step's last lines are
+shown on failure; `--progress plain` streams it all instead. bakepy's `+ command` lines go to the debug output
+(`--debug`) in the live view, so they never land in the middle of it.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from rich.console import Console
+from rich.live import Live
+from rich.markup import escape
+from rich.table import Table
+
+from bakepy.publish.build import BuildEvent
+
+
+@dataclass
+class Unit:
+    target: str
+    platform: str | None
+    emulated: bool = False
+    state: str = "waiting"
+    step: str = ""
+    started: float | None = None
+    finished: float | None = None
+
+    def elapsed(self, now: float) -> str:
+        if self.started is None:
+            return ""
+        return f"{(self.finished or now) - self.started:5.1f}s"
+
+
+def in_ci() -> bool:
+    return any(os.environ.get(v) for v in ("CI", "GITHUB_ACTIONS", "GITLAB_CI"))
+
+
+@dataclass
+class ProgressView:
+    """Feeds on `BuildEvent`s and buildx's lines; renders live (terminal) or as plain lines (CI, pipes)."""
+
+    units: dict[tuple[str, str | None], Unit]
+    live: bool
+    debug: bool = False
+    console: Console = field(default_factory=lambda: Console(stderr=True, highlight=False))
+    lines: deque[str] = field(default_factory=lambda: deque(maxlen=400))
+    phase: str = "building"
+
+    def __post_init__(self) -> None:
+        self._lock = threading.Lock()
+        self._live: Live | None = None
+
+    @classmethod
+    def for_units(
+        cls, units: Sequence[tuple[str, str | None]], emulated: set[str], *, debug: bool
+    ) -> ProgressView:
+        console = Console(stderr=True, highlight=False)
+        live = console.is_terminal and not in_ci()
+        table = {(t, p): Unit(t, p, p in emulated) for t, p in units}
+        return cls(table, live, debug, console)
+
+    # -- inputs ------------------------------------------------------------------------------------
+    def line(self, text: str) -> None:
+        """A line of buildx's output: kept for a failure's tail, not shown."""
+        self.lines.append(text)
+
+    def command(self, text: str) -> None:
+        """bakepy's own `+ command` line."""
+        if self.debug or not self.live:
+            self._say(f"[dim]{escape(text)}[/]")
+
+    def event(self, event: BuildEvent) -> None:
+        now = time.monotonic()
+        with self._lock:
+            if event.kind in ("built", "merging"):
+                for unit in self.units.values():
+                    if unit.state not in ("failed",):
+                        unit.state, unit.finished, unit.step = "done", unit.finished or now, ""
+                self.phase = "moving tags" if event.kind == "merging" else "checking the registries"
+                self._say(f"{self.phase}…")
+                return
+            targets = [u for (t, p), u in self.units.items() if t == event.target]
+            hit = [u for u in targets if event.platform is None or u.platform == event.platform]
+            for unit in hit or targets:
+                if unit.started is None:
+                    unit.started = now
+                if event.kind == "error":
+                    unit.state, unit.finished, unit.step = "failed", now, event.text
+                elif event.kind == "export":
+                    unit.state, unit.step = "pushing", "pushing by digest"
+                elif unit.state != "pushing":
+                    unit.state, unit.step = "building", event.text
+                if not self.live:
+                    self._say(self._plain(unit, event))
+
+    # -- output ------------------------------------------------------------------------------------
+    def _plain(self, unit: Unit, event: BuildEvent) -> str:
+        where = f"{unit.target} {unit.platform or 'default'}" + (" (QEMU)" if unit.emulated else "")
+        text = event.text if event.kind != "export" else "pushing by digest"
+        return escape(f"[{where}] {unit.state}: {text}")
+
+    def _say(self, markup: str) -> None:
+        if self._live is not None:
+            self._live.console.print(markup)
+        else:
+            self.console.print(markup, soft_wrap=True)
+
+    def table(self) -> Table:
+        now = time.monotonic()
+        table = Table(box=None, show_header=True, header_style="bold", title=self.phase)
+        for column in ("target", "platform", "state", "time", "step"):
+            table.add_column(column, no_wrap=column != "step", overflow="ellipsis")
+        colors = {"done": "green", "failed": "red", "pushing": "cyan", "building": "yellow"}
+        for unit in self.units.values():
+            platform = (unit.platform or "default") + (" (QEMU)" if unit.emulated else "")
+            state = f"[{colors.get(unit.state, 'dim')}]{unit.state}[/]"
+            table.add_row(unit.target, platform, state, unit.elapsed(now), escape(unit.step))
+        return table
+
+    @contextmanager
+    def shown(self) -> Iterator[ProgressView]:
+        group = _group_markers()
+        if self.live:
+            with Live(self.table(), console=self.console, refresh_per_second=4,
+                      get_renderable=self.table, transient=False) as live:  # fmt: skip
+                self._live = live
+                try:
+                    yield self
+                finally:
+                    self._live = None
+        else:
+            if group:
+                print(group[0], file=sys.stderr, flush=True)
+            try:
+                yield self
+            finally:
+                if group:
+                    print(group[1], file=sys.stderr, flush=True)
+
+    def failure_tail(self, lines: int = 25) -> list[str]:
+        """The last lines buildx printed, for a failed build."""
+        return list(self.lines)[-lines:]
+
+
+def _group_markers() -> tuple[str, str] | None:
+    """Collapsible sections in CI logs: GitHub's ::group::, GitLab's section markers."""
+    if os.environ.get("GITHUB_ACTIONS"):
+        return "::group::bakepy build", "::endgroup::"
+    if os.environ.get("GITLAB_CI"):
+        stamp = int(time.time())
+        return (
+            f"\x1b[0Ksection_start:{stamp}:bakepy_build[collapsed=true]\r\x1b[0Kbakepy build",
+            f"\x1b[0Ksection_end:{int(time.time())}:bakepy_build\r\x1b[0K",
+        )
+    return None
+
+
+def emulated_guess(platforms: Sequence[str]) -> set[str]:
+    """Platforms whose architecture is not this machine's: emulated on a local builder (the summary says what
+    the builder really did)."""
+    import platform as _platform
+
+    machine = {"x86_64": "amd64", "aarch64": "arm64", "arm64": "arm64"}.get(_platform.machine(), "")
+    return {p for p in platforms if p.split("/")[1:2] != [machine]}
