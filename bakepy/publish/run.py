@@ -294,6 +294,10 @@ def publish_project(
                 )
                 sources = {n: [d] for n, d in digests.items()}
             emulated = emulation.result()
+    # a one-platform push without attestations is a plain manifest that names no platform: the plan does
+    platform_of.update(
+        {d: s.platforms[0] for s in built if len(s.platforms) == 1 for d in sources[s.name]}
+    )
     pairs = [(s, sources[s.name]) for s in built]
     pairs += [(a.spec, list(a.digests)) for a in assemblies]
     for a in assemblies:
