@@ -47,6 +47,11 @@ def doctor(
         )
 
 
+def _short(platforms: list[str], most: int = 4) -> str:
+    shown = ", ".join(platforms[:most])
+    return shown + (f" (+{len(platforms) - most} more)" if len(platforms) > most else "")
+
+
 def _print_report(report: object) -> None:
     from rich.console import Console
     from rich.markup import escape
@@ -69,10 +74,12 @@ def _print_report(report: object) -> None:
         for c in fixes:
             console.print(f"  {c.name}: [cyan]{escape(c.fix or '')}[/]", soft_wrap=True)
     if report.builders:
-        builders = Table(title="builders")
+        builders = Table(title="active builder")
         for col in ("", "name", "driver", "node", "status", "platforms"):
             builders.add_column(col, overflow="fold")
-        for b in report.builders:
+        for b in (
+            x for x in report.builders if x.active
+        ):  # the one that builds; `docker buildx ls` lists all
             for i, n in enumerate([*b.nodes] or [None]):
                 builders.add_row(
                     "*" if b.active and i == 0 else "",
@@ -80,7 +87,7 @@ def _print_report(report: object) -> None:
                     b.driver if i == 0 else "",
                     n.name if n else "",
                     n.status if n else "",
-                    ", ".join(n.platforms) if n else "",
+                    _short(n.platforms) if n else "",
                 )
         console.print(builders)
     if report.platforms:
