@@ -238,6 +238,18 @@ def diagnose(
         )
         return report
     up = [n for n in current.nodes if n.status == "running"]
+    if not up and current.driver in ("", "docker"):
+        checks.append(
+            Check(
+                "builder",
+                "fail",
+                f"{current.name}: the docker driver's builder, and no Docker daemon answers "
+                "(it could not push by digest anyway)",
+                "docker buildx create --use --driver docker-container (or --driver remote ADDRESS), "
+                "or bakepy builder create",
+            )
+        )
+        return report
     checks.append(
         Check(
             "builder",

@@ -129,6 +129,14 @@ def run_bake(
     try:
         runner.bake([bake_file], targets, metadata_file=metadata_file, cwd=cwd, on_line=log)
     except BuildError as exc:
+        if "failed to connect to the docker API" in (exc.detail or exc.message):
+            raise BuildError(
+                "the builder needs a Docker daemon and none answers; nothing was built or pushed",
+                hint="publish needs a BuildKit builder that can push by digest: `docker buildx create --use "
+                "--driver docker-container` (or `--driver remote ADDRESS`), or `bakepy builder create`; "
+                "`bakepy doctor` checks it",
+                detail=exc.detail,
+            ) from exc
         described = log.describe()
         hint = (
             "check that the registry is reachable and that you are logged in to it (docker login REGISTRY)"

@@ -71,3 +71,29 @@ def test_publish_without_buildx_says_how_to_install_it(stack, tmp_path: Path) ->
     assert "error: the docker buildx plugin is not installed" in result.stderr
     assert "hint: install the buildx plugin" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_the_docker_driver_default_builder_without_a_daemon_is_explained(
+    stack, tmp_path: Path
+) -> None:
+    """No engine here: buildx's `default` builder (docker driver) cannot run; doctor and publish say so plainly."""
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "Dockerfile").write_text("FROM busybox\n")
+    (project / "bakepy.toml").write_text(
+        f'[project]\nregistries = ["{stack.registries[0]}"]\ntags = ["x"]\n\n[target.app]\n'
+    )
+    env = {**os.environ, **stack.env_overlay, "BUILDX_BUILDER": "default", "COLUMNS": "200"}
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "bakepy", *args], cwd=project, env=env,
+                              capture_output=True, text=True, timeout=300)  # fmt: skip
+
+    doctor = run("doctor")
+    assert doctor.returncode == 7
+    assert "the docker driver's builder, and no Docker daemon answers" in doctor.stdout
+    assert "driver ," not in doctor.stdout
+    publish = run("publish")
+    assert publish.returncode == 4
+    assert "error: the builder needs a Docker daemon and none answers" in publish.stderr
+    assert "fix the build" not in publish.stderr
