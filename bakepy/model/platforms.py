@@ -112,6 +112,9 @@ def _normalize_arch(arch: str, variant: str) -> tuple[str, str]:
 
 def normalize_platform(value: str) -> str:
     """Return the canonical form of a platform (`linux/arm64/v8` -> `linux/arm64`); ValueError if invalid."""
+    if "," in value:  # buildx's CLI spelling (--platform a,b), not a list item
+        listed = ", ".join(repr(p.strip()) for p in value.split(",") if p.strip())
+        raise ValueError(f"{value!r} names several platforms: write one per list item: [{listed}]")
     parts = value.strip().split("/")
     bad = f"{value!r} is not a platform"
     hint = _did_you_mean(value.strip().lower(), COMMON_PLATFORMS)

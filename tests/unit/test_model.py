@@ -534,3 +534,13 @@ def test_escaped_literals_are_not_variables() -> None:
 def test_registry_messages_say_the_fix(value: str, message: str) -> None:
     with pytest.raises(ValueError, match=re.escape(message)):
         parse_registry(value)
+
+
+def test_comma_joined_platforms_are_split_in_the_message_not_misread() -> None:
+    with pytest.raises(ValueError) as caught:
+        normalize_platform("linux/amd64,linux/arm64")
+    assert str(caught.value) == (
+        "'linux/amd64,linux/arm64' names several platforms: write one per list item: "
+        "['linux/amd64', 'linux/arm64']"
+    )
+    assert "did you mean" not in str(caught.value)
