@@ -430,7 +430,10 @@ def wanted_platforms(cwd: Path, explicit: Sequence[str], file: Path | None = Non
 def diagnose_platforms(runner: Runner, platforms: Sequence[str]) -> list[PlatformInfo]:
     """For the active builder: can each platform be built, and is it native or emulated."""
     active = runner.active_builder(bootstrap=False)
-    builder = next((b for b in runner.builders() if b.name == active), None)
+    try:
+        builder = runner.inspect_builder(active)
+    except BakepyError:
+        builder = None
     nodes = [
         NodeInfo(str(n.name), str(n.endpoint or ""), str(n.status or ""), list(n.platforms or []))
         for n in ((builder.nodes or []) if builder is not None else [])

@@ -231,20 +231,15 @@ class Runner:
         )
 
     def _builder_suggestion(self, name: str) -> str:
-        """`; did you mean 'x'?` from the builders buildx knows (nothing when it cannot list them)."""
+        """`; did you mean 'x'?` from the builders buildx has stored (its instances folder: asking `buildx ls`
+        would contact every builder, and a stale one can keep it waiting)."""
         import difflib
 
-        from python_on_whales.utils import run
-
+        home = Path(os.environ.get("DOCKER_CONFIG") or Path.home() / ".docker")
         try:
-            out = str(
-                run([*self.docker_cmd(), "buildx", "ls", "--format", "{{.Name}}"], env=self.env)
-            )
-        except Exception:  # a suggestion is a courtesy: never let it hide the real error
+            names = sorted(p.name for p in (home / "buildx" / "instances").iterdir())
+        except OSError:
             return ""
-        names = sorted(
-            {line.strip().rstrip("*").strip() for line in out.splitlines() if line.strip()}
-        )
         close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
         return f"; did you mean {close[0]!r}?" if close and close[0] != name else ""
 
@@ -394,6 +389,22 @@ class Runner:
         except DockerException as exc:
             raise self._failure(
                 exc, [*self.docker_cmd(), "buildx", "ls"], "docker buildx ls", ToolMissingError
+            ) from exc
+
+    def inspect_builder(self, name: str) -> Any:
+        """One python-on-whales `Builder` (`docker buildx inspect NAME`): unlike `buildx ls`, this contacts only
+        that builder, so a stale one elsewhere cannot keep bakepy waiting."""
+        from python_on_whales.exceptions import DockerException
+
+        client = self._client()
+        try:
+            return client.buildx.inspect(name)
+        except DockerException as exc:
+            raise self._failure(
+                exc,
+                [*self.docker_cmd(), "buildx", "inspect", name],
+                "docker buildx inspect",
+                BuildError,
             ) from exc
 
     def active_builder(self, *, bootstrap: bool = True) -> str:

@@ -194,7 +194,7 @@ def builder_nodes(runner: Runner) -> int:
     """How many nodes the active builder has (1 when buildx cannot say: the bake will tell)."""
     try:
         active = runner.active_builder(bootstrap=False)
-        found = next((b for b in runner.builders() if b.name == active), None)
+        found = runner.inspect_builder(active)
     except BakepyError:
         return 1
     return max(1, len((found.nodes or []) if found is not None else []))
