@@ -198,7 +198,9 @@ def diagnose(
     # 3. builders, the active one
     try:
         active_name = runner.active_builder(bootstrap=True)
-        builders = [runner.inspect_builder(active_name)]  # not `buildx ls`: it waits on every builder
+        builders = [
+            runner.inspect_builder(active_name)
+        ]  # not `buildx ls`: it waits on every builder
     except BakepyError as exc:
         checks.append(
             Check(

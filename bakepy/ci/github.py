@@ -14,11 +14,44 @@ from bakepy.ci.workflow import (
     ARTIFACT_PREFIX,
     GITHUB_ACTIONS,
     RECORDS_DIR,
+    Login,
     WorkflowSpec,
     _header,
     login_for,
 )
 from bakepy.ci.yaml import to_yaml
+
+# Pull requests build every platform and push nothing (their secrets are not there, and nothing is published).
+_PUBLISHING = "github.event_name != 'pull_request'"
+
+
+def _login_steps(x: Login) -> list[dict[str, Any]]:
+    if x.kind == "ecr":  # OIDC role → short-lived ECR credentials
+        return [
+            {
+                "name": f"AWS credentials for {x.registry} (OIDC role in vars.AWS_ROLE_TO_ASSUME)",
+                "if": _PUBLISHING,
+                "uses": GITHUB_ACTIONS["aws-credentials"],
+                "with": {
+                    "role-to-assume": "${{ vars.AWS_ROLE_TO_ASSUME }}",
+                    "aws-region": x.region,
+                },
+            },
+            {
+                "name": f"Log in to {x.registry}",
+                "if": _PUBLISHING,
+                "uses": GITHUB_ACTIONS["ecr-login"],
+                "with": {"registries": x.registry.split(".", 1)[0]},
+            },
+        ]
+    return [
+        {
+            "name": f"Log in to {x.registry}",
+            "if": _PUBLISHING,
+            "uses": GITHUB_ACTIONS["login"],
+            "with": {"registry": x.registry, "username": x.username, "password": x.password},
+        }
+    ]
 
 
 # -- GitHub Actions -------------------------------------------------------------------------------------
@@ -27,8 +60,10 @@ def github_workflow(spec: WorkflowSpec) -> str:
     logins = [x for r in spec.registries if (x := login_for(r, "github")) is not None]
     secrets = [s for x in logins for s in x.secrets]
     permissions = {"contents": "read"}
-    if any(x.registry == "ghcr.io" for x in logins):
+    if any(x.kind == "ghcr" for x in logins):
         permissions["packages"] = "write"
+    if any(x.kind == "ecr" for x in logins):
+        permissions["id-token"] = "write"  # OIDC: assume an AWS role, no static keys
 
     setup: list[dict[str, Any]] = [
         {"uses": GITHUB_ACTIONS["checkout"]},
@@ -38,14 +73,7 @@ def github_workflow(spec: WorkflowSpec) -> str:
         },
         {"name": "Install bakepy", "run": f"pip install {shlex.quote(spec.install)}"},
     ]
-    login_steps = [
-        {
-            "name": f"Log in to {x.registry}",
-            "uses": GITHUB_ACTIONS["login"],
-            "with": {"registry": x.registry, "username": x.username, "password": x.password},
-        }
-        for x in logins
-    ]
+    login_steps = [step for x in logins for step in _login_steps(x)]
     runner_args = spec.runner_args()
     build_steps: list[dict[str, Any]] = [
         setup[0],
@@ -69,13 +97,21 @@ def github_workflow(spec: WorkflowSpec) -> str:
         *setup[1:],
         {
             "name": "Build ${{ matrix.platform }} by digest",
+            "if": _PUBLISHING,
             "env": {"PLATFORM": "${{ matrix.platform }}"},
             "run": spec.bakepy(
                 "build", "--platform", '"$PLATFORM"', "--push-by-digest", "--records", RECORDS_DIR
             ),
         },
         {
+            "name": "Build ${{ matrix.platform }} (a pull request: nothing is pushed)",
+            "if": f"!({_PUBLISHING})",
+            "env": {"PLATFORM": "${{ matrix.platform }}"},
+            "run": spec.bakepy("build", "--platform", '"$PLATFORM"'),
+        },
+        {
             "name": "Upload the digest records",
+            "if": _PUBLISHING,
             "uses": GITHUB_ACTIONS["upload-artifact"],
             "with": {
                 "name": f"{ARTIFACT_PREFIX}${{{{ matrix.slug }}}}",
@@ -109,6 +145,7 @@ def github_workflow(spec: WorkflowSpec) -> str:
         "name": "publish",
         "on": {
             "push": {"branches": ["main"], "tags": ["v*"]},
+            "pull_request": None,
             "workflow_dispatch": None,
             "workflow_call": call,
         },
@@ -142,6 +179,7 @@ def github_workflow(spec: WorkflowSpec) -> str:
             },
             "merge": {
                 "needs": "build",
+                "if": _PUBLISHING,
                 "runs-on": "ubuntu-latest",
                 "steps": merge_steps,
             },

@@ -1,10 +1,15 @@
-"""`bakepy ci gitlab`: the per-platform flow as a GitLab CI pipeline.
+"""`bakepy ci gitlab`: the per-platform flow as a GitLab CI file to include.
 
-GitLab has no run-time matrix without child pipelines, so its build jobs are written out per platform and the plan
-job fails when they no longer match the project (`bakepy ci gitlab --check`)."""
+The output is a file of its own (`.gitlab/bakepy.yml`) that the user's `.gitlab-ci.yml` pulls in with
+`include: - local: .gitlab/bakepy.yml`, so hand edits stay in their file and `--check` compares only this one.
+It sets no `workflow:` rules (those belong to the including pipeline): each job has its own `rules:`. GitLab has no
+run-time matrix without child pipelines, so the build jobs are written out per platform and the plan job fails
+when they no longer match the project (`bakepy ci gitlab --check`). Merge-request pipelines build every platform
+and push nothing."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -14,37 +19,45 @@ from bakepy.ci.workflow import (
     GITLAB_DOCKER_IMAGE,
     GITLAB_PYTHON_IMAGE,
     RECORDS_DIR,
+    Login,
     WorkflowSpec,
     _header,
     login_for,
 )
 from bakepy.ci.yaml import to_yaml
 
+# Tags and the default branch publish; merge requests build without pushing.
+_PUBLISHING = [{"if": "$CI_COMMIT_TAG"}, {"if": "$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH"}]
+_EVERY = [*_PUBLISHING, {"if": "$CI_MERGE_REQUEST_IID"}]
+
+
+def _login_line(x: Login) -> str:
+    if x.kind == "ecr":  # AWS credentials from the AWS_* CI/CD variables (or the runner's role)
+        return (
+            f"aws ecr get-login-password --region {x.region} | "
+            f"docker login --username AWS --password-stdin {x.registry}"
+        )
+    return f'echo "${x.password}" | docker login --username "${x.username}" --password-stdin {x.registry}'
+
 
 # -- GitLab CI ------------------------------------------------------------------------------------------
 def gitlab_pipeline(spec: WorkflowSpec, entries: Sequence[MatrixEntry]) -> str:
     """The complete `.gitlab-ci.yml`: plan (checks this file is current) → one build job per platform → merge."""
     logins = [x for r in spec.registries if (x := login_for(r, "gitlab")) is not None]
+    packages = "python3 py3-pip" + (" aws-cli" if any(x.kind == "ecr" for x in logins) else "")
+    login_lines = [_login_line(x) for x in logins]
     before = [
-        "apk add --no-cache python3 py3-pip",
+        f"apk add --no-cache {packages}",
         "python3 -m venv /opt/bakepy",
         'export PATH="/opt/bakepy/bin:$PATH"',
         'pip install "$BAKEPY_INSTALL"',
-        *(
-            f'echo "${x.password}" | docker login --username "${x.username}" --password-stdin {x.registry}'
-            for x in logins
-        ),
+        # merge requests push nothing, and their pipelines may not see protected variables: no login there
+        *(f'if [ -z "$CI_MERGE_REQUEST_IID" ]; then {line}; fi' for line in login_lines),
         "docker buildx create --use --name bakepy --driver docker-container",
     ]
     runner_args = spec.runner_args()
     check = [*spec.regenerate_args("gitlab"), "--check", "-o", spec.output or GITLAB_DEFAULT_OUTPUT]
     pipeline: dict[str, Any] = {
-        "workflow": {
-            "rules": [
-                {"if": "$CI_COMMIT_TAG"},
-                {"if": "$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH"},
-            ]
-        },
         "stages": ["plan", "build", "merge"],
         "variables": {
             "BAKEPY_INSTALL": spec.install,
@@ -57,6 +70,7 @@ def gitlab_pipeline(spec: WorkflowSpec, entries: Sequence[MatrixEntry]) -> str:
         },
         "plan": {
             "stage": "plan",
+            "rules": _EVERY,
             "image": GITLAB_PYTHON_IMAGE,
             "script": [
                 'pip install "$BAKEPY_INSTALL"',
@@ -65,9 +79,11 @@ def gitlab_pipeline(spec: WorkflowSpec, entries: Sequence[MatrixEntry]) -> str:
             ],
         },
     }
-    build_command = spec.bakepy(
+    push = spec.bakepy(
         "build", "--platform", '"$BAKEPY_PLATFORM"', "--push-by-digest", "--records", RECORDS_DIR
     )
+    no_push = spec.bakepy("build", "--platform", '"$BAKEPY_PLATFORM"')
+    build_command = f'if [ -n "$CI_MERGE_REQUEST_IID" ]; then {no_push}; else {push}; fi'
     for entry in entries:
         script = []
         if entry.qemu:
@@ -76,7 +92,7 @@ def gitlab_pipeline(spec: WorkflowSpec, entries: Sequence[MatrixEntry]) -> str:
                 f"docker run --privileged --rm tonistiigi/binfmt --install {entry.platform}"
             )
         script.append(build_command)
-        job: dict[str, Any] = {"stage": "build", "extends": ".bakepy"}
+        job: dict[str, Any] = {"stage": "build", "extends": ".bakepy", "rules": _EVERY}
         if entry.runner:
             job["tags"] = [entry.runner]
         job["variables"] = {"BAKEPY_PLATFORM": entry.platform}
@@ -86,14 +102,39 @@ def gitlab_pipeline(spec: WorkflowSpec, entries: Sequence[MatrixEntry]) -> str:
     pipeline["merge"] = {
         "stage": "merge",
         "extends": ".bakepy",
+        "rules": _PUBLISHING,
         "needs": [f"build:{e.slug}" for e in entries],
         "script": [spec.bakepy("merge", "--records", RECORDS_DIR)],
     }
     header = _header(
         "gitlab",
         spec,
+        "Include it from .gitlab-ci.yml:  include: [{local: "
+        + (spec.output or GITLAB_DEFAULT_OUTPUT)
+        + "}]\n"
         "Each platform builds in its own job (QEMU only where no native runner is configured) and pushes\n"
-        "by digest; the merge job then moves every tag in every registry at once, or none. The build jobs\n"
-        "are written out per platform: the plan job fails when they no longer match the project.",
+        "by digest; the merge job then moves every tag in every registry at once, or none. Merge requests\n"
+        "build every platform and push nothing. The build jobs are written out per platform: the plan job\n"
+        "fails when they no longer match the project.",
     )
     return header + to_yaml(pipeline, spaced=("",))
+
+
+_GITHUB_LABEL = re.compile(r"^(ubuntu|windows|macos)-(latest|\d[\w.-]*)$")
+
+
+def gitlab_warnings(spec: WorkflowSpec, entries: Sequence[MatrixEntry]) -> list[str]:
+    """What would silently not work on GitLab: GitHub runner labels as job tags, a `gha` cache."""
+    out = []
+    for entry in entries:
+        if entry.runner and _GITHUB_LABEL.match(entry.runner):
+            out.append(
+                f"runner {entry.runner!r} for {entry.platform} is a GitHub Actions label; GitLab runners have "
+                "their own tags (e.g. saas-linux-small-arm64): pass --runner PLATFORM=TAG"
+            )
+    if spec.cache == "gha":
+        out.append(
+            'cache type "gha" only works on GitHub Actions and does nothing on GitLab: use '
+            'cache = { type = "registry", ref = "REGISTRY/REPO/cache" } (one scope per platform)'
+        )
+    return out

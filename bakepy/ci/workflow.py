@@ -15,7 +15,7 @@ import re
 import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from bakepy.model import Project
 
@@ -32,22 +32,28 @@ GITHUB_ACTIONS = {
     "login": "docker/login-action@v3",
     "github-runtime": "crazy-max/ghaction-github-runtime@v3",
     "upload-artifact": "actions/upload-artifact@v4",
+    "aws-credentials": "aws-actions/configure-aws-credentials@v4",
+    "ecr-login": "aws-actions/amazon-ecr-login@v2",
     "download-artifact": "actions/download-artifact@v4",
 }
 GITLAB_DOCKER_IMAGE = "docker:28"
 GITLAB_PYTHON_IMAGE = "python:3.12-slim"
 RECORDS_DIR = "records"
 GITHUB_DEFAULT_OUTPUT = ".github/workflows/publish.yml"
-GITLAB_DEFAULT_OUTPUT = ".gitlab-ci.yml"
+GITLAB_DEFAULT_OUTPUT = ".gitlab/bakepy.yml"  # included from the user's own .gitlab-ci.yml
 ARTIFACT_PREFIX = "bakepy-records-"
 _LOOPBACK = re.compile(r"^(localhost|127\.\d+\.\d+\.\d+|\[::1\])(:\d+)?$")
+_ECR = re.compile(r"^\d{12}\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(\.cn)?$")
+
+
+DISTRIBUTION = "bakepy-publish"  # on PyPI; `bakepy` there is an unrelated project
 
 
 def default_install() -> str:
-    """The pip requirement a generated workflow installs: the bakepy version that generated it."""
+    """The pip requirement a generated workflow installs: exactly the version that generated it."""
     from bakepy import __version__
 
-    return f"bakepy=={__version__}"
+    return f"{DISTRIBUTION}=={__version__}"
 
 
 @dataclass(frozen=True)
@@ -116,44 +122,62 @@ def workflow_spec(
     )
 
 
+LoginKind = Literal["secrets", "ghcr", "gitlab", "ecr"]
+
+
 @dataclass(frozen=True)
 class Login:
-    """How CI logs in to one registry: expressions naming secrets, never their values."""
+    """How CI logs in to one registry: expressions naming secrets or variables, never their values.
+
+    `secrets`: a user name and password kept as CI secrets/variables with names derived from the host;
+    `ghcr`: GitHub's own token (`packages: write`); `gitlab`: GitLab's own `CI_REGISTRY_*` variables;
+    `ecr`: AWS credentials (GitHub: an OIDC role, `vars.AWS_ROLE_TO_ASSUME`; GitLab: the AWS_* variables),
+    exchanged for a registry login — ECR has no static passwords.
+    """
 
     registry: str
-    username: str  # GitHub expression or GitLab variable name
-    password: str
-    secrets: tuple[str, ...]  # secret names the workflow expects (declared for workflow_call)
+    kind: LoginKind = "secrets"
+    username: str = ""  # GitHub expression or GitLab variable name
+    password: str = ""
+    secrets: tuple[str, ...] = ()  # secret names the workflow expects (declared for workflow_call)
+    region: str = ""  # ecr
 
 
-def _secret_base(registry: str) -> str:
-    if registry == "docker.io":
+def secret_base(registry: str) -> str:
+    """A secret/variable name prefix for `registry` that GitHub and GitLab both accept: `[A-Z0-9_]`, never
+    starting with a digit (an ECR host does) nor with GitHub's reserved `GITHUB_`."""
+    if registry in ("docker.io", "index.docker.io", "registry-1.docker.io"):
         return "DOCKERHUB"
-    return re.sub(r"[^A-Z0-9]+", "_", registry.upper()).strip("_")
+    base = re.sub(r"[^A-Z0-9]+", "_", registry.upper()).strip("_")
+    if not base or base[0].isdigit() or base.startswith("GITHUB_"):
+        base = "REGISTRY_" + base
+    return base
 
 
 def login_for(registry: str, ci: str) -> Login | None:
     """The login for `registry` on `ci` ("github" or "gitlab"); None when none is needed (loopback)."""
     if _LOOPBACK.match(registry):
         return None
-    base = _secret_base(registry)
+    if (ecr := _ECR.match(registry)) is not None:
+        return Login(registry, "ecr", region=ecr.group("region"))
+    if ci == "github" and registry == "ghcr.io":
+        return Login(registry, "ghcr", "${{ github.actor }}", "${{ secrets.GITHUB_TOKEN }}")
+    if ci == "gitlab" and registry == "registry.gitlab.com":
+        return Login(registry, "gitlab", "CI_REGISTRY_USER", "CI_REGISTRY_PASSWORD")
+    base = secret_base(registry)
     user, password = (
-        (f"{base}_USERNAME", f"{base}_TOKEN")
-        if registry == "docker.io"
-        else (f"{base}_USERNAME", f"{base}_PASSWORD")
+        f"{base}_USERNAME",
+        f"{base}_TOKEN" if base == "DOCKERHUB" else f"{base}_PASSWORD",
     )
     if ci == "github":
-        if registry == "ghcr.io":
-            return Login(registry, "${{ github.actor }}", "${{ secrets.GITHUB_TOKEN }}", ())
         return Login(
             registry,
+            "secrets",
             f"${{{{ secrets.{user} }}}}",
             f"${{{{ secrets.{password} }}}}",
             (user, password),
         )
-    if registry == "registry.gitlab.com":
-        return Login(registry, "CI_REGISTRY_USER", "CI_REGISTRY_PASSWORD", ())
-    return Login(registry, user, password, (user, password))
+    return Login(registry, "secrets", user, password, (user, password))
 
 
 def _header(ci: str, spec: WorkflowSpec, what: str) -> str:

@@ -434,7 +434,7 @@ def ci_gitlab(
 
     Build jobs are written out per platform; the pipeline's plan job fails when they no longer match.
     """
-    from bakepy.ci.gitlab import gitlab_pipeline
+    from bakepy.ci.gitlab import gitlab_pipeline, gitlab_warnings
     from bakepy.ci.matrix import matrix_entries
     from bakepy.ci.workflow import GITLAB_DEFAULT_OUTPUT
 
@@ -442,4 +442,7 @@ def ci_gitlab(
         output = Path(GITLAB_DEFAULT_OUTPUT)  # what it was written to, as its header says
     spec, plan, runners = _workflow_spec(targets, file, runner, install, output)
     entries = matrix_entries(plan, runners, by="platform")
+    if not check:
+        for warning in gitlab_warnings(spec, entries):
+            _console(stderr=True).print(f"[bold yellow]warning:[/] {warning}", markup=True)
     _write("gitlab", gitlab_pipeline(spec, entries), output, check, spec, as_json)

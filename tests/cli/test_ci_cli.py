@@ -343,15 +343,20 @@ def test_ci_github_to_stdout_and_file(project: Path) -> None:
 
 
 def test_ci_check_fails_when_the_project_changed(project: Path) -> None:
-    assert cli.invoke(app, ["ci", "gitlab", "-o", ".gitlab-ci.yml"]).exit_code == 0
-    assert cli.invoke(app, ["ci", "gitlab", "--check"]).exit_code == 0
+    assert cli.invoke(app, ["ci", "gitlab", "-o", ".gitlab/bakepy.yml"]).exit_code == 0
+    (project / ".gitlab-ci.yml").write_text(
+        "include: [{local: .gitlab/bakepy.yml}]\n# my own jobs\n"
+    )
+    assert (
+        cli.invoke(app, ["ci", "gitlab", "--check"]).exit_code == 0
+    )  # only the generated file counts
     (project / "bakepy.toml").write_text(
         PROJECT.format(extra="").replace('"linux/arm64"]', '"linux/arm64", "linux/s390x"]')
     )
     result = cli.invoke(app, ["ci", "gitlab", "--check"])
     assert result.exit_code == 7
-    assert ".gitlab-ci.yml is out of date" in result.stderr
-    assert "regenerate it: bakepy ci gitlab -o .gitlab-ci.yml" in result.stderr
+    assert ".gitlab/bakepy.yml is out of date" in result.stderr
+    assert "regenerate it: bakepy ci gitlab -o .gitlab/bakepy.yml" in result.stderr
 
 
 def test_example_workflows_are_current(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -375,3 +380,11 @@ def test_ci_github_with_a_project_file_and_targets(project: Path) -> None:
     assert "bakepy merge --records records -f deploy/bakepy.toml web" in result.stdout
     assert "ghaction-github-runtime" in result.stdout
     assert "hint" not in result.stderr
+
+
+def test_ci_gitlab_warns_about_github_labels_and_a_gha_cache(project: Path) -> None:
+    (project / "bakepy.toml").write_text(PROJECT.format(extra='cache = { type = "gha" }'))
+    result = cli.invoke(app, ["ci", "gitlab"])  # [project] runners are GitHub's labels
+    assert result.exit_code == 0, result.output
+    assert "runner 'ubuntu-24.04-arm' for linux/arm64 is a GitHub Actions label" in result.stderr
+    assert 'cache type "gha" only works on GitHub Actions' in result.stderr

@@ -3,6 +3,7 @@ examples/native-runners kept in step with the generator."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from bakepy.ci.gitlab import gitlab_pipeline
 from bakepy.ci.matrix import matrix_entries, parse_runner_overrides
 from bakepy.ci.split import Missing
 from bakepy.ci.summary import summary_markdown
-from bakepy.ci.workflow import GITHUB_ACTIONS, WorkflowSpec, login_for, workflow_spec
+from bakepy.ci.workflow import GITHUB_ACTIONS, WorkflowSpec, login_for, secret_base, workflow_spec
 from bakepy.ci.yaml import to_yaml
 from bakepy.config import load_project
 from bakepy.publish.plan import plan_publish
@@ -128,11 +129,13 @@ def test_project_options_reach_every_bakepy_command() -> None:
     doc = yaml.safe_load(github_workflow(spec))
     runs = [s["run"] for job in doc["jobs"].values() for s in job["steps"] if "run" in s]
     commands = [r for r in runs if r.startswith("bakepy ")]
-    assert len(commands) == 3
+    assert (
+        len(commands) == 4
+    )  # matrix, build by digest, build without pushing (pull requests), merge
     for run in commands:
         assert run.count("-f deploy/bakepy.toml web 'my group'") == 1
     assert "--runner linux/arm64=arm-box" in commands[0]
-    assert f"pip install bakepy=={__version__}" in runs
+    assert f"pip install bakepy-publish=={__version__}" in runs
 
 
 def test_login_for() -> None:
@@ -172,8 +175,9 @@ def test_gitlab_has_one_build_job_per_platform_and_qemu_only_where_needed() -> N
     }
     assert qemu == {"build:linux-arm-v7"}
     for job in builds.values():
-        assert job["script"][-1].startswith(
-            'bakepy build --platform "$BAKEPY_PLATFORM" --push-by-digest'
+        assert job["script"][-1] == (
+            'if [ -n "$CI_MERGE_REQUEST_IID" ]; then bakepy build --platform "$BAKEPY_PLATFORM"; '
+            'else bakepy build --platform "$BAKEPY_PLATFORM" --push-by-digest --records records; fi'
         )
         assert job["artifacts"]["paths"] == ["records/"]
     assert doc["merge"]["needs"] == list(builds)
@@ -184,15 +188,15 @@ def test_gitlab_plan_job_checks_the_pipeline_is_current() -> None:
     doc = gitlab_doc(parse_runner_overrides(GITLAB_RUNNERS))
     check = doc["plan"]["script"][-1]
     assert check.startswith("bakepy ci gitlab --runner linux/arm64=saas-linux-small-arm64")
-    assert check.endswith("--check -o .gitlab-ci.yml")
+    assert check.endswith("--check -o .gitlab/bakepy.yml")
 
 
 def test_gitlab_logins_use_variables() -> None:
     doc = gitlab_doc({})
     before = doc[".bakepy"]["before_script"]
     assert (
-        'echo "$DOCKERHUB_TOKEN" | docker login --username "$DOCKERHUB_USERNAME" --password-stdin docker.io'
-        in before
+        'if [ -z "$CI_MERGE_REQUEST_IID" ]; then echo "$DOCKERHUB_TOKEN" | docker login --username '
+        '"$DOCKERHUB_USERNAME" --password-stdin docker.io; fi' in before
     )
     assert any(
         "docker-container" in line for line in before
@@ -214,12 +218,14 @@ def test_example_gitlab_pipeline_is_up_to_date() -> None:
     plan = plan_publish(project)
     runners = parse_runner_overrides(GITLAB_RUNNERS)
     entries = matrix_entries(plan, {**project.resolved.settings.runners, **runners})
-    spec = workflow_spec(project, plan, runners=runners, output=".gitlab-ci.yml")
-    assert (EXAMPLE / ".gitlab-ci.yml").read_text() == gitlab_pipeline(spec, entries), (
+    spec = workflow_spec(project, plan, runners=runners, output=".gitlab/bakepy.yml")
+    assert (EXAMPLE / ".gitlab" / "bakepy.yml").read_text() == gitlab_pipeline(spec, entries), (
         "regenerate: cd examples/native-runners && bakepy ci gitlab "
         + " ".join(f"--runner {r}" for r in GITLAB_RUNNERS)
-        + " -o .gitlab-ci.yml"
+        + " -o .gitlab/bakepy.yml"
     )
+    # the user's own pipeline only includes it
+    assert "local: .gitlab/bakepy.yml" in (EXAMPLE / ".gitlab-ci.yml").read_text()
 
 
 # -- the job summary ------------------------------------------------------------------------------------
@@ -304,3 +310,70 @@ def test_the_docs_show_the_generated_workflow() -> None:
     docs = (EXAMPLE.parents[1] / "docs" / "native-runners.md").read_text()
     workflow = (EXAMPLE / ".github" / "workflows" / "publish.yml").read_text()
     assert f"```yaml\n{workflow}```" in docs, "paste the regenerated example workflow into the docs"
+
+
+# -- logins that work, and pull requests that push nothing --------------------------------------------------
+ECR = "123456789012.dkr.ecr.eu-west-1.amazonaws.com"
+VALID_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
+
+
+def test_secret_names_are_always_valid() -> None:
+    for registry in (
+        ECR.replace(".dkr.ecr", ".example"),
+        "1.2.3.4:5000",
+        "github.example.com",
+        "quay.io",
+    ):
+        login = login_for(registry, "gitlab")
+        assert login is not None
+        for name in login.secrets:
+            assert VALID_NAME.match(name) and not name.startswith("GITHUB_"), name
+    assert secret_base("1.2.3.4:5000") == "REGISTRY_1_2_3_4_5000"
+    assert secret_base("github.example.com") == "REGISTRY_GITHUB_EXAMPLE_COM"
+
+
+def test_ecr_logs_in_through_an_oidc_role_on_github_and_aws_variables_on_gitlab() -> None:
+    doc = yaml.safe_load(github_workflow(WorkflowSpec(registries=(ECR, "ghcr.io", "quay.io"))))
+    build = doc["jobs"]["build"]
+    (aws,) = uses(build, "aws-credentials")
+    assert aws["with"] == {
+        "role-to-assume": "${{ vars.AWS_ROLE_TO_ASSUME }}",
+        "aws-region": "eu-west-1",
+    }
+    (ecr,) = uses(build, "ecr-login")
+    assert ecr["with"] == {"registries": "123456789012"}
+    assert doc["permissions"] == {"contents": "read", "packages": "write", "id-token": "write"}
+    secrets = set(doc["on"]["workflow_call"]["secrets"])
+    assert secrets == {"QUAY_IO_USERNAME", "QUAY_IO_PASSWORD"}  # ECR and GHCR need none
+    gitlab = yaml.safe_load(gitlab_pipeline(WorkflowSpec(registries=(ECR,)), []))
+    before = gitlab[".bakepy"]["before_script"]
+    assert before[0] == "apk add --no-cache python3 py3-pip aws-cli"
+    assert any(
+        f"aws ecr get-login-password --region eu-west-1 | docker login --username AWS --password-stdin {ECR}"
+        in line
+        for line in before
+    )
+
+
+def test_pull_requests_build_every_platform_and_push_nothing() -> None:
+    doc = yaml.safe_load(github_workflow(SPEC))
+    assert "pull_request" in doc["on"]
+    build = doc["jobs"]["build"]
+    steps = steps_of(build)
+    no_push = next(s for s in steps if s.get("run", "") == 'bakepy build --platform "$PLATFORM"')
+    assert no_push["if"] == "!(github.event_name != 'pull_request')"
+    for step in uses(build, "login") + uses(build, "upload-artifact"):
+        assert step["if"] == "github.event_name != 'pull_request'"
+    assert doc["jobs"]["merge"]["if"] == "github.event_name != 'pull_request'"
+    gitlab = yaml.safe_load(gitlab_pipeline(WorkflowSpec(registries=("quay.io",)), []))
+    assert (
+        "workflow" not in gitlab
+    )  # an included file leaves workflow rules to the including pipeline
+    assert {"if": "$CI_MERGE_REQUEST_IID"} not in gitlab["merge"]["rules"]
+    assert {"if": "$CI_MERGE_REQUEST_IID"} in gitlab["plan"]["rules"]
+
+
+def test_the_docs_show_the_generated_gitlab_file() -> None:
+    docs = (EXAMPLE.parents[1] / "docs" / "native-runners.md").read_text()
+    generated = (EXAMPLE / ".gitlab" / "bakepy.yml").read_text()
+    assert f"```yaml\n{generated}```" in docs, "paste the regenerated GitLab file into the docs"
