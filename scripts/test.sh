@@ -1,35 +1,106 @@
 #!/usr/bin/env bash
-# The whole test suite on a fresh Debian machine (root): installs bakepy with its test tools, installs the
-# build stack (BuildKit, buildx, registries, QEMU; Go builds cached in $BAKEPY_CACHE_DIR), then runs ruff, mypy
-# and pytest. The pytest session starts the stack itself and stops what it started.
-# Extra arguments go to pytest, e.g. `bash scripts/test.sh tests/unit -x`.
+# The whole test suite on a fresh Debian machine (root), hermetic: every tool runs from venvs outside the clone
+# that hold exactly requirements/test.lock plus bakepy (scripts/_venv.sh; docs/development.md), so nothing
+# installed on the machine by hand can make it pass or fail. It installs the build stack (BuildKit, buildx,
+# registries, QEMU; Go builds cached in $BAKEPY_CACHE_DIR), then runs ruff, mypy and pytest on Python 3.11, and
+# the unit and CLI suites on the lowest and newest supported Pythons (3.10, 3.13) where the machine has them.
+# The pytest session starts the stack itself and stops what it started.
+# Extra arguments go to the Python 3.11 pytest run, e.g. `bash scripts/test.sh tests/unit -x`.
+# BAKEPY_TEST_PYTHONS="3.10 3.13" (the default) names the other Pythons; set it empty to skip them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export BAKEPY_CACHE_DIR="${BAKEPY_CACHE_DIR:-/var/cache/bakepy-ci}"
+source scripts/_venv.sh
 export PATH="$PATH:/usr/local/go/bin"  # Go builds buildx and BuildKit; some shells lack it on PATH
+read -r -a other_versions <<<"${BAKEPY_TEST_PYTHONS-3.10 3.13}"
 
-step() { printf '\n=== %s\n' "$*"; }
+step_name=""
+step_start=0
+failed=()
+now_ms() { echo $((${EPOCHREALTIME/./} / 1000)); }
+step_end() {
+  [ -n "$step_name" ] || return 0
+  local ms=$(($(now_ms) - step_start))
+  printf -- '--- %s: %d.%d s\n' "$step_name" $((ms / 1000)) $((ms % 1000 / 100))
+  step_name=""
+}
+step() {
+  step_end
+  step_name="$*"
+  step_start=$(now_ms)
+  printf '\n=== %s\n' "$*"
+}
+trap step_end EXIT
+# check NAME CMD...: run one check; a failure is remembered and the next check still runs.
+check() {
+  local name=$1
+  shift
+  "$@" || failed+=("$name")
+}
+# pytest_in VENV ARGS...: pytest from VENV (its bin first on PATH, for anything the tests start by name).
+# Exit code 5 means no test was collected: that is a failure, not a pass.
+pytest_in() {
+  local venv=$1 rc=0
+  shift
+  PATH="$venv/bin:$PATH" "$venv/bin/python" -m pytest "$@" || rc=$?
+  if [ "$rc" -eq 5 ]; then
+    echo "pytest collected no tests: that is a failure, not a pass" >&2
+  fi
+  return "$rc"
+}
 
-step "install bakepy and its test tools"
-python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore -e '.[test]'
+step "venvs from $BAKEPY_LOCK: bakepy and its test tools"
+main_python=$(bakepy_main_python)
+bakepy_check_lock "$main_python"
+main_venv=$(bakepy_venv_dir "$main_python")
+pythons=("$main_python")
+venvs=("$main_venv")
+other_venvs=()  # VERSION=VENV, or VERSION= when the machine has no such Python
+for version in ${other_versions[@]+"${other_versions[@]}"}; do
+  if python=$(bakepy_find_python "$version"); then
+    pythons+=("$python")
+    venvs+=("$(bakepy_venv_dir "$python")")
+    other_venvs+=("$version=${venvs[-1]}")
+  else
+    other_venvs+=("$version=")
+  fi
+done
+pids=()
+for i in "${!pythons[@]}"; do  # side by side: a new venv is mostly downloads and byte-compiling
+  bakepy_venv_ensure "${pythons[$i]}" "${venvs[$i]}" &
+  pids+=($!)
+done
+for pid in "${pids[@]}"; do
+  wait "$pid"
+done
 
 step "install the build stack"
-python3 tests/stack.py install
+"$main_venv/bin/python" tests/stack.py install
 
 step "ruff"
-python3 -m ruff check .
-python3 -m ruff format --check .
+check "ruff check" "$main_venv/bin/python" -m ruff check .
+check "ruff format" "$main_venv/bin/python" -m ruff format --check .
 
 step "mypy (strict, on bakepy/)"
-python3 -m mypy
+check mypy "$main_venv/bin/python" -m mypy
 
-step "pytest"
-set +e
-python3 -m pytest "$@"
-rc=$?
-set -e
-if [ "$rc" -eq 5 ]; then
-  echo "pytest collected no tests: that is a failure, not a pass" >&2
+# The other Pythons first: their runs are short, and the last closing line is then the whole suite's.
+for entry in ${other_venvs[@]+"${other_venvs[@]}"}; do
+  version=${entry%%=*}
+  venv=${entry#*=}
+  if [ -z "$venv" ]; then
+    step_end
+    echo "python $version: not found on this machine; unit and CLI suites not run on it"
+    continue
+  fi
+  step "pytest on python $version: unit and CLI suites"
+  check "pytest (python $version)" pytest_in "$venv" tests/unit tests/cli
+done
+
+step "pytest on python $BAKEPY_MAIN_PYTHON"
+check "pytest (python $BAKEPY_MAIN_PYTHON)" pytest_in "$main_venv" "$@"
+step_end
+
+if [ "${#failed[@]}" -gt 0 ]; then
+  printf 'FAILED: %s\n' "${failed[@]}" >&2
   exit 1
 fi
-exit "$rc"
