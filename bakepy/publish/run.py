@@ -260,6 +260,7 @@ def publish_project(
         return PublishReport(
             (), (), bake_file, plan_to_json(plan, bake_file=str(bake_file), metadata_file=metadata)
         )
+    runner.docker_path()  # no docker CLI: say how to get it before anything else
     # a registry that does not answer, or wants a login nobody did, fails in seconds, not after the build
     require_push_access([split_reference(r)[0] for s in specs for r in s.repositories])
     run = run_directory(work)  # per run: two publishes at once never share a bake or metadata file
