@@ -4,8 +4,9 @@
 # requirements/test.lock plus bakepy itself (editable, pointing at this clone). Nothing installed on the machine
 # by hand (the system Python's packages, the user site, PYTHONPATH) is seen by what runs from these venvs.
 #
-#   $BAKEPY_CACHE_DIR/venvs/<python version>-<12 hex>/   one per interpreter and lock; the hex is a sha256 of
-#                                                         the lock file and the interpreter's real path
+#   $BAKEPY_CACHE_DIR/venvs/<python version>-<12 hex>/   one per interpreter, lock and clone; the hex is a sha256
+#                                                         of the lock file, the interpreter's real path and the
+#                                                         clone's folder
 #   $BAKEPY_CACHE_DIR/wheels/                             the locked wheels, downloaded once for all venvs
 # A venv is made once (20-30 s) and reused after that; a reused venv is pointed again at the current clone
 # when it was last installed from another folder (CI runs from a fresh clone somewhere else).
@@ -88,7 +89,9 @@ bakepy_check_lock() {
 bakepy_venv_dir() {
   local version key
   version=$("$1" -c 'import platform; print(platform.python_version())')
-  key=$({ "$1" -c 'import os, sys; print(os.path.realpath(sys.executable))'; cat "$BAKEPY_LOCK"; } |
+  # The clone is part of the key: its editable install names one folder, and two clones testing at once must
+  # not re-point each other's venv mid-run. Venvs unused for a week are pruned (bakepy_venv_ensure).
+  key=$({ "$1" -c 'import os, sys; print(os.path.realpath(sys.executable))'; cat "$BAKEPY_LOCK"; echo "$BAKEPY_ROOT"; } |
     sha256sum | cut -c1-12)
   printf '%s\n' "$BAKEPY_CACHE_DIR/venvs/$version-$key"
 }
@@ -100,6 +103,7 @@ bakepy_venv_ensure() {
   local python=$1 dir=$2 name lockfd log source_marker
   name="python $(basename "$dir" | cut -d- -f1)"
   mkdir -p "$BAKEPY_CACHE_DIR/venvs" "$BAKEPY_CACHE_DIR/wheels"
+  find "$BAKEPY_CACHE_DIR/venvs" -mindepth 1 -maxdepth 1 -type d -mtime +7 -exec rm -rf {} + 2>/dev/null || true
   exec {lockfd}>"$dir.lock"
   flock "$lockfd"
   log="$dir.log"
@@ -131,6 +135,10 @@ bakepy_venv_ensure() {
     [ "$("$dir/bin/python" -I -c 'import importlib.util as u; print(u.find_spec("bakepy").origin)' 2>/dev/null)" != \
       "$BAKEPY_ROOT/bakepy/__init__.py" ]; then
     echo "$name: installing bakepy from $BAKEPY_ROOT (editable) into $dir"
+    # An editable install is a meta-path finder that wins over PYTHONPATH: remove every earlier one first (the
+    # distribution was called `bakepy` before it became `bakepy-publish`), or an old clone's code would run.
+    "$dir/bin/python" -m pip uninstall --disable-pip-version-check --root-user-action=ignore --quiet -y \
+      bakepy bakepy-publish >/dev/null 2>&1 || true
     if ! "$dir/bin/python" -m pip install --disable-pip-version-check --root-user-action=ignore --quiet \
       --no-deps --no-build-isolation --no-index -e "$BAKEPY_ROOT" >"$log" 2>&1; then
       cat "$log" >&2
@@ -138,10 +146,17 @@ bakepy_venv_ensure() {
       exec {lockfd}>&-
       return 1
     fi
+    if [ "$("$dir/bin/python" -I -c 'import importlib.util as u; print(u.find_spec("bakepy").origin)' 2>/dev/null)" != \
+      "$BAKEPY_ROOT/bakepy/__init__.py" ]; then
+      echo "error: $dir still imports bakepy from elsewhere after installing $BAKEPY_ROOT" >&2
+      exec {lockfd}>&-
+      return 1
+    fi
     printf '%s\n' "$source_marker" >"$dir/.bakepy-source"
   else
     echo "$name: reusing $dir"
   fi
+  touch "$dir"  # in use: not pruned
   exec {lockfd}>&-
 }
 

@@ -332,31 +332,19 @@ class Runner:
 
         python-on-whales' `imagetools.inspect` parses `--raw`, which has no digest; `{{json .Manifest}}` has it.
         """
-        from python_on_whales.exceptions import DockerException
-        from python_on_whales.utils import run
-
-        argv = [*self.docker_cmd(), "buildx", "imagetools", "inspect", *self._builder_args()]
-        argv += ["--format", "{{json .Manifest}}", ref]
-        try:
-            out = str(run(argv, env=self.env))
-        except DockerException as exc:
-            stderr = exc.stderr or ""
-            if isinstance(stderr, bytes):
-                stderr = stderr.decode(errors="replace")
-            if _is_not_found(stderr):
-                return None
-            raise self._failure(
-                exc, argv, f"reading {ref} from its registry", RegistryError
-            ) from exc
-        return dict(json.loads(out))
+        return self._imagetools_json(ref, "{{json .Manifest}}", f"reading {ref} from its registry")
 
     def imagetools_image_config(self, ref: str) -> dict[str, Any] | None:
         """The image config (`os`, `architecture`, `variant`, …) of one image manifest `ref`; None if missing."""
+        return self._imagetools_json(ref, "{{json .Image}}", f"reading the image config of {ref}")
+
+    def _imagetools_json(self, ref: str, template: str, what: str) -> dict[str, Any] | None:
+        """`imagetools inspect --format TEMPLATE REF` as a JSON object; None when the reference does not exist."""
         from python_on_whales.exceptions import DockerException
         from python_on_whales.utils import run
 
         argv = [*self.docker_cmd(), "buildx", "imagetools", "inspect", *self._builder_args()]
-        argv += ["--format", "{{json .Image}}", ref]
+        argv += ["--format", template, ref]
         try:
             out = str(run(argv, env=self.env))
         except DockerException as exc:
@@ -365,9 +353,7 @@ class Runner:
                 stderr = stderr.decode(errors="replace")
             if _is_not_found(stderr):
                 return None
-            raise self._failure(
-                exc, argv, f"reading the image config of {ref}", RegistryError
-            ) from exc
+            raise self._failure(exc, argv, what, RegistryError) from exc
         found = json.loads(out) if out.strip() else None
         return dict(found) if isinstance(found, dict) else None
 

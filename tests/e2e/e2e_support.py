@@ -115,3 +115,28 @@ def small_project(
     (root / "Dockerfile").write_text(dockerfile)
     (root / "bakepy.toml").write_text(textwrap.dedent(bakepy_toml))
     return root
+
+
+NONCE_DOCKERFILE = "FROM busybox\nARG NONCE\nRUN echo $NONCE > /nonce\n"
+
+
+def nonce_project(root: Path, registries: list[str], repo: str, tags: list[str]) -> Path:
+    """A one-target project for linux/amd64 + linux/arm64 whose content changes with the NONCE variable (set it
+    in the environment: every value is a new image)."""
+    return small_project(
+        root,
+        f"""
+        [project]
+        registries = {registries!r}
+        platforms = ["linux/amd64", "linux/arm64"]
+        tags = {tags!r}
+
+        [variable.NONCE]
+        default = "0"
+
+        [target.app]
+        image = "{repo}"
+        args = {{ NONCE = "${{NONCE}}" }}
+        """,
+        NONCE_DOCKERFILE,
+    )

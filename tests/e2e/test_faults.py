@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import registry_api as api
-from e2e_support import bakepy, env_for, small_project
+from e2e_support import bakepy, env_for, nonce_project
 
 TESTS = Path(__file__).resolve().parents[1]
 if str(TESTS) not in sys.path:
@@ -51,23 +51,7 @@ def test_a_failing_tag_put_leaves_every_tag_as_before_and_a_rerun_converges(
     stack, proxy: FaultProxy, unique_repo: str, tmp_path: Path, fault: str, status: int
 ) -> None:
     direct = [stack.registries[0], stack.registries[1]]  # what the assertions read: never the proxy
-    root = small_project(
-        tmp_path / "p",
-        f"""
-        [project]
-        registries = ["{stack.registries[0]}", "{proxy.address}"]
-        platforms = ["linux/amd64", "linux/arm64"]
-        tags = {TAGS!r}
-
-        [variable.NONCE]
-        default = "0"
-
-        [target.app]
-        image = "{unique_repo}"
-        args = {{ NONCE = "${{NONCE}}" }}
-        """,
-        "FROM busybox\nARG NONCE\nRUN echo $NONCE > /nonce\n",
-    )
+    root = nonce_project(tmp_path / "p", [stack.registries[0], proxy.address], unique_repo, TAGS)
     first = bakepy(["publish"], root, env_for(stack, NONCE="first"))
     assert first.returncode == 0, first.stderr
     before = _state(direct, unique_repo)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 import registry_api as api
-from e2e_support import env_for, small_project
+from e2e_support import bakepy, env_for, nonce_project, small_project
 
 from bakepy.engine.runner import _descendants
 
@@ -31,17 +31,6 @@ def _tags(registry: str, repo: str) -> list[str]:
         return sorted(api.list_tags(registry, repo))
     except api.RegistryAPIError:  # the repository does not exist: no tag at all
         return []
-
-
-def _run(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "bakepy", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
 
 
 @pytest.fixture
@@ -93,7 +82,7 @@ def test_two_node_builder_never_pushes_a_tag_from_the_build(
 ) -> None:
     registries = list(stack.registries)
     env = env_for(stack, builder=two_node_builder)
-    doctor = _run(
+    doctor = bakepy(
         ["doctor", "--platform", "linux/amd64", "--platform", "linux/arm64"], tmp_path, env
     )
     lines = doctor.stdout.splitlines()
@@ -102,7 +91,7 @@ def test_two_node_builder_never_pushes_a_tag_from_the_build(
 
     # target two fails on arm64 (its node): no tag at all in any repository, `latest` included
     bad = _project(tmp_path / "bad", registries, unique_repo, FAIL_ON_ARM)
-    result = _run(["publish"], bad, env)
+    result = bakepy(["publish"], bad, env)
     assert result.returncode == 4, result.stderr
     assert "target two for linux/arm64" in result.stderr, result.stderr[-1500:]
     for registry in registries:
@@ -113,7 +102,7 @@ def test_two_node_builder_never_pushes_a_tag_from_the_build(
     good = _project(
         tmp_path / "good", registries, unique_repo, "FROM busybox\nRUN uname -m > /arch\n"
     )
-    result = _run(["publish"], good, env)
+    result = bakepy(["publish"], good, env)
     assert result.returncode == 0, result.stderr
     for registry in registries:
         for target in ("one", "two"):
@@ -139,25 +128,9 @@ def test_a_signal_during_the_tag_moves_leaves_every_tag_as_before_and_no_child(
 ) -> None:
     registries = list(stack.registries)
     tags = [f"t{i}" for i in range(12)]
-    root = small_project(
-        tmp_path / "p",
-        f"""
-        [project]
-        registries = {registries!r}
-        platforms = ["linux/amd64", "linux/arm64"]
-        tags = {tags!r}
-
-        [variable.NONCE]
-        default = "0"
-
-        [target.app]
-        image = "{unique_repo}"
-        args = {{ NONCE = "${{NONCE}}" }}
-        """,
-        "FROM busybox\nARG NONCE\nRUN echo $NONCE > /nonce\n",
-    )
+    root = nonce_project(tmp_path / "p", registries, unique_repo, tags)
     env = env_for(stack, NONCE="first")
-    first = _run(["publish"], root, env)
+    first = bakepy(["publish"], root, env)
     assert first.returncode == 0, first.stderr
     before = _digests(registries, unique_repo, tags)
     assert all(before.values())
@@ -228,14 +201,14 @@ def test_a_mislabelled_source_is_refused_before_any_tag_moves(
         """,
     )
     env = env_for(stack, BUILDX_NO_DEFAULT_ATTESTATIONS="1")
-    first = _run(["publish"], root, env)
+    first = bakepy(["publish"], root, env)
     assert first.returncode == 0, first.stderr
     before = _digests(registries, unique_repo, ["1.0", "latest"])
 
     rec = tmp_path / "rec"
     for platform in ("linux/amd64", "linux/arm64"):
         (root / "Dockerfile").write_text(f"FROM busybox\nRUN echo {uuid.uuid4().hex} > /n\n")
-        built = _run(
+        built = bakepy(
             ["build", "--platform", platform, "--push-by-digest", "--records", str(rec)], root, env
         )
         assert built.returncode == 0, built.stderr[-3000:]
@@ -246,7 +219,7 @@ def test_a_mislabelled_source_is_refused_before_any_tag_moves(
     for f, doc in zip(files, docs, strict=True):
         f.write_text(json.dumps(doc))
 
-    merged = _run(["merge", "--records", str(rec)], root, env)
+    merged = bakepy(["merge", "--records", str(rec)], root, env)
     assert merged.returncode == 5, merged.stderr
     assert "is listed as linux/arm64, but its image config says linux/amd64" in merged.stderr or (
         "is listed as linux/amd64, but its image config says linux/arm64" in merged.stderr
@@ -262,23 +235,9 @@ def test_two_publishes_of_different_content_to_the_same_tags_at_once(
     naming the disagreement (a re-run fixes it)."""
     registries = list(stack.registries)
     tags = ["1.0", "latest"]
-    toml = f"""
-        [project]
-        registries = {registries!r}
-        platforms = ["linux/amd64", "linux/arm64"]
-        tags = {tags!r}
-
-        [variable.NONCE]
-        default = "0"
-
-        [target.app]
-        image = "{unique_repo}"
-        args = {{ NONCE = "${{NONCE}}" }}
-        """
-    dockerfile = "FROM busybox\nARG NONCE\nRUN echo $NONCE > /nonce\n"
-    a = small_project(tmp_path / "a", toml, dockerfile)
-    b = small_project(tmp_path / "b", toml, dockerfile)
-    seed = _run(["publish"], a, env_for(stack, NONCE="seed"))
+    a = nonce_project(tmp_path / "a", registries, unique_repo, tags)
+    b = nonce_project(tmp_path / "b", registries, unique_repo, tags)
+    seed = bakepy(["publish"], a, env_for(stack, NONCE="seed"))
     assert seed.returncode == 0, seed.stderr
     for race in range(10):
         procs = [
@@ -305,7 +264,7 @@ def test_two_publishes_of_different_content_to_the_same_tags_at_once(
             losers = [err for code, err in outcomes if code != 0]
             assert losers, f"race {race}: registries disagree and both runs exited 0: {state}"
             assert any("someone else" in e or "another publish" in e for e in losers), losers
-    again = _run(["publish"], a, env_for(stack, NONCE="settle"))
+    again = bakepy(["publish"], a, env_for(stack, NONCE="settle"))
     assert again.returncode == 0, again.stderr
     assert len(set(_digests(registries, unique_repo, tags).values())) == 1
 
@@ -321,23 +280,7 @@ def test_a_verify_failure_puts_every_moved_tag_back(
 
     registries = list(stack.registries)
     tags = ["1.0", "latest"]
-    root = small_project(
-        tmp_path / "p",
-        f"""
-        [project]
-        registries = {registries!r}
-        platforms = ["linux/amd64", "linux/arm64"]
-        tags = {tags!r}
-
-        [variable.NONCE]
-        default = "0"
-
-        [target.app]
-        image = "{unique_repo}"
-        args = {{ NONCE = "${{NONCE}}" }}
-        """,
-        "FROM busybox\nARG NONCE\nRUN echo $NONCE > /nonce\n",
-    )
+    root = nonce_project(tmp_path / "p", registries, unique_repo, tags)
     for key, value in stack.env_overlay.items():
         monkeypatch.setenv(key, value)
     monkeypatch.setenv("NONCE", "first")
