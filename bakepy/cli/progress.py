@@ -149,6 +149,14 @@ class ProgressView:
                 if group:
                     print(group[1], file=sys.stderr, flush=True)
 
+    def durations(self) -> dict[tuple[str, str | None], float]:
+        """Build time per target × platform (those that ran)."""
+        return {
+            key: unit.finished - unit.started
+            for key, unit in self.units.items()
+            if unit.started is not None and unit.finished is not None
+        }
+
     def failure_tail(self, lines: int = 25) -> list[str]:
         """The last lines buildx printed, for a failed build."""
         return list(self.lines)[-lines:]

@@ -69,8 +69,9 @@ def publish(
             dry_run=dry_run,
             records_dir=records,
         )
+        durations: dict[tuple[str, str | None], float] = {}
     else:
-        report = _publish_with_progress(loaded, chosen, targets or (), records)
+        report, durations = _publish_with_progress(loaded, chosen, targets or (), records)
     if as_json:
         print(json.dumps(report.to_json(), indent=2, sort_keys=True))
     elif report.plan is not None:  # --dry-run
@@ -79,12 +80,12 @@ def publish(
         print_plan(report.plan)
         Console(stderr=True, highlight=False).print("dry run: nothing was built or pushed")
     else:
-        print_summary(report.published, seconds=time.monotonic() - started)
+        print_summary(report.published, seconds=time.monotonic() - started, durations=durations)
 
 
 def _publish_with_progress(
     loaded: Any, builder: str | None, targets: list[str] | tuple[str, ...], records: Path | None
-) -> Any:
+) -> tuple[Any, dict[tuple[str, str | None], float]]:
     """publish_project under the live view (terminal) or state lines (CI); buildx's tail on a failed build."""
     from bakepy.cli.app import state
     from bakepy.cli.progress import ProgressView, emulated_guess
@@ -101,10 +102,11 @@ def _publish_with_progress(
     runner = Runner(builder=builder, log=view.command)
     with view.shown(), observe(view.event):
         try:
-            return publish_project(
+            report = publish_project(
                 loaded.path, loaded.project, runner, targets=targets, records_dir=records,
                 echo=view.line,
             )  # fmt: skip
+            return report, view.durations()
         except BuildError:
             tail = view.failure_tail()
             if tail:
@@ -114,7 +116,12 @@ def _publish_with_progress(
             raise
 
 
-def print_summary(published: Any, *, seconds: float | None = None) -> None:
+def print_summary(
+    published: Any,
+    *,
+    seconds: float | None = None,
+    durations: dict[tuple[str, str | None], float] | None = None,
+) -> None:
     """What was published (shared with `merge` and `assemble`): per target and registry the index and its
     platforms, then every reference on a line of its own — whole, never wrapped mid-word, so it can be copied
     and pulled — with what the run did to it."""
@@ -127,6 +134,15 @@ def print_summary(published: Any, *, seconds: float | None = None) -> None:
         table.add_column(col, overflow="fold")
     for p in published:
         target, registry, _, digest, platforms = p.summary_cells()
+        if durations:  # build time per target × platform, from the live view
+            platforms = [
+                f"{shown} {durations[(p.target, plain)]:.1f}s"
+                if (p.target, plain) in durations
+                else shown
+                for shown, plain in zip(
+                    platforms, [*p.platforms, *[None] * len(platforms)], strict=False
+                )
+            ]
         table.add_row(target, registry, digest, ", ".join(platforms))
     console.print(table)
     width = max((len(t) for p in published for t in p.tags), default=0)

@@ -38,3 +38,26 @@ def test_no_reference_is_broken_across_lines(
     assert any(line.startswith(tags[2]) and line.endswith("unchanged") for line in lines)
     assert "2 tag(s) moved in 12.3 s" in lines[-1]
     assert any("linux/arm64 (QEMU)" in line for line in lines)
+
+
+def test_the_summary_shows_build_time_per_target_and_platform(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "120")
+    tags = ("r:5000/web:1",)
+    published = [
+        Published(
+            "web",
+            "r:5000",
+            tags,
+            "sha256:" + "b" * 64,
+            ("linux/amd64", "linux/arm64"),
+            0,
+            tags,
+            (),
+            emulated=("linux/arm64",),
+        )  # fmt: skip
+    ]
+    print_summary(published, durations={("web", "linux/amd64"): 4.12, ("web", "linux/arm64"): 61.5})
+    out = capsys.readouterr().out
+    assert "linux/amd64 4.1s" in out and "linux/arm64 (QEMU) 61.5s" in out
