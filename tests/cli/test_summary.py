@@ -56,7 +56,7 @@ def test_the_summary_shows_build_time_per_target_and_platform(
             tags,
             (),
             emulated=("linux/arm64",),
-        )  # fmt: skip
+        )
     ]
     print_summary(published, durations={("web", "linux/amd64"): 4.12, ("web", "linux/arm64"): 61.5})
     out = capsys.readouterr().out
