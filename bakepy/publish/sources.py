@@ -92,11 +92,15 @@ def check_configs(
     """
     from bakepy.model import normalize_platform
 
-    wanted = {  # `annotated`: images the user labelled on purpose (`assemble --annotate`)
+    # Only platforms bakepy was *told* (a digest record's or the plan's label on a plain image manifest, an
+    # assembled source): an index descriptor written by BuildKit states the platform it built from that config.
+    # `annotated`: images the user labelled on purpose (`assemble --annotate`).
+    labelled = {d for c in collected for d, i in c.indexes.items() if not i.is_index}
+    wanted = {
         f"{c.spec.repositories[0]}@{image}": (c.spec.name, platform)
         for c in collected
         for platform, image in c.images.items()
-        if image not in annotated
+        if image not in annotated and image in labelled
     }
     if not wanted:
         return
