@@ -9,6 +9,7 @@ running it): no processes.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import importlib.util
 import re
 import sys
@@ -98,7 +99,8 @@ def load_project(
             hint="pass -f with the path of a bakepy.toml, pyproject.toml or bakefile.py",
         )
     if path.suffix == ".py":
-        return LoadedProject(project=_load_python(path, source, env), path=path, kind="python")
+        project = _named(_load_python(path, source, env), source)
+        return LoadedProject(project=project, path=path, kind="python")
     if path.suffix != ".toml":
         raise ConfigError(
             f"{source}: not a project file; bakepy reads .toml files and Python (.py) bakefiles"
@@ -111,7 +113,13 @@ def load_project(
     project = load_toml(
         text, source=source, table=("tool", "bakepy") if kind == "pyproject" else (), env=env
     )
-    return LoadedProject(project=project, path=path, kind=kind)
+    return LoadedProject(project=_named(project, source), path=path, kind=kind)
+
+
+def _named(project: Project, source: str) -> Project:
+    """Let errors found after loading (plan, publish) name the file the project came from."""
+    project._resolved = dataclasses.replace(project.resolved, source=source)
+    return project
 
 
 _TOML_POS = re.compile(

@@ -423,9 +423,16 @@ def wanted_platforms(cwd: Path, explicit: Sequence[str], file: Path | None = Non
         resolved = load_project(file, cwd).project.resolved
     except BakepyError:
         return list(DEFAULT_PLATFORMS)
-    found = dict.fromkeys(
-        p for name in resolved.select(()) for p in resolved.targets[name].platforms
-    )
+    from bakepy.model import normalize_platform
+
+    found: dict[str, None] = {}
+    for name in resolved.select(()):
+        for p in resolved.targets[name].platforms:
+            try:
+                found[normalize_platform(p)] = None  # `linux/arm64/v8` is the builder's linux/arm64
+            except ValueError:
+                continue  # a value from a variable that plan and publish refuse themselves
+
     return list(found) or list(DEFAULT_PLATFORMS)
 
 

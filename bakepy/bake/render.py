@@ -72,12 +72,23 @@ def publish_output(repositories: Sequence[str]) -> dict[str, str]:
     }
 
 
+def _key(platform: str) -> str:
+    try:
+        return normalize_platform(platform)
+    except (
+        ValueError
+    ):  # a value from a variable that plan/publish refuse; render writes it as bake prints it
+        return platform
+
+
 def _cache(
     resolved: ResolvedProject, name: str, platforms: Sequence[str], platform: str | None
 ) -> tuple[list[CacheEntry], list[CacheEntry]]:
     cache = resolved.settings.cache
     if cache is None:
         return [], []
+    platforms = [_key(p) for p in platforms]  # scopes by the normalised platform: one per platform
+    platform = None if platform is None else _key(platform)
     if platform is not None:
         scopes_from = [cache.scope(name, platform), cache.scope(name, None)]
         scope_to = cache.scope(name, platform)
@@ -109,10 +120,19 @@ def render_bake(
             raise ConfigError(f"--platform: {exc}") from None
     full = not targets and platform is None
     selected = tuple(resolved.targets) if not targets else resolved.select(targets)
+    written: dict[str, str] = {}  # target -> its spelling of `platform`
     if platform is not None:
-        selected = tuple(n for n in selected if platform in resolved.targets[n].platforms)
+        for n in selected:
+            match = [p for p in resolved.targets[n].platforms if _key(p) == platform]
+            if match:
+                written[n] = match[0]
+        selected = tuple(n for n in selected if n in written)
         if not selected:
             raise NothingToDoError(f"no selected target builds for {platform}")
+    if publish:
+        resolved.check(
+            selected
+        )  # what a publish pushes must be valid; a plain render writes what bake prints
     names = dict.fromkeys(selected)
     for name in selected:
         names.update(dict.fromkeys(resolved.linked(name)))
@@ -122,12 +142,10 @@ def render_bake(
         target = resolved.targets[name]
         body = target_to_bake(target)
         platforms = target.platforms
-        if platform is not None and platform in platforms:
-            platforms = (platform,)
-            body["platforms"] = [platform]
-        sources, sinks = _cache(
-            resolved, name, platforms, platform if platform in target.platforms else None
-        )
+        if name in written:
+            platforms = (written[name],)
+            body["platforms"] = [written[name]]
+        sources, sinks = _cache(resolved, name, platforms, written.get(name))
         if sources:
             body["cache-from"] = [*body.get("cache-from", []), *(e.bake_value() for e in sources)]
             body["cache-to"] = [*body.get("cache-to", []), *(e.bake_value() for e in sinks)]

@@ -41,3 +41,12 @@ def chosen_builder(builder: str | None, project: object | None) -> str | None:
         return builder
     settings = getattr(project, "builder", None)
     return getattr(settings, "name", None)
+
+
+def print_warnings(project: object) -> None:
+    """One `warning:` line on stderr per thing the project's model finds odd but buildx takes."""
+    import sys
+
+    resolved = getattr(project, "resolved", None)
+    for line in getattr(resolved, "warnings", ()):
+        sys.stderr.write(f"warning: {line}\n")

@@ -10,7 +10,14 @@ from typing import Annotated, Any
 import typer
 
 from bakepy.cli.app import app
-from bakepy.cli.options import BuilderOpt, FileOpt, JsonOpt, TargetsArg, chosen_builder
+from bakepy.cli.options import (
+    BuilderOpt,
+    FileOpt,
+    JsonOpt,
+    TargetsArg,
+    chosen_builder,
+    print_warnings,
+)
 
 
 @app.command()
@@ -57,6 +64,7 @@ def publish(
         raise ConfigError(f"--progress {progress!r}: use auto or plain")
     started = time.monotonic()
     loaded = load_project(file, Path.cwd())
+    print_warnings(loaded.project)
     log: list[str] = []
     chosen = chosen_builder(builder, loaded.project)
     if as_json or dry_run or progress == "plain":

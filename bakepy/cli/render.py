@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 
 from bakepy.cli.app import app
-from bakepy.cli.options import FileOpt, JsonOpt, TargetsArg
+from bakepy.cli.options import FileOpt, JsonOpt, TargetsArg, print_warnings
 
 PlatformOpt = Annotated[
     str | None,
@@ -50,6 +50,7 @@ def render(
     from bakepy.config import load_project
 
     loaded = load_project(file)
+    print_warnings(loaded.project)
     text = dumps(
         render_bake(loaded.project, targets=targets or None, platform=platform, publish=publish)
     )
@@ -74,6 +75,7 @@ def plan(
     from bakepy.publish.plan import plan_publish, plan_to_json
 
     loaded = load_project(file)
+    print_warnings(loaded.project)
     publish_plan = plan_publish(loaded.project, targets or (), platforms or None)
     data = plan_to_json(publish_plan)
     if json_output:

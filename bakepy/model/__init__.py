@@ -36,7 +36,17 @@ from bakepy.model.builder import BuilderSettings
 from bakepy.model.csvvalue import parse_csv
 from bakepy.model.explain import explain_error
 from bakepy.model.interpolate import has_template, interpolate
-from bakepy.model.platforms import COMMON_PLATFORMS, KNOWN_ARCH, KNOWN_OS, normalize_platform
+from bakepy.model.platforms import (
+    COMMON_PLATFORMS,
+    KNOWN_ARCH,
+    KNOWN_OS,
+    LOCAL,
+    check_platform,
+    local_platform,
+    normalize_platform,
+    platform_warning,
+    same_platform,
+)
 from bakepy.model.references import DEFAULT_DOMAIN, ImageReference, parse_reference, parse_registry
 from bakepy.model.resolve import ResolvedProject
 from bakepy.model.targets import (
@@ -54,6 +64,7 @@ __all__ = [
     "ENVIRONMENT",
     "KNOWN_ARCH",
     "KNOWN_OS",
+    "LOCAL",
     "SSH",
     "Attestation",
     "BuilderSettings",
@@ -72,12 +83,16 @@ __all__ = [
     "Target",
     "Ulimit",
     "Variable",
+    "check_platform",
     "explain_error",
     "format_path",
     "has_template",
     "interpolate",
+    "local_platform",
     "normalize_platform",
     "parse_csv",
     "parse_reference",
     "parse_registry",
+    "platform_warning",
+    "same_platform",
 ]

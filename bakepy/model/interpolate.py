@@ -52,6 +52,11 @@ def _literal(info: ValidationInfo | None) -> bool:
     return bool(info is not None and info.context and info.context.get("literal"))
 
 
+def _lenient(info: ValidationInfo | None) -> bool:
+    return bool(info is not None and info.context and info.context.get("lenient"))
+
+
 def _deferred(value: str, info: ValidationInfo | None) -> bool:
-    """In a definition, values with `${` are checked after interpolation, not before."""
-    return "${" in value and not _literal(info)
+    """In a definition, values with `${` are checked after interpolation, not before; and a value that came
+    out of interpolation is checked only where it is used (plan, publish), never by render (as bake)."""
+    return ("${" in value and not _literal(info)) or _lenient(info)

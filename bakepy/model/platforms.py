@@ -1,6 +1,14 @@
-"""Platforms: `os/arch[/variant]` parsing and containerd's normalisation, as buildx applies it."""
+"""Platforms: `os/arch[/variant]` parsing and containerd's normalisation, as buildx applies it.
+
+A definition keeps a platform as written (`linux/arm64/v8`, `local`, `arm64`): bake prints it so, and bakepy
+renders it so. `normalize_platform` gives the one spelling used wherever platforms are compared (duplicates,
+`--platform`, plan, CI split, records). `platform_warning` says what buildx accepts but looks like a typo.
+"""
 
 from __future__ import annotations
+
+import os
+import platform as _host
 
 from bakepy.model.base import _did_you_mean
 
@@ -56,11 +64,24 @@ KNOWN_ARCH = frozenset(
         "wasm",
     ]
 )
+# Variants BuildKit and Go know (GOARM, GOARM64, GOAMD64, GOMIPS/GOMIPS64, GO386, GOPPC64, GORISCV64).
+# Any other variant is still a platform (containerd's Parse takes any): a warning, never an error.
+_MIPS_VARIANTS = ("hardfloat", "softfloat")
 _VARIANTS = {
     "arm": ("v5", "v6", "v7", "v8"),
     "arm64": (*(f"v8.{i}" for i in range(1, 10)), "v9", *(f"v9.{i}" for i in range(1, 6))),
     "amd64": ("v2", "v3", "v4"),
+    "386": ("sse2", "softfloat"),
+    "mips": _MIPS_VARIANTS,
+    "mipsle": _MIPS_VARIANTS,
+    "mips64": _MIPS_VARIANTS,
+    "mips64le": _MIPS_VARIANTS,
+    "ppc64": ("power8", "power9", "power10"),
+    "ppc64le": ("power8", "power9", "power10"),
+    "riscv64": ("rva20u64", "rva22u64", "rva23u64"),
 }
+LOCAL = "local"
+"""bake's "the platform of the machine running buildx" (`platforms = ["local"]`)."""
 COMMON_PLATFORMS = (
     "linux/amd64",
     "linux/amd64/v2",
@@ -110,8 +131,8 @@ def _normalize_arch(arch: str, variant: str) -> tuple[str, str]:
     return arch, variant
 
 
-def normalize_platform(value: str) -> str:
-    """Return the canonical form of a platform (`linux/arm64/v8` -> `linux/arm64`); ValueError if invalid."""
+def _parse(value: str) -> tuple[str, str, str]:
+    """(os, arch, variant) of a platform, normalised; ValueError unless buildx would take it."""
     if "," in value:  # buildx's CLI spelling (--platform a,b), not a list item
         listed = ", ".join(repr(p.strip()) for p in value.split(",") if p.strip())
         raise ValueError(f"{value!r} names several platforms: write one per list item: [{listed}]")
@@ -123,13 +144,15 @@ def normalize_platform(value: str) -> str:
         if word in KNOWN_OS:
             raise ValueError(f"{bad}: add the architecture, e.g. '{word}/amd64'")
         arch, variant = _normalize_arch(word, "")
-        if arch in KNOWN_ARCH:
-            raise ValueError(
-                f"{bad}; did you mean 'linux/{arch}{'/' + variant if variant else ''}'?"
-            )
+        if (
+            arch in KNOWN_ARCH
+        ):  # containerd: a bare architecture is the client's OS (linux for builds)
+            return "linux", arch, variant
     if len(parts) not in (2, 3) or not all(parts):
         hint = _did_you_mean(value.strip().lower(), COMMON_PLATFORMS, 0.85)
-        raise ValueError(bad + (hint or "; write os/arch[/variant], e.g. 'linux/amd64'"))
+        raise ValueError(
+            bad + (hint or "; write os/arch[/variant], e.g. 'linux/amd64', or 'local'")
+        )
     os_name = parts[0].lower()
     os_name = "darwin" if os_name == "macos" else os_name
     arch, variant = _normalize_arch(parts[1].lower(), parts[2].lower() if len(parts) == 3 else "")
@@ -142,7 +165,58 @@ def normalize_platform(value: str) -> str:
         raise ValueError(
             f"{bad}: unknown architecture {parts[1]!r}" + (hint or _did_you_mean(arch, KNOWN_ARCH))
         )
-    if variant and variant not in _VARIANTS.get(arch, ()):
-        known = ", ".join(_VARIANTS.get(arch, ())) or "none"
-        raise ValueError(f"{bad}: unknown variant {variant!r} for {arch} (known: {known})" + hint)
+    return os_name, arch, variant
+
+
+def check_platform(value: str) -> str:
+    """`value` as written if buildx takes it as a platform (`local` included); ValueError otherwise."""
+    if value != LOCAL:
+        _parse(value)
+    return value
+
+
+def local_platform() -> str:
+    """What `local` stands for: $BAKE_LOCAL_PLATFORM if set (as bake), else linux/<this machine's arch>."""
+    value = os.environ.get("BAKE_LOCAL_PLATFORM")
+    if value:
+        return normalize_platform(value)
+    arch, variant = _normalize_arch(_host.machine().lower(), "")
+    return f"linux/{arch}/{variant}" if variant else f"linux/{arch}"
+
+
+def normalize_platform(value: str) -> str:
+    """The canonical form of a platform (`linux/arm64/v8` -> `linux/arm64`, `arm64` -> `linux/arm64`,
+    `local` -> this machine's platform), for comparisons; ValueError if buildx would not take it."""
+    if value == LOCAL:
+        return local_platform()
+    os_name, arch, variant = _parse(value)
     return f"{os_name}/{arch}/{variant}" if variant else f"{os_name}/{arch}"
+
+
+def same_platform(a: str, b: str) -> bool:
+    """Whether two spellings name one platform (`linux/arm64/v8` and `linux/arm64`)."""
+    if a == b:
+        return True
+    try:
+        return normalize_platform(a) == normalize_platform(b)
+    except ValueError:
+        return False
+
+
+def platform_warning(value: str) -> str | None:
+    """What is odd about a platform buildx takes: an unknown variant (did you mean ...?); None if nothing."""
+    if value == LOCAL:
+        return None
+    try:
+        _, arch, variant = _parse(value)
+    except ValueError:
+        return None
+    known = _VARIANTS.get(arch, ())
+    if not variant or variant in known:
+        return None
+    hint = _did_you_mean(variant, known, 0.5) if known else ""
+    listed = f" (known: {', '.join(known)})" if known else f" ({arch} has no known variants)"
+    return (
+        f"{value!r}: unknown variant {variant!r} for {arch}{listed}{hint}; "
+        "buildx passes it on as written, check the build"
+    )

@@ -14,7 +14,8 @@ from pydantic import (
 
 from bakepy.model.base import _M, ModelError, _did_you_mean
 from bakepy.model.explain import explain_error
-from bakepy.model.interpolate import _NAME_RE, has_template, interpolate
+from bakepy.model.interpolate import _NAME_RE, _TEMPLATE_RE, has_template, interpolate
+from bakepy.model.platforms import platform_warning
 from bakepy.model.targets import Group, Project, ProjectSettings, Target
 
 # --------------------------------------------------------------------------------------------------
@@ -34,6 +35,36 @@ class ResolvedProject:
     """The value of every variable."""
     origins: Mapping[str, str] = field(default_factory=dict)
     """Resolved target name -> the `[target.NAME]` it came from."""
+    problems: Mapping[str, tuple[ModelError, ...]] = field(default_factory=dict)
+    """Resolved target name (or "project") -> values that came out of variables and are not valid where they
+    are used (a tag `repo:` from an empty TAG). bake prints them, so render does; plan and publish refuse."""
+    source: str = "bakepy.toml"
+    """The project file, for error messages."""
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """What buildx takes but looks wrong (an unknown platform variant), one line each, file and path first."""
+        out = []
+        for name, target in self.targets.items():
+            for i, platform in enumerate(target.platforms):
+                said = platform_warning(platform)
+                if said:
+                    out.append(
+                        f"{self.source}: target.{self.origins.get(name, name)}.platforms[{i}]: {said}"
+                    )
+        return tuple(dict.fromkeys(out))
+
+    def check(self, names: Sequence[str] = ()) -> None:
+        """ConfigError for the first value of `names` (target names) or of `[project]` that is invalid after
+        its variables were resolved: naming the file, the path, the variable and where its value came from."""
+        from bakepy.errors import ConfigError
+
+        for name in ("project", *names):
+            for problem in self.problems.get(name, ()):
+                raise ConfigError(
+                    f"{self.source}: {problem}",
+                    hint="set the variable (environment or --var) to a valid value, or change its default",
+                )
 
     @property
     def default_targets(self) -> tuple[str, ...]:
@@ -201,11 +232,75 @@ def _contains_template(value: Any) -> bool:
     return False
 
 
+def _drop_empty(raw: dict[str, Any]) -> dict[str, Any]:
+    """bake drops list entries that interpolate to "" (`tags = ["${TAG}"]` with TAG="" is no tag)."""
+    return {
+        k: [v for v in value if v != ""] if isinstance(value, list) and k != "matrix" else value
+        for k, value in raw.items()
+    }
+
+
+def _at(value: Any, loc: Sequence[str | int]) -> Any:
+    for part in loc:
+        if (isinstance(value, Mapping) and part in value) or (
+            isinstance(value, (list, tuple)) and isinstance(part, int) and part < len(value)
+        ):
+            value = value[part]
+        else:
+            return None
+    return value
+
+
 class _Resolver:
     def __init__(self, project: Project, env: Mapping[str, str]) -> None:
         self.project = project
         self.env = env
         self.values: dict[str, str | None] = {}
+        self.problems: dict[str, list[ModelError]] = {}
+
+    def _origin(self, name: str) -> str:
+        """Where a variable's value came from, for error messages."""
+        if name in self.env:
+            return f"from the environment variable {name}"
+        return f"the default of variable.{name}"
+
+    def _explain(self, template: Any) -> str:
+        """`; it is 'repo:${TAG}' with TAG = "" (the default of variable.TAG)` for a value built from variables."""
+        if not isinstance(template, str) or "${" not in template:
+            return ""
+        names = [
+            m.group(1).strip()
+            for m in _TEMPLATE_RE.finditer(template)
+            if m.group(1) and m.group(1).strip() in self.project.variables
+        ]
+        said = ", ".join(
+            f"{n} = {json.dumps(self.values.get(n))} ({self._origin(n)})"
+            for n in dict.fromkeys(names)
+        )
+        return f"; it is {template!r} with {said}" if said else f"; it is {template!r}"
+
+    def _revalidate(
+        self,
+        model: type[_M],
+        raw: Mapping[str, Any],
+        base: tuple[str | int, ...],
+        template: Mapping[str, Any],
+        owner: str,
+    ) -> _M:
+        """Validate interpolated values. What a variable made invalid is recorded for plan/publish to refuse
+        (bake prints it, so render writes it); what was invalid as written is an error now."""
+        try:
+            return model.model_validate(raw, context=_LITERAL)
+        except ValidationError as exc:
+            err = exc.errors(include_url=False)[0]
+            loc, message = explain_error(err, model)
+            try:
+                value = model.model_validate(raw, context=_LENIENT)
+            except ValidationError:
+                raise ModelError(message, (*base, *loc)) from None
+            problem = ModelError(message + self._explain(_at(template, loc)), (*base, *loc))
+            self.problems.setdefault(owner, []).append(problem)
+            return value
 
     # variables
     def variable(self, name: str, stack: tuple[str, ...] = ()) -> str:
@@ -308,21 +403,37 @@ class _Resolver:
         groups = {**project.groups, **matrix_groups}
         self._check_groups(groups, resolved)
         self._check_links(resolved, origins)
+        problems = {name: tuple(self._owned(name, partial)) for name in resolved}
+        problems["project"] = tuple(self.problems.get("project", ()))
         return ResolvedProject(
             settings=settings,
             targets=resolved,
             groups=groups,
             variables=dict(self.values),
             origins=origins,
+            problems={k: v for k, v in problems.items() if v},
         )
+
+    def _owned(self, name: str, partial: Mapping[str, Target]) -> list[ModelError]:
+        """Problems of `name`, and of the targets it inherits from in the attributes it does not set itself."""
+        out = list(self.problems.get(name, ()))
+        target = partial[name]
+        for parent in target.inherits:
+            if parent in partial and parent != name:
+                out += [
+                    p
+                    for p in self._owned(parent, partial)
+                    if str(p.path[2]).replace("-", "_") not in target.model_fields_set
+                ]
+        return out
 
     def _settings(self) -> ProjectSettings:
         settings = self.project.settings
         raw = settings.model_dump(by_alias=True, exclude_unset=True)
         if not _contains_template(raw):
             return settings
-        raw = _walk_interpolate(raw, self.variable, ("project",))
-        return _revalidate(ProjectSettings, raw, ("project",))
+        resolved = _walk_interpolate(raw, self.variable, ("project",))
+        return self._revalidate(ProjectSettings, resolved, ("project",), raw, "project")
 
     def _expand(self, label: str, definition: Target) -> Iterator[tuple[str, Target]]:
         raw = definition.model_dump(by_alias=True, exclude_unset=True, exclude={"matrix", "name"})
@@ -331,7 +442,8 @@ class _Resolver:
             if not _contains_template(raw):
                 yield label, definition
                 return
-            yield label, _revalidate(Target, _walk_interpolate(raw, self.variable, base), base)
+            resolved = _drop_empty(_walk_interpolate(raw, self.variable, base))
+            yield label, self._revalidate(Target, resolved, base, raw, label)
             return
         matrix = {
             key: [
@@ -397,7 +509,8 @@ class _Resolver:
                         'use a matrix table with a name-safe key, e.g. {id = "312", version = "3.12"}',
                         (*base, "name"),
                     )
-            yield name, _revalidate(Target, _walk_interpolate(raw, lookup, base), base)
+            resolved = _drop_empty(_walk_interpolate(raw, lookup, base))
+            yield name, self._revalidate(Target, resolved, base, raw, name)
 
     def _inherit(
         self,
@@ -480,13 +593,4 @@ class _Resolver:
 
 
 _LITERAL = {"literal": True}
-
-
-def _revalidate(model: type[_M], raw: Mapping[str, Any], base: tuple[str | int, ...]) -> _M:
-    """Validate interpolated values, with nothing deferred; errors carry the path from the project root."""
-    try:
-        return model.model_validate(raw, context=_LITERAL)
-    except ValidationError as exc:
-        err = exc.errors(include_url=False)[0]
-        loc, message = explain_error(err, model)
-        raise ModelError(message, (*base, *loc)) from None
+_LENIENT = {"literal": True, "lenient": True}

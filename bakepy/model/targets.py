@@ -282,14 +282,7 @@ class Target(_Model):
     @field_validator("platforms")
     @classmethod
     def _unique_platforms(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        seen: dict[str, int] = {}
-        for i, item in enumerate(value):
-            if item in seen:
-                raise ModelError(
-                    f"{item!r} repeats platforms[{seen[item]}]; list each platform once", (i,)
-                )
-            seen[item] = i
-        return value
+        return _unique_platforms(value)
 
     @field_validator("args", "labels", "contexts", "extra_hosts")
     @classmethod
@@ -308,6 +301,29 @@ class Target(_Model):
                 "`name` only names matrix targets; add a `matrix` or remove `name`", ("name",)
             )
         return self
+
+
+def _platform_key(value: str) -> str:
+    if "${" in value or value == "local":
+        return value
+    try:
+        return normalize_platform(value)
+    except ValueError:
+        return value
+
+
+def _unique_platforms(value: tuple[str, ...]) -> tuple[str, ...]:
+    """Platforms are compared normalised (`linux/arm64/v8` repeats `linux/arm64`), kept as written."""
+    seen: dict[str, int] = {}
+    for i, item in enumerate(value):
+        key = _platform_key(item)
+        if key in seen:
+            same = "" if value[seen[key]] == item else f" ({value[seen[key]]!r})"
+            raise ModelError(
+                f"{item!r} repeats platforms[{seen[key]}]{same}; list each platform once", (i,)
+            )
+        seen[key] = i
+    return value
 
 
 class Group(_Model):
@@ -421,7 +437,12 @@ class ProjectSettings(_Model):
                 ) from None
         return out
 
-    @field_validator("platforms", "registries", "tags")
+    @field_validator("platforms")
+    @classmethod
+    def _unique_platforms(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return _unique_platforms(value)
+
+    @field_validator("registries", "tags")
     @classmethod
     def _unique(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         seen: dict[str, int] = {}

@@ -15,7 +15,7 @@ from pydantic import (
 )
 
 from bakepy.model.interpolate import _NAME_RE, _VARIABLE_RE, _deferred
-from bakepy.model.platforms import normalize_platform
+from bakepy.model.platforms import check_platform
 from bakepy.model.references import (
     _check_path,
     _check_tag,
@@ -29,7 +29,7 @@ from bakepy.model.references import (
 
 
 def _platform(value: str, info: ValidationInfo) -> str:
-    return value if _deferred(value, info) else normalize_platform(value)
+    return value if _deferred(value, info) else check_platform(value)
 
 
 def _tag_reference(value: str, info: ValidationInfo) -> str:

@@ -164,6 +164,9 @@ def plan_publish(
     """
     resolved = _resolved(project)
     names = resolved.select(targets)
+    resolved.check(
+        names
+    )  # values from variables are checked here, where they are used (not by render)
     wanted: tuple[str, ...] | None = None
     if platforms is not None:
         try:
@@ -173,7 +176,10 @@ def plan_publish(
     plans: list[TargetPlan] = []
     owner: dict[str, str] = {}
     for name in names:
-        target_platforms = resolved.targets[name].platforms
+        # Compared and recorded normalised (`local` is this machine's platform); rendered as written.
+        target_platforms = tuple(
+            dict.fromkeys(normalize_platform(p) for p in resolved.targets[name].platforms)
+        )
         for platform in target_platforms:
             if platform.split("/", 1)[0] in _NOT_CONTAINER_OS:
                 origin = resolved.origins.get(name, name)

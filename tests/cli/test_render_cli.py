@@ -134,3 +134,35 @@ def test_schema(runner: CliRunner) -> None:
     result = runner.invoke(app, ["schema"])
     assert result.exit_code == 0
     assert result.stdout == dumps_schema()
+
+
+def test_render_writes_what_bake_prints_and_plan_refuses_it_naming_the_variable(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # issue 10: `repo:${TAG}` with TAG="" is printed by bake as `repo:`; a publish of it must stop, saying why.
+    (tmp_path / "bakepy.toml").write_text(
+        '[variable.TAG]\ndefault = ""\n\n[target.web]\ntags = ["example.org/web:${TAG}"]\n'
+        'platforms = ["linux/mips/softflaot", "local"]\n',
+        encoding="utf-8",
+    )
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("TAG", raising=False)
+    rendered = runner.invoke(app, ["render"])
+    assert rendered.exit_code == 0, rendered.output
+    web = json.loads(rendered.stdout)["target"]["web"]
+    assert web["tags"] == ["example.org/web:"]
+    assert web["platforms"] == ["linux/mips/softflaot", "local"]
+    assert rendered.stderr.splitlines() == [
+        "warning: bakepy.toml: target.web.platforms[0]: 'linux/mips/softflaot': unknown variant "
+        "'softflaot' for mips (known: hardfloat, softfloat); did you mean 'softfloat'?; buildx passes "
+        "it on as written, check the build"
+    ]
+    planned = runner.invoke(app, ["plan"])
+    assert planned.exit_code == 2
+    assert planned.stderr.splitlines()[-2] == (
+        "error: bakepy.toml: target.web.tags[0]: 'example.org/web:' has an invalid tag '': use letters, "
+        "digits, '_', '.' and '-', not starting with '.' or '-'; it is 'example.org/web:${TAG}' with "
+        'TAG = "" (the default of variable.TAG)'
+    )
+    monkeypatch.setenv("TAG", "1.0")
+    assert runner.invoke(app, ["plan", "--json"]).exit_code == 0
