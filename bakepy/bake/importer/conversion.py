@@ -283,22 +283,28 @@ def _groups(resolved: ResolvedBake) -> list[ImportedGroup]:
         if name == "default":
             continue  # always rewritten by bake --print of several names; taken from its own call below
         g = printed[name] or {}
-        out.append(ImportedGroup(name, _members(g.get("targets")), g.get("description") or None))
+        members = _members(g.get("targets"), resolved.written_groups, name)
+        out.append(ImportedGroup(name, members, g.get("description") or None))
     if resolved.default_group is not None:
         desc = next(
             (e.description for e in resolved.listing if e.name == "default" and e.group), None
         )
         # --list describes a group as "DESCRIPTION (members)"; keep only a real description.
         real = desc.rsplit(" (", 1)[0] if desc and desc.endswith(")") and " (" in desc else None
-        out.append(ImportedGroup("default", _members(resolved.default_group), real))
+        members = _members(resolved.default_group, resolved.written_groups, "default")
+        out.append(ImportedGroup("default", members, real))
         out.sort(key=lambda g: g.name)
     return out
 
 
-def _members(targets: Iterable[str] | None) -> tuple[str, ...]:
-    """A group's members, sorted: bake builds them together (a set), and its own order is not stable (the
-    group of a matrix target lists the combinations in Go map order, which changes from run to run)."""
-    return tuple(sorted(set(targets or ())))
+def _members(
+    targets: Iterable[str] | None, written: Sequence[str] | None, name: str
+) -> tuple[str, ...]:
+    """A group's members in the order the files write them, each once (`vendor`, `format`, `build` is part of
+    what the user wrote). The group bake makes of a matrix target is sorted instead: bake lists its
+    combinations in Go map order, which changes from one run to the next, and the import is deterministic."""
+    members = tuple(dict.fromkeys(targets or ()))
+    return members if written is None or name in written else tuple(sorted(members))
 
 
 def _places(paths: Sequence[str], limit: int = 4) -> str:

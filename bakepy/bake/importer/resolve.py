@@ -104,6 +104,9 @@ class ResolvedBake:
     combined: Probe | None = None
     builtins_used: tuple[str, ...] = ()
     requested: tuple[str, ...] = ()  # --targets, when given
+    written_groups: tuple[str, ...] | None = (
+        None  # groups the files define (None: unknown, keep bake's order)
+    )
 
 
 def _last_error_line(text: str) -> str:
@@ -278,6 +281,7 @@ def resolve_bake(source: BakeSource, runner: BakeRunner) -> ResolvedBake:
         probes=probes,
         combined=combined,
         builtins_used=_builtins_used(source),
+        written_groups=_written_groups(source),
         requested=source.targets,
     )
 
@@ -309,6 +313,29 @@ def _discovered(cwd: Path | None) -> tuple[str, ...]:
 
 def _builtins_used(source: BakeSource) -> tuple[str, ...]:
     """bake's built-in variables cannot be probed, so look for their names in the source text instead."""
+    texts = _source_texts(source)
+    return tuple(b for b in BUILTIN_VARIABLES if any(b in text for text in texts))
+
+
+_HCL_GROUP = re.compile(r'(?m)^\s*group\s+"?([A-Za-z0-9_.-]+)"?\s*\{')
+
+
+def _written_groups(source: BakeSource) -> tuple[str, ...]:
+    """Groups the files define themselves (HCL `group "x" {`, JSON `"group": {"x": …}`), as opposed to the
+    group bake makes of a matrix target, whose member order is Go map order (it changes between runs)."""
+    out: dict[str, None] = {}
+    for text in _source_texts(source):
+        out.update(dict.fromkeys(_HCL_GROUP.findall(text)))
+        try:
+            data = json.loads(text)
+        except ValueError:
+            continue
+        if isinstance(data, dict) and isinstance(data.get("group"), dict):
+            out.update(dict.fromkeys(str(k) for k in data["group"]))
+    return tuple(out)
+
+
+def _source_texts(source: BakeSource) -> list[str]:
     texts: list[str] = []
     base = source.cwd or Path.cwd()
     for name in source.files or _discovered(source.cwd):
@@ -319,7 +346,7 @@ def _builtins_used(source: BakeSource) -> tuple[str, ...]:
             texts.append((base / name).read_text(errors="replace"))
         except OSError:
             continue
-    return tuple(b for b in BUILTIN_VARIABLES if any(b in text for text in texts))
+    return texts
 
 
 def _probe_variables(
