@@ -242,12 +242,10 @@ def _drop_empty(raw: dict[str, Any]) -> dict[str, Any]:
 
 def _at(value: Any, loc: Sequence[str | int]) -> Any:
     for part in loc:
-        if (isinstance(value, Mapping) and part in value) or (
-            isinstance(value, (list, tuple)) and isinstance(part, int) and part < len(value)
-        ):
-            value = value[part]
+        if isinstance(value, (list, tuple)):
+            value = value[part] if isinstance(part, int) and part < len(value) else None
         else:
-            return None
+            value = value.get(part) if isinstance(value, Mapping) else None
     return value
 
 
