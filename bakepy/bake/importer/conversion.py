@@ -78,6 +78,29 @@ class _Templating:
     nontext: set[str] = field(default_factory=set)
 
 
+def _predicted(
+    baseline: Mapping[str, Any], templates: Mapping[str, Template], assignment: Mapping[str, str]
+) -> Any:
+    """What bakepy resolves the imported targets to with `assignment`: the templates filled in, and list
+    entries that became "" dropped (as bake and bakepy both do)."""
+
+    def walk(value: Any, path: str, top: bool) -> Any:
+        if path in templates:
+            return templates[path].resolve(assignment)
+        if isinstance(value, dict):
+            return {k: walk(v, f"{path}.{_path_key(k)}", False) for k, v in value.items()}
+        if isinstance(value, list):
+            items = [walk(v, f"{path}[{i}]", False) for i, v in enumerate(value)]
+            return [v for v in items if v != ""] if top else items
+        return value
+
+    out = {}
+    for name, target in baseline.items():
+        attrs = {k: walk(v, f"target.{_path_key(name)}.{k}", True) for k, v in target.items()}
+        out[name] = {k: v for k, v in attrs.items() if v != [] or target[k] == []}  # bake omits []
+    return out
+
+
 def _templating(resolved: ResolvedBake, baseline: Mapping[str, Any]) -> _Templating:
     """Find, for every string in the targets, whether it is a variable's value with text around it.
 
@@ -113,7 +136,11 @@ def _templating(resolved: ResolvedBake, baseline: Mapping[str, Any]) -> _Templat
         ((name, value),) = probe.assignment
         probed_targets = _normalised_targets(probe.printed)
         if _shape(probed_targets) != base_shape:
-            result.shaped.add(name)
+            # `tags = ["${TAG}"]` with TAG="": bake drops the empty entry, and so does bakepy's resolution.
+            if value != "" or _predicted(baseline, result.templates, {**values, name: ""}) != (
+                probed_targets
+            ):
+                result.shaped.add(name)
             continue
         if value not in text_probes.get(name, ()):
             # The other boolean: it only tells whether the variable matters.
