@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 
@@ -89,7 +91,9 @@ def _replay(case: str) -> ReplayRunner:
 
 
 def _imported(case: str) -> importer.ImportedProject:
-    return importer.import_bake(_source(case), _replay(case))
+    # In the case's environment, as it was captured: the import notes values that came from it.
+    with mock.patch.dict(os.environ, _config(case).get("env", {})):
+        return importer.import_bake(_source(case), _replay(case))
 
 
 def _env(case: str) -> dict[str, str]:
@@ -509,3 +513,45 @@ def test_no_targets_at_all() -> None:
     runner = ReplayRunner([{"args": LIST, "json": None}])
     with pytest.raises(NothingToDoError):
         importer.resolve_bake(importer.BakeSource(), runner)
+
+
+def test_clock_values_are_listed_not_frozen_silently() -> None:
+    # issue 10: `variable "BUILT" { default = timestamp() }` and a formatdate() label, both frozen at import.
+    stamp = "2026-11-28T20:46:24Z"
+    baseline = {"img": {"labels": {"built": stamp, "day": "20261128"}}}
+    sentinel = importer_resolve.sentinel(0)
+    probed = {"img": {"labels": {"built": sentinel, "day": "20261128"}}}
+    resolved = _resolved(
+        baseline,
+        variables=(importer_resolve.BakeVariable("BUILT", stamp, None),),
+        probes=(importer_resolve.Probe((("BUILT", sentinel),), {"target": probed}),),
+        combined=importer_resolve.Probe((("BUILT", sentinel),), {"target": probed}),
+        clock_used=True,
+    )
+    project = importer.convert(resolved)
+    assert [n.where for n in project.notes] == ["variable.BUILT", "target.img.labels.day"]
+    assert "is the clock (timestamp())" in project.notes[0].message
+    assert '"2026-11-28T20:46:24Z"' in project.notes[0].message
+    assert "frozen" in project.notes[1].message
+    assert "# - variable.BUILT: is the clock" in importer.to_toml(project)
+
+
+def test_values_from_the_import_environment_are_listed() -> None:
+    resolved = _resolved(
+        {"app": {"tags": ["acme/app:abc123"]}},
+        variables=(importer_resolve.BakeVariable("GITHUB_SHA", "abc123", None),),
+        probes=(
+            importer_resolve.Probe(
+                (("GITHUB_SHA", importer_resolve.sentinel(0)),),
+                {"target": {"app": {"tags": [f"acme/app:{importer_resolve.sentinel(0)}"]}}},
+            ),
+        ),
+        combined=importer_resolve.Probe(
+            (("GITHUB_SHA", importer_resolve.sentinel(0)),),
+            {"target": {"app": {"tags": [f"acme/app:{importer_resolve.sentinel(0)}"]}}},
+        ),
+        from_environment=("GITHUB_SHA",),
+    )
+    project = importer.convert(resolved)
+    assert [str(n).split(":")[0] for n in project.notes] == ["variable.GITHUB_SHA"]
+    assert "came from the environment" in project.notes[0].message

@@ -255,6 +255,7 @@ def convert(resolved: ResolvedBake) -> ImportedProject:
         for name in used
     )
     notes.extend(_variable_notes(resolved, templating, targets, used))
+    notes.extend(_frozen_notes(resolved, baseline, variables))
     for builtin in resolved.builtins_used:
         notes.append(
             ImportNote(
@@ -271,6 +272,46 @@ def convert(resolved: ResolvedBake) -> ImportedProject:
         notes=tuple(notes),
         remarks=tuple(remarks),
     )
+
+
+# What timestamp() (RFC 3339) and formatdate() of it commonly print: a date, optionally with a time.
+_CLOCK_VALUE = re.compile(r"(19|20)\d\d-?[01]\d-?[0-3]\d([T ]?[0-2]\d:?[0-5]\d)?")
+
+
+def _frozen_notes(
+    resolved: ResolvedBake, baseline: Mapping[str, Any], variables: Sequence[ImportedVariable]
+) -> Iterator[ImportNote]:
+    """Values that depend on when or where the import ran, written as they were then (issue 10): the clock
+    (timestamp(), formatdate(…, timestamp())) and variables set in the import's environment."""
+    if resolved.clock_used:
+        for variable in variables:
+            if variable.default and _CLOCK_VALUE.search(variable.default):
+                yield ImportNote(
+                    f"variable.{variable.name}",
+                    f"is the clock (timestamp()) in bake; its default is the time of the import, "
+                    f"{json.dumps(variable.default)}, frozen: set {variable.name} at build time "
+                    f'(e.g. {variable.name}="$(date -u +%Y-%m-%dT%H:%M:%SZ)") to stamp each build',
+                )
+        followed = {v.name for v in variables}
+        for path, value in _leaves(baseline, "target"):
+            if not isinstance(value, str) or not _CLOCK_VALUE.search(value):
+                continue
+            owner = next(
+                (v for v in resolved.variables if v.name in followed and v.value == value), None
+            )
+            if owner is None:
+                yield ImportNote(
+                    path,
+                    f"looks computed from the clock (timestamp()); written as it was at import, "
+                    f"{json.dumps(value)}, frozen",
+                )
+    for name in resolved.from_environment:
+        if any(v.name == name for v in variables):
+            yield ImportNote(
+                f"variable.{name}",
+                f"its value at import came from the environment ({name} was set), so that value is its "
+                "default now; the environment still overrides it at render, as in bake",
+            )
 
 
 def _unrepresentable(key: str, value: Any) -> str | None:

@@ -107,6 +107,9 @@ class ResolvedBake:
     written_groups: tuple[str, ...] | None = (
         None  # groups the files define (None: unknown, keep bake's order)
     )
+    clock_used: bool = False  # the files call timestamp(): its value is the time of the import
+    # Variables whose value at import came from the environment (not from the files or --var).
+    from_environment: tuple[str, ...] = ()
 
 
 def _last_error_line(text: str) -> str:
@@ -282,6 +285,12 @@ def resolve_bake(source: BakeSource, runner: BakeRunner) -> ResolvedBake:
         combined=combined,
         builtins_used=_builtins_used(source),
         written_groups=_written_groups(source),
+        clock_used=any(_CLOCK.search(text) for text in _source_texts(source)),
+        from_environment=tuple(
+            v.name
+            for v in variables
+            if v.name in os.environ and v.name not in dict(source.variables)
+        ),
         requested=source.targets,
     )
 
@@ -317,6 +326,7 @@ def _builtins_used(source: BakeSource) -> tuple[str, ...]:
     return tuple(b for b in BUILTIN_VARIABLES if any(b in text for text in texts))
 
 
+_CLOCK = re.compile(r"\btimestamp\s*\(\s*\)")
 _HCL_GROUP = re.compile(r'(?m)^\s*group\s+"?([A-Za-z0-9_.-]+)"?\s*\{')
 
 
