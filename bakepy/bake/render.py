@@ -2,8 +2,9 @@
 
 This module owns the bake file bakepy writes: fully resolved (no variables, matrices or inherits left for
 buildx to evaluate), literal `${`/`%{` escaped as `$${`/`%%{` so buildx does not interpolate them,
-per-platform cache scopes added, and for a publish every target's tags replaced by one push-by-digest
-output. `dumps` makes it byte-stable. Pure.
+per-platform cache scopes added, every tag a publish moves written out (so the file is a drop-in for a
+hand-written one: `--push`, `--load`, `--print` work on it), and for a publish every published target's tags
+replaced by one push-by-digest output (targets with `publish = false` or only local outputs stay as written). `dumps` makes it byte-stable. Pure.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from bakepy.errors import ConfigError, NothingToDoError
 from bakepy.model import CacheEntry, Project, ResolvedProject, Target, normalize_platform
 from bakepy.publish.plan import target_references
 
-__all__ = ["dumps", "escape", "publish_output", "render_bake", "target_to_bake"]
+__all__ = ["dumps", "escape", "publish_output", "registry_tags", "render_bake", "target_to_bake"]
 
 _SKIP = frozenset({"inherits", "matrix", "name", *Target.BAKE_ONLY_FIELDS})
 
@@ -59,6 +60,15 @@ def target_to_bake(target: Target) -> dict[str, Any]:
             continue
         out[info.alias or name] = _bake_value(value)
     return out
+
+
+def registry_tags(resolved: ResolvedProject, name: str) -> list[str]:
+    """`REGISTRY/IMAGE:TAG` for every [project] registry and tag, as written (variables resolved)."""
+    settings = resolved.settings
+    image = resolved.image(name)
+    return [
+        f"{registry}/{image}:{tag}" for registry in settings.registries for tag in settings.tags
+    ]
 
 
 def publish_output(repositories: Sequence[str]) -> dict[str, str]:
@@ -149,7 +159,13 @@ def render_bake(
         if sources:
             body["cache-from"] = [*body.get("cache-from", []), *(e.bake_value() for e in sources)]
             body["cache-to"] = [*body.get("cache-to", []), *(e.bake_value() for e in sinks)]
-        if publish and name in selected:
+        if not publish and target.publishes:
+            # A drop-in for a hand-written file: `docker buildx bake -f rendered.json --push` pushes every
+            # tag a publish moves (its own tags, then registries x image x [project] tags).
+            tags = [*target.tags, *registry_tags(resolved, name)]
+            if tags:
+                body["tags"] = list(dict.fromkeys(tags))
+        if publish and name in selected and target.publishes:
             body.pop("tags", None)
             repositories = dict.fromkeys(
                 ref.repository for ref in target_references(resolved, name)

@@ -135,6 +135,7 @@ _REPLACE = [
     "image",
     "sources",
     "annotate",
+    "publish",
     "tags",
     "platforms",
     "cache_to",

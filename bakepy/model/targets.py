@@ -162,8 +162,19 @@ class Target(_Model):
     platform read from the image) or `PLATFORM=REF` (checked against the image's config)."""
     annotate: tuple[str, ...] = ()
     """bakepy: `PLATFORM=REF` sources published as PLATFORM whatever their config says (docker manifest annotate)."""
+    publish: StrictBool | None = None
+    """bakepy: `false` keeps this target out of publishing (plan, publish, registries x tags); it is built as
+    written. Targets whose outputs are all local, tar, oci, docker or cacheonly are never published either."""
 
-    BAKE_ONLY_FIELDS: ClassVar[tuple[str, ...]] = ("image", "sources", "annotate")
+    BAKE_ONLY_FIELDS: ClassVar[tuple[str, ...]] = ("image", "sources", "annotate", "publish")
+    LOCAL_OUTPUTS: ClassVar[tuple[str, ...]] = ("local", "tar", "oci", "docker", "cacheonly")
+
+    @property
+    def publishes(self) -> bool:
+        """Whether a publish pushes this target: not `publish = false`, and not only local outputs."""
+        if self.publish is False:
+            return False
+        return not self.output or any(o.type not in self.LOCAL_OUTPUTS for o in self.output)
 
     @property
     def assembled(self) -> bool:

@@ -175,6 +175,9 @@ def plan_publish(
             raise ConfigError(f"--platform: {exc}") from None
     plans: list[TargetPlan] = []
     owner: dict[str, str] = {}
+    names = tuple(
+        n for n in names if resolved.targets[n].publishes
+    )  # the others are built as written
     for name in names:
         # Compared and recorded normalised (`local` is this machine's platform); rendered as written.
         target_platforms = tuple(

@@ -71,3 +71,38 @@ def test_imported_publishes_with_its_registry_variable(
         _, index = api.get_manifest(registry, f"{unique_repo}/{name}", "1.0")
         assert api.platforms(index) == BOTH
     assert sorted(api.list_tags(registry, f"{unique_repo}/api")) == ["1.0", "latest"]
+
+
+def test_rendered_file_is_a_drop_in_for_bake_push(stack, unique_repo: str, tmp_path: Path) -> None:
+    # issue 10: `docker buildx bake -f rendered.json --push` publishes the example as a hand-written file would.
+    project = tmp_path / "hello"
+    shutil.copytree(EXAMPLES / "hello", project)
+    registry = stack.registries[0]
+    toml = (project / "bakepy.toml").read_text(encoding="utf-8")
+    toml = toml.replace(
+        'registries = ["127.0.0.1:5000"]', f'registries = ["{registry}/{unique_repo}"]'
+    )
+    (project / "bakepy.toml").write_text(toml, encoding="utf-8")
+    env = {**os.environ, **stack.env_overlay}
+    done = subprocess.run(
+        [sys.executable, "-m", "bakepy", "render", "-o", "rendered.json"],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    done = subprocess.run(
+        ["docker", "buildx", "bake", "-f", "rendered.json", "--push", "--progress", "plain"],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    repo = f"{unique_repo}/examples/hello"
+    assert api.list_tags(registry, repo) == ["latest"]
+    _, index = api.get_manifest(registry, repo, "latest")
+    assert api.platforms(index) == BOTH

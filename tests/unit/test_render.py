@@ -149,7 +149,7 @@ def _publishing(extra: dict[str, Any] | None = None) -> Project:
             "platforms": ["linux/amd64", "linux/arm64"],
         },
         "target": {
-            "app": {"tags": ["docker.io/acme/app:1"], "output": ["type=docker"]},
+            "app": {"tags": ["docker.io/acme/app:1"], "output": ["type=image,compression=zstd"]},
             "base": {"platforms": ["linux/amd64"]},
             "linked": {"contexts": {"b": "target:base"}},
         },
@@ -171,6 +171,39 @@ def test_publish_replaces_tags_and_outputs_with_one_push_by_digest_output() -> N
         "name-canonical": "true",
         "push": "true",
     }
+
+
+def test_render_writes_every_tag_a_publish_moves() -> None:
+    # issue 10: `docker buildx bake -f rendered.json --push app` pushes what a publish would tag.
+    body = render_bake(_publishing(), targets=["app"])["target"]["app"]
+    assert body["tags"] == [
+        "docker.io/acme/app:1",
+        "127.0.0.1:5000/acme/app:latest",
+        "ghcr.io/acme/app:latest",
+    ]
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"publish": False},
+        {"output": ["type=local,dest=out"]},
+        {"output": ["type=docker"]},
+        {"output": ["type=cacheonly"]},
+        {"output": ["type=tar,dest=app.tar"]},
+    ],
+)
+def test_targets_that_do_not_publish_are_built_as_written(extra: dict[str, Any]) -> None:
+    project = _publishing()
+    data = project.model_dump(by_alias=True, exclude_unset=True)
+    data["target"]["tool"] = {"tags": ["tool:dev"], **extra}
+    project = Project.model_validate(data, context={"env": {}})
+    assert not project.resolved.targets["tool"].publishes
+    body = render_bake(project, targets=["tool"])["target"]["tool"]
+    assert body["tags"] == ["tool:dev"]  # no registries x tags
+    published = render_bake(project, publish=True)["target"]
+    assert published["tool"] == body  # not turned into a push
+    assert "tool" not in plan_publish(project, ["app", "tool"]).names
 
 
 def test_publish_keeps_linked_targets_unpublished() -> None:
