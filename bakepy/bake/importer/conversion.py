@@ -368,11 +368,12 @@ def _groups(resolved: ResolvedBake) -> list[ImportedGroup]:
 def _members(
     targets: Iterable[str] | None, written: Sequence[str] | None, name: str
 ) -> tuple[str, ...]:
-    """A group's members in the order the files write them, each once (`vendor`, `format`, `build` is part of
-    what the user wrote). The group bake makes of a matrix target is sorted instead: bake lists its
-    combinations in Go map order, which changes from one run to the next, and the import is deterministic."""
-    members = tuple(dict.fromkeys(targets or ()))
-    return members if written is None or name in written else tuple(sorted(members))
+    """A group's members in bake's order, each once: the order the files write them (`vendor`, `format`,
+    `build` is part of what the user wrote), and a one-key matrix's values in order. Only a matrix of several
+    keys has no stable order in bake (Go map order picks the key that varies first); its group is kept as
+    this run printed it, so `written` (the groups the files define) is informational here."""
+    del written, name
+    return tuple(dict.fromkeys(targets or ()))
 
 
 def _places(paths: Sequence[str], limit: int = 4) -> str:
