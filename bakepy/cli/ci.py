@@ -16,7 +16,17 @@ from typing import TYPE_CHECKING, Annotated, Any, cast
 import typer
 
 from bakepy.cli.app import app
-from bakepy.cli.options import BuilderOpt, FileOpt, JsonOpt, TargetsArg, chosen_builder
+from bakepy.cli.options import (
+    BuilderOpt,
+    FileOpt,
+    JsonOpt,
+    NoCacheOpt,
+    PullOpt,
+    SetOpt,
+    TargetsArg,
+    bake_options,
+    chosen_builder,
+)
 
 if TYPE_CHECKING:
     from bakepy.ci.workflow import WorkflowSpec
@@ -149,6 +159,9 @@ def build(
         ),
     ] = False,
     records: RecordsOpt = None,
+    set_: SetOpt = None,
+    no_cache: NoCacheOpt = False,
+    pull: PullOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Build one platform of TARGETS in one bake (a CI runner's slice); with --push-by-digest, push and record.
@@ -173,6 +186,7 @@ def build(
     runner_ = Runner(
         builder=chosen_builder(builder, loaded.project), log=log.append if as_json else None
     )
+    runner_.bake_options = bake_options(set_, no_cache, pull)
     report = build_platform(
         loaded.path,
         loaded.project,

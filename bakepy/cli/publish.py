@@ -14,7 +14,11 @@ from bakepy.cli.options import (
     BuilderOpt,
     FileOpt,
     JsonOpt,
+    NoCacheOpt,
+    PullOpt,
+    SetOpt,
     TargetsArg,
+    bake_options,
     chosen_builder,
     print_warnings,
 )
@@ -39,6 +43,9 @@ def publish(
         ),
     ] = None,
     as_json: JsonOpt = False,
+    set_: SetOpt = None,
+    no_cache: NoCacheOpt = False,
+    pull: PullOpt = False,
     progress: Annotated[
         str,
         typer.Option(
@@ -67,8 +74,10 @@ def publish(
     print_warnings(loaded.project)
     log: list[str] = []
     chosen = chosen_builder(builder, loaded.project)
+    passed = bake_options(set_, no_cache, pull)
     if as_json or dry_run or progress == "plain":
         runner = Runner(builder=chosen, log=log.append if as_json else None)
+        runner.bake_options = passed
         report = publish_project(
             loaded.path,
             loaded.project,
@@ -79,7 +88,7 @@ def publish(
         )
         durations: dict[tuple[str, str | None], float] = {}
     else:
-        report, durations = _publish_with_progress(loaded, chosen, targets or (), records)
+        report, durations = _publish_with_progress(loaded, chosen, targets or (), records, passed)
     if as_json:
         print(json.dumps(report.to_json(), indent=2, sort_keys=True))
     elif report.plan is not None:  # --dry-run
@@ -92,7 +101,11 @@ def publish(
 
 
 def _publish_with_progress(
-    loaded: Any, builder: str | None, targets: list[str] | tuple[str, ...], records: Path | None
+    loaded: Any,
+    builder: str | None,
+    targets: list[str] | tuple[str, ...],
+    records: Path | None,
+    passed: Any,
 ) -> tuple[Any, dict[tuple[str, str | None], float]]:
     """publish_project under the live view (terminal) or state lines (CI); buildx's tail on a failed build."""
     from bakepy.cli.app import state
@@ -108,6 +121,7 @@ def _publish_with_progress(
     guess = emulated_guess(sorted({p for _, p in units if p}))
     view = ProgressView.for_units(units, guess, debug=state.debug)
     runner = Runner(builder=builder, log=view.command)
+    runner.bake_options = passed
     with view.shown(), observe(view.event):
         try:
             report = publish_project(

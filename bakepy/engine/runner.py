@@ -21,6 +21,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +85,19 @@ def parse_buildx_version(text: str) -> tuple[int, int, int] | None:
     return (major, minor, patch)
 
 
+@dataclass(frozen=True)
+class BakeOptions:
+    """What a user passes through to every build bake (`--set`, `--no-cache`, `--pull`)."""
+
+    sets: tuple[str, ...] = ()
+    no_cache: bool = False
+    pull: bool = False
+
+    def args(self) -> list[str]:
+        out = [a for s in self.sets for a in ("--set", s)]
+        return out + ["--no-cache"] * self.no_cache + ["--pull"] * self.pull
+
+
 class Runner:
     """Runs docker commands for bakepy. One instance per CLI invocation (or per library call)."""
 
@@ -100,6 +114,7 @@ class Runner:
         self.echo_output = echo_output
         self.env = dict(env or {})
         self._docker_path: str | None = None
+        self.bake_options = BakeOptions()
 
     def preload(self) -> None:
         """Import python-on-whales in the background (≈ 0.25 s of imports) while the caller waits on registry
@@ -292,7 +307,7 @@ class Runner:
                 what = "docker buildx bake --print"
                 out = self.run([*args, "--print", *targets], what=what, error=BuildError, env=env)
                 return dict(json.loads(out))
-            args += ["--progress", progress]
+            args += ["--progress", progress, *self.bake_options.args()]
             self.stream(
                 [*args, *targets],
                 what="docker buildx bake",
