@@ -4,12 +4,12 @@
 # requirements/test.lock plus bakepy itself (editable, pointing at this clone). Nothing installed on the machine
 # by hand (the system Python's packages, the user site, PYTHONPATH) is seen by what runs from these venvs.
 #
-#   $BAKEPY_CACHE_DIR/venvs/<python version>-<12 hex>/   one per interpreter, lock and clone; the hex is a sha256
-#                                                         of the lock file, the interpreter's real path and the
-#                                                         clone's folder
+#   $BAKEPY_CACHE_DIR/venvs/<python version>-<12 hex>/   one per interpreter and lock; the hex is a sha256 of
+#                                                         the lock's pins and the interpreter's real path
 #   $BAKEPY_CACHE_DIR/wheels/                             the locked wheels, downloaded once for all venvs
-# A venv is made once (20-30 s) and reused after that; a reused venv is pointed again at the current clone
-# when it was last installed from another folder (CI runs from a fresh clone somewhere else).
+# A venv is made once (20-60 s) and reused after that; a reused venv is pointed again at the current clone
+# when it was last installed from another folder (CI runs from a fresh clone somewhere else), unless a command
+# from another clone is using it right now: then this clone gets a venv of its own (bakepy_venv_attach).
 
 export BAKEPY_CACHE_DIR="${BAKEPY_CACHE_DIR:-/var/cache/bakepy-ci}"
 BAKEPY_ROOT="$(pwd -P)"
@@ -89,26 +89,23 @@ bakepy_check_lock() {
 bakepy_venv_dir() {
   local version key
   version=$("$1" -c 'import platform; print(platform.python_version())')
-  # The clone is part of the key: its editable install names one folder, and two clones testing at once must
-  # not re-point each other's venv mid-run. Venvs unused for a week are pruned (bakepy_venv_ensure).
-  key=$({ "$1" -c 'import os, sys; print(os.path.realpath(sys.executable))'; cat "$BAKEPY_LOCK"; echo "$BAKEPY_ROOT"; } |
+  # The lock's comments (which package wants which) do not change what is installed, so they are left out.
+  key=$({ "$1" -c 'import os, sys; print(os.path.realpath(sys.executable))'; grep -v '^ *#' "$BAKEPY_LOCK"; } |
     sha256sum | cut -c1-12)
   printf '%s\n' "$BAKEPY_CACHE_DIR/venvs/$version-$key"
 }
 
-# bakepy_venv_ensure PYTHON DIR: make DIR (PYTHON's venv, from bakepy_venv_dir) unless it is complete, and point
-# its editable bakepy at this clone. Callers for the same DIR wait for each other (test.sh and publish-hello.sh
-# may run side by side), and callers for different DIRs can run in parallel.
-bakepy_venv_ensure() {
-  local python=$1 dir=$2 name lockfd log source_marker
-  name="python $(basename "$dir" | cut -d- -f1)"
+# bakepy_venv_make PYTHON DIR: make DIR (PYTHON's venv, from bakepy_venv_dir) holding exactly the lock, unless it
+# is already complete. Callers for the same DIR wait for each other; callers for different DIRs can run side by
+# side (test.sh makes its venvs in parallel).
+bakepy_venv_make() {
+  local python=$1 dir=$2 lockfd log
   mkdir -p "$BAKEPY_CACHE_DIR/venvs" "$BAKEPY_CACHE_DIR/wheels"
-  find "$BAKEPY_CACHE_DIR/venvs" -mindepth 1 -maxdepth 1 -type d -mtime +7 -exec rm -rf {} + 2>/dev/null || true
   exec {lockfd}>"$dir.lock"
   flock "$lockfd"
-  log="$dir.log"
   if [ ! -f "$dir/.bakepy-complete" ]; then
-    echo "$name: new venv $dir (from $BAKEPY_LOCK)"
+    log="$dir.log"
+    echo "$(_bakepy_venv_name "$dir"): new venv $dir (from $BAKEPY_LOCK)"
     rm -rf "$dir"
     # No --system-site-packages: the venv sees only what the lock puts in it. The wheels are kept in a shared
     # folder (pip's own HTTP cache is not always used), checked against the lock's hashes on every install; the
@@ -127,41 +124,102 @@ bakepy_venv_ensure() {
     fi
     touch "$dir/.bakepy-complete"
   fi
-  # The editable install maps `bakepy` to a folder by absolute path: redo it when that folder (or pyproject.toml,
-  # for entry points and metadata) is not the one installed last. --no-build-isolation --no-index: the build
-  # backend is the locked setuptools already in the venv, and nothing is fetched.
-  source_marker="$BAKEPY_ROOT $(sha256sum pyproject.toml | cut -c1-64)"
-  if [ "$(cat "$dir/.bakepy-source" 2>/dev/null)" != "$source_marker" ] ||
-    [ "$("$dir/bin/python" -I -c 'import importlib.util as u; print(u.find_spec("bakepy").origin)' 2>/dev/null)" != \
-      "$BAKEPY_ROOT/bakepy/__init__.py" ]; then
-    echo "$name: installing bakepy from $BAKEPY_ROOT (editable) into $dir"
-    # An editable install is a meta-path finder that wins over PYTHONPATH: remove every earlier one first (the
-    # distribution was called `bakepy` before it became `bakepy-publish`), or an old clone's code would run.
-    "$dir/bin/python" -m pip uninstall --disable-pip-version-check --root-user-action=ignore --quiet -y \
-      bakepy bakepy-publish >/dev/null 2>&1 || true
-    if ! "$dir/bin/python" -m pip install --disable-pip-version-check --root-user-action=ignore --quiet \
-      --no-deps --no-build-isolation --no-index -e "$BAKEPY_ROOT" >"$log" 2>&1; then
-      cat "$log" >&2
-      echo "error: could not install bakepy into $dir (log above, kept in $log)" >&2
-      exec {lockfd}>&-
-      return 1
-    fi
-    if [ "$("$dir/bin/python" -I -c 'import importlib.util as u; print(u.find_spec("bakepy").origin)' 2>/dev/null)" != \
-      "$BAKEPY_ROOT/bakepy/__init__.py" ]; then
-      echo "error: $dir still imports bakepy from elsewhere after installing $BAKEPY_ROOT" >&2
-      exec {lockfd}>&-
-      return 1
-    fi
-    printf '%s\n' "$source_marker" >"$dir/.bakepy-source"
-  else
-    echo "$name: reusing $dir"
-  fi
-  touch "$dir"  # in use: not pruned
   exec {lockfd}>&-
 }
 
-# bakepy_venv PYTHON: bakepy_venv_ensure for PYTHON's venv, and set BAKEPY_VENV to its path.
+# bakepy_venv_attach PYTHON DIR: point DIR's editable bakepy at this clone and hold a shared lock on DIR.inuse
+# until this shell exits, so that no other clone re-points the venv under a running command. When another clone's
+# command is using DIR, use (and make, the first time) a venv of this clone's own, DIR-<hash of the clone's path>.
+# Sets BAKEPY_VENV to the venv to use.
+bakepy_venv_attach() {
+  local python=$1 dir=$2 private=${3:-} fd
+  exec {fd}>"$dir.inuse"
+  flock -s "$fd"  # waits only while another command re-points it (seconds)
+  if ! _bakepy_venv_points_here "$dir"; then
+    # The editable install maps `bakepy` to a folder by absolute path: it must be redone for this clone, which
+    # needs the venv to ourselves. A flock conversion is not atomic, hence the second look after it.
+    if flock -x -n "$fd" || { [ -n "$private" ] && flock -x "$fd"; }; then
+      _bakepy_venv_points_here "$dir" || _bakepy_venv_install_bakepy "$dir" || return 1
+      flock -s "$fd"
+    else
+      exec {fd}>&-
+      private="$dir-$(printf '%s' "$BAKEPY_ROOT" | sha256sum | cut -c1-8)"
+      echo "$(_bakepy_venv_name "$dir"): $dir is in use from another clone; using $private"
+      bakepy_venv_make "$python" "$private" || return 1
+      bakepy_venv_attach "$python" "$private" private
+      return
+    fi
+  else
+    echo "$(_bakepy_venv_name "$dir"): reusing $dir"
+  fi
+  touch "$dir.inuse"  # last use, for bakepy_prune_venvs
+  # shellcheck disable=SC2034  # the result, read by the scripts that source this file
+  BAKEPY_VENV=$dir
+}
+
+# bakepy_venv PYTHON: bakepy_venv_make and bakepy_venv_attach for PYTHON's venv; sets BAKEPY_VENV.
 bakepy_venv() {
-  BAKEPY_VENV=$(bakepy_venv_dir "$1")
-  bakepy_venv_ensure "$1" "$BAKEPY_VENV"
+  local dir
+  dir=$(bakepy_venv_dir "$1")
+  bakepy_venv_make "$1" "$dir" && bakepy_venv_attach "$1" "$dir"
+}
+
+# bakepy_prune_venvs: remove the venvs nobody used for 7 days (an older lock's, say), and the private venvs
+# (DIR-<8 hex>, see bakepy_venv_attach) of clones that are gone; never one that a command is using or making.
+bakepy_prune_venvs() {
+  local dir last root fd
+  for dir in "$BAKEPY_CACHE_DIR"/venvs/*/; do
+    dir=${dir%/}
+    [ -d "$dir" ] || continue
+    last="$dir.inuse"
+    [ -e "$last" ] || last=$dir  # made before venvs had an in-use file
+    root=""
+    case $(basename "$dir") in
+      *-*-*) root=$(cut -d' ' -f1 "$dir/.bakepy-source" 2>/dev/null || true) ;;
+    esac
+    if [ -n "$(find "$last" -maxdepth 0 -mtime +7)" ] || { [ -n "$root" ] && [ ! -d "$root" ]; }; then
+      exec {fd}>>"$dir.inuse"
+      if flock -x -n "$fd" && flock -x -n "$dir.lock" true; then
+        echo "removing the unused venv $dir"
+        rm -rf "$dir" "$dir.log" "$dir.lock" "$dir.inuse"
+      fi
+      exec {fd}>&-
+    fi
+  done
+}
+
+_bakepy_venv_name() { echo "python $(basename "$1" | cut -d- -f1)"; }
+
+# Installed last from this clone and this pyproject.toml (entry points, metadata, the distribution's name).
+_bakepy_venv_points_here() {
+  [ "$(cat "$1/.bakepy-source" 2>/dev/null)" = "$BAKEPY_ROOT $(sha256sum pyproject.toml | cut -c1-64)" ] &&
+    [ "$("$1/bin/python" -I -c 'import importlib.util as u; print(u.find_spec("bakepy").origin)' 2>/dev/null)" = \
+      "$BAKEPY_ROOT/bakepy/__init__.py" ]
+}
+
+# Replace whatever editable install the venv has (another clone's; one under an older distribution name) with this
+# clone's. --no-build-isolation --no-index: the build backend is the locked setuptools in the venv; nothing is
+# fetched.
+_bakepy_venv_install_bakepy() {
+  local dir=$1 log="$1.log"
+  local -a old=()
+  echo "$(_bakepy_venv_name "$dir"): installing bakepy from $BAKEPY_ROOT (editable) into $dir"
+  if ! {
+    mapfile -t old < <("$dir/bin/python" -m pip list --disable-pip-version-check --editable --format=freeze |
+      cut -d= -f1) &&
+      { [ "${#old[@]}" -eq 0 ] || "$dir/bin/python" -m pip uninstall --disable-pip-version-check \
+        --root-user-action=ignore --quiet --yes "${old[@]}"; } &&
+      "$dir/bin/python" -m pip install --disable-pip-version-check --root-user-action=ignore --quiet \
+        --no-deps --no-build-isolation --no-index -e "$BAKEPY_ROOT"
+  } >"$log" 2>&1; then
+    cat "$log" >&2
+    echo "error: could not install bakepy into $dir (log above, kept in $log)" >&2
+    return 1
+  fi
+  printf '%s\n' "$BAKEPY_ROOT $(sha256sum pyproject.toml | cut -c1-64)" >"$dir/.bakepy-source"
+  if ! _bakepy_venv_points_here "$dir"; then
+    echo "error: $dir still imports bakepy from elsewhere after installing $BAKEPY_ROOT" >&2
+    rm -f "$dir/.bakepy-source"
+    return 1
+  fi
 }

@@ -51,27 +51,36 @@ pytest_in() {
 step "venvs from $BAKEPY_LOCK: bakepy and its test tools"
 main_python=$(bakepy_main_python)
 bakepy_check_lock "$main_python"
-main_venv=$(bakepy_venv_dir "$main_python")
+main_dir=$(bakepy_venv_dir "$main_python")
 pythons=("$main_python")
-venvs=("$main_venv")
-other_venvs=()  # VERSION=VENV, or VERSION= when the machine has no such Python
+dirs=("$main_dir")
+other_versions_found=()
+missing=()
 for version in ${other_versions[@]+"${other_versions[@]}"}; do
   if python=$(bakepy_find_python "$version"); then
     pythons+=("$python")
-    venvs+=("$(bakepy_venv_dir "$python")")
-    other_venvs+=("$version=${venvs[-1]}")
+    dirs+=("$(bakepy_venv_dir "$python")")
+    other_versions_found+=("$version")
   else
-    other_venvs+=("$version=")
+    missing+=("$version")
   fi
 done
 pids=()
 for i in "${!pythons[@]}"; do  # side by side: a new venv is mostly downloads and byte-compiling
-  bakepy_venv_ensure "${pythons[$i]}" "${venvs[$i]}" &
+  bakepy_venv_make "${pythons[$i]}" "${dirs[$i]}" &
   pids+=($!)
 done
 for pid in "${pids[@]}"; do
   wait "$pid"
 done
+# Attached here, in this shell: it holds each venv's in-use lock until the tests are over.
+venvs=()
+for i in "${!pythons[@]}"; do
+  bakepy_venv_attach "${pythons[$i]}" "${dirs[$i]}"
+  venvs+=("$BAKEPY_VENV")
+done
+main_venv=${venvs[0]}
+bakepy_prune_venvs
 
 step "install the build stack"
 "$main_venv/bin/python" tests/stack.py install
@@ -84,16 +93,13 @@ step "mypy (strict, on bakepy/)"
 check mypy "$main_venv/bin/python" -m mypy
 
 # The other Pythons first: their runs are short, and the last closing line is then the whole suite's.
-for entry in ${other_venvs[@]+"${other_venvs[@]}"}; do
-  version=${entry%%=*}
-  venv=${entry#*=}
-  if [ -z "$venv" ]; then
-    step_end
-    echo "python $version: not found on this machine; unit and CLI suites not run on it"
-    continue
-  fi
-  step "pytest on python $version: unit and CLI suites"
-  check "pytest (python $version)" pytest_in "$venv" tests/unit tests/cli
+for i in "${!other_versions_found[@]}"; do
+  step "pytest on python ${other_versions_found[$i]}: unit and CLI suites"
+  check "pytest (python ${other_versions_found[$i]})" pytest_in "${venvs[$((i + 1))]}" tests/unit tests/cli
+done
+step_end
+for version in ${missing[@]+"${missing[@]}"}; do
+  echo "python $version: not found on this machine; unit and CLI suites not run on it"
 done
 
 step "pytest on python $BAKEPY_MAIN_PYTHON"
