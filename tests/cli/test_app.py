@@ -132,3 +132,27 @@ def test_publish_without_docker_says_how_to_install_it(
     assert "error: the docker CLI was not found on PATH" in result.stderr
     assert "hint: install the docker CLI" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("*.output=type=local,dest=out", "bakepy sets output itself"),
+        ("app.tags=x:1", "bakepy sets tags itself"),
+        ("nonsense", "write TARGET.ATTRIBUTE=VALUE"),
+    ],
+)
+def test_set_cannot_take_over_outputs_or_tags(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, value: str, message: str
+) -> None:
+    from typer.testing import CliRunner
+
+    from bakepy.cli.app import app
+
+    (tmp_path / "bakepy.toml").write_text(
+        '[project]\nregistries = ["127.0.0.1:5000"]\ntags = ["x"]\n\n[target.app]\n'
+    )
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["publish", "--set", value])
+    assert result.exit_code == 2
+    assert message in result.stderr

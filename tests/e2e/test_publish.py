@@ -320,3 +320,30 @@ def test_a_target_without_platforms_publishes_the_builders_default(
     again = bakepy(["publish", "--json"], project, stack.env_overlay)
     assert again.returncode == 0, again.stderr
     assert json.loads(again.stdout)["published"][0]["moved"] == []
+
+
+def test_pass_through_options_reach_real_buildx(stack, unique_repo: str, tmp_path: Path) -> None:
+    """--set changes what is built (a build arg), --no-cache and --pull are accepted by buildx's bake."""
+    from e2e_support import nonce_project
+
+    project = nonce_project(tmp_path / "p", [stack.registries[0]], unique_repo, ["a"])
+    plain = bakepy(["publish", "--progress", "plain"], project, stack.env_overlay)
+    assert plain.returncode == 0, plain.stderr
+    first, _ = api.get_manifest(stack.registries[0], unique_repo, "a")
+    overridden = bakepy(
+        [
+            "publish",
+            "--progress",
+            "plain",
+            "--set",
+            "*.args.NONCE=from-set",
+            "--no-cache",
+            "--pull",
+        ],
+        project,
+        stack.env_overlay,
+    )
+    assert overridden.returncode == 0, overridden.stderr
+    assert "--set '*.args.NONCE=from-set' --no-cache --pull" in overridden.stderr
+    second, _ = api.get_manifest(stack.registries[0], unique_repo, "a")
+    assert second != first  # the build argument really changed the image
