@@ -18,6 +18,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "ci",
     "assemble",
     "builder",
+    "tags",
 )
 
 

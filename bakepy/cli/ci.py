@@ -181,7 +181,9 @@ def build(
         )
     if records is not None and not push_by_digest:
         raise ConfigError("--records needs --push-by-digest: only a push writes digest records")
-    loaded = load_project(file, Path.cwd())
+    from bakepy.cli.options import contextual
+
+    loaded = contextual(load_project(file, Path.cwd()), targets, need_tags=push_by_digest)
     log: list[str] = []
     runner_ = Runner(
         builder=chosen_builder(builder, loaded.project), log=log.append if as_json else None
@@ -260,12 +262,13 @@ def merge(
     then moves every tag at once, or none (rolled back on failure), and verifies them through the registry.
     """
     from bakepy.ci.split import merge_project
+    from bakepy.cli.options import contextual
     from bakepy.cli.publish import print_summary
     from bakepy.config import load_project
     from bakepy.engine.runner import Runner
     from bakepy.publish.run import WORKDIR
 
-    loaded = load_project(file, Path.cwd())
+    loaded = contextual(load_project(file, Path.cwd()), targets)
     log: list[str] = []
     runner_ = Runner(
         builder=chosen_builder(builder, loaded.project), log=log.append if as_json else None

@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+if TYPE_CHECKING:
+    from bakepy.config import LoadedProject
+    from bakepy.model import Project
+    from bakepy.tagging.apply import TargetMetadata
+    from bakepy.tagging.context import BuildContext
 
 FileOpt = Annotated[
     Path | None,
@@ -85,3 +91,97 @@ def bake_options(sets: list[str] | None, no_cache: bool, pull: bool) -> Any:
                 hint="set tags and registries in the project; use `bakepy render` for a file to bake by hand",
             )
     return BakeOptions(tuple(sets or ()), no_cache, pull)
+
+
+ContextOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--context",
+        help="Preview or force another event for tag rules: tag=v1.2.3, branch=main, pr=42, sha=…, "
+        "event=schedule, default-branch=main, date=2020-01-10T00:30:00Z (repeatable).",
+    ),
+]
+ContextSourceOpt = Annotated[
+    str,
+    typer.Option(
+        "--context-source",
+        help="Where the git context comes from: auto (GitHub Actions, then GitLab CI, then local git), "
+        "github, gitlab, git or none.",
+    ),
+]
+
+
+def uses_metadata(project: object) -> bool:
+    """Whether the project has `metadata` (tag rules, labels) anywhere: only then is git read."""
+    resolved = getattr(project, "resolved", None)
+    if resolved is None:
+        return False
+    if resolved.settings.metadata is not None:
+        return True
+    return any(t.metadata is not None for t in resolved.targets.values())
+
+
+def find_context(
+    project_dir: Path, overrides: list[str] | None, source: str = "auto"
+) -> BuildContext:
+    """The git/CI context (bakepy.tagging.context), with `--context` overrides; ConfigError when bad."""
+    import os
+
+    from bakepy.engine.git import read_git
+    from bakepy.errors import ConfigError
+    from bakepy.tagging.context import ContextError, apply_overrides, detect_context
+
+    try:
+        found = detect_context(os.environ, lambda: read_git(project_dir), source=source)
+        return apply_overrides(found, overrides or [])
+    except ContextError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def in_context(
+    loaded: LoadedProject,
+    targets: list[str] | tuple[str, ...] | None,
+    overrides: list[str] | None,
+    source: str = "auto",
+    *,
+    need_tags: bool = True,
+    context: BuildContext | None = None,
+) -> tuple[Project, BuildContext | None, dict[str, TargetMetadata]]:
+    """The loaded project as this context publishes it (rule tags, OCI labels, annotations), the context, and
+    what each target got. Projects without `metadata` are returned as they are, and git is not read."""
+    if not uses_metadata(loaded.project):
+        if overrides:
+            from bakepy.errors import ConfigError
+
+            raise ConfigError(
+                "--context: the project has no tag rules to preview",
+                hint="add [project.metadata] tags = [...] (see docs/tags.md)",
+            )
+        return loaded.project, None, {}
+    from bakepy.tagging.apply import apply_context, read_package_facts
+
+    project_dir = loaded.path.parent
+    found = context or find_context(project_dir, overrides, source)
+    project, report = apply_context(
+        loaded.project,
+        found,
+        targets=targets or (),
+        package=read_package_facts(project_dir),
+        need_tags=need_tags,
+    )
+    return project, found, report
+
+
+def contextual(
+    loaded: LoadedProject,
+    targets: list[str] | tuple[str, ...] | None,
+    overrides: list[str] | None = None,
+    source: str = "auto",
+    *,
+    need_tags: bool = True,
+) -> LoadedProject:
+    """`loaded` with its project as the git/CI context publishes it (unchanged without `metadata`)."""
+    import dataclasses
+
+    project, _, _ = in_context(loaded, targets, overrides, source, need_tags=need_tags)
+    return dataclasses.replace(loaded, project=project)

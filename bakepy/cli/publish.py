@@ -12,6 +12,8 @@ import typer
 from bakepy.cli.app import app
 from bakepy.cli.options import (
     BuilderOpt,
+    ContextOpt,
+    ContextSourceOpt,
     FileOpt,
     JsonOpt,
     NoCacheOpt,
@@ -54,11 +56,31 @@ def publish(
             "plain: buildx's own output, streamed.",
         ),
     ] = "auto",
+    push: Annotated[
+        bool | None,
+        typer.Option(
+            "--push/--no-push",
+            help="--no-push builds every platform and pushes and tags nothing (the default for a pull "
+            "request when the project has tag rules); --push publishes even then.",
+        ),
+    ] = None,
+    context: ContextOpt = None,
+    context_source: ContextSourceOpt = "auto",
+    metadata_bake: Annotated[
+        Path | None,
+        typer.Option(
+            "--metadata-bake",
+            help="docker/metadata-action's bake file: its target (docker-metadata-action) replaces the "
+            "project's target of that name, which targets inherit.",
+            dir_okay=False,
+        ),
+    ] = None,
 ) -> None:
     """Build TARGETS for all their platforms, push by digest, then move every tag in every registry in one shot.
 
     No tag moves until every target and platform is in every registry; tags whose images did not change are left
-    alone. Registry credentials come from the Docker credential store (`docker login`).
+    alone. Registry credentials come from the Docker credential store (`docker login`). With tag rules
+    ([project.metadata]), tags, OCI labels and annotations come from the git/CI context (`bakepy tags` shows them).
     """
     from rich.console import Console
 
@@ -71,11 +93,21 @@ def publish(
         raise ConfigError(f"--progress {progress!r}: use auto or plain")
     started = time.monotonic()
     loaded = load_project(file, Path.cwd())
+    if metadata_bake is not None:
+        import dataclasses
+
+        from bakepy.tagging.overlay import overlay_project
+
+        loaded = dataclasses.replace(
+            loaded,
+            project=overlay_project(loaded.project, metadata_bake, source=loaded.path.name),
+        )
     print_warnings(loaded.project)
+    loaded, push = _in_context(loaded, targets, context, context_source, push)
     log: list[str] = []
     chosen = chosen_builder(builder, loaded.project)
     passed = bake_options(set_, no_cache, pull)
-    if as_json or dry_run or progress == "plain":
+    if as_json or dry_run or progress == "plain" or not push:
         runner = Runner(builder=chosen, log=log.append if as_json else None)
         runner.bake_options = passed
         report = publish_project(
@@ -85,12 +117,16 @@ def publish(
             targets=targets or (),
             dry_run=dry_run,
             records_dir=records,
+            push=push,
         )
         durations: dict[tuple[str, str | None], float] = {}
     else:
         report, durations = _publish_with_progress(loaded, chosen, targets or (), records, passed)
     if as_json:
         print(json.dumps(report.to_json(), indent=2, sort_keys=True))
+    elif not report.pushed:
+        units = ", ".join(f"{t} {p or '(builder default)'}" for t, p in report.built)
+        Console(highlight=False).print(f"built {units}; nothing was pushed or tagged", markup=False)
     elif report.plan is not None:  # --dry-run
         from bakepy.cli.render import print_plan
 
@@ -98,6 +134,37 @@ def publish(
         Console(stderr=True, highlight=False).print("dry run: nothing was built or pushed")
     else:
         print_summary(report.published, seconds=time.monotonic() - started, durations=durations)
+
+
+def _in_context(
+    loaded: Any,
+    targets: list[str] | None,
+    context: list[str] | None,
+    source: str,
+    push: bool | None,
+) -> tuple[Any, bool]:
+    """The project as the git/CI context publishes it, and whether to push: not for a pull request (said on
+    stderr), unless --push."""
+    import dataclasses
+    import sys
+
+    from bakepy.cli.options import find_context, in_context, uses_metadata
+
+    if not uses_metadata(loaded.project):
+        in_context(loaded, targets, context, source)  # refuses --context without rules
+        return loaded, push is not False
+    found = find_context(loaded.path.parent, context, source)
+    if push is None and found.event == "pr":
+        sys.stderr.write(
+            f"{found.describe()}: building every platform without pushing (--push to push anyway)\n"
+        )
+        push = False
+    for note in found.notes:
+        sys.stderr.write(f"note: {note}\n")
+    project, _, _ = in_context(
+        loaded, targets, context, source, need_tags=push is not False, context=found
+    )
+    return dataclasses.replace(loaded, project=project), push is not False
 
 
 def _publish_with_progress(

@@ -15,7 +15,15 @@ from typing import Annotated
 import typer
 
 from bakepy.cli.app import app
-from bakepy.cli.options import FileOpt, JsonOpt, TargetsArg, print_warnings
+from bakepy.cli.options import (
+    ContextOpt,
+    ContextSourceOpt,
+    FileOpt,
+    JsonOpt,
+    TargetsArg,
+    contextual,
+    print_warnings,
+)
 
 PlatformOpt = Annotated[
     str | None,
@@ -69,12 +77,17 @@ def plan(
         list[str] | None,
         typer.Option("--platform", help="Plan only these platforms (repeatable)."),
     ] = None,
+    context: ContextOpt = None,
+    context_source: ContextSourceOpt = "auto",
 ) -> None:
-    """Show what a publish would do: targets x platforms x tags x registries, and every command it runs."""
+    """Show what a publish would do: targets x platforms x tags x registries, and every command it runs.
+
+    With tag rules ([project.metadata]) the tags are those of the git/CI context (`--context` previews another).
+    """
     from bakepy.config import load_project
     from bakepy.publish.plan import plan_publish, plan_to_json
 
-    loaded = load_project(file)
+    loaded = contextual(load_project(file), targets, context, context_source)
     print_warnings(loaded.project)
     publish_plan = plan_publish(loaded.project, targets or (), platforms or None)
     data = plan_to_json(publish_plan)

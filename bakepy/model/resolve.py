@@ -136,6 +136,7 @@ _REPLACE = [
     "sources",
     "annotate",
     "publish",
+    "metadata",
     "tags",
     "platforms",
     "cache_to",

@@ -49,6 +49,7 @@ from bakepy.model.types import (
     _Model,
     _scalar_to_str,
 )
+from bakepy.tagging.rules import MetadataSettings
 
 # --------------------------------------------------------------------------------------------------
 # Targets, groups, variables
@@ -165,8 +166,16 @@ class Target(_Model):
     publish: StrictBool | None = None
     """bakepy: `false` keeps this target out of publishing (plan, publish, registries x tags); it is built as
     written. Targets whose outputs are all local, tar, oci, docker or cacheonly are never published either."""
+    metadata: MetadataSettings | None = None
+    """bakepy: tag rules, OCI labels and annotations from the git/CI context; its keys win over [project]'s."""
 
-    BAKE_ONLY_FIELDS: ClassVar[tuple[str, ...]] = ("image", "sources", "annotate", "publish")
+    BAKE_ONLY_FIELDS: ClassVar[tuple[str, ...]] = (
+        "image",
+        "sources",
+        "annotate",
+        "publish",
+        "metadata",
+    )
     LOCAL_OUTPUTS: ClassVar[tuple[str, ...]] = ("local", "tar", "oci", "docker", "cacheonly")
 
     @property
@@ -431,6 +440,8 @@ class ProjectSettings(_Model):
     """CI runner label per platform, and `default` for the others."""
     cache: CacheSettings | None = None
     """Per-platform cache scopes."""
+    metadata: MetadataSettings | None = None
+    """Tag rules, OCI labels and annotations from the git/CI context (docker/metadata-action's inputs)."""
 
     @field_validator("runners")
     @classmethod
@@ -488,6 +499,12 @@ class Project(_Model):
 
         self._resolved = _Resolver(self, os.environ if env is None else env).resolve()
         return self
+
+    def with_resolved(self, resolved: ResolvedProject) -> Project:
+        """This project, resolving to `resolved` (what one git/CI context publishes: bakepy.tagging)."""
+        copy = self.model_copy()
+        copy._resolved = resolved
+        return copy
 
     @property
     def resolved(self) -> ResolvedProject:

@@ -81,6 +81,10 @@ class PublishReport:
     plan: Mapping[str, Any] | None = (
         None  # dry run: `bakepy plan --json`'s shape, with this run's paths
     )
+    pushed: bool = True
+    """False for a build without pushing (`--no-push`, a pull request): nothing left the builder."""
+    built: tuple[tuple[str, str | None], ...] = ()
+    """Target x platform built without pushing."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -88,6 +92,8 @@ class PublishReport:
             "records": [str(p) for p in self.records],
             "bake_file": str(self.bake_file),
             "plan": self.plan,
+            "pushed": self.pushed,
+            "built": [{"target": t, "platform": p} for t, p in self.built],
         }
 
 
@@ -201,7 +207,8 @@ def builder_nodes(runner: Runner) -> int:
 
 
 def specs_from_plan(plan: PublishPlan, project: Project) -> list[TargetSpec]:
-    """The plan's targets as publish needs them (index annotations: the target's `index:` ones)."""
+    """The plan's targets as publish needs them (index annotations: the resolved target's `index:` ones, so
+    matrix targets and annotations from the git context are included)."""
     specs = []
     for tp in plan.targets:
         annotations = _index_annotations(project, tp.name)
@@ -213,7 +220,7 @@ def specs_from_plan(plan: PublishPlan, project: Project) -> list[TargetSpec]:
 
 
 def _index_annotations(project: Project, target: str) -> dict[str, str]:
-    found = project.targets.get(target)
+    found = project.resolved.targets.get(target)
     out: dict[str, str] = {}
     for entry in getattr(found, "annotations", None) or ():
         key, _, value = str(entry).partition("=")
@@ -231,13 +238,17 @@ def publish_project(
     dry_run: bool = False,
     records_dir: Path | None = None,
     echo: Callable[[str], None] | None = None,
+    push: bool = True,
 ) -> PublishReport:
-    """Render, build by digest, merge, verify: the whole `bakepy publish` for a loaded project."""
+    """Render, build by digest, merge, verify: the whole `bakepy publish` for a loaded project. Without
+    `push`, build every platform of every selected target and move nothing (`build_without_push`)."""
     from bakepy.bake.render import dumps, render_bake
     from bakepy.errors import NothingToDoError
     from bakepy.publish.plan import plan_publish, plan_to_json
     from bakepy.publish.records import source_revision, write_records
 
+    if not push:
+        return build_without_push(project_file, project, runner, targets=targets, echo=echo)
     plan = plan_publish(project, targets)
     specs = specs_from_plan(plan, project)
     if not specs:
@@ -316,6 +327,51 @@ def publish_project(
         for p in published
     ]
     return PublishReport(tuple(published), tuple(written), bake_file)
+
+
+def build_without_push(
+    project_file: Path,
+    project: Project,
+    runner: Runner,
+    *,
+    targets: Sequence[str] = (),
+    echo: Callable[[str], None] | None = None,
+) -> PublishReport:
+    """One bake of every platform of the selected published targets with a cache-only output: everything is
+    built (a pull request's check), nothing is pushed, loaded or tagged. Like `bakepy build --platform` without
+    `--push-by-digest` (ci/split.py), but every platform at once; tags are not needed, so a context whose rules
+    yield none (a pull request with only release rules) still builds."""
+    from bakepy.bake.render import dumps, render_bake
+    from bakepy.errors import NothingToDoError
+    from bakepy.model import normalize_platform
+    from bakepy.publish.build import run_bake
+
+    resolved = project.resolved
+    names = [
+        n
+        for n in resolved.select(targets)
+        if resolved.targets[n].publishes and not resolved.targets[n].assembled
+    ]
+    if not names:
+        raise NothingToDoError("nothing to build: the selection has no published target built here")
+    resolved.check(names)
+    bake = render_bake(project, targets=names, publish=False)
+    for name in names:
+        body = bake["target"][name]
+        body.pop("tags", None)
+        body["output"] = [
+            "type=cacheonly"
+        ]  # nothing leaves the builder, whatever the target's outputs
+    run = run_directory(workdir(project_file.parent))
+    bake_file = run / "docker-bake.json"
+    bake_file.write_text(dumps(bake))
+    run_bake(runner, bake_file, names, cwd=project_file.parent, echo=echo)
+    built = tuple(
+        (n, normalize_platform(p) if p else None)
+        for n in names
+        for p in (resolved.targets[n].platforms or (None,))
+    )
+    return PublishReport((), (), bake_file, pushed=False, built=built)
 
 
 def merge_collected(runner: Runner, collected: Sequence[Collected]) -> list[Published]:

@@ -1,0 +1,419 @@
+"""Tag rules, as docker/metadata-action writes them, and the tags they yield in a `BuildContext`.
+
+Owns `TagRule` (one rule: `{type = "semver", pattern = "{{major}}.{{minor}}"}` in TOML, or metadata-action's
+CSV line `type=semver,pattern={{major}}.{{minor}}`, or a bare `foo` for a raw tag), `MetadataSettings` (the
+`metadata` table of `[project]` and of a target: the rules, `latest`, prefix/suffix, OCI labels and
+annotations) and `evaluate`: every tag the rules yield, each once, sorted by priority, each with the rule
+that made it. Pure: the rules are validated where the project is loaded, evaluated against a context given.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    GetJsonSchemaHandler,
+    StrictBool,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
+
+from bakepy.tagging.context import BuildContext
+from bakepy.tagging.templates import (
+    check_condition,
+    check_template,
+    evaluate_condition,
+    render_template,
+)
+from bakepy.tagging.versions import ParsedVersion, parse_pep440, parse_semver, sanitize_tag
+
+__all__ = [
+    "OCI_KEYS",
+    "RULE_TYPES",
+    "MetadataSettings",
+    "RuleError",
+    "TagOutcome",
+    "TagRule",
+    "evaluate",
+    "version_of",
+]
+
+RULE_TYPES = ("schedule", "semver", "pep440", "match", "edge", "ref", "raw", "sha")
+_PRIORITY = {
+    "schedule": 1000,
+    "semver": 900,
+    "pep440": 900,
+    "match": 800,
+    "edge": 700,
+    "ref": 600,
+    "raw": 200,
+    "sha": 100,
+}
+_COMMON = ("type", "enable", "priority", "prefix", "suffix")
+_KEYS: dict[str, tuple[str, ...]] = {
+    "schedule": ("pattern",),
+    "semver": ("pattern", "value"),
+    "pep440": ("pattern", "value"),
+    "match": ("pattern", "group", "value"),
+    "edge": ("branch",),
+    "ref": ("event",),
+    "raw": ("value",),
+    "sha": ("format",),
+}
+_VERSION_NAMES = ("raw", "version", "major", "minor", "patch")
+OCI_KEYS = ("created", "description", "licenses", "revision", "source", "title", "url", "version")
+
+
+def RuleError(message: str, path: Sequence[str | int] = ()) -> ValueError:
+    """A bad rule, with the path (below the rule) of the bad part: the model's own `ModelError`, imported
+    when a rule is validated (bakepy.model imports this module, so not at import time)."""
+    from bakepy.model.base import ModelError
+
+    return ModelError(message, path)
+
+
+def _kebab(name: str) -> str:
+    return name.replace("_", "-")
+
+
+class _Settings(BaseModel):
+    # The model's own settings (model/types._Model), repeated: bakepy.model imports this module.
+    model_config = ConfigDict(
+        frozen=True,
+        extra="forbid",
+        alias_generator=_kebab,
+        validate_by_name=True,
+        validate_by_alias=True,
+        use_attribute_docstrings=True,
+    )
+
+
+def _parse_csv_rule(text: str) -> dict[str, Any]:
+    """metadata-action's spelling: `type=semver,pattern={{version}}`; a bare `foo` (or `type=raw,foo`) is raw."""
+    fields = [f.strip() for f in text.split(",")] if "type=" in text else [text.strip()]
+    out: dict[str, Any] = {}
+    for item in fields:
+        if not item:
+            continue
+        key, eq, value = item.partition("=")
+        if not eq:
+            out["value"] = item
+            continue
+        out[key.strip()] = value
+    out.setdefault("type", "raw")
+    if "priority" in out and str(out["priority"]).lstrip("-").isdigit():
+        out["priority"] = int(out["priority"])
+    if out.get("enable") in ("true", "false"):
+        out["enable"] = out["enable"] == "true"
+    return out
+
+
+class TagRule(_Settings):
+    """One tag rule. `type` decides which other keys apply (metadata-action's attributes and defaults)."""
+
+    type: Literal["schedule", "semver", "pep440", "match", "edge", "ref", "raw", "sha"]
+    """schedule, semver, pep440, match, edge, ref, raw or sha."""
+    pattern: str | None = None
+    """semver/pep440: `{{version}}`, `{{major}}.{{minor}}`, `{{major}}`, `{{raw}}`, …; match: a regular
+    expression; schedule: the tag, with `{{date 'YYYYMMDD'}}` (default `nightly`)."""
+    value: str | None = None
+    """raw: the tag; semver/pep440/match: the version to read instead of the git tag."""
+    group: int = 0
+    """match: the regular expression's group that is the tag."""
+    event: Literal["branch", "tag", "pr"] | None = None
+    """ref: branch, tag or pr."""
+    format: Literal["short", "long"] = "short"
+    """sha: short (7 hex digits) or long."""
+    branch: str | None = None
+    """edge: the branch that yields `edge` (default: the repository's default branch)."""
+    prefix: str | None = None
+    """Put before the tag (ref with event=pr: default `pr-`; sha: default `sha-`)."""
+    suffix: str = ""
+    """Put after the tag."""
+    enable: StrictBool | str = True
+    """false, true, `{{is_default_branch}}`, or a condition: `!startsWith(ref, 'refs/tags/v0.')`."""
+    priority: int | None = None
+    """Order of the tags (highest first): schedule 1000, semver/pep440 900, match 800, edge 700, ref 600,
+    raw 200, sha 100. The first tag is the image's version label."""
+
+    LATEST_TYPES: ClassVar[tuple[str, ...]] = ("semver", "pep440", "match")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shape(cls, data: Any) -> Any:
+        if isinstance(data, str):
+            data = _parse_csv_rule(data)
+        if not isinstance(data, Mapping):
+            return data
+        kind = data.get("type")
+        if kind not in RULE_TYPES:
+            if kind is None:
+                raise RuleError(f"a tag rule needs a type: one of {', '.join(RULE_TYPES)}")
+            from difflib import get_close_matches
+
+            close = get_close_matches(str(kind), RULE_TYPES, 1)
+            raise RuleError(
+                f"unknown rule type {kind!r}"
+                + (
+                    f"; did you mean {close[0]!r}?"
+                    if close
+                    else f" (known: {', '.join(RULE_TYPES)})"
+                ),
+                ("type",),
+            )
+        allowed = (*_COMMON, *_KEYS[kind])
+        for key in data:
+            if str(key).replace("_", "-") not in allowed:
+                raise RuleError(
+                    f"{key!r} does not apply to a {kind} rule (its keys: {', '.join(allowed)})",
+                    (str(key),),
+                )
+        return data
+
+    @model_validator(mode="after")
+    def _check(self) -> TagRule:
+        kind = self.type
+        if kind in ("semver", "pep440"):
+            if not self.pattern:
+                raise RuleError(
+                    f"a {kind} rule needs a pattern, e.g. '{{{{version}}}}' or '{{{{major}}}}.{{{{minor}}}}'",
+                    ("pattern",),
+                )
+            self._template(self.pattern, "pattern", _VERSION_NAMES)
+        if kind == "match":
+            if not self.pattern:
+                raise RuleError(r"a match rule needs a pattern, e.g. 'v(\d+\.\d+)'", ("pattern",))
+            try:
+                compiled = re.compile(self.pattern)
+            except re.error as exc:
+                raise RuleError(
+                    f"{self.pattern!r} is not a regular expression: {exc}", ("pattern",)
+                ) from None
+            if not 0 <= self.group <= compiled.groups:
+                raise RuleError(
+                    f"group {self.group} does not exist: the pattern has {compiled.groups} group(s)",
+                    ("group",),
+                )
+        if kind == "schedule" and self.pattern:
+            self._template(self.pattern, "pattern")
+        if kind == "ref" and self.event is None:
+            raise RuleError("a ref rule needs event = branch, tag or pr", ("event",))
+        if kind == "raw" and not self.value:
+            raise RuleError("a raw rule needs a value, the tag", ("value",))
+        for name in ("value", "prefix", "suffix", "branch"):
+            text = getattr(self, name)
+            if text and kind not in ("match",):
+                self._template(text, name)
+        if isinstance(self.enable, str):
+            try:
+                check_condition(self.enable)
+            except ValueError as exc:
+                raise RuleError(str(exc), ("enable",)) from None
+        return self
+
+    @staticmethod
+    def _template(text: str, where: str, own: tuple[str, ...] = ()) -> None:
+        try:
+            check_template(text, own)
+        except ValueError as exc:
+            raise RuleError(str(exc), (where,)) from None
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        table = handler.resolve_ref_schema(handler(core_schema))
+        line = {
+            "type": "string",
+            "description": "metadata-action's line: type=semver,pattern={{version}} (a bare word is a raw tag)",
+        }
+        return {"anyOf": [line, table], "description": (cls.__doc__ or "").strip()}
+
+    @property
+    def order(self) -> int:
+        return self.priority if self.priority is not None else _PRIORITY[self.type]
+
+    def describe(self) -> str:
+        """The rule as metadata-action's CSV line (what `bakepy tags` says made a tag)."""
+        parts = [f"type={self.type}"]
+        for name in ("event", "pattern", "group", "value", "branch", "format", "prefix", "suffix"):
+            value = getattr(self, name)
+            if name in self.model_fields_set and value not in (None, ""):
+                parts.append(f"{name}={value}")
+        if self.enable is not True:
+            parts.append(f"enable={self.enable if isinstance(self.enable, str) else 'false'}")
+        return ",".join(parts)
+
+
+class MetadataSettings(_Settings):
+    """Tags, labels and annotations from the git and CI context (docker/metadata-action's inputs)."""
+
+    tags: tuple[TagRule, ...] = ()
+    """Tag rules: tables, or metadata-action's lines (`type=semver,pattern={{version}}`)."""
+    latest: Annotated[
+        Literal["auto", "true", "false"], WithJsonSchema({"enum": ["auto", True, False]})
+    ] = "auto"
+    """auto: `latest` on a release (ref event=tag, semver, pep440 and match rules; never a pre-release);
+    true: always; false: never."""
+    prefix: str = ""
+    """Put before every tag a rule yields (not `latest`, unless prefix-latest)."""
+    suffix: str = ""
+    """Put after every tag a rule yields (not `latest`, unless suffix-latest)."""
+    prefix_latest: StrictBool = False
+    """Also put `prefix` before `latest`."""
+    suffix_latest: StrictBool = False
+    """Also put `suffix` after `latest`."""
+    labels: StrictBool = True
+    """OCI labels on the image config: org.opencontainers.image.{created,description,licenses,revision,
+    source,title,url,version}. A target's own `labels` win."""
+    annotations: tuple[Literal["index", "manifest"], ...] = ("index", "manifest")
+    """Where the same keys go as annotations: the index, each platform's manifest, both, or `[]` for none.
+    A target's own `annotations` win."""
+    title: str | None = None
+    """org.opencontainers.image.title (default: the image's last path part)."""
+    description: str | None = None
+    """org.opencontainers.image.description (default: the target's description, else pyproject's)."""
+    licenses: str | None = None
+    """org.opencontainers.image.licenses, an SPDX expression (default: pyproject's license)."""
+    url: str | None = None
+    """org.opencontainers.image.url (default: the source repository's web page)."""
+    source: str | None = None
+    """org.opencontainers.image.source (default: the source repository's web page)."""
+    short_sha_length: int = Field(default=7, ge=4, le=40)
+    """Hex digits of a short sha (`type=sha` and `{{sha}}`)."""
+
+    @field_validator("latest", mode="before")
+    @classmethod
+    def _latest(cls, value: Any) -> Any:
+        return ("true" if value else "false") if isinstance(value, bool) else value
+
+    def merged(self, child: MetadataSettings) -> MetadataSettings:
+        """`child`'s keys (those it sets) over these: a target's `metadata` over `[project] metadata`."""
+        return MetadataSettings.model_validate(
+            {**self.model_dump(), **child.model_dump(include=child.model_fields_set)}
+        )
+
+
+@dataclass(frozen=True)
+class TagOutcome:
+    """One tag and the rule that made it (`latest` is made by the `latest` setting)."""
+
+    tag: str
+    rule: str
+    priority: int
+
+
+def _version_rule(rule: TagRule, context: BuildContext) -> tuple[str, bool] | None:
+    raw = render_template(rule.value, context) if rule.value else None
+    if raw is None:
+        if context.event != "tag" or not context.tag:
+            return None
+        raw = context.tag
+    parse = parse_semver if rule.type == "semver" else parse_pep440
+    parsed: ParsedVersion | None = parse(raw)
+    if parsed is None:
+        return None
+    pattern = rule.pattern or "{{version}}"
+    if parsed.prerelease and not re.fullmatch(r"\{\{\s*raw\s*\}\}", pattern.strip()):
+        pattern = "{{version}}"  # a pre-release only ever extends its full version
+    text = render_template(pattern, context, parsed.values())
+    return text, not parsed.prerelease
+
+
+def _one(rule: TagRule, context: BuildContext, short: int) -> tuple[str, bool] | None:
+    """(tag before prefix/suffix, whether it asks for `latest`) or None where it yields none."""
+    kind = rule.type
+    if kind == "schedule":
+        if context.event != "schedule":
+            return None
+        return render_template(rule.pattern or "nightly", context), False
+    if kind in ("semver", "pep440"):
+        return _version_rule(rule, context)
+    if kind == "match":
+        source = render_template(rule.value, context) if rule.value else None
+        if source is None:
+            if context.event != "tag" or not context.tag:
+                return None
+            source = context.tag
+        m = re.search(rule.pattern or "", source)
+        if not m or m.group(rule.group) is None:
+            return None
+        return m.group(rule.group), True
+    if kind == "edge":
+        branch = render_template(rule.branch, context) if rule.branch else context.default_branch
+        if context.event not in ("branch", "schedule") or not branch or context.branch != branch:
+            return None
+        return "edge", False
+    if kind == "ref":
+        if rule.event == "branch" and context.event in ("branch", "schedule") and context.branch:
+            return context.branch, False
+        if rule.event == "tag" and context.event == "tag" and context.tag:
+            return context.tag, True
+        if rule.event == "pr" and context.event == "pr" and context.pr is not None:
+            return str(context.pr), False
+        return None
+    if kind == "raw":
+        return render_template(rule.value or "", context), False
+    if not context.sha:  # sha
+        return None
+    return (context.sha if rule.format == "long" else context.sha[:short]), False
+
+
+def evaluate(settings: MetadataSettings, context: BuildContext) -> tuple[TagOutcome, ...]:
+    """Every tag `settings` yields in `context`, highest priority first, each once (the first rule that made
+    it is named). Rules whose `enable` is false, or that do not apply to the event, yield nothing."""
+    found: list[TagOutcome] = []
+    wants_latest = False
+    for rule in settings.tags:
+        if rule.enable is False or (
+            isinstance(rule.enable, str) and not evaluate_condition(rule.enable, context)
+        ):
+            continue
+        made = _one(rule, context, settings.short_sha_length)
+        if made is None:
+            continue
+        text, latest = made
+        if not text:
+            continue
+        default_prefix = {"sha": "sha-"}.get(rule.type, "")
+        if rule.type == "ref" and rule.event == "pr":
+            default_prefix = "pr-"
+        prefix = (
+            render_template(rule.prefix, context) if rule.prefix is not None else default_prefix
+        )
+        suffix = render_template(rule.suffix, context)
+        tag = sanitize_tag(f"{settings.prefix}{prefix}{text}{suffix}{settings.suffix}")
+        if not tag:
+            continue
+        wants_latest = wants_latest or (
+            latest and (rule.type in TagRule.LATEST_TYPES or rule.type == "ref")
+        )
+        found.append(TagOutcome(tag, rule.describe(), rule.order))
+    latest_mode = settings.latest
+    if latest_mode == "true" or (latest_mode == "auto" and wants_latest):
+        tag = sanitize_tag(
+            (settings.prefix if settings.prefix_latest else "")
+            + "latest"
+            + (settings.suffix if settings.suffix_latest else "")
+        )
+        found.append(TagOutcome(tag, f"latest={latest_mode}", -1))
+    found.sort(key=lambda o: -o.priority)  # stable: rules of one priority keep their order
+    unique: dict[str, TagOutcome] = {}
+    for outcome in found:
+        unique.setdefault(outcome.tag, outcome)
+    return tuple(unique.values())
+
+
+def version_of(outcomes: Sequence[TagOutcome]) -> str | None:
+    """The image's version (its `org.opencontainers.image.version`): the highest-priority tag, as
+    metadata-action takes it (`1.2.3` on a release, the branch on a push)."""
+    return next((o.tag for o in outcomes if o.priority >= 0), outcomes[0].tag if outcomes else None)
