@@ -97,9 +97,30 @@ class _Settings(BaseModel):
     )
 
 
+def _split_fields(text: str) -> list[str]:
+    """Split on commas outside quotes and parentheses, so a condition such as
+    `enable=!startsWith(ref, 'refs/tags/v0.')` stays one field."""
+    fields: list[str] = []
+    depth, quote, start = 0, "", 0
+    for i, char in enumerate(text):
+        if quote:
+            quote = "" if char == quote else quote
+        elif char in "'\"":
+            quote = char
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth = max(0, depth - 1)
+        elif char == "," and depth == 0:
+            fields.append(text[start:i].strip())
+            start = i + 1
+    fields.append(text[start:].strip())
+    return fields
+
+
 def _parse_csv_rule(text: str) -> dict[str, Any]:
     """metadata-action's spelling: `type=semver,pattern={{version}}`; a bare `foo` (or `type=raw,foo`) is raw."""
-    fields = [f.strip() for f in text.split(",")] if "type=" in text else [text.strip()]
+    fields = _split_fields(text) if "type=" in text else [text.strip()]
     out: dict[str, Any] = {}
     for item in fields:
         if not item:
@@ -299,7 +320,7 @@ class MetadataSettings(_Settings):
     def merged(self, child: MetadataSettings) -> MetadataSettings:
         """`child`'s keys (those it sets) over these: a target's `metadata` over `[project] metadata`."""
         return MetadataSettings.model_validate(
-            {**self.model_dump(), **child.model_dump(include=child.model_fields_set)}
+            {**self.model_dump(exclude_unset=True), **child.model_dump(exclude_unset=True)}
         )
 
 

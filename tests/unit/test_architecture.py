@@ -1,7 +1,7 @@
 """The house layout, checked from the source: a pure core, one seam to docker, a thin CLI.
 
 - the pure core (model/, config, schema, bake/render, bake/importer's pure steps, publish/plan, publish/index,
-  publish/records' reading, ci/matrix and the CI file generators) never starts a process, opens a socket or
+  publish/records' reading, ci/matrix and the CI file generators, tagging/) never starts a process, opens a socket or
   imports the engine, publish's running stages, or doctor;
 - only bakepy/engine/ imports python_on_whales or talks HTTP to a registry;
 - only bakepy/cli/ imports typer;
@@ -36,6 +36,7 @@ PURE = (
     "ci/gitlab.py",
     "ci/summary.py",
     "ci/yaml.py",
+    "tagging/*.py",
 )
 IMPURE = {
     "subprocess",
