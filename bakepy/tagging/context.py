@@ -127,7 +127,9 @@ class BuildContext:
         }[self.event]
         at = f" at {self.sha[:7]}" if self.sha else ""
         dirty = " with uncommitted changes" if self.dirty else ""
-        return f"{what}{at}{dirty} (from {_SOURCE_NAMES.get(self.source, self.source)})"
+        base, _, changed = self.source.partition("+")
+        where = _SOURCE_NAMES.get(base, base) + (", changed by --context" if changed else "")
+        return f"{what}{at}{dirty} (from {where})"
 
 
 _SOURCE_NAMES = {

@@ -193,3 +193,38 @@ def test_bakepy_tags_json_in_a_repository(tmp_path: Path, monkeypatch: pytest.Mo
     assert result.exit_code == 2
     assert "target.web: the context (branch master at" in result.output
     assert "yields no tag" in result.output
+
+
+def test_publish_reads_metadata_actions_bake_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "Dockerfile").write_text("FROM busybox\n")
+    (project / "bakepy.toml").write_text(
+        '[target.docker-metadata-action]\n\n[target.build]\ninherits = ["docker-metadata-action"]\n'
+        'platforms = ["linux/amd64", "linux/arm64"]\n\n[group.default]\ntargets = ["build"]\n'
+    )
+    (project / "meta.json").write_text(
+        json.dumps(
+            {
+                "target": {
+                    "docker-metadata-action": {
+                        "tags": ["r.example/name/app:1.2.3", "r.example/name/app:latest"],
+                        "labels": {"org.opencontainers.image.version": "1.2.3"},
+                    }
+                }
+            }
+        )
+    )
+    monkeypatch.chdir(project)
+    result = CliRunner().invoke(
+        app, ["publish", "--dry-run", "--json", "--metadata-bake", "meta.json"]
+    )
+    assert result.exit_code == 0, result.output
+    plan = json.loads(result.stdout)["plan"]
+    assert plan["targets"][0]["tags"] == {
+        "r.example": ["r.example/name/app:1.2.3", "r.example/name/app:latest"]
+    }
+    bake = json.loads((project / ".bakepy" / "docker-bake.json").read_text())
+    assert bake["target"]["build"]["labels"] == {"org.opencontainers.image.version": "1.2.3"}

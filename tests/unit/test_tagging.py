@@ -587,3 +587,25 @@ def test_bad_metadata_bake_files(content: str, message: str, tmp_path: Path) -> 
     with pytest.raises(ConfigError) as caught:
         overlay_project(p, tmp_path / "meta.json")
     assert caught.value.message.replace(str(tmp_path) + "/", "").startswith(message)
+
+
+@pytest.mark.parametrize(
+    ("context", "expected"),
+    [
+        (dict(event="tag", tag="v1.2.3"), ["1.2.3", "1.2", "1", "latest"]),
+        (dict(event="tag", tag="v0.4.0"), ["0.4.0", "0.4", "latest"]),
+        (dict(event="tag", tag="v1.3.0-rc.1"), ["1.3.0-rc.1"]),
+        (dict(event="branch", branch="main"), ["edge", "main", "sha-860c190"]),
+        (dict(event="branch", branch="feature/login"), ["feature-login", "sha-860c190"]),
+        (dict(event="pr", pr=42), ["pr-42"]),
+        (dict(event="schedule", branch="main"), ["nightly-20200110", "edge", "main"]),
+    ],
+)
+def test_the_release_example_says_what_it_does(
+    context: dict[str, Any], expected: list[str]
+) -> None:
+    root = Path(__file__).parents[2] / "examples" / "release" / "bakepy.toml"
+    loaded = load_project(root, env={})
+    found = BuildContext(source="t", sha=SHA, default_branch="main", now=NOW, **context)
+    _, report = apply_context(loaded.project, found, need_tags=False)
+    assert [o.tag for o in report["release"].tags] == expected
