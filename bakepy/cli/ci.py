@@ -122,8 +122,10 @@ def matrix(
         raise ConfigError(f"--format: {fmt!r} is not one of github, gitlab, json")
     if by not in ("platform", "target-platform"):
         raise ConfigError(f"--by: {by!r} is not one of platform, target-platform")
-    loaded = load_project(file, Path.cwd())
-    plan = plan_publish(loaded.project, targets or ())
+    from bakepy.cli.options import contextual, uses_metadata
+
+    loaded = contextual(load_project(file, Path.cwd()), targets, need_tags=False)
+    plan = plan_publish(loaded.project, targets or (), untagged=uses_metadata(loaded.project))
     split = cast(By, by)
     runners, _ = _runners(loaded, runner)
     fallback = GITHUB_DEFAULT_RUNNER if fmt == "github" else None
@@ -350,11 +352,12 @@ def _workflow_spec(
     output: Path | None,
 ) -> tuple[WorkflowSpec, Any, dict[str, str]]:
     from bakepy.ci.workflow import workflow_spec
+    from bakepy.cli.options import contextual, uses_metadata
     from bakepy.config import load_project
     from bakepy.publish.plan import plan_publish
 
-    loaded = load_project(file, Path.cwd())
-    plan = plan_publish(loaded.project, targets or ())
+    loaded = contextual(load_project(file, Path.cwd()), targets, need_tags=False)
+    plan = plan_publish(loaded.project, targets or (), untagged=uses_metadata(loaded.project))
     runners, given = _runners(loaded, runner)
     spec = workflow_spec(
         loaded.project,

@@ -156,10 +156,14 @@ def plan_publish(
     project: Project | ResolvedProject,
     targets: Sequence[str] = (),
     platforms: Sequence[str] | None = None,
+    *,
+    untagged: bool = False,
 ) -> PublishPlan:
     """Plan publishing `targets` (names of targets or groups; default: the default selection).
 
     `platforms` restricts every target to those platforms (targets building none of them are left out).
+    `untagged` plans a target with tag rules that yield no tag in this context (a pull request) with its
+    repositories and no tags, for what needs only targets and platforms (the CI matrix and workflow files).
     Raises ConfigError for unknown names or clashing tags, NothingToDoError when nothing is left to publish.
     """
     resolved = _resolved(project)
@@ -196,6 +200,11 @@ def plan_publish(
             if not target_platforms:
                 continue
         refs = target_references(resolved, name)
+        if not refs and untagged and resolved.settings.registries:
+            image = resolved.image(name)
+            refs = tuple(
+                parse_reference(f"{registry}/{image}") for registry in resolved.settings.registries
+            )
         if not refs:
             origin = resolved.origins.get(name, name)
             raise ConfigError(
@@ -211,8 +220,10 @@ def plan_publish(
                     f"targets {owner[full]!r} and {name!r} both publish {full}",
                     hint="give them different images or tags",
                 )
-            owner[full] = name
             repositories[ref.repository] = None
+            if ref.tag is None and untagged:
+                continue
+            owner[full] = name
             tags.setdefault(ref.registry, []).append(full)
         target = resolved.targets[name]
         plans.append(

@@ -609,3 +609,19 @@ def test_the_release_example_says_what_it_does(
     found = BuildContext(source="t", sha=SHA, default_branch="main", now=NOW, **context)
     _, report = apply_context(loaded.project, found, need_tags=False)
     assert [o.tag for o in report["release"].tags] == expected
+
+
+def test_untagged_plan_for_the_ci_matrix_of_a_pull_request() -> None:
+    from bakepy.errors import ConfigError as Refused
+    from bakepy.publish.plan import plan_publish
+
+    pr = dataclasses.replace(RELEASE, event="pr", tag=None, pr=3)
+    applied, _ = apply_context(
+        project({"tags": ["type=semver,pattern={{version}}"]}), pr, need_tags=False
+    )
+    with pytest.raises(Refused, match="publishes nowhere"):
+        plan_publish(applied)
+    plan = plan_publish(applied, untagged=True)
+    web = plan.target("web")
+    assert web.repositories == ("r1.example/acme/web", "r2.example/acme/web")
+    assert web.tags == () and web.platforms == ("linux/amd64", "linux/arm64")
