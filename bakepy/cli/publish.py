@@ -58,13 +58,18 @@ def publish(
     from bakepy.config import load_project
     from bakepy.engine.runner import Runner
     from bakepy.errors import ConfigError
-    from bakepy.publish.run import publish_project
+    from bakepy.inputs import check_build_inputs, check_records_dir
+    from bakepy.publish.run import WORKDIR, publish_project
 
     if progress not in ("auto", "plain"):
         raise ConfigError(f"--progress {progress!r}: use auto or plain")
     started = time.monotonic()
     loaded = load_project(file, Path.cwd())
     print_warnings(loaded.project)
+    # before anything is built: where the records go, and what buildx will be asked to read
+    if not dry_run:
+        check_records_dir(records or loaded.path.parent / WORKDIR / "records")
+    check_build_inputs(loaded.project.resolved, loaded.path.parent, targets or ())
     log: list[str] = []
     chosen = chosen_builder(builder, loaded.project)
     if as_json or dry_run or progress == "plain":

@@ -48,16 +48,26 @@ def render(
     """Render the project as a docker-bake.json that `docker buildx bake -f FILE` builds as is."""
     from bakepy.bake.render import dumps, render_bake
     from bakepy.config import load_project
+    from bakepy.errors import ConfigError
+    from bakepy.inputs import check_output_file
 
+    to_file = output is not None and str(output) != "-"
+    if output is not None and to_file:
+        check_output_file(
+            output, "--output"
+        )  # before anything: a typo'd folder is not a render failure
     loaded = load_project(file)
     print_warnings(loaded.project)
     text = dumps(
         render_bake(loaded.project, targets=targets or None, platform=platform, publish=publish)
     )
-    if output is None or str(output) == "-":
+    if output is None or not to_file:
         sys.stdout.write(text)
-    else:
+        return
+    try:
         output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"--output {output}: cannot write: {exc.strerror or exc}") from None
 
 
 @app.command()
