@@ -189,8 +189,12 @@ def decode_text(data: bytes, source: str) -> str:
 
 
 def _named(project: Project, source: str) -> Project:
-    """Let errors found after loading (plan, publish) name the file the project came from."""
+    """Let errors found after loading (plan, publish) name the file the project came from; refuse settings
+    that contradict each other (`bakepy.lint`)."""
+    from bakepy.lint import check_conflicts
+
     project._resolved = dataclasses.replace(project.resolved, source=source)
+    check_conflicts(project._resolved)
     return project
 
 

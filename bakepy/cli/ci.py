@@ -16,7 +16,15 @@ from typing import TYPE_CHECKING, Annotated, Any, cast
 import typer
 
 from bakepy.cli.app import app
-from bakepy.cli.options import BuilderOpt, FileOpt, JsonOpt, TargetsArg, chosen_builder
+from bakepy.cli.options import (
+    BuilderOpt,
+    FileOpt,
+    JsonOpt,
+    StrictOpt,
+    TargetsArg,
+    chosen_builder,
+    print_warnings,
+)
 
 if TYPE_CHECKING:
     from bakepy.ci.workflow import WorkflowSpec
@@ -150,6 +158,7 @@ def build(
     ] = False,
     records: RecordsOpt = None,
     as_json: JsonOpt = False,
+    strict: StrictOpt = False,
 ) -> None:
     """Build one platform of TARGETS in one bake (a CI runner's slice); with --push-by-digest, push and record.
 
@@ -169,6 +178,7 @@ def build(
     if records is not None and not push_by_digest:
         raise ConfigError("--records needs --push-by-digest: only a push writes digest records")
     loaded = load_project(file, Path.cwd())
+    print_warnings(loaded.project, strict)
     log: list[str] = []
     runner_ = Runner(
         builder=chosen_builder(builder, loaded.project), log=log.append if as_json else None

@@ -14,6 +14,7 @@ from bakepy.cli.options import (
     BuilderOpt,
     FileOpt,
     JsonOpt,
+    StrictOpt,
     TargetsArg,
     chosen_builder,
     print_warnings,
@@ -47,6 +48,7 @@ def publish(
             "plain: buildx's own output, streamed.",
         ),
     ] = "auto",
+    strict: StrictOpt = False,
 ) -> None:
     """Build TARGETS for all their platforms, push by digest, then move every tag in every registry in one shot.
 
@@ -65,7 +67,7 @@ def publish(
         raise ConfigError(f"--progress {progress!r}: use auto or plain")
     started = time.monotonic()
     loaded = load_project(file, Path.cwd())
-    print_warnings(loaded.project)
+    print_warnings(loaded.project, strict)
     # before anything is built: where the records go, and what buildx will be asked to read
     if not dry_run:
         check_records_dir(records or loaded.path.parent / WORKDIR / "records")

@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 
 from bakepy.cli.app import app
-from bakepy.cli.options import FileOpt, JsonOpt, TargetsArg, print_warnings
+from bakepy.cli.options import FileOpt, JsonOpt, StrictOpt, TargetsArg, print_warnings
 
 PlatformOpt = Annotated[
     str | None,
@@ -44,6 +44,7 @@ def render(
             help="Render what a publish builds: tags dropped, one push-by-digest output.",
         ),
     ] = False,
+    strict: StrictOpt = False,
 ) -> None:
     """Render the project as a docker-bake.json that `docker buildx bake -f FILE` builds as is."""
     from bakepy.bake.render import dumps, render_bake
@@ -57,7 +58,7 @@ def render(
             output, "--output"
         )  # before anything: a typo'd folder is not a render failure
     loaded = load_project(file)
-    print_warnings(loaded.project)
+    print_warnings(loaded.project, strict)
     text = dumps(
         render_bake(loaded.project, targets=targets or None, platform=platform, publish=publish)
     )
@@ -79,13 +80,14 @@ def plan(
         list[str] | None,
         typer.Option("--platform", help="Plan only these platforms (repeatable)."),
     ] = None,
+    strict: StrictOpt = False,
 ) -> None:
     """Show what a publish would do: targets x platforms x tags x registries, and every command it runs."""
     from bakepy.config import load_project
     from bakepy.publish.plan import plan_publish, plan_to_json
 
     loaded = load_project(file)
-    print_warnings(loaded.project)
+    print_warnings(loaded.project, strict)
     publish_plan = plan_publish(loaded.project, targets or (), platforms or None)
     data = plan_to_json(publish_plan)
     if json_output:

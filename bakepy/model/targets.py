@@ -431,6 +431,8 @@ class ProjectSettings(_Model):
     """CI runner label per platform, and `default` for the others."""
     cache: CacheSettings | None = None
     """Per-platform cache scopes."""
+    strict: StrictBool = False
+    """Warnings (a build arg named like a credential, an unknown platform variant) are errors, as with --strict."""
 
     @field_validator("runners")
     @classmethod
