@@ -70,7 +70,7 @@ def _display(path: Path, cwd: Path) -> str:
 def _has_tool_table(path: Path) -> bool:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+    except (OSError, UnicodeDecodeError, RecursionError, tomllib.TOMLDecodeError):
         return True  # let the real load report what is wrong with it
     tool = data.get("tool")
     return isinstance(tool, dict) and "bakepy" in tool
@@ -340,8 +340,9 @@ def _load_python(path: Path, source: str, env: Mapping[str, str] | None) -> Proj
     ) as exc:  # SystemExit and a BaseException of its own too: the bakefile's fault
         line = _line_in(exc.__traceback__, path)
         where = f"{source}:{line}" if line else source
+        said = "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())
         raise ConfigError(
-            f"{where}: raised {type(exc).__name__}: {exc}",
+            f"{where}: raised {type(exc).__name__}" + (f": {said}" if said else ""),
             hint="run with --debug to see the traceback",
         ) from exc
     finally:

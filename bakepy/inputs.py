@@ -134,6 +134,12 @@ def _check_target(
     context_dir: Path | None = None
     if _is_local(context):
         context_dir = project_dir / context
+        if fs_checked and not _inside(context_dir, project_dir):
+            raise ConfigError(
+                f"{at}.context: {context!r} is outside the project directory {project_dir}; buildx refuses it "
+                "('additional privileges requested')",
+                hint=_outside_hint(source),
+            )
         if not os.path.lexists(context_dir):
             raise ConfigError(
                 f"{at}.context: {context!r} does not exist (relative to {project_dir}); nothing was built",
@@ -145,27 +151,21 @@ def _check_target(
                 hint="set context to the folder holding the files the Dockerfile copies, and dockerfile = "
                 "the Dockerfile's path inside it",
             )
-        if fs_checked and not _inside(context_dir, project_dir):
-            raise ConfigError(
-                f"{at}.context: {context!r} is outside the project directory {project_dir}; buildx refuses it "
-                "('additional privileges requested')",
-                hint=_outside_hint(source),
-            )
     for key, value in target.contexts.items():
         if not _is_local(value):
             continue
         where = project_dir / value
-        if not os.path.lexists(where):
-            raise ConfigError(
-                f"{at}.contexts.{key}: {value!r} does not exist (relative to {project_dir}); nothing was built",
-                hint="named contexts are folders relative to the project file's folder, or target:NAME, "
-                "docker-image://REF, a URL",
-            )
         if fs_checked and not _inside(where, project_dir):
             raise ConfigError(
                 f"{at}.contexts.{key}: {value!r} is outside the project directory {project_dir}; buildx "
                 "refuses it ('additional privileges requested')",
                 hint=_outside_hint(source),
+            )
+        if not os.path.lexists(where):
+            raise ConfigError(
+                f"{at}.contexts.{key}: {value!r} does not exist (relative to {project_dir}); nothing was built",
+                hint="named contexts are folders relative to the project file's folder, or target:NAME, "
+                "docker-image://REF, a URL",
             )
     if target.dockerfile_inline is not None or context_dir is None:
         return
@@ -173,18 +173,18 @@ def _check_target(
     if not _is_local(dockerfile):
         return
     path = Path(dockerfile) if Path(dockerfile).is_absolute() else context_dir / dockerfile
+    if fs_checked and not _inside(path, project_dir):
+        raise ConfigError(
+            f"{at}.dockerfile: {dockerfile!r} is outside the project directory {project_dir}; buildx refuses "
+            "it ('additional privileges requested')",
+            hint=_outside_hint(source),
+        )
     if not path.is_file():
         what = "is a directory" if path.is_dir() else "does not exist"
         raise ConfigError(
             f"{at}.dockerfile: {dockerfile!r} {what} in the context {context!r} ({path}); nothing was built",
             hint="the dockerfile path is relative to the context; fix it, create the Dockerfile, or set "
             "dockerfile-inline",
-        )
-    if fs_checked and not _inside(path, project_dir):
-        raise ConfigError(
-            f"{at}.dockerfile: {dockerfile!r} is outside the project directory {project_dir}; buildx refuses "
-            "it ('additional privileges requested')",
-            hint=_outside_hint(source),
         )
 
 

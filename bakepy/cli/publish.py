@@ -61,6 +61,7 @@ def publish(
     from bakepy.engine.runner import Runner
     from bakepy.errors import ConfigError
     from bakepy.inputs import check_build_inputs, check_records_dir
+    from bakepy.publish.plan import plan_publish
     from bakepy.publish.run import WORKDIR, publish_project
 
     if progress not in ("auto", "plain"):
@@ -71,6 +72,9 @@ def publish(
     # before anything is built: where the records go, and what buildx will be asked to read
     if not dry_run:
         check_records_dir(records or loaded.path.parent / WORKDIR / "records")
+    plan_publish(
+        loaded.project, targets or ()
+    )  # the values first: a bad tag is a bad tag, Dockerfile or not
     check_build_inputs(loaded.project.resolved, loaded.path.parent, targets or ())
     log: list[str] = []
     chosen = chosen_builder(builder, loaded.project)
