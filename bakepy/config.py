@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
 import importlib.util
+import os
 import re
 import sys
 from collections.abc import Iterator, Mapping
@@ -68,7 +70,7 @@ def _display(path: Path, cwd: Path) -> str:
 def _has_tool_table(path: Path) -> bool:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+    except (OSError, UnicodeDecodeError, RecursionError, tomllib.TOMLDecodeError):
         return True  # let the real load report what is wrong with it
     tool = data.get("tool")
     return isinstance(tool, dict) and "bakepy" in tool
@@ -78,7 +80,10 @@ def discover(cwd: Path) -> Path:
     """The project file in `cwd`: bakepy.toml, then pyproject.toml with [tool.bakepy], then bakefile.py."""
     for name in (PROJECT_FILE, PYPROJECT, BAKEFILE):
         path = cwd / name
-        if path.is_file() and (name != PYPROJECT or _has_tool_table(path)):
+        if name == PYPROJECT:
+            if path.is_file() and _has_tool_table(path):
+                return path
+        elif os.path.lexists(path):  # a directory, a dangling link or a loop: load says which
             return path
     raise ConfigError(
         f"no {PROJECT_FILE}, {PYPROJECT} with [tool.bakepy] or {BAKEFILE} in {cwd}",
@@ -93,11 +98,7 @@ def load_project(
     cwd = (cwd or Path.cwd()).absolute()
     path = discover(cwd) if file is None else (file if file.is_absolute() else cwd / file)
     source = _display(path, cwd)
-    if not path.is_file():
-        raise ConfigError(
-            f"{source}: no such file",
-            hint="pass -f with the path of a bakepy.toml, pyproject.toml or bakefile.py",
-        )
+    _check_regular_file(path, source)
     if path.suffix == ".py":
         project = _named(_load_python(path, source, env), source)
         return LoadedProject(project=project, path=path, kind="python")
@@ -105,10 +106,7 @@ def load_project(
         raise ConfigError(
             f"{source}: not a project file; bakepy reads .toml files and Python (.py) bakefiles"
         )
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{source}: cannot read: {exc}") from exc
+    text = read_text(path, source)
     kind: Kind = "pyproject" if path.name == PYPROJECT else "toml"
     project = load_toml(
         text, source=source, table=("tool", "bakepy") if kind == "pyproject" else (), env=env
@@ -116,9 +114,87 @@ def load_project(
     return LoadedProject(project=_named(project, source), path=path, kind=kind)
 
 
+_FILE_HINT = "pass -f with the path of a bakepy.toml, pyproject.toml or bakefile.py"
+
+
+def _check_regular_file(path: Path, source: str) -> None:
+    """ConfigError unless `path` is a regular file (or a link to one), saying what it is instead."""
+    try:
+        path.stat()
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise ConfigError(
+                f"{source}: is a symbolic link loop (it points, through links, back at itself)",
+                hint=f"replace the link with the file itself, or point it at a real file; {_FILE_HINT}",
+            ) from None
+        if path.is_symlink():
+            raise ConfigError(
+                f"{source}: is a dangling symbolic link to {os.readlink(path)!r}, which does not exist",
+                hint=f"point the link at an existing file, or replace it with the file; {_FILE_HINT}",
+            ) from None
+        if exc.errno == errno.ENOENT:
+            raise ConfigError(f"{source}: no such file", hint=_FILE_HINT) from None
+        raise ConfigError(f"{source}: cannot read: {exc.strerror}", hint=_FILE_HINT) from None
+    if path.is_dir():
+        raise ConfigError(
+            f"{source}: is a directory, not a project file",
+            hint=f"rename or remove the directory and write the project in a file; {_FILE_HINT}",
+        )
+    if not path.is_file():
+        raise ConfigError(
+            f"{source}: is not a regular file (a device, socket or pipe)", hint=_FILE_HINT
+        )
+
+
+def read_text(path: Path, source: str) -> str:
+    """A project file's text; ConfigError naming the line for what TOML cannot hold (not UTF-8, a BOM, NUL)."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{source}: cannot read: {exc.strerror or exc}") from None
+    return decode_text(data, source)
+
+
+def _line_col(data: bytes, offset: int) -> tuple[int, int]:
+    line_start = data.rfind(b"\n", 0, offset) + 1
+    return data.count(b"\n", 0, offset) + 1, len(
+        data[line_start:offset].decode("utf-8", "replace")
+    ) + 1
+
+
+def decode_text(data: bytes, source: str) -> str:
+    """`data` as UTF-8 text, or a ConfigError at the line and column of the first byte that is not."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        raise ConfigError(
+            f"{source}:1:1: the file starts with a UTF-8 byte-order mark (BOM), which TOML does not allow",
+            hint="save the file as UTF-8 without BOM (most editors: 'UTF-8' rather than 'UTF-8 with BOM')",
+        )
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line, col = _line_col(data, exc.start)
+        raise ConfigError(
+            f"{source}:{line}:{col}: not UTF-8 text (byte 0x{data[exc.start]:02x}); "
+            "bakepy reads project files as UTF-8",
+            hint="save the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8`)",
+        ) from None
+    nul = data.find(b"\0")
+    if nul >= 0:
+        line, col = _line_col(data, nul)
+        raise ConfigError(
+            f"{source}:{line}:{col}: the file holds a NUL byte: it is binary or corrupt, not TOML text",
+            hint="remove the NUL byte (e.g. `tr -d '\\000'`), or restore the file from version control",
+        )
+    return text
+
+
 def _named(project: Project, source: str) -> Project:
-    """Let errors found after loading (plan, publish) name the file the project came from."""
+    """Let errors found after loading (plan, publish) name the file the project came from; refuse settings
+    that contradict each other (`bakepy.lint`)."""
+    from bakepy.lint import check_conflicts
+
     project._resolved = dataclasses.replace(project.resolved, source=source)
+    check_conflicts(project._resolved)
     return project
 
 
@@ -135,8 +211,15 @@ def load_toml(
     env: Mapping[str, str] | None = None,
 ) -> Project:
     """Validate TOML text (the project sits under `table`, e.g. ('tool', 'bakepy')) into a Project."""
+    if "\0" in text:  # text from anywhere but read_text (which names the line already)
+        raise ConfigError(f"{source}: the text holds a NUL byte: it is binary or corrupt, not TOML")
     try:
         data: Any = tomllib.loads(text)
+    except RecursionError:
+        raise ConfigError(
+            f"{source}: invalid TOML: arrays or inline tables nested too deeply for a project file",
+            hint="a bake value is at most a list of tables; remove the extra brackets",
+        ) from None
     except tomllib.TOMLDecodeError as exc:
         # tomllib (3.11-3.13) puts "(at line L, column C)" in the message; tomli >= 2.1 and tomllib 3.14
         # keep the message bare and give `msg`, `lineno` and `colno` instead.
@@ -173,6 +256,11 @@ def project_from_mapping(
             return Project.model_validate(data, by_alias=True, by_name=False)
     except ValidationError as exc:
         raise ConfigError(_message(exc, source, prefix, Project)) from None
+    except RecursionError:
+        raise ConfigError(
+            f"{source}: values nested too deeply for a project file",
+            hint="a bake value is at most a list of tables; remove the extra nesting",
+        ) from None
 
 
 def _message(
@@ -207,6 +295,26 @@ def _line_in(tb: TracebackType | None, path: Path) -> int | None:
     return line
 
 
+@contextlib.contextmanager
+def _prints_to_stderr() -> Iterator[None]:
+    """A bakefile's prints (and its child processes' output) go to stderr: stdout is for `--json` and render."""
+    sys.stdout.flush()
+    saved: int | None = None
+    with contextlib.suppress(OSError, ValueError):
+        if sys.stdout.fileno() == 1 and sys.stderr.fileno() == 2:
+            saved = os.dup(1)
+            os.dup2(2, 1)
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        with contextlib.suppress(OSError, ValueError):
+            sys.stderr.flush()
+        if saved is not None:
+            os.dup2(saved, 1)
+            os.close(saved)
+
+
 def _load_python(path: Path, source: str, env: Mapping[str, str] | None) -> Project:
     spec = importlib.util.spec_from_file_location(f"_bakepy_bakefile_{path.stem}", path)
     if spec is None or spec.loader is None:  # pragma: no cover - only for exotic suffixes
@@ -214,8 +322,10 @@ def _load_python(path: Path, source: str, env: Mapping[str, str] | None) -> Proj
     module = importlib.util.module_from_spec(spec)
     sys.path.insert(0, str(path.parent))
     try:
-        with _environment(env):
+        with _environment(env), _prints_to_stderr():
             spec.loader.exec_module(module)
+    except KeyboardInterrupt:
+        raise
     except ValidationError as exc:
         line = _line_in(exc.__traceback__, path)
         where = f"{source}:{line}" if line else source
@@ -225,11 +335,14 @@ def _load_python(path: Path, source: str, env: Mapping[str, str] | None) -> Proj
         raise ConfigError(_message(exc, where, prefix, root)) from exc
     except SyntaxError as exc:
         raise ConfigError(f"{source}:{exc.lineno}: invalid Python: {exc.msg}") from exc
-    except (Exception, SystemExit) as exc:
+    except (
+        BaseException
+    ) as exc:  # SystemExit and a BaseException of its own too: the bakefile's fault
         line = _line_in(exc.__traceback__, path)
         where = f"{source}:{line}" if line else source
+        said = "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())
         raise ConfigError(
-            f"{where}: raised {type(exc).__name__}: {exc}",
+            f"{where}: raised {type(exc).__name__}" + (f": {said}" if said else ""),
             hint="run with --debug to see the traceback",
         ) from exc
     finally:

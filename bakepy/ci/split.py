@@ -27,11 +27,12 @@ from typing import TYPE_CHECKING, Any
 
 from bakepy.engine.runner import Runner
 from bakepy.errors import ConfigError, NothingToDoError, RegistryError
+from bakepy.inputs import check_build_inputs, check_records_dir
 from bakepy.model import Project
 from bakepy.publish.build import build_by_digest, emulated_platforms, run_bake
 from bakepy.publish.plan import imagetools_create_argv
 from bakepy.publish.records import DigestRecord, read_record_files, source_revision, write_records
-from bakepy.publish.run import merge_collected, records_for, specs_from_plan, workdir
+from bakepy.publish.run import WORKDIR, merge_collected, records_for, specs_from_plan, workdir
 from bakepy.publish.sources import Collected, TargetSpec, collect_all
 from bakepy.publish.verify import Published
 
@@ -146,6 +147,10 @@ def build_platform(
     chosen = platform_slice(project, platform, targets)
     platform, plan, names, skipped = chosen.platform, chosen.plan, chosen.targets, chosen.skipped
     project_dir = project_file.parent
+    # before anything is built: what buildx will read, and where the records go
+    check_build_inputs(project.resolved, project_dir, names)
+    if push:
+        check_records_dir(records_dir or project_dir / WORKDIR / "records")
     # One folder per platform: two runners sharing a checkout never overwrite each other's files.
     work = workdir(project_dir) / f"build-{platform_slug(platform)}"
     work.mkdir(exist_ok=True)
@@ -154,7 +159,15 @@ def build_platform(
         dumps(render_bake(project, targets=names, platform=platform, publish=push))
     )
     if not push:
-        run_bake(runner, bake_file, names, cwd=project_dir, echo=echo, platform=platform)
+        run_bake(
+            runner,
+            bake_file,
+            names,
+            cwd=project_dir,
+            echo=echo,
+            platform=platform,
+            source=project.resolved.source,
+        )
         return BuildReport(
             platform, tuple(names), skipped, (), (), bake_file, _emulated(runner, platform), False
         )
@@ -167,6 +180,7 @@ def build_platform(
         metadata_file=work / "metadata.json",
         echo=echo,
         platform=platform,
+        source=project.resolved.source,
     )
     specs = [
         dataclasses.replace(spec, platforms=(platform,))
@@ -325,6 +339,13 @@ def _check_revisions(found: Sequence[tuple[Path, DigestRecord]], revision: str |
             hint="merge the records of one commit; clear the records folder between runs",
         )
     (built,) = revisions
+    if revision is not None and built is None:
+        raise ConfigError(
+            f"{next(iter(revisions.values()))}: revision: null, but this checkout is {revision}: the records "
+            "cannot be shown to come from this commit; no tag was moved",
+            hint="build where the revision is known (a git checkout, or BAKEPY_REVISION / GITHUB_SHA / "
+            "CI_COMMIT_SHA set), then merge",
+        )
     if revision is not None and built is not None and built != revision:
         raise ConfigError(
             f"records were built from revision {built}, but this checkout is {revision}; no tag was moved",

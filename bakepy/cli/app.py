@@ -59,10 +59,30 @@ def _escape(text: str) -> str:
     return escape(text)
 
 
+def _is_usage_error(exc: BaseException) -> bool:
+    """click's UsageError (a bad option value, an unknown command), whichever click typer brings."""
+    return hasattr(exc, "format_message") and any(
+        c.__name__ == "UsageError" for c in type(exc).__mro__
+    )
+
+
 class BakepyGroup(TyperGroup):
     """A Typer group whose `invoke` maps exceptions to exit codes (so CliRunner sees the same as a shell)."""
 
     def invoke(self, ctx: Any) -> Any:
+        try:
+            return self._invoke(ctx)
+        except Exception as exc:
+            if not _is_usage_error(exc):
+                raise
+            # One line like every other input error, not click's three (Usage / Try / Error).
+            where = getattr(getattr(exc, "ctx", None), "command_path", None) or "bakepy"
+            console = _stderr_console()
+            console.print(f"[bold red]error:[/] {_escape(exc.format_message())}")  # type: ignore[attr-defined]
+            console.print(f"[yellow]hint:[/] {_escape(f'{where} -h lists the options')}")
+            raise typer.Exit(2) from None
+
+    def _invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
         except (

@@ -23,9 +23,11 @@ from bakepy.cli.options import (
     NoCacheOpt,
     PullOpt,
     SetOpt,
+    StrictOpt,
     TargetsArg,
     bake_options,
     chosen_builder,
+    print_warnings,
 )
 
 if TYPE_CHECKING:
@@ -165,6 +167,7 @@ def build(
     no_cache: NoCacheOpt = False,
     pull: PullOpt = False,
     as_json: JsonOpt = False,
+    strict: StrictOpt = False,
 ) -> None:
     """Build one platform of TARGETS in one bake (a CI runner's slice); with --push-by-digest, push and record.
 
@@ -186,6 +189,7 @@ def build(
     from bakepy.cli.options import contextual
 
     loaded = contextual(load_project(file, Path.cwd()), targets, need_tags=push_by_digest)
+    print_warnings(loaded.project, strict)
     log: list[str] = []
     runner_ = Runner(
         builder=chosen_builder(builder, loaded.project), log=log.append if as_json else None

@@ -49,12 +49,32 @@ def chosen_builder(builder: str | None, project: object | None) -> str | None:
     return getattr(settings, "name", None)
 
 
-def print_warnings(project: object) -> None:
-    """One `warning:` line on stderr per thing the project's model finds odd but buildx takes."""
+StrictOpt = Annotated[
+    bool,
+    typer.Option(
+        "--strict",
+        help="Treat warnings (a build arg named like a credential, an unknown platform variant) as errors. "
+        "Also: [project] strict = true.",
+    ),
+]
+
+
+def print_warnings(project: Any, strict: bool = False) -> None:
+    """One `warning:` line on stderr per thing the project's model finds odd but buildx takes; with `strict`
+    (or `[project] strict = true`) the first one is a ConfigError instead (exit 2)."""
     import sys
 
-    resolved = getattr(project, "resolved", None)
-    for line in getattr(resolved, "warnings", ()):
+    from bakepy.errors import ConfigError
+    from bakepy.lint import warnings
+
+    lines = warnings(project)
+    if lines and (strict or project.settings.strict):
+        more = f" (and {len(lines) - 1} more warning(s))" if len(lines) > 1 else ""
+        raise ConfigError(
+            lines[0] + more,
+            hint="strict mode (--strict or [project] strict = true) turns warnings into errors",
+        )
+    for line in lines:
         sys.stderr.write(f"warning: {line}\n")
 
 

@@ -19,6 +19,7 @@ from bakepy.cli.options import (
     NoCacheOpt,
     PullOpt,
     SetOpt,
+    StrictOpt,
     TargetsArg,
     bake_options,
     chosen_builder,
@@ -75,6 +76,7 @@ def publish(
             dir_okay=False,
         ),
     ] = None,
+    strict: StrictOpt = False,
 ) -> None:
     """Build TARGETS for all their platforms, push by digest, then move every tag in every registry in one shot.
 
@@ -87,7 +89,9 @@ def publish(
     from bakepy.config import load_project
     from bakepy.engine.runner import Runner
     from bakepy.errors import ConfigError
-    from bakepy.publish.run import publish_project
+    from bakepy.inputs import check_build_inputs, check_records_dir
+    from bakepy.publish.plan import plan_publish
+    from bakepy.publish.run import WORKDIR, publish_project
 
     if progress not in ("auto", "plain"):
         raise ConfigError(f"--progress {progress!r}: use auto or plain")
@@ -102,8 +106,15 @@ def publish(
             loaded,
             project=overlay_project(loaded.project, metadata_bake, source=loaded.path.name),
         )
-    print_warnings(loaded.project)
+    print_warnings(loaded.project, strict)
     loaded, push = _in_context(loaded, targets, context, context_source, push)
+    # before anything is built: where the records go, and what buildx will be asked to read
+    if not dry_run:
+        check_records_dir(records or loaded.path.parent / WORKDIR / "records")
+    plan_publish(
+        loaded.project, targets or ()
+    )  # the values first: a bad tag is a bad tag, Dockerfile or not
+    check_build_inputs(loaded.project.resolved, loaded.path.parent, targets or ())
     log: list[str] = []
     chosen = chosen_builder(builder, loaded.project)
     passed = bake_options(set_, no_cache, pull)

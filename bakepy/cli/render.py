@@ -20,6 +20,7 @@ from bakepy.cli.options import (
     ContextSourceOpt,
     FileOpt,
     JsonOpt,
+    StrictOpt,
     TargetsArg,
     contextual,
     print_warnings,
@@ -52,20 +53,31 @@ def render(
             help="Render what a publish builds: tags dropped, one push-by-digest output.",
         ),
     ] = False,
+    strict: StrictOpt = False,
 ) -> None:
     """Render the project as a docker-bake.json that `docker buildx bake -f FILE` builds as is."""
     from bakepy.bake.render import dumps, render_bake
     from bakepy.config import load_project
+    from bakepy.errors import ConfigError
+    from bakepy.inputs import check_output_file
 
+    to_file = output is not None and str(output) != "-"
+    if output is not None and to_file:
+        check_output_file(
+            output, "--output"
+        )  # before anything: a typo'd folder is not a render failure
     loaded = load_project(file)
-    print_warnings(loaded.project)
+    print_warnings(loaded.project, strict)
     text = dumps(
         render_bake(loaded.project, targets=targets or None, platform=platform, publish=publish)
     )
-    if output is None or str(output) == "-":
+    if output is None or not to_file:
         sys.stdout.write(text)
-    else:
+        return
+    try:
         output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"--output {output}: cannot write: {exc.strerror or exc}") from None
 
 
 @app.command()
@@ -79,6 +91,7 @@ def plan(
     ] = None,
     context: ContextOpt = None,
     context_source: ContextSourceOpt = "auto",
+    strict: StrictOpt = False,
 ) -> None:
     """Show what a publish would do: targets x platforms x tags x registries, and every command it runs.
 
@@ -88,7 +101,7 @@ def plan(
     from bakepy.publish.plan import plan_publish, plan_to_json
 
     loaded = contextual(load_project(file), targets, context, context_source)
-    print_warnings(loaded.project)
+    print_warnings(loaded.project, strict)
     publish_plan = plan_publish(loaded.project, targets or (), platforms or None)
     data = plan_to_json(publish_plan)
     if json_output:

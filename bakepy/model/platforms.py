@@ -136,7 +136,13 @@ def _parse(value: str) -> tuple[str, str, str]:
     if "," in value:  # buildx's CLI spelling (--platform a,b), not a list item
         listed = ", ".join(repr(p.strip()) for p in value.split(",") if p.strip())
         raise ValueError(f"{value!r} names several platforms: write one per list item: [{listed}]")
-    parts = value.strip().split("/")
+    if (
+        value != value.strip()
+    ):  # buildx refuses it too; trimming it silently would hide a broken variable
+        raise ValueError(
+            f"{value!r} has spaces around it, which buildx refuses; write {value.strip()!r}"
+        )
+    parts = value.split("/")
     bad = f"{value!r} is not a platform"
     hint = _did_you_mean(value.strip().lower(), COMMON_PLATFORMS)
     if len(parts) == 1 and parts[0]:

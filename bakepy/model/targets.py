@@ -442,6 +442,8 @@ class ProjectSettings(_Model):
     """Per-platform cache scopes."""
     metadata: MetadataSettings | None = None
     """Tag rules, OCI labels and annotations from the git/CI context (docker/metadata-action's inputs)."""
+    strict: StrictBool = False
+    """Warnings (a build arg named like a credential, an unknown platform variant) are errors, as with --strict."""
 
     @field_validator("runners")
     @classmethod

@@ -15,6 +15,7 @@ from typing import Literal
 
 from bakepy.engine.runner import Runner
 from bakepy.errors import BuildError
+from bakepy.inputs import explain_build_failure
 
 # -- 1. build -------------------------------------------------------------------------------------------
 # A step line: `#12 [bad linux/arm64 2/2] RUN …`. Inside the brackets buildx names the bake target (only when it
@@ -121,8 +122,10 @@ def run_bake(
     metadata_file: Path | None = None,
     echo: Callable[[str], None] | None = None,
     platform: str | None = None,
+    source: str | None = None,
 ) -> None:
-    """Run one bake of a rendered file; a failure names the target and platform that failed."""
+    """Run one bake of a rendered file; a failure names the target and platform that failed (and, for an
+    input mistake such as a missing Dockerfile, the project file `source` and the fix: exit 2)."""
     if echo is None and runner.echo_output:
         echo = lambda line: runner.log("  " + line)  # noqa: E731
     log = BuildLog(echo, targets, platform)
@@ -137,6 +140,11 @@ def run_bake(
                 "`bakepy doctor` checks it",
                 detail=exc.detail,
             ) from exc
+        target, _, said = log.failures[0] if log.failures else (log.only, None, exc.message)
+        explained = explain_build_failure(said, target, source)
+        if explained is not None:
+            explained.detail = exc.detail
+            raise explained from exc
         described = log.describe()
         hint = (
             "check that the registry is reachable and that you are logged in to it (docker login REGISTRY)"
@@ -159,6 +167,7 @@ def build_by_digest(
     metadata_file: Path,
     echo: Callable[[str], None] | None = None,
     platform: str | None = None,
+    source: str | None = None,
 ) -> dict[str, str]:
     """Run the one bake; return target → pushed digest (from `--metadata-file`)."""
     metadata_file.unlink(missing_ok=True)
@@ -170,6 +179,7 @@ def build_by_digest(
         metadata_file=metadata_file,
         echo=echo,
         platform=platform,
+        source=source,
     )
     try:
         metadata = json.loads(metadata_file.read_text())

@@ -179,6 +179,7 @@ def plan_publish(
             raise ConfigError(f"--platform: {exc}") from None
     plans: list[TargetPlan] = []
     owner: dict[str, str] = {}
+    selected = names
     names = tuple(
         n for n in names if resolved.targets[n].publishes
     )  # the others are built as written
@@ -208,7 +209,7 @@ def plan_publish(
         if not refs:
             origin = resolved.origins.get(name, name)
             raise ConfigError(
-                f"target.{origin}: {name!r} publishes nowhere",
+                f"{resolved.source}: target.{origin}: {name!r} publishes nowhere",
                 hint="add [project] registries and tags, or full references in the target's `tags`",
             )
         repositories: dict[str, None] = {}
@@ -236,12 +237,35 @@ def plan_publish(
             )
         )
     if not plans:
-        raise NothingToDoError(
-            f"no selected target builds for {', '.join(wanted or ())}"
-            if wanted
-            else "no target to publish"
-        )
+        if wanted:
+            raise NothingToDoError(f"no selected target builds for {', '.join(wanted)}")
+        message, hint = _nothing_to_publish(resolved, targets, selected)
+        raise NothingToDoError(message, hint=hint)
     return PublishPlan(targets=tuple(plans), fingerprint=_fingerprint(plans))
+
+
+def _nothing_to_publish(
+    resolved: ResolvedProject, asked: Sequence[str], names: Sequence[str]
+) -> tuple[str, str]:
+    """Why nothing is left to publish, naming the file, and the fix."""
+    where = resolved.source
+    if names:  # targets selected, none of them published
+        return (
+            f"{where}: no target to publish: {', '.join(names)} "
+            f"{'is' if len(names) == 1 else 'are'} built but not published (publish = false or local outputs)",
+            "select a published target, or remove `publish = false` / the local output",
+        )
+    if not resolved.targets:
+        return (
+            f"{where}: no target to publish: the project defines no target",
+            'add one, e.g. [target.app] with context = "." and tags = ["REGISTRY/app:1.0"]',
+        )
+    group = asked[0] if asked else "default"
+    return (
+        f"{where}: no target to publish: group.{group}.targets is empty",
+        f"list targets in group.{group}.targets (known: {', '.join(resolved.targets)}), or remove "
+        f"the group{'' if asked else ' to publish every target'}",
+    )
 
 
 def _fingerprint(plans: Sequence[TargetPlan]) -> str:

@@ -58,7 +58,7 @@ class DigestRecord:
         for key in ("digest", "source"):
             if not _DIGEST.match(str(fields[key])):
                 raise ConfigError(f"{where}: {key}: {fields[key]!r} is not a sha256 digest")
-        if fields["version"] != RECORD_VERSION:
+        if type(fields["version"]) is not int or fields["version"] != RECORD_VERSION:
             raise ConfigError(
                 f"{where}: version: record format {fields['version']!r} is not {RECORD_VERSION}",
                 hint="build and merge with the same bakepy version",
@@ -67,9 +67,11 @@ class DigestRecord:
         if not isinstance(repos, list) or not repos or not all(isinstance(r, str) for r in repos):
             raise ConfigError(f"{where}: repositories: must be a non-empty list of strings")
         size = fields["size"]
-        if not isinstance(size, int):
-            raise ConfigError(f"{where}: size: must be an integer")
+        if type(size) is not int or size < 0:
+            raise ConfigError(f"{where}: size: must be a non-negative integer")
         revision = fields["revision"]
+        if revision is not None and (not isinstance(revision, str) or not revision):
+            raise ConfigError(f"{where}: revision: must be a commit (a non-empty string) or null")
         return cls(
             target=str(fields["target"]),
             platform=str(fields["platform"]),
@@ -98,14 +100,17 @@ def write_records(directory: Path, records: Iterable[DigestRecord]) -> list[Path
 def read_record_files(directory: Path) -> list[tuple[Path, DigestRecord]]:
     """Every *.json record below `directory` with its path (CI artifacts often arrive one folder per job)."""
     if not directory.is_dir():
+        what = "is not a directory" if os.path.lexists(directory) else "no such records directory"
         raise ConfigError(
-            f"{directory}: no such records directory",
+            f"{directory}: {what}",
             hint="pass the folder the builds wrote (bakepy build --records DIR)",
         )
     out = []
     for path in sorted(directory.rglob("*.json")):
         try:
-            data = json.loads(path.read_text())
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except RecursionError:
+            raise ConfigError(f"{path}: not a digest record (JSON nested too deeply)") from None
         except (OSError, ValueError) as exc:
             raise ConfigError(f"{path}: not a readable JSON digest record ({exc})") from exc
         out.append((path, DigestRecord.from_json(data, str(path))))

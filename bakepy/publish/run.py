@@ -164,6 +164,7 @@ def build_per_platform(
             metadata_file=run / f"metadata-{slug}.json",
             echo=echo,
             platform=platform,
+            source=project.resolved.source,
         )
 
     sources: dict[str, list[str]] = {}
@@ -303,6 +304,7 @@ def publish_project(
                     cwd=project_dir,
                     metadata_file=run / "metadata.json",
                     echo=echo,
+                    source=project.resolved.source,
                 )
                 sources = {n: [d] for n, d in digests.items()}
             emulated = emulation.result()

@@ -152,6 +152,7 @@ def test_set_cannot_take_over_outputs_or_tags(
     (tmp_path / "bakepy.toml").write_text(
         '[project]\nregistries = ["127.0.0.1:5000"]\ntags = ["x"]\n\n[target.app]\n'
     )
+    (tmp_path / "Dockerfile").write_text("FROM busybox\n")
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(app, ["publish", "--set", value])
     assert result.exit_code == 2

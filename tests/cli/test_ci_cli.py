@@ -63,6 +63,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         "PATH", str(no_docker)
     )  # a command that reached for docker would fail (exit 6)
     (tmp_path / "bakepy.toml").write_text(PROJECT.format(extra=""))
+    (tmp_path / "Dockerfile").write_text("FROM scratch\n")
     monkeypatch.chdir(tmp_path)
     return tmp_path
 

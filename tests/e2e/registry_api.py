@@ -74,6 +74,21 @@ def list_tags(registry: str, repository: str) -> list[str]:
     return sorted(str(tag) for tag in tags)
 
 
+def repository_exists(registry: str, repository: str) -> bool:
+    """Whether anything was ever pushed to the repository (a push by digest too: it makes the repository)."""
+    # tags/list says 404 for a repository holding only untagged manifests: walk the catalog (sorted, paged).
+    last = ""
+    while True:
+        url = f"http://{registry}/v2/_catalog?n=1000" + (f"&last={last}" if last else "")
+        _, headers, body = _request("GET", url)
+        names = [str(n) for n in json.loads(body).get("repositories") or []]
+        if repository in names:
+            return True
+        if not names or "link" not in {k.lower() for k in headers}:
+            return False
+        last = names[-1]
+
+
 def delete_manifest(registry: str, repository: str, digest: str) -> None:
     """Delete a manifest by digest (needs ``storage.delete.enabled`` on the registry)."""
     _request("DELETE", _url(registry, repository, "manifests", digest))

@@ -56,6 +56,7 @@ def test_publish_without_buildx_says_how_to_install_it(stack, tmp_path: Path) ->
     empty_config.mkdir()
     project = tmp_path / "proj"
     project.mkdir()
+    (project / "Dockerfile").write_text("FROM busybox\n")  # the inputs are checked before the tools
     (project / "bakepy.toml").write_text(
         '[target.app]\nplatforms = ["linux/amd64"]\ntags = ["127.0.0.1:5000/x/app:1"]\n'
     )

@@ -19,6 +19,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "bakepy"
 PURE = (
     "model/*.py",
     "config.py",
+    "inputs.py",
     "schema.py",
     "errors.py",
     "bake/render.py",
