@@ -261,7 +261,7 @@ CASES: list[C] = [
     C("merge-records-is-file", {T: APP, D: DF, "recs": "x"}, "merge --records recs", 2, "dir 'recs' is a file"),
     C("merge-records-empty", {T: APP, D: DF, "recs": Dir()}, "merge --records recs", 3, "no digest records to merge"),
     C("record-not-json", merge("{"), "merge --records recs", 2, "not a readable JSON digest record"),
-    C("record-deep-json", merge("[" * 5000), "merge --records recs", 2, "recs/app.json: not a")  # 3.13's json says it differently,
+    C("record-deep-json", merge("[" * 5000), "merge --records recs", 2, "recs/app.json: not a"),  # 3.13 words it otherwise
     C("record-not-object", merge("[]"), "merge --records recs", 2, "a digest record must be a JSON object"),
     C("record-unknown-key", merge(rec(colour="red")), "merge --records recs", 2, "unknown key 'colour' in digest record"),
     C("record-no-target", merge(rec(target=None)), "merge --records recs", 2, "target: missing or not a string"),
