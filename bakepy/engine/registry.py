@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import ssl
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from bakepy.engine.runner import Runner
+from bakepy.engine.runner import Runner, registry_hint
+from bakepy.errors import RegistryError
 from bakepy.publish.index import INDEX_MEDIA_TYPES, ImageIndex, parse_index, split_reference
 
 _ACCEPT = ", ".join(
@@ -93,7 +97,7 @@ def read_anonymously(ref: str, *, timeout: float = 10.0) -> ImageIndex | None:
     except ValueError as exc:
         raise NoAnswer from exc
     doc["digest"], doc["size"] = computed, len(body)
-    return parse_index(doc)
+    return parse_index(doc, body)
 
 
 def inspect(runner: Runner, ref: str) -> ImageIndex | None:
@@ -209,3 +213,86 @@ def put_manifest_by_digest(repository: str, body: bytes, media_type: str) -> str
     if status not in (200, 201) or headers.get("Docker-Content-Digest", digest) != digest:
         raise NoAnswer
     return digest
+
+
+# -- tag moves ------------------------------------------------------------------------------------------
+WRITE_TIMEOUT_ENV = "BAKEPY_REGISTRY_TIMEOUT"
+_IN_DOUBT_GRACE = (
+    120.0  # how long an unanswered write is still waited for, so a roll back sees where it landed
+)
+
+
+def write_timeout() -> float:
+    """Seconds a tag move may take before the run fails (`BAKEPY_REGISTRY_TIMEOUT`, default 60)."""
+    try:
+        return max(0.1, float(os.environ.get(WRITE_TIMEOUT_ENV, "60")))
+    except ValueError:
+        return 60.0
+
+
+def in_doubt_grace() -> float:
+    """After the timeout, how long a write already sent is still waited for: a write abandoned mid-flight may
+    land after the roll back, so the roll back waits for its answer (or for the connection to end)."""
+    return _IN_DOUBT_GRACE
+
+
+def _registry_words(body: bytes) -> str:
+    """The registry's own error text (`{"errors": [{"code", "message"}]}`), else the start of the body."""
+    try:
+        errors = json.loads(body).get("errors") or []
+        return "; ".join(f"{e.get('code', '')}: {e.get('message', '')}".strip(": ") for e in errors)
+    except (ValueError, AttributeError):
+        return body[:200].decode(errors="replace").strip()
+
+
+def put_tag(ref: str, body: bytes, media_type: str, *, timeout: float, retries: int = 1) -> None:
+    """Point the tag `ref` at the manifest `body` (already present by digest): one PUT, the floor of a tag move.
+
+    Raises `NoAnswer` where the registry wants credentials or speaks TLS Python cannot verify (the caller moves
+    those tags with `imagetools create` and the credential store), `RegistryError` with the registry's own words
+    for any other refusal, a reset (after `retries` more tries, as buildx retries) or no answer in `timeout`.
+    """
+    digest = "sha256:" + hashlib.sha256(body).hexdigest()
+    url = _url(ref)
+    for attempt in range(retries + 1):
+        request = urllib.request.Request(
+            url, data=body, method="PUT", headers={"Content-Type": media_type}
+        )
+        try:
+            with _HTTP.open(request, timeout=timeout) as response:
+                answered = response.headers.get("Docker-Content-Digest", digest)
+                if answered != digest:
+                    raise RegistryError(f"{ref}: the registry stored {answered}, not {digest}")
+                return
+        except urllib.error.HTTPError as exc:
+            with exc:
+                words = _registry_words(exc.read())
+                if exc.code in (401, 403) or exc.headers.get("WWW-Authenticate"):
+                    raise NoAnswer from exc
+                if exc.code >= 500 and attempt < retries:
+                    time.sleep(0.2)
+                    continue
+                raise RegistryError(
+                    f"{ref}: the registry answered {exc.code} to the tag move: {words or exc.reason}",
+                    hint=registry_hint(words),
+                ) from None
+        except (TimeoutError, ssl.SSLError, ConnectionRefusedError) as exc:
+            if isinstance(exc, TimeoutError):
+                raise RegistryError(
+                    f"{ref}: no answer to the tag move within {timeout:g} s"
+                ) from None
+            raise NoAnswer from exc
+        except urllib.error.URLError as exc:
+            if isinstance(exc.reason, (ssl.SSLError, ConnectionRefusedError)):
+                raise NoAnswer from exc
+            if isinstance(exc.reason, TimeoutError):
+                raise RegistryError(
+                    f"{ref}: no answer to the tag move within {timeout:g} s"
+                ) from None
+            if attempt < retries:
+                continue
+            raise RegistryError(f"{ref}: the tag move failed: {exc.reason}") from None
+        except OSError as exc:  # reset, closed without an answer
+            if attempt < retries:
+                continue
+            raise RegistryError(f"{ref}: the tag move failed: {exc}") from None

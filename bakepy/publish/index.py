@@ -83,6 +83,9 @@ class ImageIndex:
     annotations: Mapping[str, str] = field(default_factory=dict)
     is_index: bool = True
     size: int = 0
+    raw: bytes | None = field(
+        default=None, compare=False, repr=False
+    )  # the exact bytes, when read or made here
 
     @property
     def images(self) -> tuple[ManifestEntry, ...]:
@@ -118,13 +121,13 @@ def _platform_string(p: Mapping[str, Any] | None) -> str | None:
     return "/".join(parts)
 
 
-def parse_index(doc: Mapping[str, Any]) -> ImageIndex:
-    """An `imagetools inspect --format '{{json .Manifest}}'` document → ImageIndex."""
+def parse_index(doc: Mapping[str, Any], raw: bytes | None = None) -> ImageIndex:
+    """An `imagetools inspect --format '{{json .Manifest}}'` document → ImageIndex (`raw`: its exact bytes)."""
     media_type = str(doc.get("mediaType", ""))
     digest = str(doc.get("digest", ""))
     if "manifests" not in doc:  # a single image manifest
         entry = ManifestEntry(digest, media_type, int(doc.get("size", 0)), None)
-        return ImageIndex(digest, media_type, (entry,), is_index=False, size=entry.size)
+        return ImageIndex(digest, media_type, (entry,), is_index=False, size=entry.size, raw=raw)
     entries = []
     for m in doc["manifests"]:
         ann = m.get("annotations") or {}
@@ -140,7 +143,9 @@ def parse_index(doc: Mapping[str, Any]) -> ImageIndex:
             )
         )
     annotations = dict(doc.get("annotations") or {})
-    return ImageIndex(digest, media_type, tuple(entries), annotations, size=int(doc.get("size", 0)))
+    return ImageIndex(
+        digest, media_type, tuple(entries), annotations, size=int(doc.get("size", 0)), raw=raw
+    )
 
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -165,4 +170,4 @@ def merged_index(
         doc["annotations"] = extra
     body = json.dumps(doc, indent=2).encode()
     digest = "sha256:" + hashlib.sha256(body).hexdigest()
-    return body, parse_index({**doc, "digest": digest, "size": len(body)})
+    return body, parse_index({**doc, "digest": digest, "size": len(body)}, body)

@@ -20,12 +20,13 @@ The transaction (buildx#1089: exports are not transactional, so bakepy makes the
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import signal
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,7 +34,6 @@ from bakepy.engine import registry
 from bakepy.engine.runner import Runner, registry_hint
 from bakepy.errors import BakepyError, InterruptedRunError, RegistryError
 from bakepy.publish.index import OCI_INDEX, ImageIndex, merged_index, parse_index, split_reference
-from bakepy.publish.plan import imagetools_create_argv
 from bakepy.publish.sources import Collected, _same_images
 
 
@@ -83,9 +83,6 @@ class Staged:
     merge: TargetMerge
     digest: str
     index: ImageIndex
-
-    def commit_argv(self) -> list[str]:
-        return list(imagetools_create_argv(self.merge.moving, (self.source(),), ()))
 
     def source(self) -> str:
         return f"{self.merge.decisions[0].repository}@{self.digest}"
@@ -216,15 +213,36 @@ def _stage_merged(
 
 
 # -- 3. commit ------------------------------------------------------------------------------------------
-def commit(runner: Runner, staged: Sequence[Staged], *, workers: int = 4) -> list[BaseException]:
-    """One `imagetools create` per target with every moving tag in every registry; targets side by side."""
+def commit(runner: Runner, staged: Sequence[Staged], *, workers: int = 8) -> list[BaseException]:
+    """Move every moving tag of every target in every registry to its staged index; return the failures.
+
+    The floor: one manifest PUT per tag, side by side, of the exact bytes staged by digest (no blob copies, no
+    reads). Tags in registries that want credentials (or whose index bytes are not known here) move with one
+    `imagetools create` per target carrying all of them, so auth stays the credential store's.
+
+    A write that gets no answer within `BAKEPY_REGISTRY_TIMEOUT` fails the run, but it was sent and may still
+    land: commit returns only when every write sent has answered (or its connection ended), so the roll back
+    that follows reads where each tag really is.
+    """
     work = [s for s in staged if s.merge.moving]
     if not work:
         return []
+    soft = registry.write_timeout()
+    hard = soft + registry.in_doubt_grace()
+    errors: list[BaseException] = []
+    by_create: dict[int, list[str]] = {}  # target (index in work) → tags for imagetools
 
-    def one(s: Staged) -> BaseException | None:
+    def put(i: int, tag: str) -> None:
+        s = work[i]
         try:
-            runner.imagetools_create(s.merge.moving, [s.source()])
+            registry.put_tag(tag, s.index.raw or b"", s.index.media_type, timeout=hard)
+        except registry.NoAnswer:
+            by_create.setdefault(i, []).append(tag)  # dict/list appends are atomic under the GIL
+
+    def create(i: int, tags: Sequence[str]) -> None:
+        s = work[i]
+        try:
+            runner.imagetools_create(tags, [s.source()])
         except BakepyError as exc:
             failed = RegistryError(
                 f"merge of target {s.merge.target} failed: {exc.message}",
@@ -233,12 +251,58 @@ def commit(runner: Runner, staged: Sequence[Staged], *, workers: int = 4) -> lis
                 detail=exc.detail,
             )
             failed.__cause__ = exc
-            return failed
-        return None
+            raise failed from exc
 
-    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(work)))) as pool:
-        results = list(pool.map(one, work))
-    return [e for e in results if e is not None]
+    jobs: list[tuple[str, Callable[[], None]]] = []
+    for i, s in enumerate(work):
+        if _bytes_known(s):
+            runner.log(f"+ PUT {s.digest[:19]}… as {' '.join(s.merge.moving)}  (registry API)")
+            jobs += [(t, functools.partial(put, i, t)) for t in s.merge.moving]
+        else:
+            by_create[i] = list(s.merge.moving)
+    pool = ThreadPoolExecutor(max_workers=max(1, min(workers, len(jobs) or 1)))
+    try:
+        errors += _run_all(pool, jobs, soft)
+        creates = [(f"target {work[i].merge.target}", functools.partial(create, i, tags))
+                   for i, tags in sorted(by_create.items())]  # fmt: skip
+        errors += _run_all(pool, creates, None)
+    except BaseException:
+        pool.shutdown(
+            wait=True, cancel_futures=True
+        )  # writes already sent finish before the roll back
+        raise
+    pool.shutdown(wait=True)
+    return errors
+
+
+def _bytes_known(s: Staged) -> bool:
+    raw = s.index.raw
+    return raw is not None and "sha256:" + hashlib.sha256(raw).hexdigest() == s.digest
+
+
+def _run_all(
+    pool: ThreadPoolExecutor, jobs: Sequence[tuple[str, Callable[[], None]]], soft: float | None
+) -> list[BaseException]:
+    """Run `jobs` side by side; every one has ended when this returns. A job still running after `soft`
+    seconds is a failure (no answer in time), and is still waited for."""
+    futures = {pool.submit(fn): what for what, fn in jobs}
+    _, late = wait(futures, timeout=soft)
+    errors: list[BaseException] = []
+    if late:
+        names = sorted(futures[f] for f in late)
+        errors.append(
+            RegistryError(
+                f"no answer within {soft:g} s to the tag move(s) of {', '.join(names[:4])}"
+                + (f" and {len(names) - 4} more" if len(names) > 4 else ""),
+                hint=f"the registry is slow or stuck: try again later, or raise {registry.WRITE_TIMEOUT_ENV}",
+            )
+        )
+        wait(late)  # sent writes may still land: wait for their answers before anything is put back
+    for f in futures:
+        exc = f.exception()
+        if exc is not None:
+            errors.append(exc)
+    return errors
 
 
 # -- 4. roll back ---------------------------------------------------------------------------------------
@@ -306,11 +370,7 @@ def roll_back(runner: Runner, staged: Sequence[Staged]) -> RollBack:
                 else:
                     restore.setdefault((d.repository, before), []).append(tag)
     for (repo, before), tags in restore.items():
-        why = f"still not at {before[:19]}… after putting it back"
-        try:
-            runner.imagetools_create(tags, [f"{repo}@{before}"])
-        except BakepyError as exc:  # a failed call may still have put some back: the reads decide
-            why = f"putting it back failed: {exc.message}"
+        whys = _put_back(runner, repo, before, tags)
         for tag in tags:
             try:
                 ok = _read_digest(runner, tag) == before
@@ -319,7 +379,9 @@ def roll_back(runner: Runner, staged: Sequence[Staged]) -> RollBack:
             if ok:
                 result.restored.append(tag)
             else:
-                result.failed.append((tag, why))
+                result.failed.append(
+                    (tag, whys.get(tag, f"still not at {before[:19]}… after putting it back"))
+                )
     for tag, d, digest in create:
         safe = digest not in set(d.before.values())
         if registry.delete_tag(tag, digest=digest, others_safe=safe):
@@ -329,6 +391,35 @@ def roll_back(runner: Runner, staged: Sequence[Staged]) -> RollBack:
                 (tag, "it did not exist before and this registry does not let bakepy delete it")
             )
     return result
+
+
+def _put_back(runner: Runner, repo: str, before: str, tags: Sequence[str]) -> dict[str, str]:
+    """Point `tags` (of `repo`) at `before` again, each on its own so one refusal stops no other; return why
+    each failed one failed (the caller's reads decide what counts as put back)."""
+    whys: dict[str, str] = {}
+    rest = list(tags)
+    try:
+        old = registry.read_anonymously(f"{repo}@{before}")
+    except registry.NoAnswer:
+        old = None
+    if old is not None and old.raw is not None:
+        rest = []
+        for tag in tags:
+            try:
+                registry.put_tag(tag, old.raw, old.media_type, timeout=registry.write_timeout())
+            except registry.NoAnswer:
+                rest.append(tag)
+            except RegistryError as exc:
+                whys[tag] = f"putting it back failed: {exc.message}"
+                rest.append(
+                    tag
+                )  # a refused PUT may still have landed, or imagetools may get through
+    for tag in rest:
+        try:
+            runner.imagetools_create([tag], [f"{repo}@{before}"])
+        except BakepyError as exc:
+            whys.setdefault(tag, f"putting it back failed: {exc.message}")
+    return whys
 
 
 # -- the transaction ------------------------------------------------------------------------------------

@@ -84,3 +84,41 @@ def test_a_failing_tag_put_leaves_every_tag_as_before_and_a_rerun_converges(
     assert len(set(converged.values())) == 1
     _, index = api.get_manifest(direct[1], unique_repo, "latest")
     assert api.platforms(index) == {"linux/amd64", "linux/arm64"}
+
+
+TIMEOUT = 2  # BAKEPY_REGISTRY_TIMEOUT for the delay runs: the proxy answers 10 s past it
+
+
+def test_a_tag_move_answered_10s_past_the_timeout_fails_the_run_and_leaves_every_tag_as_before(
+    stack, proxy: FaultProxy, unique_repo: str, tmp_path: Path
+) -> None:
+    """The proxy holds one tag's PUT for timeout + 10 s, then forwards it: the write lands late. bakepy fails
+    the run at the timeout, but waits for the write it sent before putting tags back, so nothing lands after
+    the roll back: every tag is where it was, read well after the delayed write went through."""
+    direct = [stack.registries[0], stack.registries[1]]
+    root = nonce_project(tmp_path / "p", [stack.registries[0], proxy.address], unique_repo, TAGS)
+    first = bakepy(["publish"], root, env_for(stack, NONCE="first"))
+    assert first.returncode == 0, first.stderr
+    before = _state(direct, unique_repo)
+    assert all(before.values())
+
+    for run in range(RUNS):
+        tag = TAGS[run % len(TAGS)]
+        proxy.clear()
+        delayed = proxy.add_rule(
+            "PUT", rf"/v2/{unique_repo}/manifests/{tag}$", "delay", seconds=TIMEOUT + 10, times=1
+        )
+        env = env_for(stack, NONCE=uuid.uuid4().hex, BAKEPY_REGISTRY_TIMEOUT=str(TIMEOUT))
+        result = bakepy(["publish"], root, env)
+        assert delayed.fired == 1, "the fault never fired"
+        assert result.returncode == 5, result.stderr
+        assert f"no answer within {TIMEOUT} s" in result.stderr, result.stderr[-2000:]
+        assert "COULD NOT" not in result.stderr, result.stderr
+        assert "Traceback" not in result.stderr
+        assert any(h.fault == "delay" and h.status == 201 for h in proxy.faults()), proxy.faults()
+        assert _state(direct, unique_repo) == before, result.stderr  # the late write did not stay
+
+    proxy.clear()
+    final = bakepy(["publish"], root, env_for(stack, NONCE="final"))
+    assert final.returncode == 0, final.stderr
+    assert len(set(_state(direct, unique_repo).values())) == 1
