@@ -19,8 +19,37 @@ SCHEMA_PATH = Path(__file__).with_name("bakepy.schema.json")
 SCHEMA_ID = "https://bakepy.dev/bakepy.schema.json"
 
 
+def _with_attribute_docstrings() -> None:
+    """Give every model field its attribute docstring as description, then rebuild the models.
+
+    The models do not set pydantic's `use_attribute_docstrings`: it reads each class's source at import, ~85 ms
+    of every command's start-up, and only this schema shows descriptions."""
+    from pydantic import BaseModel
+    from pydantic._internal._docs_extraction import extract_docstrings_from_cls
+
+    models: list[type[BaseModel]] = []
+    todo: list[type[BaseModel]] = [BaseModel]
+    while todo:
+        for sub in todo.pop().__subclasses__():
+            if sub.__module__.startswith("bakepy.") and sub not in models:
+                models.append(sub)
+            todo.append(sub)
+    changed = False
+    for model in models:
+        docs = extract_docstrings_from_cls(model, use_inspect=True)
+        for name, info in model.model_fields.items():
+            if info.description is None and name in docs and name in model.__annotations__:
+                info.description = docs[name]
+                changed = True
+    if changed:
+        for _ in models:  # nested models first, whatever the order: rebuild until nothing is stale
+            for model in models:
+                model.model_rebuild(force=True)
+
+
 def build_schema() -> dict[str, Any]:
     """The schema of bakepy.toml (also the `[tool.bakepy]` table of pyproject.toml)."""
+    _with_attribute_docstrings()
     schema = _without_null(Project.model_json_schema(by_alias=True, mode="validation"))
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",

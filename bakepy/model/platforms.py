@@ -144,7 +144,6 @@ def _parse(value: str) -> tuple[str, str, str]:
         )
     parts = value.split("/")
     bad = f"{value!r} is not a platform"
-    hint = _did_you_mean(value.strip().lower(), COMMON_PLATFORMS)
     if len(parts) == 1 and parts[0]:
         word = parts[0].lower()
         if word in KNOWN_OS:
@@ -162,6 +161,8 @@ def _parse(value: str) -> tuple[str, str, str]:
     os_name = parts[0].lower()
     os_name = "darwin" if os_name == "macos" else os_name
     arch, variant = _normalize_arch(parts[1].lower(), parts[2].lower() if len(parts) == 3 else "")
+    if os_name not in KNOWN_OS or arch not in KNOWN_ARCH:  # suggestions only on failure: they cost
+        hint = _did_you_mean(value.strip().lower(), COMMON_PLATFORMS)
     if os_name not in KNOWN_OS:
         raise ValueError(
             f"{bad}: unknown operating system {parts[0]!r}"

@@ -143,5 +143,4 @@ class _Model(BaseModel):
         alias_generator=_kebab,
         validate_by_name=True,
         validate_by_alias=True,
-        use_attribute_docstrings=True,
     )

@@ -93,7 +93,6 @@ class _Settings(BaseModel):
         alias_generator=_kebab,
         validate_by_name=True,
         validate_by_alias=True,
-        use_attribute_docstrings=True,
     )
 
 
