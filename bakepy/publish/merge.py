@@ -238,6 +238,11 @@ def commit(runner: Runner, staged: Sequence[Staged], *, workers: int = 8) -> lis
             registry.put_tag(tag, s.index.raw or b"", s.index.media_type, timeout=hard)
         except registry.NoAnswer:
             by_create.setdefault(i, []).append(tag)  # dict/list appends are atomic under the GIL
+        except RegistryError as exc:
+            raise RegistryError(
+                f"merge of target {s.merge.target} failed: {exc.message}",
+                hint=exc.hint or "fix the registry problem and publish again",
+            ) from exc
 
     def create(i: int, tags: Sequence[str]) -> None:
         s = work[i]

@@ -20,6 +20,12 @@ from e2e_support import bakepy, env_for, nonce_project, small_project
 
 from bakepy.engine.runner import _descendants
 
+TESTS = Path(__file__).resolve().parents[1]
+if str(TESTS) not in sys.path:
+    sys.path.insert(0, str(TESTS))
+
+from faultproxy import FaultProxy  # noqa: E402
+
 FAIL_ON_ARM = """FROM busybox
 ARG TARGETARCH
 RUN if [ "$TARGETARCH" = arm64 ]; then echo "no arm64 for you" >&2; exit 3; fi; uname -m > /arch
@@ -126,58 +132,58 @@ def _digests(registries: list[str], repo: str, tags: list[str]) -> dict[str, str
 def test_a_signal_during_the_tag_moves_leaves_every_tag_as_before_and_no_child(
     stack, unique_repo: str, tmp_path: Path, sig: signal.Signals
 ) -> None:
-    registries = list(stack.registries)
+    """The second registry sits behind the fault proxy, which holds one tag's PUT for 2 s: the signal lands
+    while the tag moves are in flight (some tags moved, that one on its way). Afterwards every tag is as before
+    in both registries (the held write is waited for, then put back) and no child process is left."""
+    registries = list(stack.registries)  # what the assertions read: never the proxy
     tags = [f"t{i}" for i in range(12)]
-    root = nonce_project(tmp_path / "p", registries, unique_repo, tags)
-    env = env_for(stack, NONCE="first")
-    first = bakepy(["publish"], root, env)
-    assert first.returncode == 0, first.stderr
-    before = _digests(registries, unique_repo, tags)
-    assert all(before.values())
+    with FaultProxy(stack.registries[1]) as proxy:
+        root = nonce_project(tmp_path / "p", [registries[0], proxy.address], unique_repo, tags)
+        first = bakepy(["publish"], root, env_for(stack, NONCE="first"))
+        assert first.returncode == 0, first.stderr
+        before = _digests(registries, unique_repo, tags)
+        assert all(before.values())
 
-    interrupted = 0
-    for attempt in range(5):
-        env = env_for(stack, NONCE=f"second-{attempt}-{uuid.uuid4().hex}")
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "bakepy", "--debug", "publish"],
-            cwd=root,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        # wait for the tag moves to start (the commit's imagetools create with every tag), then signal
-        deadline = time.monotonic() + 300
-        sent = False
-        while time.monotonic() < deadline and proc.poll() is None:
-            for pid in _descendants(proc.pid):
-                try:
-                    cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-                except OSError:
-                    continue
-                if b"create" in cmdline and any(a.endswith(b":t0") for a in cmdline):
-                    os.kill(proc.pid, sig)
-                    sent = True
-                    break
-            if sent:
-                break
-            time.sleep(0.005)
-        _, err = proc.communicate(timeout=120)
-        after = _digests(registries, unique_repo, tags)
-        if sent and proc.returncode == 130:
-            interrupted += 1
-            assert after == before, err
+        for attempt in range(5):
+            proxy.clear()
+            held = proxy.add_rule(
+                "PUT", rf"/v2/{unique_repo}/manifests/t5$", "delay", seconds=2, times=1
+            )
+            env = env_for(stack, NONCE=f"second-{attempt}-{uuid.uuid4().hex}")
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "bakepy", "--debug", "publish"],
+                cwd=root,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            deadline = time.monotonic() + 300
+            while time.monotonic() < deadline and proc.poll() is None and not held.fired:
+                time.sleep(0.005)
+            assert held.fired, "the tag moves never reached the proxy"
+            time.sleep(0.2)  # the other tags' PUTs go through meanwhile
+            children = _descendants(proc.pid)
+            os.kill(proc.pid, sig)
+            _, err = proc.communicate(timeout=300)
+            after = _digests(registries, unique_repo, tags)
+            assert proc.returncode == 130, err
             assert "interrupted while moving tags" in err, err
-        else:  # the signal came too late: the run finished; every tag moved and is complete
-            assert proc.returncode == 0, err
-            assert len(set(after.values())) <= len(registries)
-            before = after
-        assert not _descendants(proc.pid)
-        leftovers = subprocess.run(
-            ["pgrep", "-f", f"imagetools create.*{unique_repo}"], capture_output=True, text=True
-        )
-        assert leftovers.stdout.strip() == "", "a child outlived bakepy"
-    assert interrupted >= 3, f"only {interrupted} of 5 runs were interrupted during the tag moves"
+            assert "put back" in err, err  # tags had moved: the message says they were put back
+            assert after == before, err
+            assert not any(_alive(pid) for pid in children), "a child outlived bakepy"
+            leftovers = subprocess.run(
+                ["pgrep", "-f", f"imagetools create.*{unique_repo}"], capture_output=True, text=True
+            )
+            assert leftovers.stdout.strip() == "", "a child outlived bakepy"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
 
 
 def test_a_mislabelled_source_is_refused_before_any_tag_moves(
