@@ -23,7 +23,7 @@ from bakepy.model.base import ModelError, _did_you_mean
 from bakepy.model.csvvalue import _csv_field, _csv_pairs, parse_csv
 from bakepy.model.interpolate import _deferred
 from bakepy.model.references import parse_reference
-from bakepy.model.types import StrMap, _Model, _scalar_to_str
+from bakepy.model.types import Items, StrMap, _Model, _scalar_to_str
 
 # --------------------------------------------------------------------------------------------------
 # Structured attributes: a table or buildx's CSV string
@@ -312,7 +312,7 @@ class SSH(_BakeValue):
 
     id: str = "default"
     """The id the Dockerfile mounts (`RUN --mount=type=ssh,id=...`)."""
-    paths: tuple[str, ...] = ()
+    paths: Items[str] = ()
     """Agent sockets or key files; empty means $SSH_AUTH_SOCK."""
 
     @model_validator(mode="before")
