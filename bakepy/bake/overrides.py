@@ -93,12 +93,9 @@ def apply_sets(bake: Mapping[str, Any], sets: Sequence[str]) -> dict[str, Any]:
     seen: dict[tuple[str, str], bool] = {}
     for raw in sets:
         pattern, attribute, sub, text, append = _parse(raw)
-        names = []
-        for each in pattern.split(","):  # bake: `a,b.args.X=1` sets both
-            found = [n for n in targets if fnmatch.fnmatchcase(n, each)]
-            if not found and each in groups:
-                found = [n for n in groups[each].get("targets", []) if n in targets]
-            names += [n for n in found if n not in names]
+        names = [n for n in targets if fnmatch.fnmatchcase(n, pattern)]
+        if not names and pattern in groups:
+            names = [n for n in groups[pattern].get("targets", []) if n in targets]
         if not names:
             raise ConfigError(
                 f"--set {raw!r}: no target matches {pattern!r}"

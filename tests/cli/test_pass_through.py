@@ -126,7 +126,7 @@ def test_a_bad_set_is_one_line_and_exit_2(project: Path, value: str, message: st
 
 def test_repeated_set_keys_collect_as_bake_does() -> None:
     bake = {"target": {"a": {"tags": ["x"]}, "b": {}}}
-    out = apply_sets(bake, ["a,b.tags=t1", "a.tags=t2"])
+    out = apply_sets(bake, ["*.tags=t1", "a.tags=t2"])
     assert out["target"]["a"]["tags"] == ["t1", "t2"]
     assert out["target"]["b"]["tags"] == ["t1"]
     assert bake["target"]["a"]["tags"] == ["x"]  # the input is left alone
