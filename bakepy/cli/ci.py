@@ -20,11 +20,13 @@ from bakepy.cli.options import (
     BuilderOpt,
     FileOpt,
     JsonOpt,
+    LoadOpt,
     NoCacheOpt,
     PullOpt,
     SetOpt,
     StrictOpt,
     TargetsArg,
+    VarOpt,
     bake_options,
     chosen_builder,
     print_warnings,
@@ -164,8 +166,10 @@ def build(
     ] = False,
     records: RecordsOpt = None,
     set_: SetOpt = None,
+    var: VarOpt = None,
     no_cache: NoCacheOpt = False,
     pull: PullOpt = False,
+    load: LoadOpt = False,
     as_json: JsonOpt = False,
     strict: StrictOpt = False,
 ) -> None:
@@ -175,9 +179,8 @@ def build(
     ([project] cache), so runners never overwrite each other's cache.
     """
     from bakepy.ci.split import build_platform
-    from bakepy.config import load_project
     from bakepy.engine.runner import Runner
-    from bakepy.errors import ConfigError
+    from bakepy.errors import BuildError, ConfigError
 
     if not platform:
         raise ConfigError(
@@ -186,15 +189,28 @@ def build(
         )
     if records is not None and not push_by_digest:
         raise ConfigError("--records needs --push-by-digest: only a push writes digest records")
-    from bakepy.cli.options import contextual
+    if load and push_by_digest:
+        raise ConfigError(
+            "--load and --push-by-digest: a pushed build is loaded from its registry, not built twice",
+            hint="build with --load alone for a local image, or pull by digest after a push",
+        )
+    from bakepy.cli.options import contextual, load_with_vars
 
-    loaded = contextual(load_project(file, Path.cwd()), targets, need_tags=push_by_digest)
+    loaded = contextual(load_with_vars(file, var, Path.cwd()), targets, need_tags=push_by_digest)
     print_warnings(loaded.project, strict)
     log: list[str] = []
     runner_ = Runner(
         builder=chosen_builder(builder, loaded.project), log=log.append if as_json else None
     )
-    runner_.bake_options = bake_options(set_, no_cache, pull)
+    runner_.bake_options = bake_options(set_, no_cache, pull, load)
+    if load and runner_.docker_daemon() is None:
+        # buildx builds first and fails only at the export ("failed to copy to tar: ... closed pipe")
+        raise BuildError(
+            "--load loads the image into the local Docker daemon, and no Docker daemon answers; "
+            "nothing was built",
+            hint="start Docker (or set DOCKER_HOST), or drop --load; `bakepy render` then "
+            "`docker buildx bake --set '*.output=type=docker,dest=image.tar'` writes a tarball instead",
+        )
     report = build_platform(
         loaded.path,
         loaded.project,

@@ -86,13 +86,82 @@ SetOpt = Annotated[
         "(repeatable), e.g. '*.args.VERSION=1.2'. Outputs and tags stay bakepy's.",
     ),
 ]
+VarOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--var",
+        help="Set a project variable for this run, NAME=VALUE (repeatable), as `docker buildx bake --var`; "
+        "wins over the environment and the default.",
+    ),
+]
 NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Build without BuildKit's cache.")]
 PullOpt = Annotated[
     bool, typer.Option("--pull", help="Always pull the base images' newest versions.")
 ]
 
 
-def bake_options(sets: list[str] | None, no_cache: bool, pull: bool) -> Any:
+def parse_vars(values: list[str] | None) -> dict[str, str]:
+    """`--var NAME=VALUE` values as a mapping (the last one of a name wins); ConfigError when malformed."""
+    from bakepy.errors import ConfigError
+
+    out: dict[str, str] = {}
+    for value in values or ():
+        name, eq, text = value.partition("=")
+        if not eq or not name:
+            raise ConfigError(f"--var {value!r}: write NAME=VALUE, e.g. 'VERSION=1.2.3'")
+        out[name] = text
+    return out
+
+
+def load_with_vars(
+    file: Path | None, variables: list[str] | None, cwd: Path | None = None
+) -> LoadedProject:
+    """The project with `--var` values over the environment (bake's order: --var, environment, default).
+
+    A name the project does not declare is an error (exit 2) with the closest declared name: bake would
+    silently define a new variable no target reads, and a typo would build the default."""
+    import difflib
+    import os
+
+    from bakepy.config import load_project
+    from bakepy.errors import ConfigError
+
+    values = parse_vars(variables)
+    if not values:
+        return load_project(file, cwd)
+    loaded = load_project(file, cwd, env={**os.environ, **values})
+    declared = sorted(loaded.project.variables)
+    for name in values:
+        if name not in declared:
+            close = difflib.get_close_matches(name, declared, n=1, cutoff=0.6)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            known = f" (it declares {', '.join(declared)})" if declared and not close else ""
+            raise ConfigError(
+                f"--var {name}: {loaded.path.name} declares no variable {name!r}{hint}{known}",
+                hint="declare it under [variable.NAME], or set a target attribute with --set",
+            )
+    return loaded
+
+
+def var_environment(variables: list[str] | None) -> dict[str, str] | None:
+    """What `${NAME}` reads when a command validates the project again (e.g. a metadata-action overlay)."""
+    import os
+
+    values = parse_vars(variables)
+    return {**os.environ, **values} if values else None
+
+
+LoadOpt = Annotated[
+    bool,
+    typer.Option(
+        "--load",
+        help="Also load the built image into the local Docker daemon's image store (buildx's --load, one "
+        "platform). Needs a Docker daemon; not with --push-by-digest.",
+    ),
+]
+
+
+def bake_options(sets: list[str] | None, no_cache: bool, pull: bool, load: bool = False) -> Any:
     """The pass-through options for every build bake; `--set` of outputs or tags is refused (publish pushes by
     digest and moves tags itself: an override would undo the promise)."""
     from bakepy.engine.runner import BakeOptions
@@ -110,7 +179,7 @@ def bake_options(sets: list[str] | None, no_cache: bool, pull: bool) -> Any:
                 f"--set {value!r}: bakepy sets {attribute} itself (push by digest, then every tag at once)",
                 hint="set tags and registries in the project; use `bakepy render` for a file to bake by hand",
             )
-    return BakeOptions(tuple(sets or ()), no_cache, pull)
+    return BakeOptions(tuple(sets or ()), no_cache, pull, load)
 
 
 ContextOpt = Annotated[

@@ -21,9 +21,12 @@ from bakepy.cli.options import (
     SetOpt,
     StrictOpt,
     TargetsArg,
+    VarOpt,
     bake_options,
     chosen_builder,
+    load_with_vars,
     print_warnings,
+    var_environment,
 )
 
 
@@ -47,6 +50,7 @@ def publish(
     ] = None,
     as_json: JsonOpt = False,
     set_: SetOpt = None,
+    var: VarOpt = None,
     no_cache: NoCacheOpt = False,
     pull: PullOpt = False,
     progress: Annotated[
@@ -86,7 +90,6 @@ def publish(
     """
     from rich.console import Console
 
-    from bakepy.config import load_project
     from bakepy.engine.runner import Runner
     from bakepy.errors import ConfigError
     from bakepy.inputs import check_build_inputs, check_records_dir
@@ -96,16 +99,19 @@ def publish(
     if progress not in ("auto", "plain"):
         raise ConfigError(f"--progress {progress!r}: use auto or plain")
     started = time.monotonic()
-    loaded = load_project(file, Path.cwd())
+    loaded = load_with_vars(file, var, Path.cwd())
     if metadata_bake is not None:
         import dataclasses
 
+        from bakepy.model import ENVIRONMENT
         from bakepy.tagging.overlay import overlay_project
 
-        loaded = dataclasses.replace(
-            loaded,
-            project=overlay_project(loaded.project, metadata_bake, source=loaded.path.name),
-        )
+        token = ENVIRONMENT.set(var_environment(var))  # the overlay validates the project again
+        try:
+            overlaid = overlay_project(loaded.project, metadata_bake, source=loaded.path.name)
+        finally:
+            ENVIRONMENT.reset(token)
+        loaded = dataclasses.replace(loaded, project=overlaid)
     print_warnings(loaded.project, strict)
     loaded, push = _in_context(loaded, targets, context, context_source, push)
     # before anything is built: where the records go, and what buildx will be asked to read

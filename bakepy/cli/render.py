@@ -22,7 +22,9 @@ from bakepy.cli.options import (
     JsonOpt,
     StrictOpt,
     TargetsArg,
+    VarOpt,
     contextual,
+    load_with_vars,
     print_warnings,
 )
 
@@ -53,11 +55,20 @@ def render(
             help="Render what a publish builds: tags dropped, one push-by-digest output.",
         ),
     ] = False,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            help="Write a `docker buildx bake --set` override into the file (repeatable), e.g. "
+            "'*.args.VERSION=1.2', 'app.platform=linux/arm64', 'app.tags+=example.com/app:dev'.",
+        ),
+    ] = None,
+    var: VarOpt = None,
     strict: StrictOpt = False,
 ) -> None:
     """Render the project as a docker-bake.json that `docker buildx bake -f FILE` builds as is."""
+    from bakepy.bake.overrides import apply_sets
     from bakepy.bake.render import dumps, render_bake
-    from bakepy.config import load_project
     from bakepy.errors import ConfigError
     from bakepy.inputs import check_output_file
 
@@ -66,11 +77,10 @@ def render(
         check_output_file(
             output, "--output"
         )  # before anything: a typo'd folder is not a render failure
-    loaded = load_project(file)
+    loaded = load_with_vars(file, var)
     print_warnings(loaded.project, strict)
-    text = dumps(
-        render_bake(loaded.project, targets=targets or None, platform=platform, publish=publish)
-    )
+    bake = render_bake(loaded.project, targets=targets or None, platform=platform, publish=publish)
+    text = dumps(apply_sets(bake, set_ or ()))
     if output is None or not to_file:
         sys.stdout.write(text)
         return
@@ -91,16 +101,16 @@ def plan(
     ] = None,
     context: ContextOpt = None,
     context_source: ContextSourceOpt = "auto",
+    var: VarOpt = None,
     strict: StrictOpt = False,
 ) -> None:
     """Show what a publish would do: targets x platforms x tags x registries, and every command it runs.
 
     With tag rules ([project.metadata]) the tags are those of the git/CI context (`--context` previews another).
     """
-    from bakepy.config import load_project
     from bakepy.publish.plan import plan_publish, plan_to_json
 
-    loaded = contextual(load_project(file), targets, context, context_source)
+    loaded = contextual(load_with_vars(file, var), targets, context, context_source)
     print_warnings(loaded.project, strict)
     publish_plan = plan_publish(loaded.project, targets or (), platforms or None)
     data = plan_to_json(publish_plan)

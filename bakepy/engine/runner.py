@@ -87,15 +87,17 @@ def parse_buildx_version(text: str) -> tuple[int, int, int] | None:
 
 @dataclass(frozen=True)
 class BakeOptions:
-    """What a user passes through to every build bake (`--set`, `--no-cache`, `--pull`)."""
+    """What a user passes through to every build bake (`--set`, `--no-cache`, `--pull`, `--load`)."""
 
     sets: tuple[str, ...] = ()
     no_cache: bool = False
     pull: bool = False
+    load: bool = False
 
     def args(self) -> list[str]:
         out = [a for s in self.sets for a in ("--set", s)]
-        return out + ["--no-cache"] * self.no_cache + ["--pull"] * self.pull
+        out += ["--no-cache"] * self.no_cache + ["--pull"] * self.pull
+        return out + ["--load"] * self.load
 
 
 class Runner:
@@ -264,6 +266,18 @@ class Runner:
         return self.run(
             ["buildx", "version"], what="docker buildx version", error=ToolMissingError
         ).strip()
+
+    def docker_daemon(self) -> str | None:
+        """The local Docker daemon's version, or None when none answers (what `--load` loads into)."""
+        try:
+            out = self.run(
+                ["version", "--format", "{{.Server.Version}}"],
+                what="docker version",
+                error=BuildError,
+            )
+        except BuildError:
+            return None
+        return out.strip() or None
 
     def _builder_args(self, builder: str | None = None) -> list[str]:
         name = builder or self.builder

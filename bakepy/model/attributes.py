@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import (
     BaseModel,
@@ -23,16 +23,98 @@ from bakepy.model.base import ModelError, _did_you_mean
 from bakepy.model.csvvalue import _csv_field, _csv_pairs, parse_csv
 from bakepy.model.interpolate import _deferred
 from bakepy.model.references import parse_reference
-from bakepy.model.types import StrMap, _Model, _scalar_to_str
+from bakepy.model.types import Items, StrMap, _Model, _scalar_to_str
 
 # --------------------------------------------------------------------------------------------------
 # Structured attributes: a table or buildx's CSV string
 
+_ATTR_VALUE: dict[str, Any] = {"type": ["string", "boolean", "integer"]}
+_KEY_SCHEMA: dict[str, Any] = {"mode": {"enum": ["min", "max"]}}
+
+#: BuildKit's cache backends' attributes (docs: "Export cache"), import and export, every backend.
+CACHE_KEYS = (
+    # registry, local
+    "ref",
+    "mode",
+    "image-manifest",
+    "oci-mediatypes",
+    "compression",
+    "compression-level",
+    "force-compression",
+    "ignore-error",
+    "src",
+    "dest",
+    "digest",
+    "tag",
+    # gha
+    "scope",
+    "url",
+    "url_v2",
+    "token",
+    "timeout",
+    "repository",
+    "ghtoken",
+    "version",
+    # s3, azblob
+    "bucket",
+    "region",
+    "name",
+    "endpoint_url",
+    "prefix",
+    "blobs_prefix",
+    "manifests_prefix",
+    "use_path_style",
+    "access_key_id",
+    "secret_access_key",
+    "session_token",
+    "touch_refresh",
+    "upload_parallelism",
+    "download_parallelism",
+    "account_url",
+)
+#: BuildKit's exporters' attributes (image/registry, docker, oci, local, tar), besides `type` and `dest`.
+OUTPUT_KEYS = (
+    "name",
+    "push",
+    "push-by-digest",
+    "insecure",
+    "dangling-name-prefix",
+    "name-canonical",
+    "compression",
+    "compression-level",
+    "force-compression",
+    "oci-mediatypes",
+    "oci-artifact",
+    "unpack",
+    "store",
+    "rewrite-timestamp",
+    "source-date-epoch",
+    "buildinfo",
+    "buildinfo-attrs",
+    "attestation-prefix",
+    "tar",
+    "context",
+    "platform-split",
+)
+#: provenance and sbom attestation attributes, besides `type` and `disabled`.
+ATTEST_KEYS = (
+    "mode",
+    "builder-id",
+    "reproducible",
+    "inline-only",
+    "version",
+    "filename",
+    "generator",
+)
+
 
 def _attr_schema(
-    type_values: Sequence[str], extra_props: Mapping[str, Any] | None = None
+    type_values: Sequence[str],
+    extra_props: Mapping[str, Any] | None = None,
+    keys: Sequence[str] = (),
 ) -> dict[str, Any]:
     props: dict[str, Any] = {"type": {"type": "string", "examples": list(type_values)}}
+    props.update({key: _KEY_SCHEMA.get(key, _ATTR_VALUE) for key in keys})
     props.update(extra_props or {})
     return {
         "anyOf": [
@@ -68,6 +150,9 @@ class _AttrEntry(_BakeValue):
     KNOWN_TYPES: ClassVar[tuple[str, ...]] = ()
     WHAT: ClassVar[str] = "entry"
     SPECIAL: ClassVar[tuple[str, ...]] = ()
+    KEYS: ClassVar[tuple[str, ...]] = ()
+    """The attributes BuildKit documents for this kind of entry, as buildx spells them. Each is a keyword of the
+    class (`image-manifest` is `image_manifest=`); a key close to one of them is a misspelling and an error."""
 
     type: str
     """The backend/exporter type."""
@@ -93,13 +178,33 @@ class _AttrEntry(_BakeValue):
         data = dict(data)
         nested = data.pop("attrs", None)
         out: dict[str, Any] = {k: data.pop(k) for k in ("type", *cls.SPECIAL) if k in data}
-        attrs = {k: _scalar_to_str(v) for k, v in data.items()}
+        attrs = {cls._key(k): _scalar_to_str(v) for k, v in data.items() if v is not None}
         if isinstance(nested, Mapping):
             attrs.update({k: _scalar_to_str(v) for k, v in nested.items()})
         elif nested is not None:
             attrs["attrs"] = nested
         out["attrs"] = attrs
         return out
+
+    @classmethod
+    def _key(cls, key: str) -> str:
+        """`key` as buildx spells it (a Python keyword's `_` is a `-`); an error if it misspells a known key.
+
+        A key that resembles none is passed on as written: buildx hands every attribute to BuildKit, and a
+        newer BuildKit may know it (issue 10: refuse only what is certainly wrong). The `attrs` table is the
+        explicit way to pass one."""
+        if key in cls.KEYS:
+            return key
+        dashed = key.replace("_", "-")
+        if dashed in cls.KEYS:
+            return dashed
+        if (
+            "." not in key
+        ):  # annotation.*, annotation-index.*, registry.insecure: patterns, not typos
+            hint = _did_you_mean(key, (*cls.KEYS, *cls.SPECIAL), 0.75)
+            if hint:
+                raise ModelError(f"unknown key {key!r}{hint}", (key,))
+        return key
 
     @field_validator("type")
     @classmethod
@@ -129,7 +234,7 @@ class _AttrEntry(_BakeValue):
     def __get_pydantic_json_schema__(
         cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
     ) -> JsonSchemaValue:
-        schema = _attr_schema(cls.KNOWN_TYPES)
+        schema = _attr_schema(cls.KNOWN_TYPES, keys=cls.KEYS)
         schema["description"] = (cls.__doc__ or "").strip().splitlines()[0]
         return schema
 
@@ -139,6 +244,51 @@ class CacheEntry(_AttrEntry):
 
     KNOWN_TYPES: ClassVar[tuple[str, ...]] = ("registry", "local", "inline", "gha", "s3", "azblob")
     WHAT: ClassVar[str] = "cache entry"
+    KEYS: ClassVar[tuple[str, ...]] = CACHE_KEYS
+
+    if TYPE_CHECKING:
+        # The keyword signature type checkers see (the attributes are kept, as written, in `attrs`).
+        def __init__(
+            self,
+            *,
+            type: Literal["registry", "local", "inline", "gha", "s3", "azblob"] | str,
+            ref: str | None = None,
+            mode: Literal["min", "max"] | None = None,
+            image_manifest: bool | str | None = None,
+            oci_mediatypes: bool | str | None = None,
+            compression: Literal["uncompressed", "gzip", "estargz", "zstd"] | str | None = None,
+            compression_level: int | str | None = None,
+            force_compression: bool | str | None = None,
+            ignore_error: bool | str | None = None,
+            src: str | None = None,
+            dest: str | None = None,
+            digest: str | None = None,
+            tag: str | None = None,
+            scope: str | None = None,
+            url: str | None = None,
+            url_v2: str | None = None,
+            token: str | None = None,
+            timeout: str | None = None,
+            repository: str | None = None,
+            ghtoken: str | None = None,
+            version: int | str | None = None,
+            bucket: str | None = None,
+            region: str | None = None,
+            name: str | None = None,
+            endpoint_url: str | None = None,
+            prefix: str | None = None,
+            blobs_prefix: str | None = None,
+            manifests_prefix: str | None = None,
+            use_path_style: bool | str | None = None,
+            access_key_id: str | None = None,
+            secret_access_key: str | None = None,
+            session_token: str | None = None,
+            touch_refresh: str | None = None,
+            upload_parallelism: int | str | None = None,
+            download_parallelism: int | str | None = None,
+            account_url: str | None = None,
+            attrs: Mapping[str, str] | None = None,
+        ) -> None: ...
 
     @classmethod
     def _from_csv(cls, value: str) -> dict[str, Any]:
@@ -150,6 +300,13 @@ class CacheEntry(_AttrEntry):
 
     @model_validator(mode="after")
     def _ref(self, info: ValidationInfo) -> CacheEntry:
+        mode = self.attrs.get("mode")
+        if mode is not None and mode not in ("min", "max") and not _deferred(mode, info):
+            raise ModelError(
+                f"{mode!r} is not a cache mode; use 'min' or 'max'"
+                + _did_you_mean(mode, ("min", "max")),
+                ("mode",),
+            )
         ref = self.attrs.get("ref")
         if self.type == "registry" and ref is not None and not _deferred(ref, info):
             try:
@@ -173,6 +330,38 @@ class Output(_AttrEntry):
     )
     WHAT: ClassVar[str] = "output"
     SPECIAL: ClassVar[tuple[str, ...]] = ("dest",)
+    KEYS: ClassVar[tuple[str, ...]] = OUTPUT_KEYS
+
+    if TYPE_CHECKING:
+        # The keyword signature type checkers see (the attributes but `dest` are kept, as written, in `attrs`).
+        def __init__(
+            self,
+            *,
+            type: Literal["image", "registry", "docker", "oci", "tar", "local", "cacheonly"] | str,
+            dest: str | None = None,
+            name: str | None = None,
+            push: bool | str | None = None,
+            push_by_digest: bool | str | None = None,
+            insecure: bool | str | None = None,
+            dangling_name_prefix: str | None = None,
+            name_canonical: bool | str | None = None,
+            compression: Literal["uncompressed", "gzip", "estargz", "zstd"] | str | None = None,
+            compression_level: int | str | None = None,
+            force_compression: bool | str | None = None,
+            oci_mediatypes: bool | str | None = None,
+            oci_artifact: bool | str | None = None,
+            unpack: bool | str | None = None,
+            store: bool | str | None = None,
+            rewrite_timestamp: bool | str | None = None,
+            source_date_epoch: int | str | None = None,
+            buildinfo: bool | str | None = None,
+            buildinfo_attrs: bool | str | None = None,
+            attestation_prefix: str | None = None,
+            tar: bool | str | None = None,
+            context: str | None = None,
+            platform_split: bool | str | None = None,
+            attrs: Mapping[str, str] | None = None,
+        ) -> None: ...
 
     dest: str | None = None
     """The destination path (local, tar, oci, docker exporters)."""
@@ -200,7 +389,7 @@ class Output(_AttrEntry):
     def __get_pydantic_json_schema__(
         cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
     ) -> JsonSchemaValue:
-        schema = _attr_schema(cls.KNOWN_TYPES, {"dest": {"type": "string"}})
+        schema = _attr_schema(cls.KNOWN_TYPES, {"dest": {"type": "string"}}, cls.KEYS)
         schema["description"] = (cls.__doc__ or "").strip().splitlines()[0]
         return schema
 
@@ -211,6 +400,24 @@ class Attestation(_AttrEntry):
     KNOWN_TYPES: ClassVar[tuple[str, ...]] = ("provenance", "sbom")
     WHAT: ClassVar[str] = "attestation"
     SPECIAL: ClassVar[tuple[str, ...]] = ("disabled",)
+    KEYS: ClassVar[tuple[str, ...]] = ATTEST_KEYS
+
+    if TYPE_CHECKING:
+        # The keyword signature type checkers see (the attributes but `disabled` are kept in `attrs`).
+        def __init__(
+            self,
+            *,
+            type: Literal["provenance", "sbom"] | str,
+            disabled: bool = False,
+            mode: Literal["min", "max"] | None = None,
+            builder_id: str | None = None,
+            reproducible: bool | str | None = None,
+            inline_only: bool | str | None = None,
+            version: str | None = None,
+            filename: str | None = None,
+            generator: str | None = None,
+            attrs: Mapping[str, str] | None = None,
+        ) -> None: ...
 
     disabled: StrictBool = False
     """Turn this attestation off (buildx otherwise adds a minimal provenance attestation)."""
@@ -237,7 +444,7 @@ class Attestation(_AttrEntry):
     def __get_pydantic_json_schema__(
         cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
     ) -> JsonSchemaValue:
-        schema = _attr_schema(cls.KNOWN_TYPES, {"disabled": {"type": "boolean"}})
+        schema = _attr_schema(cls.KNOWN_TYPES, {"disabled": {"type": "boolean"}}, cls.KEYS)
         schema["description"] = (cls.__doc__ or "").strip().splitlines()[0]
         return schema
 
@@ -312,7 +519,7 @@ class SSH(_BakeValue):
 
     id: str = "default"
     """The id the Dockerfile mounts (`RUN --mount=type=ssh,id=...`)."""
-    paths: tuple[str, ...] = ()
+    paths: Items[str] = ()
     """Agent sockets or key files; empty means $SSH_AUTH_SOCK."""
 
     @model_validator(mode="before")

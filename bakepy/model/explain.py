@@ -109,7 +109,10 @@ def explain_error(err: ErrorDetails, root: type[BaseModel]) -> tuple[tuple[str |
         return loc, f"unknown key {key!r}" + hint
     if kind == "missing":
         return loc, f"missing required key {loc[-1]!r}"
+    if kind == "is_instance_of" and ctx.get("class") == "Sequence":
+        kind = "list_type"  # a list field (bakepy.model.types.Items) given a table or a number
     expected = {
+        "sequence_str": "an array",
         "string_type": "a string",
         "bool_type": "a boolean (true or false)",
         "int_type": "an integer",

@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 from pydantic import (
+    ConfigDict,
     Field,
     PrivateAttr,
     StrictBool,
@@ -38,6 +39,7 @@ from bakepy.model.references import parse_reference
 from bakepy.model.types import (
     _SCALAR_SCHEMA,
     ImageName,
+    Items,
     Name,
     NullableStrMap,
     Platform,
@@ -46,6 +48,7 @@ from bakepy.model.types import (
     TagName,
     TagReference,
     VariableName,
+    _kebab,
     _Model,
     _scalar_to_str,
 )
@@ -79,17 +82,17 @@ class Target(_Model):
 
     description: str | None = None
     """Human-readable description (`bake --list=targets`)."""
-    inherits: tuple[Name, ...] = ()
+    inherits: Items[Name] = ()
     """Targets whose attributes this one starts from; later entries win."""
     args: NullableStrMap = Field(default_factory=dict)
     """Build arguments (`--build-arg`)."""
-    annotations: tuple[str, ...] = ()
+    annotations: Items[str] = ()
     """Exporter annotations, `[types:]key=value` (types: index, manifest, ...)."""
-    attest: tuple[Attestation, ...] = ()
+    attest: Items[Attestation] = ()
     """Attestations (provenance, sbom)."""
-    cache_from: tuple[CacheEntry, ...] = ()
+    cache_from: Items[CacheEntry] = ()
     """External cache sources."""
-    cache_to: tuple[CacheEntry, ...] = ()
+    cache_to: Items[CacheEntry] = ()
     """External cache destinations."""
     call: str | None = None
     """Frontend method: build, check, outline, targets (with `,format=...` options)."""
@@ -101,14 +104,14 @@ class Target(_Model):
     """Dockerfile path (relative to the context). Default 'Dockerfile'."""
     dockerfile_inline: str | None = None
     """An inline Dockerfile; wins over `dockerfile`."""
-    entitlements: tuple[str, ...] = ()
+    entitlements: Items[str] = ()
     """Privileges the build needs (network.host, security.insecure, ...)."""
     extra_hosts: StrMap = Field(default_factory=dict)
     """host -> IP mappings (`--add-host`)."""
     labels: NullableStrMap = Field(default_factory=dict)
     """Image labels."""
     matrix: Annotated[
-        dict[VariableName, tuple[str | dict[str, str], ...]] | None,
+        dict[VariableName, Items[str | dict[str, str]]] | None,
         WithJsonSchema(
             {
                 "type": "object",
@@ -132,36 +135,36 @@ class Target(_Model):
     """Network mode for RUN: default, host or none."""
     no_cache: StrictBool | None = None
     """Build without cache."""
-    no_cache_filter: tuple[str, ...] = ()
+    no_cache_filter: Items[str] = ()
     """Stages to build without cache."""
-    output: tuple[Output, ...] = ()
+    output: Items[Output] = ()
     """Outputs (exporters)."""
-    platforms: tuple[Platform, ...] = ()
+    platforms: Items[Platform] = ()
     """Target platforms, os/arch[/variant]; default: [project] platforms."""
-    policy: tuple[Policy, ...] = ()
+    policy: Items[Policy] = ()
     """Policies validating build sources."""
     pull: StrictBool | None = None
     """Always pull base images."""
     resources: Resources | None = None
     """cgroup limits for RUN containers."""
-    secret: tuple[Secret, ...] = ()
+    secret: Items[Secret] = ()
     """Secrets exposed to the build."""
     shm_size: Annotated[str | None, WithJsonSchema({"type": ["string", "integer"]})] = None
     """Size of /dev/shm, e.g. '128m'."""
-    ssh: tuple[SSH, ...] = ()
+    ssh: Items[SSH] = ()
     """SSH agent sockets or keys exposed to the build."""
-    tags: tuple[TagReference, ...] = ()
+    tags: Items[TagReference] = ()
     """Full image references, published exactly as written (besides registries x image x [project] tags)."""
     target: str | None = None
     """Dockerfile stage to build."""
-    ulimits: tuple[Ulimit, ...] = ()
+    ulimits: Items[Ulimit] = ()
     """ulimits for RUN containers."""
     image: ImageName | None = None
     """bakepy: the repository path under each [project] registry. Default: the target's name."""
-    sources: tuple[str, ...] = ()
+    sources: Items[str] = ()
     """bakepy: assemble this target from per-platform images already pushed instead of building it: `REF` (its
     platform read from the image) or `PLATFORM=REF` (checked against the image's config)."""
-    annotate: tuple[str, ...] = ()
+    annotate: Items[str] = ()
     """bakepy: `PLATFORM=REF` sources published as PLATFORM whatever their config says (docker manifest annotate)."""
     publish: StrictBool | None = None
     """bakepy: `false` keeps this target out of publishing (plan, publish, registries x tags); it is built as
@@ -349,7 +352,7 @@ def _unique_platforms(value: tuple[str, ...]) -> tuple[str, ...]:
 class Group(_Model):
     """A bake group: targets (or other groups) built together."""
 
-    targets: tuple[Name, ...] = ()
+    targets: Items[Name] = ()
     """Targets or groups in this group."""
     description: str | None = None
     """Human-readable description."""
@@ -430,11 +433,11 @@ class CacheSettings(_Model):
 class ProjectSettings(_Model):
     """bakepy's own settings: the `[project]` table."""
 
-    registries: tuple[Registry, ...] = ()
+    registries: Items[Registry] = ()
     """Registry prefixes, host[:port][/namespace...]; every target publishes registry/image:tag to each."""
-    platforms: tuple[Platform, ...] = ()
+    platforms: Items[Platform] = ()
     """Default platforms for targets that set none."""
-    tags: tuple[TagName, ...] = ()
+    tags: Items[TagName] = ()
     """Tag names; every target publishes registries x image x tags."""
     runners: dict[str, str] = Field(default_factory=dict)
     """CI runner label per platform, and `default` for the others."""
@@ -477,18 +480,35 @@ class ProjectSettings(_Model):
         return value
 
 
+_PROJECT_KEYS = {
+    "settings": "project",
+    "variables": "variable",
+    "targets": "target",
+    "groups": "group",
+}
+
+
+def _project_key(name: str) -> str:
+    """A `Project` field's TOML key: `settings` is `[project]`, the maps are bake's `[target.x]`, ..."""
+    return _PROJECT_KEYS.get(name, _kebab(name))
+
+
 class Project(_Model):
     """A bakepy project: what bakepy.toml (or `[tool.bakepy]`, or a bakefile.py) says."""
 
-    settings: ProjectSettings = Field(default_factory=ProjectSettings, alias="project")
+    # The TOML keys are bake's singular table names; the Python keywords (what pyright and mypy see, since
+    # dataclass_transform reads `Field(alias=...)` but not an alias generator) are the attribute names.
+    model_config = ConfigDict(alias_generator=_project_key)
+
+    settings: ProjectSettings = Field(default_factory=ProjectSettings)
     """bakepy settings: registries, default platforms, tags, runners, cache."""
     builder: BuilderSettings | None = None
     """A buildx builder with one node per platform (`bakepy builder create`)."""
-    variables: dict[VariableName, Variable] = Field(default_factory=dict, alias="variable")
+    variables: dict[VariableName, Variable] = Field(default_factory=dict)
     """Variables, interpolated as ${NAME}."""
-    targets: dict[Name, Target] = Field(default_factory=dict, alias="target")
+    targets: dict[Name, Target] = Field(default_factory=dict)
     """Targets by name."""
-    groups: dict[Name, Group] = Field(default_factory=dict, alias="group")
+    groups: dict[Name, Group] = Field(default_factory=dict)
     """Groups by name."""
 
     _resolved: ResolvedProject | None = PrivateAttr(default=None)

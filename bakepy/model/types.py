@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Annotated, Any
+from collections.abc import Mapping, Sequence
+from typing import Annotated, Any, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -114,6 +114,11 @@ Registry = Annotated[str, AfterValidator(_registry)]
 ImageName = Annotated[str, AfterValidator(_image_name)]
 Name = Annotated[str, AfterValidator(_target_name)]
 VariableName = Annotated[str, AfterValidator(_variable_name)]
+_T = TypeVar("_T")
+Items = Annotated[Sequence[_T], AfterValidator(tuple)]
+"""A list field: any sequence in (the lists the docs pass, in Python or TOML), a tuple once validated, so
+models stay hashable. Annotated as `Sequence` rather than `tuple` because type checkers build the keyword
+signature from the annotation: `tuple[str, ...]` would refuse `platforms=["linux/amd64"]`."""
 _SCALAR_SCHEMA: dict[str, Any] = {"type": ["string", "number", "boolean"]}
 StrMap = Annotated[
     dict[str, str],

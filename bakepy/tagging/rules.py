@@ -12,9 +12,10 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -79,6 +80,12 @@ def RuleError(message: str, path: Sequence[str | int] = ()) -> ValueError:
     from bakepy.model.base import ModelError
 
     return ModelError(message, path)
+
+
+_T = TypeVar("_T")
+_Items = Annotated[Sequence[_T], AfterValidator(tuple)]
+"""A list field that takes any sequence and holds a tuple (bakepy.model.types.Items; tagging does not import
+the model)."""
 
 
 def _kebab(name: str) -> str:
@@ -277,7 +284,7 @@ class TagRule(_Settings):
 class MetadataSettings(_Settings):
     """Tags, labels and annotations from the git and CI context (docker/metadata-action's inputs)."""
 
-    tags: tuple[TagRule, ...] = ()
+    tags: _Items[TagRule] = ()
     """Tag rules: tables, or metadata-action's lines (`type=semver,pattern={{version}}`)."""
     latest: Annotated[
         Literal["auto", "true", "false"], WithJsonSchema({"enum": ["auto", True, False]})
@@ -295,7 +302,7 @@ class MetadataSettings(_Settings):
     labels: StrictBool = True
     """OCI labels on the image config: org.opencontainers.image.{created,description,licenses,revision,
     source,title,url,version}. A target's own `labels` win."""
-    annotations: tuple[Literal["index", "manifest"], ...] = ("index", "manifest")
+    annotations: _Items[Literal["index", "manifest"]] = ("index", "manifest")
     """Where the same keys go as annotations: the index, each platform's manifest, both, or `[]` for none.
     A target's own `annotations` win."""
     title: str | None = None

@@ -15,6 +15,7 @@ from bakepy.bake.importer.text import (
     escape_text,
     template_text,
 )
+from bakepy.model.attributes import ATTEST_KEYS, CACHE_KEYS, OUTPUT_KEYS
 
 # Python ----------------------------------------------------------------------------------------------------
 #
@@ -34,11 +35,12 @@ _ENTRY_CLASS = {
     "policy": "Policy",
     "resources": "Resources",
 }
-#: Keys an entry class takes as fields; the rest go in its `attrs` (bakepy.model._AttrEntry).
+#: Keys an entry class takes as keywords (`image-manifest` as `image_manifest=`); the rest (`annotation.*`, an
+#: attribute bakepy does not know) go in its `attrs` (bakepy.model.attributes._AttrEntry).
 _ENTRY_FIELDS = {
-    "Attestation": ("type", "disabled"),
-    "CacheEntry": ("type",),
-    "Output": ("type", "dest"),
+    "Attestation": ("type", "disabled", *ATTEST_KEYS),
+    "CacheEntry": ("type", *CACHE_KEYS),
+    "Output": ("type", "dest", *OUTPUT_KEYS),
 }
 
 
@@ -154,7 +156,7 @@ def _py_text(value: Value) -> Any:
 
 
 def _py_entry(cls: str, entry: Value) -> Any:
-    """One structured entry as its model class, e.g. CacheEntry(type="registry", attrs={"ref": "…"})."""
+    """One structured entry as its model class, e.g. CacheEntry(type="registry", ref="…", mode="max")."""
     if cls == "Ulimit" and isinstance(entry, str):
         match = re.fullmatch(r"([a-z]+)=(-?[0-9]+)(?::(-?[0-9]+))?", entry)
         if match is None:
