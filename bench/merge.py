@@ -5,7 +5,8 @@ T targets × K tags × R registries, every target built per platform (linux/amd6
 per-platform sources per target into new tags each round:
 
 - bakepy: `bakepy merge --records DIR` as a user runs it (interpreter start-up, load, plan, record checks,
-  registry reads, staging, one `imagetools create` per target for every tag in every registry, read-back);
+  registry reads, staging by digest, the tag moves — one manifest PUT per tag, side by side, on these open
+  registries; one `imagetools create` per target where a registry wants credentials — and the read-back);
 - one_create_per_target: one `docker buildx imagetools create` per target carrying every tag of every
   registry (what bakepy's design promises to be), targets one after another;
 - loop_one_create_per_tag: one `docker buildx imagetools create -t TAG` per tag and registry.

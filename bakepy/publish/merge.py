@@ -429,19 +429,20 @@ def _put_back(runner: Runner, repo: str, before: str, tags: Sequence[str]) -> di
 
 # -- the transaction ------------------------------------------------------------------------------------
 @contextlib.contextmanager
-def _signals_deferred() -> Iterator[None]:
-    """While putting tags back, SIGINT/SIGTERM wait: a half-done roll back is worse than a late exit."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
+def _signals_deferred() -> Iterator[list[int]]:
+    """While putting tags back, SIGINT/SIGTERM wait: a half-done roll back is worse than a late exit. Yields
+    the signals that arrived meanwhile, so the caller still ends the run as interrupted."""
     pending: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield pending
+        return
 
     def hold(signum: int, _frame: Any) -> None:
         pending.append(signum)
 
     old = {s: signal.signal(s, hold) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        yield
+        yield pending
     finally:
         for s, handler in old.items():
             signal.signal(s, handler)
@@ -466,7 +467,7 @@ def transact(
         return verify(staged)
     except KeyboardInterrupt:
         stopped = runner.terminate_children()
-        with _signals_deferred():
+        with _signals_deferred():  # a second Ctrl-C waits too: it is already ending as interrupted
             report = roll_back(runner, staged)
         note = f" (stopped {len(stopped)} child process(es))" if stopped else ""
         raise InterruptedRunError(
@@ -476,8 +477,18 @@ def transact(
             else "restore the tags named above by hand",
         ) from None
     except BakepyError as exc:
-        with _signals_deferred():
+        with _signals_deferred() as signalled:
             report = roll_back(runner, staged)
+        if (
+            signalled
+        ):  # interrupted while putting tags back: the original error, ended as an interrupt
+            raise InterruptedRunError(
+                f"{exc.message}; interrupted while putting tags back, which finished first; "
+                f"{report.describe()}",
+                hint="publish again to finish"
+                if report.clean
+                else "restore the tags named above by hand, then publish again",
+            ) from exc
         raise type(exc)(
             f"{exc.message}; {report.describe()}",
             hint=exc.hint
