@@ -417,7 +417,6 @@ def merge_commands(checked: MergeInput) -> list[tuple[str, ...]]:
 
 def merge_records(runner: Runner, checked: MergeInput) -> list[Published]:
     """Check every source in every registry, compare with the records, then the publish transaction."""
-    runner.preload()
     platform_of = {r.source: r.platform for rs in checked.records.values() for r in rs}
     collected = collect_all(runner, checked.sources, platform_of)
     for c in collected:

@@ -17,7 +17,6 @@ import re
 import shlex
 import shutil
 import signal
-import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -117,11 +116,6 @@ class Runner:
         self.env = dict(env or {})
         self._docker_path: str | None = None
         self.bake_options = BakeOptions()
-
-    def preload(self) -> None:
-        """Import python-on-whales in the background (≈ 0.25 s of imports) while the caller waits on registry
-        reads, so the first docker command does not pay for it."""
-        threading.Thread(target=_import_pow, daemon=True, name="bakepy-preload").start()
 
     # -- binaries ---------------------------------------------------------------------------------
     def docker_path(self) -> str:
@@ -463,11 +457,6 @@ def registry_hint(stderr: str) -> str | None:
     if "denied" in text or "unauthorized" in text or "401" in text:
         return "log in to the registry first (`docker login REGISTRY`, or its credential helper)"
     return None
-
-
-def _import_pow() -> None:
-    with contextlib.suppress(Exception):
-        import python_on_whales  # noqa: F401
 
 
 def terminate_descendants(*, grace: float = 5.0) -> list[int]:
