@@ -9,8 +9,9 @@ The transaction (buildx#1089: exports are not transactional, so bakepy makes the
    there (bake pushed it); an index made from several sources is computed with `imagetools create --dry-run`
    (the exact bytes it will push), checked (planned platforms, no duplicates, attestations), and pushed to every
    registry by digest (`--tag REPO@sha256:…`), which names no tag.
-3. `commit`: one `imagetools create` per target carrying every moving tag of every registry, copying the staged
-   index (a carbon copy: one source that is an index), targets side by side. Only tags move here.
+3. `commit`: every moving tag of every registry gets the staged index, targets side by side: one manifest PUT
+   of its exact bytes per tag where the registry takes anonymous writes, else one `imagetools create` per target
+   carrying all its tags (a carbon copy: one source that is an index). Only tags move here.
 4. On any failure after the first commit started (a failed or partly failed call, a failed read-back, an
    interrupt) `roll_back` reads every tag back, never trusting an exit code, and puts back exactly the tags that
    now hold this run's index: to their old index, or deleted where they did not exist and the registry allows it.
@@ -54,7 +55,7 @@ class Decision:
 
 @dataclass(frozen=True)
 class TargetMerge:
-    """One target's merge: one index for every registry, every moving tag moved by one `imagetools create`."""
+    """One target's merge: one index for every registry, and which tags move to it."""
 
     collected: Collected
     decisions: tuple[Decision, ...]

@@ -8,8 +8,9 @@ registry. Steps, each in its own module:
    builder with several nodes, whose own index assembly would push a tag.
 2. `sources`: each pushed digest must exist in every registry, with exactly the planned platforms.
 3. `merge.decide`: per target, the one index every tag will hold, and the tags to move.
-4. `merge.transact`: the index staged by digest in every registry, then one `imagetools create` per target for
-   every tag of every registry; any failure puts back what moved (read back, never trusting exit codes).
+4. `merge.transact`: the index staged by digest in every registry, then every tag of every registry moved to it
+   (a manifest PUT per tag, or one `imagetools create` per target where credentials are needed); any failure puts
+   back what moved (read back, never trusting exit codes).
 5. `verify`: every tag read back from its registry (inside the transaction: a failure here puts tags back).
 
 Merging digest records from separate builds (`bakepy merge`) enters at step 2 with several sources per target."""
