@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 import traceback
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from typer.core import TyperGroup
@@ -66,8 +66,25 @@ def _is_usage_error(exc: BaseException) -> bool:
     )
 
 
+def _usage_error(exc: Exception) -> NoReturn:
+    """One line like every other input error, not click's three (Usage / Try / Error); exit 2."""
+    where = getattr(getattr(exc, "ctx", None), "command_path", None) or "bakepy"
+    console = _stderr_console()
+    console.print(f"[bold red]error:[/] {_escape(exc.format_message())}")  # type: ignore[attr-defined]
+    console.print(f"[yellow]hint:[/] {_escape(f'{where} -h lists the options')}")
+    raise typer.Exit(2) from None
+
+
 class BakepyGroup(TyperGroup):
     """A Typer group whose `invoke` maps exceptions to exit codes (so CliRunner sees the same as a shell)."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)  # the root's own options (`bakepy --nope`)
+        except Exception as exc:
+            if not _is_usage_error(exc):
+                raise
+            _usage_error(exc)
 
     def invoke(self, ctx: Any) -> Any:
         try:
@@ -75,12 +92,7 @@ class BakepyGroup(TyperGroup):
         except Exception as exc:
             if not _is_usage_error(exc):
                 raise
-            # One line like every other input error, not click's three (Usage / Try / Error).
-            where = getattr(getattr(exc, "ctx", None), "command_path", None) or "bakepy"
-            console = _stderr_console()
-            console.print(f"[bold red]error:[/] {_escape(exc.format_message())}")  # type: ignore[attr-defined]
-            console.print(f"[yellow]hint:[/] {_escape(f'{where} -h lists the options')}")
-            raise typer.Exit(2) from None
+            _usage_error(exc)
 
     def _invoke(self, ctx: Any) -> Any:
         try:

@@ -160,6 +160,7 @@ CASES: list[C] = [
     C("cli-platform-typo", {T: RT}, "plan --platform linux/amd46", 2, "--platform: 'linux/amd46' is not a platform"),
     C("cli-unknown-option", {T: RT}, "plan --jsn", 2, "No such option: --jsn"),
     C("cli-unknown-command", {}, "publsh", 2, "No such command 'publsh'"),
+    C("cli-unknown-root-option", {}, "--nope", 2, "No such option: --nope"),
     C("cli-progress-missing-value", {T: RT}, "publish --progress", 2, "--progress"),
     C("cli-platform-space", {T: RT}, "plan --platform ' linux/amd64'", 2, "--platform: ' linux/amd64' has spaces around it"),
     C("network-none-with-host", {T: RT + 'network = "none"\nentitlements = ["network.host"]\n'}, "render", 2, "bakepy.toml: target.app.network: 'none' contradicts the network.host entitlement"),
