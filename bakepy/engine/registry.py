@@ -7,11 +7,15 @@ so registry auth stays the Docker credential store's: bakepy never sees a secret
 from __future__ import annotations
 
 import hashlib
+import http.client
+import io
 import json
 import os
 import ssl
+import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -47,17 +51,103 @@ def _url(ref: str, *, blob: str | None = None) -> str:
     return f"{scheme}://{registry}/v2/{path}/manifests/{digest or tag or 'latest'}"
 
 
+class _Pool(threading.local):
+    """This thread's open connections, one per scheme and host: a registry answers many requests in a row, and
+    a kept-alive connection saves a connect and urllib's handler chain on each (~1.4 ms of 3 on loopback)."""
+
+    def __init__(self) -> None:
+        self.connections = _Connections()
+
+
+class _Connections(dict[tuple[str, str], http.client.HTTPConnection]):
+    """Closes its connections when its thread ends (a worker of a pool), before their sockets are collected."""
+
+    def __del__(self) -> None:
+        for conn in self.values():
+            conn.close()
+
+
+_POOL = _Pool()
+
+
+def _direct(scheme: str, host: str) -> bool:
+    """Whether a plain connection goes where urllib would go (no proxy from the environment applies)."""
+    proxies = urllib.request.getproxies()
+    return scheme not in proxies or bool(urllib.request.proxy_bypass(host))
+
+
+def _exchange(request: urllib.request.Request, timeout: float) -> tuple[int, bytes, Any]:
+    """Send `request`; (status, body, headers) for an answer below 400, `urllib.error.HTTPError` otherwise.
+
+    Over a kept-alive connection of this thread where no proxy applies (a reused connection the registry has
+    closed meanwhile is retried once on a fresh one: every request here is idempotent); through urllib, which
+    also follows redirects, otherwise."""
+    parts = urllib.parse.urlsplit(request.full_url)
+    key = (parts.scheme, parts.netloc)
+    if not _direct(parts.scheme, parts.hostname or ""):
+        return _through_urllib(request, timeout)
+    target = parts.path + (f"?{parts.query}" if parts.query else "")
+    headers = dict(request.header_items())
+    for attempt in range(2):
+        conn = _POOL.connections.get(key)
+        reused = conn is not None
+        if conn is None:
+            cls = (
+                http.client.HTTPSConnection
+                if parts.scheme == "https"
+                else http.client.HTTPConnection
+            )
+            conn = cls(parts.netloc, timeout=timeout)
+            _POOL.connections[key] = conn
+        conn.timeout = timeout
+        if conn.sock is not None:
+            conn.sock.settimeout(timeout)
+        try:
+            conn.request(request.get_method(), target, body=request.data, headers=headers)
+            response = conn.getresponse()
+            body = response.read()
+        except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as exc:
+            conn.close()
+            del _POOL.connections[key]
+            if reused and attempt == 0:
+                continue
+            raise urllib.error.URLError(exc) from exc
+        except BaseException:
+            conn.close()
+            del _POOL.connections[key]
+            raise
+        if response.will_close:
+            conn.close()
+            del _POOL.connections[key]
+        if 300 <= response.status < 400:  # a redirect (blob storage): urllib follows it
+            return _through_urllib(request, timeout)
+        if response.status >= 400:
+            raise urllib.error.HTTPError(
+                request.full_url,
+                response.status,
+                response.reason,
+                response.headers,
+                io.BytesIO(body),
+            )
+        return response.status, body, response.headers
+    raise AssertionError("unreachable")
+
+
+def _through_urllib(request: urllib.request.Request, timeout: float) -> tuple[int, bytes, Any]:
+    with _HTTP.open(request, timeout=timeout) as response:
+        return response.status, response.read(), response.headers
+
+
 def _open(request: urllib.request.Request, timeout: float) -> tuple[int, bytes, Any]:
     """(status, body, headers); a 404 from an open registry is an answer, anything unclear is `NoAnswer`."""
     try:
-        with _HTTP.open(request, timeout=timeout) as response:
-            return response.status, response.read(), response.headers
+        return _exchange(request, timeout)
     except urllib.error.HTTPError as exc:
         with exc:  # an error response holds its connection open until closed
             if exc.code == 404 and exc.headers.get("WWW-Authenticate") is None:
                 return 404, b"", exc.headers
             raise NoAnswer from exc
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, http.client.HTTPException) as exc:
         raise NoAnswer from exc
 
 
@@ -259,11 +349,11 @@ def put_tag(ref: str, body: bytes, media_type: str, *, timeout: float, retries: 
             url, data=body, method="PUT", headers={"Content-Type": media_type}
         )
         try:
-            with _HTTP.open(request, timeout=timeout) as response:
-                answered = response.headers.get("Docker-Content-Digest", digest)
-                if answered != digest:
-                    raise RegistryError(f"{ref}: the registry stored {answered}, not {digest}")
-                return
+            _, _, headers = _exchange(request, timeout)
+            answered = headers.get("Docker-Content-Digest", digest)
+            if answered != digest:
+                raise RegistryError(f"{ref}: the registry stored {answered}, not {digest}")
+            return
         except urllib.error.HTTPError as exc:
             with exc:
                 words = _registry_words(exc.read())
@@ -292,7 +382,7 @@ def put_tag(ref: str, body: bytes, media_type: str, *, timeout: float, retries: 
             if attempt < retries:
                 continue
             raise RegistryError(f"{ref}: the tag move failed: {exc.reason}") from None
-        except OSError as exc:  # reset, closed without an answer
+        except (OSError, http.client.HTTPException) as exc:  # reset, closed without an answer
             if attempt < retries:
                 continue
             raise RegistryError(f"{ref}: the tag move failed: {exc}") from None
