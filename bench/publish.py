@@ -84,7 +84,7 @@ def main() -> None:
         write_project(bare, stack.registries, f"bench-publish/{run_id}-bare", args.busy)
 
         def bakepy_publish(round_: int) -> None:
-            env = {**os.environ, "NONCE": f"bakepy-{round_}"}
+            env = {**os.environ, "NONCE": f"bakepy-{run_id}-{round_}"}
             subprocess.run(
                 [sys.executable, "-m", "bakepy", "publish", "--json"],
                 cwd=ours,
@@ -96,7 +96,7 @@ def main() -> None:
         # The bare side gets its bake files and plans ready-made (untimed): it pays only for the commands.
         plans = []
         for round_ in range(args.rounds):
-            project = load_project(bare / "bakepy.toml", env={"NONCE": f"bare-{round_}"}).project
+            project = load_project(bare / "bakepy.toml", env={"NONCE": f"bare-{run_id}-{round_}"}).project
             (bare / f"bake-{round_}.json").write_text(dumps(render_bake(project, publish=True)))
             plans.append(plan_publish(project))
 
