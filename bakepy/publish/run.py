@@ -23,7 +23,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -40,7 +40,6 @@ from bakepy.publish.sources import Collected, TargetSpec, collect_all, images_of
 from bakepy.publish.verify import Published, verify
 
 if TYPE_CHECKING:
-    from bakepy.doctor import NodeInfo
     from bakepy.model import Project
     from bakepy.publish.assemble import Assembly
     from bakepy.publish.plan import PublishPlan
@@ -238,6 +237,7 @@ def publish_project(
     from bakepy.bake.render import dumps, render_bake
     from bakepy.errors import NothingToDoError
     from bakepy.publish.plan import plan_publish, plan_to_json
+    from bakepy.publish.records import source_revision, write_records
 
     if not push:
         return build_without_push(project_file, project, runner, targets=targets, echo=echo)
@@ -264,31 +264,8 @@ def publish_project(
             (), (), bake_file, plan_to_json(plan, bake_file=str(bake_file), metadata_file=metadata)
         )
     runner.docker_path()  # no docker CLI: say how to get it before anything else
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        # the builder's nodes (one `buildx inspect`, ~0.2 s of process start) are read meanwhile
-        reading_nodes = pool.submit(builder_node_infos, runner)
-        # a registry that does not answer, or wants a login nobody did, fails in seconds, not after the build
-        require_push_access([split_reference(r)[0] for s in specs for r in s.repositories])
-        return _publish_checked(
-            project, runner, plan, specs, work, project_dir, records_dir, echo, reading_nodes
-        )
-
-
-def _publish_checked(
-    project: Project,
-    runner: Runner,
-    plan: PublishPlan,
-    specs: Sequence[TargetSpec],
-    work: Path,
-    project_dir: Path,
-    records_dir: Path | None,
-    echo: Callable[[str], None] | None,
-    reading_nodes: Future[list[NodeInfo]],
-) -> PublishReport:
-    """`publish_project` once the registries answered: build, collect, merge, verify."""
-    from bakepy.bake.render import dumps, render_bake
-    from bakepy.publish.records import source_revision, write_records
-
+    # a registry that does not answer, or wants a login nobody did, fails in seconds, not after the build
+    require_push_access([split_reference(r)[0] for s in specs for r in s.repositories])
     run = run_directory(work)  # per run: two publishes at once never share a bake or metadata file
     assemblies = _assemblies(runner, plan, specs)  # sources read and checked before anything builds
     built = [s for s in specs if s.name in plan.built]
@@ -302,7 +279,9 @@ def _publish_checked(
     platform_of: dict[str, str] = {}
     emulated: set[str] = set()
     if built:
-        nodes = reading_nodes.result()  # how many nodes; where each platform goes, emulated or not
+        nodes = builder_node_infos(
+            runner
+        )  # one `buildx inspect`: how many nodes, which platform emulated
         emulated = emulated_platforms(runner, platforms, nodes)
         if len(platforms) > 1 and len(nodes) > 1:
             sources, platform_of = build_per_platform(
