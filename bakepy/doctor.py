@@ -436,25 +436,18 @@ def wanted_platforms(cwd: Path, explicit: Sequence[str], file: Path | None = Non
     return list(found) or list(DEFAULT_PLATFORMS)
 
 
-def diagnose_platforms(
-    runner: Runner, platforms: Sequence[str], nodes: Sequence[NodeInfo] | None = None
-) -> list[PlatformInfo]:
-    """For the active builder (or its `nodes`, already read): can each platform be built, and is it native or
-    emulated."""
-    if nodes is None:
-        nodes = builder_node_infos(runner)
-    return [_platform_info(plat, nodes, host_arch()) for plat in platforms]
-
-
-def builder_node_infos(runner: Runner) -> list[NodeInfo]:
-    """The active builder's nodes, from one `docker buildx inspect`; none when buildx cannot say."""
+def diagnose_platforms(runner: Runner, platforms: Sequence[str]) -> list[PlatformInfo]:
+    """For the active builder: can each platform be built, and is it native or emulated."""
+    active = runner.active_builder(bootstrap=False)
     try:
-        _, nodes = runner.builder_nodes()
+        builder = runner.inspect_builder(active)
     except BakepyError:
-        return []
-    return [
-        NodeInfo(name, endpoint, status, list(plats)) for name, endpoint, status, plats in nodes
+        builder = None
+    nodes = [
+        NodeInfo(str(n.name), str(n.endpoint or ""), str(n.status or ""), list(n.platforms or []))
+        for n in ((builder.nodes or []) if builder is not None else [])
     ]
+    return [_platform_info(plat, nodes, host_arch()) for plat in platforms]
 
 
 def _platform_info(plat: str, nodes: Sequence[NodeInfo], host: str) -> PlatformInfo:

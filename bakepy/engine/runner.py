@@ -416,14 +416,6 @@ class Runner:
                 BuildError,
             ) from exc
 
-    def builder_nodes(self) -> tuple[str, list[tuple[str, str, str, list[str]]]]:
-        """The active builder's name and its nodes (name, endpoint, status, platforms): one `buildx inspect`."""
-        args = ["buildx", "inspect", *([self.builder] if self.builder else [])]
-        name, nodes = parse_inspect(self.run(args, what="docker buildx inspect", error=BuildError))
-        if not name:
-            raise BuildError("could not read the builder name from `docker buildx inspect`")
-        return name, nodes
-
     def active_builder(self, *, bootstrap: bool = True) -> str:
         """The name of the builder buildx would use (--builder, else BUILDX_BUILDER, else the current one).
 
@@ -443,44 +435,6 @@ class Runner:
         raise BuildError(
             f"could not read the builder name from `docker buildx inspect`: {out[:200]!r}"
         )
-
-
-def parse_inspect(text: str) -> tuple[str, list[tuple[str, str, str, list[str]]]]:
-    """`docker buildx inspect` text → (builder name, [(node name, endpoint, status, platforms)]).
-
-    One process tells the name and every node with its platforms (buildx marks platforms set by hand with `*`);
-    python-on-whales' inspect runs `buildx ls` on top, which contacts every builder."""
-    name = ""
-    nodes: list[tuple[str, str, str, list[str]]] = []
-    current: dict[str, str] | None = None
-    in_nodes = False
-    for line in text.splitlines():
-        if line.startswith(" "):  # labels, GC policy: indented detail
-            continue
-        key, _, value = line.partition(":")
-        key, value = key.strip(), value.strip()
-        if key == "Nodes" and not value:
-            in_nodes = True
-        elif key == "Name":
-            if not in_nodes:
-                name = name or value
-            else:
-                current = {"name": value}
-                nodes.append(("", "", "", []))
-        if in_nodes and current is not None and key in ("Endpoint", "Status", "Platforms"):
-            current[key.lower()] = value
-        if current is not None and nodes:
-            nodes[-1] = (
-                current["name"],
-                current.get("endpoint", ""),
-                current.get("status", ""),
-                [
-                    p.strip().rstrip("*")
-                    for p in current.get("platforms", "").split(",")
-                    if p.strip()
-                ],
-            )
-    return name, nodes
 
 
 def registry_hint(stderr: str) -> str | None:

@@ -11,14 +11,11 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from bakepy.engine.runner import Runner
 from bakepy.errors import BuildError
 from bakepy.inputs import explain_build_failure
-
-if TYPE_CHECKING:
-    from bakepy.doctor import NodeInfo
 
 # -- 1. build -------------------------------------------------------------------------------------------
 # A step line: `#12 [bad linux/arm64 2/2] RUN …`. Inside the brackets buildx names the bake target (only when it
@@ -199,14 +196,11 @@ def build_by_digest(
     return digests
 
 
-def emulated_platforms(
-    runner: Runner, platforms: Sequence[str], nodes: Sequence[NodeInfo] | None = None
-) -> set[str]:
-    """Which of `platforms` the active builder (or its `nodes`, already read) runs under emulation (for the
-    summary; never fails a run)."""
+def emulated_platforms(runner: Runner, platforms: Sequence[str]) -> set[str]:
+    """Which of `platforms` the active builder runs under emulation (for the summary; never fails a run)."""
     from bakepy.doctor import diagnose_platforms
 
     try:
-        return {p.platform for p in diagnose_platforms(runner, platforms, nodes) if p.emulated}
+        return {p.platform for p in diagnose_platforms(runner, platforms) if p.emulated}
     except Exception:  # a summary detail: a builder that cannot say is not an error
         return set()
