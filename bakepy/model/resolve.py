@@ -74,7 +74,9 @@ class ResolvedProject:
             return self.select(["default"])
         if "default" in self.targets:
             return ("default",)
-        return tuple(name for name in self.targets if not name.startswith("_")) or tuple(self.targets)
+        return tuple(name for name in self.targets if not name.startswith("_")) or tuple(
+            self.targets
+        )
 
     def select(self, names: Sequence[str] = ()) -> tuple[str, ...]:
         """Expand target and group names to target names (in order, once each); ConfigError on unknown names."""

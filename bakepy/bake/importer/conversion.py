@@ -260,19 +260,21 @@ def convert(resolved: ResolvedBake) -> ImportedProject:
         written_groups=resolved.written_groups,
         keep=resolved.requested,
     )
+    # Every target bake printed is still there (written, or made by a matrix) but the folded private ones.
     kept_names = {t.name for t in factored.targets}
+    visible = [t for t in targets if not t.name.startswith("_") or t.name in kept_names]
     notes = [
         n
         for n in notes
-        if not any(n.where.startswith(f"target.{_path_key(t.name)}.") for t in targets)
-        or any(n.where.startswith(f"target.{_path_key(k)}.") for k in kept_names)
+        if any(n.where.startswith(f"target.{_path_key(t.name)}.") for t in visible)
+        or not n.where.startswith("target.")
     ]
     targets = list(factored.targets)
     groups = list(factored.groups)
     remarks.extend(factored.remarks)
     variables = variables_of(targets)
     used = [v.name for v in variables]
-    notes.extend(_variable_notes(resolved, templating, targets, used))
+    notes.extend(_variable_notes(resolved, templating, visible, used))
     notes.extend(_frozen_notes(resolved, baseline, variables))
     for builtin in resolved.builtins_used:
         notes.append(

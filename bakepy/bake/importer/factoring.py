@@ -29,6 +29,7 @@ from bakepy.bake.importer.imported import (
     MatrixRef,
     Template,
     Value,
+    VarRef,
 )
 
 #: bake's Target.Merge, by attribute (bake's spelling): a child's value replaces its parents' value …
@@ -71,22 +72,30 @@ _APPEND = frozenset(
 _Attributes = Mapping[str, Value]
 
 
-def provides(child: _Attributes, parent: _Attributes) -> bool:
-    """Whether `child` holds everything `parent` sets, the way it would after inheriting it."""
+def provides(child: _Attributes, parent: _Attributes, *, overrides: bool = False) -> bool:
+    """Whether `child` holds everything `parent` sets, the way it would after inheriting it; with
+    `overrides`, also when it replaces fewer of the parent's values (`platforms`, …) than it keeps."""
     if not parent:
         return False
+    replaced = 0
     for key, value in parent.items():
         if key not in child:
             return False
         mine = child[key]
         if key in _REPLACE:
             if mine != value:
-                return False
+                if not overrides:
+                    return False
+                replaced += 1
         elif key in _MAPS:
             if not isinstance(mine, dict) or not isinstance(value, dict):
                 return False
-            if any(k not in mine or mine[k] != v for k, v in value.items()):
+            if any(k not in mine for k in value):
                 return False
+            if any(mine[k] != v for k, v in value.items()):
+                if not overrides:
+                    return False
+                replaced += 1
         elif key in _APPEND:
             if not isinstance(mine, list) or not isinstance(value, list):
                 return False
@@ -94,7 +103,7 @@ def provides(child: _Attributes, parent: _Attributes) -> bool:
                 return False
         else:
             return False
-    return True
+    return replaced * 2 <= len(parent) and replaced < len(parent)
 
 
 def _merged(parents: Iterable[_Attributes]) -> dict[str, Value]:
@@ -143,7 +152,8 @@ def _residual(child: _Attributes, base: _Attributes) -> dict[str, Value] | None:
 def choose_parents(
     name: str, attributes: _Attributes, privates: Mapping[str, _Attributes]
 ) -> tuple[str, ...]:
-    """The private targets `name` can inherit: each one it provides, less those another chosen one covers.
+    """The private targets `name` can inherit: each one it provides (a public target may replace some of
+    their values), less those another chosen one covers.
 
     A private target only inherits strictly smaller ones (it provides them, they do not provide it), so the
     result never has a cycle; of two private targets with the same attributes the first by name is used.
@@ -152,7 +162,7 @@ def choose_parents(
         p
         for p, attrs in sorted(privates.items())
         if p != name
-        and provides(attributes, attrs)
+        and provides(attributes, attrs, overrides=name not in privates)
         and not (name in privates and provides(attrs, attributes))
     ]
 
@@ -320,18 +330,18 @@ def _as_matrix(project: ImportedProject, group: ImportedGroup) -> ImportedProjec
         return None
     if any(t.attributes.get("inherits") != targets[0].attributes.get("inherits") for t in targets):
         return None
-    varying: dict[tuple[Any, ...], list[str]] = {("name",): [t.name for t in targets]}
+    varying: dict[tuple[Any, ...], list[_Parts]] = {("name",): [(t.name,) for t in targets]}
     for path in leaves[0]:
         values = [lv[path] for lv in leaves]
         if any(v != values[0] for v in values):
-            if not all(isinstance(v, str) for v in values):
-                return None  # a value with ${VAR} in it: kept flat
-            varying[path] = [v for v in values if isinstance(v, str)]
+            if not all(isinstance(v, str | Template) for v in values):
+                return None  # a bool or number that differs
+            varying[path] = [v.parts if isinstance(v, Template) else (v,) for v in values]
 
     # Each varying string is written with the matrix values found so far (`acme/app:py${version}`); where a
     # piece of it still differs, that piece becomes a matrix value of its own. The target name goes last.
     columns: dict[str, tuple[str, ...]] = {}
-    pieces: dict[tuple[Any, ...], tuple[str | _Column, ...]] = {}
+    pieces: dict[tuple[Any, ...], tuple[str | VarRef | _Column, ...]] = {}
     paths = sorted(
         list(varying)[1:], key=lambda p: p[0] != "args"
     )  # build args first: matrix values
@@ -422,18 +432,23 @@ class _Column:
     key: str
 
 
-_BOUNDARY = re.compile(r"[^A-Za-z0-9]")
+#: Where a word of a name or tag ends: `bun-1_3` is `bun-` and `1_3`, `acme/app:1.2` is `acme/app:` and `1.2`.
+_BOUNDARY = re.compile(r"[^A-Za-z0-9._]")
+
+
+#: A string as literal text and variable references (a `Template`'s parts).
+_Parts = tuple[str | VarRef, ...]
 
 
 def _express(
-    values: Sequence[str],
+    values: Sequence[_Parts],
     columns: dict[str, tuple[str, ...]],
     path: tuple[Any, ...],
     *,
     whole: bool = False,
-) -> tuple[str | _Column, ...] | None:
-    """The strings `values` (one per matrix target) as literal text and matrix values, the same for every
-    target; a new matrix value is added to `columns` for the one piece that still differs, if any."""
+) -> tuple[str | VarRef | _Column, ...] | None:
+    """The strings `values` (one per matrix target) as literal text, variables and matrix values, the same
+    for every target; a new matrix value is added to `columns` for the one piece that still differs, if any."""
     for known in (columns, {}):
         found = _express_with(values, columns, known, path, whole)
         if found is not None:
@@ -442,13 +457,24 @@ def _express(
 
 
 def _express_with(
-    values: Sequence[str],
+    values: Sequence[_Parts],
     columns: dict[str, tuple[str, ...]],
     known: Mapping[str, tuple[str, ...]],
     path: tuple[Any, ...],
     whole: bool,
-) -> tuple[str | _Column, ...] | None:
-    tokenized = [_tokenize(v, {k: c[i] for k, c in known.items()}) for i, v in enumerate(values)]
+) -> tuple[str | VarRef | _Column, ...] | None:
+    tokenized = [
+        tuple(
+            piece
+            for part in parts
+            for piece in (
+                _tokenize(part, {k: c[i] for k, c in known.items()})
+                if isinstance(part, str)
+                else (part,)
+            )
+        )
+        for i, parts in enumerate(values)
+    ]
     first = tokenized[0]
     if all(t == first for t in tokenized):
         return first
@@ -521,6 +547,8 @@ def _column_name(path: tuple[Any, ...], taken: set[str]) -> str:
     """A readable matrix key for the strings at `path`: `name`, `version` for args.VERSION, `tags`, …"""
     named = [p for p in path if isinstance(p, str)]
     base = (named[-1] if named else "value").lower()
+    if len(path) > 1 and isinstance(path[-1], int) and base.endswith("s"):
+        base = base[:-1]  # a piece of tags[0]: `tag`
     base = "".join(c if c.isalnum() else "_" for c in base).strip("_") or "value"
     name, i = base, 2
     while name in taken:
