@@ -68,12 +68,15 @@ class ResolvedProject:
 
     @property
     def default_targets(self) -> tuple[str, ...]:
-        """What runs when no target is named: the `default` group, a `default` target, else every target."""
+        """What runs when no target is named: the `default` group, a `default` target, else every target but
+        private ones (`_common`: names starting with `_`, the bases other targets inherit)."""
         if "default" in self.groups:
             return self.select(["default"])
         if "default" in self.targets:
             return ("default",)
-        return tuple(self.targets)
+        return tuple(name for name in self.targets if not name.startswith("_")) or tuple(
+            self.targets
+        )
 
     def select(self, names: Sequence[str] = ()) -> tuple[str, ...]:
         """Expand target and group names to target names (in order, once each); ConfigError on unknown names."""

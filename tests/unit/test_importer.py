@@ -169,10 +169,9 @@ def test_import_renders_what_bake_printed(case: str, python: bool) -> None:
         text = (CORPUS / case / "expected.toml").read_text(encoding="utf-8")
         project = load_toml(text, source=f"{case}/bakepy.toml", env=_env(case))
     rendered = {name: _unescape(target) for name, target in render_bake(project)["target"].items()}
-    imported = {t.name for t in _imported(case).targets}
-    printed = {
-        name: t for name, t in _printed_targets(case).items() if name in imported
-    }  # private ones folded
+    # Matrix targets are imported as their matrix, private targets nothing inherits are folded.
+    imported = set(project.resolved.targets)
+    printed = {name: t for name, t in _printed_targets(case).items() if name in imported}
     assert set(rendered) == set(printed)
     assert rendered == printed
 
@@ -346,12 +345,21 @@ def test_defaults_are_left_to_bake() -> None:
     assert project.targets[0].attributes == {"target": "x"}
 
 
-def test_private_targets_not_in_a_group_are_folded() -> None:
+def test_private_targets_are_inherited_or_folded() -> None:
     project = importer.convert(
-        _resolved({"_base": {"args": {"A": "1"}}, "app": {"args": {"A": "1"}}})
+        _resolved(
+            {
+                "_base": {"args": {"A": "1"}},
+                "_other": {"target": "x"},
+                "app": {"args": {"A": "1", "B": "2"}},
+            }
+        )
     )
-    assert [t.name for t in project.targets] == ["app"]
-    assert "_base" in project.remarks[0]
+    assert {t.name: t.attributes for t in project.targets} == {
+        "_base": {"args": {"A": "1"}},
+        "app": {"inherits": ["_base"], "args": {"B": "2"}},
+    }
+    assert project.remarks[-1].endswith("not imported on their own: _other")
 
 
 def test_variable_probes_make_templates_and_notes() -> None:

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from bakepy.bake.importer.factoring import factor
 from bakepy.bake.importer.imported import (
     BAKE_DEFAULTS,
     TARGET_ATTRIBUTES,
@@ -201,13 +202,8 @@ def convert(resolved: ResolvedBake) -> ImportedProject:
     templating = _templating(resolved, baseline)
 
     groups = _groups(resolved)
-    in_groups = {m for g in groups for m in g.targets}
     targets: list[ImportedTarget] = []
-    skipped_private = []
     for name in sorted(baseline):
-        if name.startswith("_") and name not in in_groups and name not in resolved.requested:
-            skipped_private.append(name)
-            continue
         attrs: dict[str, Value] = {}
         unsupported: dict[str, Any] = {}
         raw = baseline[name]
@@ -242,19 +238,43 @@ def convert(resolved: ResolvedBake) -> ImportedProject:
             attrs[key] = converted
         targets.append(ImportedTarget(name, attrs, unsupported))
 
-    if skipped_private:
-        remarks.append(
-            "Private targets (names starting with '_') are folded into the targets that inherit them and not "
-            f"imported on their own: {', '.join(skipped_private)}"
+    described = {v.name: v for v in resolved.variables}
+
+    def variables_of(kept: Sequence[ImportedTarget]) -> tuple[ImportedVariable, ...]:
+        used = sorted({name for target in kept for name in _variables_in(target.attributes)})
+        return tuple(
+            ImportedVariable(name, templating.values[name], described[name].description)
+            for name in used
         )
 
-    used = sorted({name for target in targets for name in _variables_in(target.attributes)})
-    described = {v.name: v for v in resolved.variables}
-    variables = tuple(
-        ImportedVariable(name, templating.values[name], described[name].description)
-        for name in used
+    # Private targets come along flat; `factor` writes inherits (and matrices) where that resolves the same,
+    # and leaves out the private targets nothing inherits any more.
+    factored = factor(
+        ImportedProject(
+            sources=resolved.sources,
+            variables=variables_of(targets),
+            targets=tuple(targets),
+            groups=tuple(groups),
+            notes=(),
+        ),
+        written_groups=resolved.written_groups,
+        keep=resolved.requested,
     )
-    notes.extend(_variable_notes(resolved, templating, targets, used))
+    # Every target bake printed is still there (written, or made by a matrix) but the folded private ones.
+    kept_names = {t.name for t in factored.targets}
+    visible = [t for t in targets if not t.name.startswith("_") or t.name in kept_names]
+    notes = [
+        n
+        for n in notes
+        if any(n.where.startswith(f"target.{_path_key(t.name)}.") for t in visible)
+        or not n.where.startswith("target.")
+    ]
+    targets = list(factored.targets)
+    groups = list(factored.groups)
+    remarks.extend(factored.remarks)
+    variables = variables_of(targets)
+    used = [v.name for v in variables]
+    notes.extend(_variable_notes(resolved, templating, visible, used))
     notes.extend(_frozen_notes(resolved, baseline, variables))
     for builtin in resolved.builtins_used:
         notes.append(

@@ -72,6 +72,11 @@ class VarRef:
 
 
 @dataclass(frozen=True)
+class MatrixRef(VarRef):
+    """A reference to a matrix value inside a rebuilt matrix target: `${version}`, `${item.tag}`."""
+
+
+@dataclass(frozen=True)
 class Template:
     """A string made of literal text and variable references, e.g. `acme/app:${TAG}`."""
 
@@ -79,7 +84,11 @@ class Template:
 
     @property
     def variables(self) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(p.name for p in self.parts if isinstance(p, VarRef)))
+        return tuple(
+            dict.fromkeys(
+                p.name for p in self.parts if isinstance(p, VarRef) and not isinstance(p, MatrixRef)
+            )
+        )
 
     def resolve(self, values: Mapping[str, str]) -> str:
         return "".join(p if isinstance(p, str) else values[p.name] for p in self.parts)

@@ -38,9 +38,10 @@ def _summary(project: ImportedProject, command: str) -> list[str]:
     sources = ", ".join(project.sources) or "the bake files of the current directory"
     return [
         f"Imported by `{command}` from {sources}.",
-        "Resolved by `docker buildx bake --print`: inherits, matrix, functions and override files are applied, "
-        "so each target lists all its attributes. A variable is kept as ${NAME} where its value lands as is; "
-        "its default is its value at import.",
+        "Read through `docker buildx bake --print`: functions and override files are applied; inherits of "
+        "private targets and matrices are kept where bakepy resolves them to exactly what bake printed, other "
+        "targets list all their attributes. A variable is kept as ${NAME} where its value lands as is; its "
+        "default is its value at import.",
         *project.remarks,
     ]
 

@@ -1,0 +1,234 @@
+"""The pure factoring of an import (bakepy/bake/importer/factoring.py): inherits of private targets and
+matrices come back only where bakepy resolves them to exactly the flat import."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from bakepy.bake.importer import factoring
+from bakepy.bake.importer.imported import (
+    ImportedGroup,
+    ImportedProject,
+    ImportedTarget,
+    ImportedVariable,
+    Template,
+    VarRef,
+)
+from bakepy.bake.importer.toml import to_toml
+from bakepy.config import load_toml
+
+
+def _project(
+    targets: dict[str, dict[str, Any]],
+    groups: dict[str, tuple[str, ...]] | None = None,
+    variables: dict[str, str] | None = None,
+) -> ImportedProject:
+    return ImportedProject(
+        sources=("docker-bake.hcl",),
+        variables=tuple(ImportedVariable(k, v) for k, v in (variables or {}).items()),
+        targets=tuple(ImportedTarget(name, attrs) for name, attrs in targets.items()),
+        groups=tuple(ImportedGroup(name, members) for name, members in (groups or {}).items()),
+        notes=(),
+    )
+
+
+def _attrs(project: ImportedProject) -> dict[str, dict[str, Any]]:
+    return {t.name: dict(t.attributes) for t in project.targets}
+
+
+def _same_resolution(flat: ImportedProject, factored: ImportedProject) -> None:
+    before = load_toml(to_toml(flat), env={}).resolved
+    after = load_toml(to_toml(factored), env={}).resolved
+    for name, target in after.targets.items():
+        assert target == before.targets[name]
+    assert {n: g.targets for n, g in after.groups.items()} == {
+        n: g.targets for n, g in before.groups.items()
+    }
+
+
+INLINE = "FROM busybox\n" + "".join(f"RUN echo {i}\n" for i in range(30))
+
+
+def test_a_long_inline_dockerfile_is_written_once() -> None:
+    flat = _project(
+        {
+            "_base": {"labels": {"vendor": "acme"}},
+            "_node": {"dockerfile-inline": INLINE, "platforms": ["linux/amd64", "linux/arm64"]},
+            **{
+                f"node-{v}": {
+                    "dockerfile-inline": INLINE,
+                    "platforms": ["linux/amd64", "linux/arm64"],
+                    "labels": {"vendor": "acme"},
+                    "args": {"VERSION": v},
+                }
+                for v in ("18", "20", "22")
+            },
+        },
+        groups={"node": ("node-22", "node-20", "node-18")},
+    )
+    factored = factoring.factor(flat, written_groups=("node",))
+    assert _attrs(factored)["node-22"] == {
+        "inherits": ["_base", "_node"],
+        "args": {"VERSION": "22"},
+    }
+    assert to_toml(factored).count("RUN echo 29") == 1
+    _same_resolution(flat, factored)
+
+
+def test_maps_merge_lists_append_and_private_bases_chain() -> None:
+    common = {"args": {"GO": "1.22", "CGO": "0"}, "cache-from": [{"type": "gha"}]}
+    flat = _project(
+        {
+            "_common": common,
+            "_release": {**common, "platforms": ["linux/amd64", "linux/arm64"]},
+            "lint": {**common, "args": {"GO": "1.22", "CGO": "0", "LINT": "1"}},
+            "release": {
+                **common,
+                "platforms": ["linux/amd64", "linux/arm64"],
+                "args": {"GO": "1.22", "CGO": "1"},
+                "cache-from": [{"type": "gha"}, {"type": "registry", "ref": "acme/c"}],
+            },
+            "other-order": {**common, "cache-from": [{"type": "local"}, {"type": "gha"}]},
+        }
+    )
+    factored = factoring.factor(flat, written_groups=())
+    attrs = _attrs(factored)
+    assert attrs["_release"] == {
+        "inherits": ["_common"],
+        "platforms": ["linux/amd64", "linux/arm64"],
+    }
+    assert attrs["lint"] == {"inherits": ["_common"], "args": {"LINT": "1"}}
+    assert attrs["release"] == {
+        "inherits": ["_release"],
+        "args": {"CGO": "1"},
+        "cache-from": [{"type": "registry", "ref": "acme/c"}],
+    }
+    assert "inherits" not in attrs["other-order"]  # its list does not start with the base's
+    _same_resolution(flat, factored)
+
+
+def test_a_public_target_may_replace_a_value_of_its_base() -> None:
+    base = {"dockerfile-inline": INLINE, "platforms": ["linux/amd64", "linux/arm64"]}
+    flat = _project({"_deno": base, "deno-1": {**base, "platforms": ["linux/amd64"]}})
+    factored = factoring.factor(flat, written_groups=())
+    assert _attrs(factored)["deno-1"] == {"inherits": ["_deno"], "platforms": ["linux/amd64"]}
+    _same_resolution(flat, factored)
+
+
+def test_private_targets_nothing_inherits_are_folded_unless_named() -> None:
+    flat = _project(
+        {"_unused": {"target": "x"}, "_grouped": {"target": "y"}, "app": {"target": "z"}},
+        groups={"g": ("_grouped", "app")},
+    )
+    factored = factoring.factor(flat, written_groups=("g",))
+    assert [t.name for t in factored.targets] == ["_grouped", "app"]
+    assert factored.remarks[-1].endswith(": _unused")
+    kept = factoring.factor(flat, written_groups=("g",), keep=("_unused",))
+    assert [t.name for t in kept.targets] == ["_unused", "_grouped", "app"]
+
+
+def test_identical_private_targets_use_the_first_by_name() -> None:
+    flat = _project({"_a": {"target": "x"}, "_b": {"target": "x"}, "app": {"target": "x"}})
+    assert factoring.choose_parents(
+        "app", {"target": "x"}, {"_a": {"target": "x"}, "_b": {"target": "x"}}
+    ) == ("_a",)
+    factored = factoring.factor(flat, written_groups=())
+    assert _attrs(factored)["app"] == {"inherits": ["_a"]}
+    assert "inherits" not in _attrs(factored)["_b"] if "_b" in _attrs(factored) else True
+
+
+def test_what_does_not_resolve_the_same_is_written_flat(monkeypatch: pytest.MonkeyPatch) -> None:
+    flat = _project({"_base": {"args": {"A": "1"}}, "app": {"args": {"A": "1", "B": "2"}}})
+
+    def lossy(child: Any, base: Any) -> dict[str, Any]:
+        return {}  # drops B: the proof must catch it
+
+    monkeypatch.setattr(factoring, "_residual", lossy)
+    factored = factoring.factor(flat, written_groups=())
+    assert _attrs(factored)["app"] == {"args": {"A": "1", "B": "2"}}
+
+
+def test_one_key_matrix_with_a_name_that_transforms_the_value() -> None:
+    tags = {v: Template((VarRef("REPO"), f":{v}")) for v in ("1.3", "1.2")}
+    flat = _project(
+        {
+            f"bun-{v.replace('.', '_')}": {"tags": [tags[v]], "args": {"BUN_VERSION": v}}
+            for v in ("1.3", "1.2")
+        },
+        groups={"bun": ("bun-1_3", "bun-1_2")},
+        variables={"REPO": "acme/bun"},
+    )
+    factored = factoring.factor(flat, written_groups=())
+    text = to_toml(factored)
+    assert '\nname = "bun-${item.name}"' in text
+    assert 'tags = ["${REPO}:${item.bun_version}"]' in text
+    assert [g.name for g in factored.groups] == []
+    _same_resolution(flat, factored)
+
+
+def test_two_key_matrix() -> None:
+    flat = _project(
+        {
+            f"app-{py.replace('.', '')}-{variant}": {
+                "tags": [f"acme/app:py{py}-{variant}"],
+                "args": {"PY": py, "VARIANT": variant},
+            }
+            for variant in ("slim", "full")
+            for py in ("3.11", "3.12")
+        },
+        groups={"app": ("app-311-slim", "app-312-slim", "app-311-full", "app-312-full")},
+    )
+    factored = factoring.factor(flat, written_groups=())
+    (app,) = factored.targets
+    assert app.attributes["args"] == {
+        "PY": Template((factoring.MatrixRef("item.py"),)),
+        "VARIANT": Template((factoring.MatrixRef("item.variant"),)),
+    }
+    assert "acme/app:py${item.py}-${item.variant}" in to_toml(factored)
+    _same_resolution(flat, factored)
+
+
+@pytest.mark.parametrize(
+    "members",
+    [
+        # a list of another length
+        {"img-slim": {"platforms": ["linux/amd64"]}, "img-full": {"platforms": ["a/b", "c/d"]}},
+        # a bool that differs
+        {"img-slim": {"pull": True}, "img-full": {"pull": False}},
+        # different parents
+        {"img-slim": {"inherits": ["_a"]}, "img-full": {"inherits": ["_b"]}},
+    ],
+)
+def test_matrices_bake_made_of_other_differences_stay_flat(members: dict[str, Any]) -> None:
+    privates = {"_a": {"target": "a"}, "_b": {"target": "b"}}
+    flat = _project({**privates, **members}, groups={"img": ("img-slim", "img-full")})
+    factored = factoring.factor(flat, written_groups=())
+    assert {"img-slim", "img-full"} <= set(_attrs(factored))
+
+
+def test_a_written_group_is_not_turned_into_a_matrix() -> None:
+    flat = _project(
+        {"lint-go": {"args": {"L": "go"}}, "lint-yaml": {"args": {"L": "yaml"}}},
+        groups={"validate": ("lint-go", "lint-yaml")},
+    )
+    factored = factoring.factor(flat, written_groups=("validate",))
+    assert [t.name for t in factored.targets] == ["lint-go", "lint-yaml"]
+    assert factoring.factor(flat, written_groups=None) == factored  # unknown: kept as written
+
+
+def test_split_cuts_where_words_end() -> None:
+    assert factoring._split(["bun-1_3", "bun-1_2"]) == ("bun-", ("1_3", "1_2"), "")
+    assert factoring._split(["acme/app:1.2-slim", "acme/app:1.3-slim"]) == (
+        "acme/app:",
+        ("1.2", "1.3"),
+        "-slim",
+    )
+
+
+def test_private_targets_are_left_out_of_the_default_selection() -> None:
+    text = '[target._base]\ntarget = "x"\n\n[target.app]\ninherits = ["_base"]\n'
+    resolved = load_toml(text, env={}).resolved
+    assert resolved.default_targets == ("app",)
+    assert resolved.select(["_base"]) == ("_base",)
