@@ -96,7 +96,9 @@ def main() -> None:
         # The bare side gets its bake files and plans ready-made (untimed): it pays only for the commands.
         plans = []
         for round_ in range(args.rounds):
-            project = load_project(bare / "bakepy.toml", env={"NONCE": f"bare-{run_id}-{round_}"}).project
+            project = load_project(
+                bare / "bakepy.toml", env={"NONCE": f"bare-{run_id}-{round_}"}
+            ).project
             (bare / f"bake-{round_}.json").write_text(dumps(render_bake(project, publish=True)))
             plans.append(plan_publish(project))
 
