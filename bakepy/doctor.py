@@ -16,6 +16,7 @@ from bakepy.engine.runner import (
     BUILDX_INSTALL_HINT,
     DOCKER_INSTALL_HINT,
     MIN_BUILDX,
+    BuilderState,
     Runner,
     parse_buildx_version,
 )
@@ -78,6 +79,18 @@ class BuilderInfo:
     driver: str
     active: bool
     nodes: list[NodeInfo]
+
+    @classmethod
+    def of(cls, state: BuilderState, *, active: bool) -> BuilderInfo:
+        nodes = [NodeInfo(n.name, n.endpoint, n.status, list(n.platforms)) for n in state.nodes]
+        return cls(state.name, state.driver, active, nodes)
+
+    def where(self, platforms: Sequence[str], host: str | None = None) -> list[PlatformInfo]:
+        """Each platform: the node buildx routes it to, and whether it runs there natively or under QEMU."""
+        return [_platform_info(p, self.nodes, host or host_arch()) for p in platforms]
+
+    def emulated(self, platforms: Sequence[str]) -> set[str]:
+        return {p.platform for p in self.where(platforms) if p.emulated}
 
 
 @dataclass
@@ -195,12 +208,9 @@ def diagnose(
     else:
         checks.append(Check("buildx plugin", "ok", f"{report.buildx_version} (≥ {minimum})"))
 
-    # 3. builders, the active one
+    # 3. the builder buildx would use: one `buildx inspect` (not `buildx ls`, which waits on every builder)
     try:
-        active_name = runner.active_builder(bootstrap=True)
-        builders = [
-            runner.inspect_builder(active_name)
-        ]  # not `buildx ls`: it waits on every builder
+        found = runner.inspect_builder(bootstrap=True)
     except BakepyError as exc:
         checks.append(
             Check(
@@ -211,30 +221,14 @@ def diagnose(
             )
         )
         return report
-    for b in builders:
-        report.builders.append(
-            BuilderInfo(
-                name=str(b.name),
-                driver=str(b.driver),
-                active=b.name == active_name,
-                nodes=[
-                    NodeInfo(
-                        str(n.name),
-                        str(n.endpoint or ""),
-                        str(n.status or ""),
-                        list(n.platforms or []),
-                    )
-                    for n in (b.nodes or [])
-                ],
-            )
-        )
+    report.builders.append(BuilderInfo.of(found, active=True))
     current = next((b for b in report.builders if b.active), None)
     if current is None:
         checks.append(
             Check(
                 "builder",
                 "fail",
-                f"active builder {active_name!r} not listed by buildx ls",
+                "buildx did not name the builder it would use",
                 "docker buildx use NAME",
             )
         )
@@ -436,17 +430,18 @@ def wanted_platforms(cwd: Path, explicit: Sequence[str], file: Path | None = Non
     return list(found) or list(DEFAULT_PLATFORMS)
 
 
-def diagnose_platforms(runner: Runner, platforms: Sequence[str]) -> list[PlatformInfo]:
-    """For the active builder: can each platform be built, and is it native or emulated."""
-    active = runner.active_builder(bootstrap=False)
+def active_builder(runner: Runner) -> BuilderInfo | None:
+    """The builder buildx would use, from one `buildx inspect` (None when buildx cannot say: the build will)."""
     try:
-        builder = runner.inspect_builder(active)
+        return BuilderInfo.of(runner.inspect_builder(), active=True)
     except BakepyError:
-        builder = None
-    nodes = [
-        NodeInfo(str(n.name), str(n.endpoint or ""), str(n.status or ""), list(n.platforms or []))
-        for n in ((builder.nodes or []) if builder is not None else [])
-    ]
+        return None
+
+
+def diagnose_platforms(runner: Runner, platforms: Sequence[str]) -> list[PlatformInfo]:
+    """For the active builder: can each platform be built, on which node, native or emulated."""
+    builder = active_builder(runner)
+    nodes = builder.nodes if builder is not None else []
     return [_platform_info(plat, nodes, host_arch()) for plat in platforms]
 
 
