@@ -367,8 +367,9 @@ def _native_arch(node: NodeInfo, fallback: str) -> str:
     return _arch(_normalise(node.platforms[0]))
 
 
-def project_registries(cwd: Path, file: Path | None = None) -> list[str]:
-    """The registries the project's default selection pushes to (none when there is no loadable project)."""
+def project_repositories(cwd: Path, file: Path | None = None) -> list[str]:
+    """The repositories (`registry/path`) the project's default selection pushes to (none when there is no
+    loadable project)."""
     from bakepy.config import load_project
     from bakepy.model import parse_reference
     from bakepy.publish.plan import plan_publish
@@ -377,19 +378,21 @@ def project_registries(cwd: Path, file: Path | None = None) -> list[str]:
         plan = plan_publish(load_project(file, cwd).project)
     except BakepyError:
         return []
-    return list(
-        dict.fromkeys(
-            parse_reference(repo).registry for t in plan.targets for repo in t.repositories
-        )
-    )
+    found = (parse_reference(repo) for t in plan.targets for repo in t.repositories)
+    return list(dict.fromkeys(f"{r.registry}/{r.path}" for r in found))
 
 
-def registry_checks(registries: Sequence[str]) -> list[Check]:
-    """Each registry the project pushes to answers, and has credentials where it wants a login."""
-    from bakepy.engine.access import probe
+def registry_checks(repositories: Sequence[str]) -> list[Check]:
+    """Each registry the project pushes to answers, has credentials where it wants a login, and (where it can
+    tell without a write) lets that login push to each repository."""
+    from bakepy.engine.access import probe, push_access
 
+    by_registry: dict[str, list[str]] = {}
+    for repository in repositories:
+        registry, _, path = repository.partition("/")
+        by_registry.setdefault(registry, []).append(path)
     checks = []
-    for registry in registries:
+    for registry, paths in by_registry.items():
         p = probe(registry)
         name = f"registry {registry}"
         if p.access == "down":
@@ -401,6 +404,23 @@ def registry_checks(registries: Sequence[str]) -> list[Check]:
             checks.append(Check(name, "fail", detail, f"docker login {registry}"))
         elif p.access == "login":
             checks.append(Check(name, "ok", "login stored in the Docker credential store"))
+            for path in dict.fromkeys(paths):
+                found = push_access(p, path)
+                refused = found.verdict == "refused"
+                status: Status = "fail" if refused else "ok"
+                word = (
+                    "refused"
+                    if refused
+                    else {"authorised": "authorised"}.get(found.verdict, "not proven")
+                )
+                fix = (
+                    f"docker login {registry} with an account that may push to {path}"
+                    if refused
+                    else None
+                )
+                checks.append(
+                    Check(f"push {registry}/{path}", status, f"{word}: {found.detail}", fix)
+                )
         else:
             checks.append(Check(name, "ok", f"answers ({p.detail}), no login needed"))
     return checks

@@ -266,7 +266,9 @@ def publish_project(
         )
     runner.docker_path()  # no docker CLI: say how to get it before anything else
     # a registry that does not answer, or wants a login nobody did, fails in seconds, not after the build
-    require_push_access([split_reference(r)[0] for s in specs for r in s.repositories])
+    require_push_access(
+        ["/".join(split_reference(r)[:2]) for s in specs for r in s.repositories]
+    )  # and, where the registry can say without a write, a login that may not push
     run = run_directory(work)  # per run: two publishes at once never share a bake or metadata file
     assemblies = _assemblies(runner, plan, specs)  # sources read and checked before anything builds
     built = [s for s in specs if s.name in plan.built]
