@@ -248,15 +248,14 @@ class Runner:
     def _builder_suggestion(self, name: str) -> str:
         """`; did you mean 'x'?` from the builders buildx has stored (its instances folder: asking `buildx ls`
         would contact every builder, and a stale one can keep it waiting)."""
-        import difflib
+        from bakepy.model.base import did_you_mean
 
         home = Path(os.environ.get("DOCKER_CONFIG") or Path.home() / ".docker")
         try:
             names = sorted(p.name for p in (home / "buildx" / "instances").iterdir())
         except OSError:
             return ""
-        close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
-        return f"; did you mean {close[0]!r}?" if close and close[0] != name else ""
+        return did_you_mean(name, names)
 
     # -- buildx -----------------------------------------------------------------------------------
     def buildx_version(self) -> str:
