@@ -16,6 +16,7 @@ from bakepy.engine.runner import (
     BUILDX_INSTALL_HINT,
     DOCKER_INSTALL_HINT,
     MIN_BUILDX,
+    BuilderState,
     Runner,
     parse_buildx_version,
 )
@@ -78,6 +79,18 @@ class BuilderInfo:
     driver: str
     active: bool
     nodes: list[NodeInfo]
+
+    @classmethod
+    def of(cls, state: BuilderState, *, active: bool) -> BuilderInfo:
+        nodes = [NodeInfo(n.name, n.endpoint, n.status, list(n.platforms)) for n in state.nodes]
+        return cls(state.name, state.driver, active, nodes)
+
+    def where(self, platforms: Sequence[str], host: str | None = None) -> list[PlatformInfo]:
+        """Each platform: the node buildx routes it to, and whether it runs there natively or under QEMU."""
+        return [_platform_info(p, self.nodes, host or host_arch()) for p in platforms]
+
+    def emulated(self, platforms: Sequence[str]) -> set[str]:
+        return {p.platform for p in self.where(platforms) if p.emulated}
 
 
 @dataclass
@@ -195,12 +208,9 @@ def diagnose(
     else:
         checks.append(Check("buildx plugin", "ok", f"{report.buildx_version} (≥ {minimum})"))
 
-    # 3. builders, the active one
+    # 3. the builder buildx would use: one `buildx inspect` (not `buildx ls`, which waits on every builder)
     try:
-        active_name = runner.active_builder(bootstrap=True)
-        builders = [
-            runner.inspect_builder(active_name)
-        ]  # not `buildx ls`: it waits on every builder
+        found = runner.inspect_builder(bootstrap=True)
     except BakepyError as exc:
         checks.append(
             Check(
@@ -211,30 +221,14 @@ def diagnose(
             )
         )
         return report
-    for b in builders:
-        report.builders.append(
-            BuilderInfo(
-                name=str(b.name),
-                driver=str(b.driver),
-                active=b.name == active_name,
-                nodes=[
-                    NodeInfo(
-                        str(n.name),
-                        str(n.endpoint or ""),
-                        str(n.status or ""),
-                        list(n.platforms or []),
-                    )
-                    for n in (b.nodes or [])
-                ],
-            )
-        )
+    report.builders.append(BuilderInfo.of(found, active=True))
     current = next((b for b in report.builders if b.active), None)
     if current is None:
         checks.append(
             Check(
                 "builder",
                 "fail",
-                f"active builder {active_name!r} not listed by buildx ls",
+                "buildx did not name the builder it would use",
                 "docker buildx use NAME",
             )
         )
@@ -373,8 +367,9 @@ def _native_arch(node: NodeInfo, fallback: str) -> str:
     return _arch(_normalise(node.platforms[0]))
 
 
-def project_registries(cwd: Path, file: Path | None = None) -> list[str]:
-    """The registries the project's default selection pushes to (none when there is no loadable project)."""
+def project_repositories(cwd: Path, file: Path | None = None) -> list[str]:
+    """The repositories (`registry/path`) the project's default selection pushes to (none when there is no
+    loadable project)."""
     from bakepy.config import load_project
     from bakepy.model import parse_reference
     from bakepy.publish.plan import plan_publish
@@ -383,19 +378,21 @@ def project_registries(cwd: Path, file: Path | None = None) -> list[str]:
         plan = plan_publish(load_project(file, cwd).project)
     except BakepyError:
         return []
-    return list(
-        dict.fromkeys(
-            parse_reference(repo).registry for t in plan.targets for repo in t.repositories
-        )
-    )
+    found = (parse_reference(repo) for t in plan.targets for repo in t.repositories)
+    return list(dict.fromkeys(f"{r.registry}/{r.path}" for r in found))
 
 
-def registry_checks(registries: Sequence[str]) -> list[Check]:
-    """Each registry the project pushes to answers, and has credentials where it wants a login."""
-    from bakepy.engine.access import probe
+def registry_checks(repositories: Sequence[str]) -> list[Check]:
+    """Each registry the project pushes to answers, has credentials where it wants a login, and (where it can
+    tell without a write) lets that login push to each repository."""
+    from bakepy.engine.access import probe, push_access
 
+    by_registry: dict[str, list[str]] = {}
+    for repository in repositories:
+        registry, _, path = repository.partition("/")
+        by_registry.setdefault(registry, []).append(path)
     checks = []
-    for registry in registries:
+    for registry, paths in by_registry.items():
         p = probe(registry)
         name = f"registry {registry}"
         if p.access == "down":
@@ -407,6 +404,23 @@ def registry_checks(registries: Sequence[str]) -> list[Check]:
             checks.append(Check(name, "fail", detail, f"docker login {registry}"))
         elif p.access == "login":
             checks.append(Check(name, "ok", "login stored in the Docker credential store"))
+            for path in dict.fromkeys(paths):
+                found = push_access(p, path)
+                refused = found.verdict == "refused"
+                status: Status = "fail" if refused else "ok"
+                word = (
+                    "refused"
+                    if refused
+                    else {"authorised": "authorised"}.get(found.verdict, "not proven")
+                )
+                fix = (
+                    f"docker login {registry} with an account that may push to {path}"
+                    if refused
+                    else None
+                )
+                checks.append(
+                    Check(f"push {registry}/{path}", status, f"{word}: {found.detail}", fix)
+                )
         else:
             checks.append(Check(name, "ok", f"answers ({p.detail}), no login needed"))
     return checks
@@ -436,17 +450,18 @@ def wanted_platforms(cwd: Path, explicit: Sequence[str], file: Path | None = Non
     return list(found) or list(DEFAULT_PLATFORMS)
 
 
-def diagnose_platforms(runner: Runner, platforms: Sequence[str]) -> list[PlatformInfo]:
-    """For the active builder: can each platform be built, and is it native or emulated."""
-    active = runner.active_builder(bootstrap=False)
+def active_builder(runner: Runner) -> BuilderInfo | None:
+    """The builder buildx would use, from one `buildx inspect` (None when buildx cannot say: the build will)."""
     try:
-        builder = runner.inspect_builder(active)
+        return BuilderInfo.of(runner.inspect_builder(), active=True)
     except BakepyError:
-        builder = None
-    nodes = [
-        NodeInfo(str(n.name), str(n.endpoint or ""), str(n.status or ""), list(n.platforms or []))
-        for n in ((builder.nodes or []) if builder is not None else [])
-    ]
+        return None
+
+
+def diagnose_platforms(runner: Runner, platforms: Sequence[str]) -> list[PlatformInfo]:
+    """For the active builder: can each platform be built, on which node, native or emulated."""
+    builder = active_builder(runner)
+    nodes = builder.nodes if builder is not None else []
     return [_platform_info(plat, nodes, host_arch()) for plat in platforms]
 
 

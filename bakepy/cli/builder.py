@@ -48,6 +48,18 @@ def _run(argvs: list[list[str]], dry_run: bool) -> None:
         runner.run(argv, what=shlex.join(["docker", *argv[:2]]), error=ConfigError)
 
 
+def _exists(runner: Any, name: str) -> bool:
+    """Whether buildx knows a builder of that name: `buildx inspect NAME` asks that one alone (`buildx ls`
+    would contact every builder and can hang on a stale one)."""
+    from bakepy.errors import ConfigError
+
+    try:
+        runner.inspect_builder(name)
+    except ConfigError:  # `no builder "NAME" found`
+        return False
+    return True
+
+
 @builder_app.command()
 def create(file: FileOpt = None, dry_run: DryRunOpt = False) -> None:
     """Create the builder from [builder] (replacing one of the same name), then start every node."""
@@ -55,7 +67,7 @@ def create(file: FileOpt = None, dry_run: DryRunOpt = False) -> None:
     from bakepy.engine.runner import Runner
 
     settings = _settings(file)
-    if not dry_run and any(b.name == settings.name for b in Runner().builders()):
+    if not dry_run and _exists(Runner(), settings.name):
         from bakepy.builders import remove_command
 
         _run([remove_command(settings)], False)

@@ -28,14 +28,14 @@ def doctor(
     as_json: JsonOpt = False,
 ) -> None:
     """Check docker, buildx, the builder, push-by-digest and QEMU; print how to fix what fails."""
-    from bakepy.doctor import diagnose, project_registries, registry_checks, wanted_platforms
+    from bakepy.doctor import diagnose, project_repositories, registry_checks, wanted_platforms
     from bakepy.engine.runner import Runner
     from bakepy.errors import CheckFailedError
 
     quiet: list[str] = []
     runner = Runner(builder=builder, log=quiet.append if as_json else None)
     report = diagnose(runner, wanted_platforms(Path.cwd(), platform or [], file))
-    report.checks.extend(registry_checks(project_registries(Path.cwd(), file)))
+    report.checks.extend(registry_checks(project_repositories(Path.cwd(), file)))
     if as_json:
         print(json.dumps(report.to_json(), indent=2, sort_keys=True))
     else:

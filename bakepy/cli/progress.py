@@ -24,6 +24,7 @@ from rich.live import Live
 from rich.markup import escape
 from rich.table import Table
 
+from bakepy.doctor import BuilderInfo
 from bakepy.publish.build import BuildEvent
 
 
@@ -32,6 +33,8 @@ class Unit:
     target: str
     platform: str | None
     emulated: bool = False
+    node: str = ""
+    """The builder node buildx routes this platform to (doctor's `route`), empty when unknown."""
     state: str = "waiting"
     step: str = ""
     started: float | None = None
@@ -64,11 +67,24 @@ class ProgressView:
 
     @classmethod
     def for_units(
-        cls, units: Sequence[tuple[str, str | None]], emulated: set[str], *, debug: bool
+        cls,
+        units: Sequence[tuple[str, str | None]],
+        builder: BuilderInfo | None,
+        *,
+        debug: bool,
+        console: Console | None = None,
     ) -> ProgressView:
-        console = Console(stderr=True, highlight=False)
+        """One row per target × platform; native or QEMU, and the node, as the builder routes each platform
+        (its nodes and their platforms, read once by the caller), never guessed from this machine."""
+        console = console or Console(stderr=True, highlight=False)
         live = console.is_terminal and not in_ci()
-        table = {(t, p): Unit(t, p, p in emulated) for t, p in units}
+        platforms = sorted({p for _, p in units if p})
+        where = {i.platform: i for i in (builder.where(platforms) if builder else [])}
+        table = {}
+        for t, p in units:
+            info = where.get(p) if p else None
+            node = (info.node or "") if info else ""
+            table[(t, p)] = Unit(t, p, bool(info and info.emulated), node)
         return cls(table, live, debug, console)
 
     # -- inputs ------------------------------------------------------------------------------------
@@ -120,13 +136,20 @@ class ProgressView:
     def table(self) -> Table:
         now = time.monotonic()
         table = Table(box=None, show_header=True, header_style="bold", title=self.phase)
-        for column in ("target", "platform", "state", "time", "step"):
+        for column in ("target", "platform", "node", "state", "time", "step"):
             table.add_column(column, no_wrap=column != "step", overflow="ellipsis")
         colors = {"done": "green", "failed": "red", "pushing": "cyan", "building": "yellow"}
         for unit in self.units.values():
             platform = (unit.platform or "default") + (" (QEMU)" if unit.emulated else "")
             state = f"[{colors.get(unit.state, 'dim')}]{unit.state}[/]"
-            table.add_row(unit.target, platform, state, unit.elapsed(now), escape(unit.step))
+            table.add_row(
+                unit.target,
+                platform,
+                escape(unit.node or "-"),
+                state,
+                unit.elapsed(now),
+                escape(unit.step),
+            )
         return table
 
     @contextmanager
@@ -143,6 +166,10 @@ class ProgressView:
         else:
             if group:
                 print(group[0], file=sys.stderr, flush=True)
+            for unit in self.units.values():  # where each runs, once: state lines stay short
+                if unit.platform and unit.node:
+                    runs = "emulated (QEMU)" if unit.emulated else "native"
+                    self._say(escape(f"[{unit.target} {unit.platform}] {runs} on node {unit.node}"))
             try:
                 yield self
             finally:
@@ -173,12 +200,3 @@ def _group_markers() -> tuple[str, str] | None:
             f"\x1b[0Ksection_end:{int(time.time())}:bakepy_build\r\x1b[0K",
         )
     return None
-
-
-def emulated_guess(platforms: Sequence[str]) -> set[str]:
-    """Platforms whose architecture is not this machine's: emulated on a local builder (the summary says what
-    the builder really did)."""
-    import platform as _platform
-
-    machine = {"x86_64": "amd64", "aarch64": "arm64", "arm64": "arm64"}.get(_platform.machine(), "")
-    return {p for p in platforms if p.split("/")[1:2] != [machine]}

@@ -193,7 +193,8 @@ def _publish_with_progress(
 ) -> tuple[Any, dict[tuple[str, str | None], float]]:
     """publish_project under the live view (terminal) or state lines (CI); buildx's tail on a failed build."""
     from bakepy.cli.app import state
-    from bakepy.cli.progress import ProgressView, emulated_guess
+    from bakepy.cli.progress import ProgressView
+    from bakepy.doctor import active_builder
     from bakepy.engine.runner import Runner
     from bakepy.errors import BuildError
     from bakepy.publish.build import observe
@@ -202,15 +203,21 @@ def _publish_with_progress(
 
     plan = plan_publish(loaded.project, targets)
     units = [(t.name, p) for t in plan.targets if not t.sources for p in (t.platforms or (None,))]
-    guess = emulated_guess(sorted({p for _, p in units if p}))
-    view = ProgressView.for_units(units, guess, debug=state.debug)
-    runner = Runner(builder=builder, log=view.command)
+    quiet: list[
+        str
+    ] = []  # the builder is read before the view exists: its `+ docker` line joins the others
+    runner = Runner(builder=builder, log=quiet.append)
+    layout = active_builder(runner)  # once: the view's node and QEMU marks, and publish's routing
+    view = ProgressView.for_units(units, layout, debug=state.debug)
+    runner.log = view.command
+    for line in quiet:
+        view.command(line)
     runner.bake_options = passed
     with view.shown(), observe(view.event):
         try:
             report = publish_project(
                 loaded.path, loaded.project, runner, targets=targets, records_dir=records,
-                echo=view.line,
+                echo=view.line, builder=layout,
             )  # fmt: skip
             return report, view.durations()
         except BuildError:

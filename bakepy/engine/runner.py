@@ -244,15 +244,14 @@ class Runner:
     def _builder_suggestion(self, name: str) -> str:
         """`; did you mean 'x'?` from the builders buildx has stored (its instances folder: asking `buildx ls`
         would contact every builder, and a stale one can keep it waiting)."""
-        import difflib
+        from bakepy.model.base import did_you_mean
 
         home = Path(os.environ.get("DOCKER_CONFIG") or Path.home() / ".docker")
         try:
             names = sorted(p.name for p in (home / "buildx" / "instances").iterdir())
         except OSError:
             return ""
-        close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
-        return f"; did you mean {close[0]!r}?" if close and close[0] != name else ""
+        return did_you_mean(name, names)
 
     # -- buildx -----------------------------------------------------------------------------------
     def buildx_version(self) -> str:
@@ -388,53 +387,85 @@ class Runner:
         """
         return terminate_descendants(grace=grace)
 
-    def builders(self) -> list[Any]:
-        """python-on-whales `Builder`s known to buildx (`docker buildx ls`)."""
-        from python_on_whales.exceptions import DockerException
+    def inspect_builder(self, name: str | None = None, *, bootstrap: bool = False) -> BuilderState:
+        """One builder, its nodes and their platforms (`docker buildx inspect [--bootstrap] [NAME]`; without NAME
+        the one buildx would use: --builder, else BUILDX_BUILDER, else the current one).
 
-        client = self._client()
-        try:
-            return list(client.buildx.list())
-        except DockerException as exc:
-            raise self._failure(
-                exc, [*self.docker_cmd(), "buildx", "ls"], "docker buildx ls", ToolMissingError
-            ) from exc
-
-    def inspect_builder(self, name: str) -> Any:
-        """One python-on-whales `Builder` (`docker buildx inspect NAME`): unlike `buildx ls`, this contacts only
-        that builder, so a stale one elsewhere cannot keep bakepy waiting."""
-        from python_on_whales.exceptions import DockerException
-
-        client = self._client()
-        try:
-            return client.buildx.inspect(name)
-        except DockerException as exc:
-            raise self._failure(
-                exc,
-                [*self.docker_cmd(), "buildx", "inspect", name],
-                "docker buildx inspect",
-                BuildError,
-            ) from exc
-
-    def active_builder(self, *, bootstrap: bool = True) -> str:
-        """The name of the builder buildx would use (--builder, else BUILDX_BUILDER, else the current one).
-
-        `--bootstrap` starts it if needed, so the following `buildx ls` reports its nodes' platforms.
-        """
+        Read from `inspect`'s text, in one call: python-on-whales' `buildx.inspect` also runs `buildx ls`, which
+        contacts every builder, so a stale one elsewhere could keep bakepy waiting."""
+        wanted = name or self.builder
         args = [
             "buildx",
             "inspect",
             *(["--bootstrap"] if bootstrap else []),
-            *([self.builder] if self.builder else []),
+            *([wanted] if wanted else []),
         ]
         out = self.run(args, what="docker buildx inspect", error=BuildError)
-        for line in out.splitlines():
-            key, _, value = line.partition(":")
-            if key.strip() == "Name" and value.strip():
-                return value.strip()
-        raise BuildError(
-            f"could not read the builder name from `docker buildx inspect`: {out[:200]!r}"
-        )
+        state = parse_builder_inspect(out)
+        if not state.name:
+            raise BuildError(
+                f"could not read the builder name from `docker buildx inspect`: {out[:200]!r}"
+            )
+        return state
+
+    def active_builder(self, *, bootstrap: bool = True) -> str:
+        """The name of the builder buildx would use (--builder, else BUILDX_BUILDER, else the current one);
+        `bootstrap` starts it if needed."""
+        return self.inspect_builder(bootstrap=bootstrap).name
+
+
+@dataclass(frozen=True)
+class BuilderNode:
+    name: str
+    endpoint: str
+    status: str
+    platforms: tuple[str, ...]
+    """As buildx lists them: a node's configured platforms (`--platform`) first, then what its workers run."""
+
+
+@dataclass(frozen=True)
+class BuilderState:
+    name: str
+    driver: str
+    nodes: tuple[BuilderNode, ...]
+
+
+def parse_builder_inspect(text: str) -> BuilderState:
+    """`docker buildx inspect`'s text: the builder's name and driver, then per node its name, endpoint, status
+    and platforms (buildx marks configured platforms with `*`; the mark is dropped, the order kept)."""
+    head: dict[str, str] = {}
+    nodes: list[dict[str, str]] = []
+    for line in text.splitlines():
+        if not line or line[0].isspace():
+            continue  # labels, GC policy details
+        key, sep, value = line.partition(":")
+        if key == "Nodes" and not value.strip():
+            nodes.append({})
+            continue
+        if not sep:
+            continue
+        if nodes:
+            if key == "Name" and "Name" in nodes[-1]:
+                nodes.append({})
+            nodes[-1].setdefault(key, value.strip())
+        else:
+            head.setdefault(key, value.strip())
+    return BuilderState(
+        head.get("Name", ""),
+        head.get("Driver", ""),
+        tuple(
+            BuilderNode(
+                n.get("Name", ""),
+                n.get("Endpoint", ""),
+                n.get("Status", ""),
+                tuple(
+                    p.strip().rstrip("*") for p in n.get("Platforms", "").split(",") if p.strip()
+                ),
+            )
+            for n in nodes
+            if n
+        ),
+    )
 
 
 def registry_hint(stderr: str) -> str | None:

@@ -102,7 +102,7 @@ def explain_error(err: ErrorDetails, root: type[BaseModel]) -> tuple[tuple[str |
     if kind == "extra_forbidden":
         key = str(loc[-1])
         holder = _model_at(root, loc[:-1])
-        hint = _did_you_mean(key, _fields_of(holder), 0.5) if holder else ""
+        hint = _did_you_mean(key, _fields_of(holder)) if holder else ""
         snake = key.replace("_", "-")
         if not hint and holder and snake in _fields_of(holder):
             hint = f"; did you mean {snake!r}?"

@@ -154,7 +154,7 @@ def _parse(value: str) -> tuple[str, str, str]:
         ):  # containerd: a bare architecture is the client's OS (linux for builds)
             return "linux", arch, variant
     if len(parts) not in (2, 3) or not all(parts):
-        hint = _did_you_mean(value.strip().lower(), COMMON_PLATFORMS, 0.85)
+        hint = _did_you_mean(value.strip().lower(), COMMON_PLATFORMS)
         raise ValueError(
             bad + (hint or "; write os/arch[/variant], e.g. 'linux/amd64', or 'local'")
         )
@@ -221,7 +221,7 @@ def platform_warning(value: str) -> str | None:
     known = _VARIANTS.get(arch, ())
     if not variant or variant in known:
         return None
-    hint = _did_you_mean(variant, known, 0.5) if known else ""
+    hint = _did_you_mean(variant, known) if known else ""
     listed = f" (known: {', '.join(known)})" if known else f" ({arch} has no known variants)"
     return (
         f"{value!r}: unknown variant {variant!r} for {arch}{listed}{hint}; "

@@ -28,11 +28,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bakepy.doctor import BuilderInfo, active_builder
 from bakepy.engine.access import require_push_access
 from bakepy.engine.registry import inspect_many
 from bakepy.engine.runner import Runner
-from bakepy.errors import BakepyError
-from bakepy.publish.build import BuildEvent, build_by_digest, emulated_platforms, notify
+from bakepy.publish.build import BuildEvent, build_by_digest, notify
 from bakepy.publish.index import ImageIndex, split_reference
 from bakepy.publish.merge import Staged, decide, transact
 from bakepy.publish.records import DigestRecord
@@ -198,16 +198,6 @@ def _assemblies(runner: Runner, plan: PublishPlan, specs: Sequence[TargetSpec]) 
         return list(pool.map(lambda w: prepare(runner, *w), wanted))
 
 
-def builder_nodes(runner: Runner) -> int:
-    """How many nodes the active builder has (1 when buildx cannot say: the bake will tell)."""
-    try:
-        active = runner.active_builder(bootstrap=False)
-        found = runner.inspect_builder(active)
-    except BakepyError:
-        return 1
-    return max(1, len((found.nodes or []) if found is not None else []))
-
-
 def specs_from_plan(plan: PublishPlan, project: Project) -> list[TargetSpec]:
     """The plan's targets as publish needs them (index annotations: the resolved target's `index:` ones, so
     matrix targets and annotations from the git context are included)."""
@@ -241,9 +231,11 @@ def publish_project(
     records_dir: Path | None = None,
     echo: Callable[[str], None] | None = None,
     push: bool = True,
+    builder: BuilderInfo | None = None,
 ) -> PublishReport:
     """Render, build by digest, merge, verify: the whole `bakepy publish` for a loaded project. Without
-    `push`, build every platform of every selected target and move nothing (`build_without_push`)."""
+    `push`, build every platform of every selected target and move nothing (`build_without_push`). `builder`:
+    the active builder as the caller already read it (`doctor.active_builder`), else read here once."""
     from bakepy.bake.render import dumps, render_bake
     from bakepy.errors import NothingToDoError
     from bakepy.publish.plan import plan_publish, plan_to_json
@@ -275,7 +267,9 @@ def publish_project(
         )
     runner.docker_path()  # no docker CLI: say how to get it before anything else
     # a registry that does not answer, or wants a login nobody did, fails in seconds, not after the build
-    require_push_access([split_reference(r)[0] for s in specs for r in s.repositories])
+    require_push_access(
+        ["/".join(split_reference(r)[:2]) for s in specs for r in s.repositories]
+    )  # and, where the registry can say without a write, a login that may not push
     run = run_directory(work)  # per run: two publishes at once never share a bake or metadata file
     assemblies = _assemblies(runner, plan, specs)  # sources read and checked before anything builds
     built = [s for s in specs if s.name in plan.built]
@@ -289,26 +283,24 @@ def publish_project(
     platform_of: dict[str, str] = {}
     emulated: set[str] = set()
     if built:
-        with ThreadPoolExecutor(
-            max_workers=1
-        ) as pool:  # which platforms are emulated: asked meanwhile
-            emulation = pool.submit(emulated_platforms, runner, platforms)
-            if len(platforms) > 1 and builder_nodes(runner) > 1:
-                sources, platform_of = build_per_platform(
-                    runner, project, built, run, cwd=project_dir, echo=echo
-                )
-            else:
-                digests = build_by_digest(
-                    runner,
-                    bake_file,
-                    [s.name for s in built],
-                    cwd=project_dir,
-                    metadata_file=run / "metadata.json",
-                    echo=echo,
-                    source=project.resolved.source,
-                )
-                sources = {n: [d] for n, d in digests.items()}
-            emulated = emulation.result()
+        if builder is None:
+            builder = active_builder(runner)
+        emulated = builder.emulated(platforms) if builder is not None else set()
+        if len(platforms) > 1 and builder is not None and len(builder.nodes) > 1:
+            sources, platform_of = build_per_platform(
+                runner, project, built, run, cwd=project_dir, echo=echo
+            )
+        else:
+            digests = build_by_digest(
+                runner,
+                bake_file,
+                [s.name for s in built],
+                cwd=project_dir,
+                metadata_file=run / "metadata.json",
+                echo=echo,
+                source=project.resolved.source,
+            )
+            sources = {n: [d] for n, d in digests.items()}
     # a one-platform push without attestations is a plain manifest that names no platform: the plan does
     platform_of.update(
         {d: s.platforms[0] for s in built if len(s.platforms) == 1 for d in sources[s.name]}

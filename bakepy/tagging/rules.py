@@ -185,16 +185,11 @@ class TagRule(_Settings):
         if kind not in RULE_TYPES:
             if kind is None:
                 raise RuleError(f"a tag rule needs a type: one of {', '.join(RULE_TYPES)}")
-            from difflib import get_close_matches
+            from bakepy.model.base import did_you_mean
 
-            close = get_close_matches(str(kind), RULE_TYPES, 1)
             raise RuleError(
                 f"unknown rule type {kind!r}"
-                + (
-                    f"; did you mean {close[0]!r}?"
-                    if close
-                    else f" (known: {', '.join(RULE_TYPES)})"
-                ),
+                + (did_you_mean(str(kind), RULE_TYPES) or f" (known: {', '.join(RULE_TYPES)})"),
                 ("type",),
             )
         allowed = (*_COMMON, *_KEYS[kind])

@@ -117,16 +117,11 @@ def check_template(template: str, own: tuple[str, ...] = ()) -> None:
         name = m.group(1)
         known = (*own, *GLOBAL_NAMES)
         if name not in known:
-            from difflib import get_close_matches
+            from bakepy.model.base import did_you_mean
 
-            close = get_close_matches(name, known, 1)
+            hint = did_you_mean(name, known, show=lambda c: "{{" + c + "}}")
             raise ValueError(
-                f"unknown expression {{{{{name}}}}}"
-                + (
-                    f"; did you mean {{{{{close[0]}}}}}?"
-                    if close
-                    else f" (known: {', '.join(known)})"
-                )
+                f"unknown expression {{{{{name}}}}}" + (hint or f" (known: {', '.join(known)})")
             )
         if name in ("date", "commit_date"):
             positional, named = _parse_args(m.group(2))
@@ -294,16 +289,11 @@ def _truthy(value: Value) -> bool:
 
 def _check_name(name: str) -> Value:
     if name not in CONDITION_NAMES:
-        from difflib import get_close_matches
+        from bakepy.model.base import did_you_mean
 
-        close = get_close_matches(name, CONDITION_NAMES, 1)
         raise ValueError(
             f"unknown name {name!r} in condition"
-            + (
-                f"; did you mean {close[0]!r}?"
-                if close
-                else f" (known: {', '.join(CONDITION_NAMES)})"
-            )
+            + (did_you_mean(name, CONDITION_NAMES) or f" (known: {', '.join(CONDITION_NAMES)})")
         )
     return ""
 

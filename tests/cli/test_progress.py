@@ -5,8 +5,10 @@ from __future__ import annotations
 import pytest
 from rich.console import Console
 
+from bakepy import doctor
 from bakepy.cli import progress
 from bakepy.cli.progress import ProgressView
+from bakepy.doctor import BuilderInfo, NodeInfo
 from bakepy.publish.build import BuildEvent, BuildLog, observe
 
 
@@ -16,16 +18,39 @@ def fixed_clock(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(progress.time, "monotonic", lambda: next(ticks))
 
 
-def view(live: bool) -> tuple[ProgressView, Console]:
-    console = Console(record=True, width=100, force_terminal=live, color_system=None)
-    units = [
-        ("web", "linux/amd64"),
-        ("web", "linux/arm64"),
-        ("api", "linux/amd64"),
-        ("api", "linux/arm64"),
-    ]
-    table = {(t, p): progress.Unit(t, p, emulated=p == "linux/arm64") for t, p in units}
-    return ProgressView(table, live=live, console=console), console
+UNITS = [
+    ("web", "linux/amd64"),
+    ("web", "linux/arm64"),
+    ("api", "linux/amd64"),
+    ("api", "linux/arm64"),
+]
+# The stack's builder as `docker buildx inspect` describes it: one local BuildKit, arm64 under QEMU.
+LOCAL = BuilderInfo(
+    "bakepy-stack",
+    "remote",
+    True,
+    [
+        NodeInfo(
+            "bakepy-stack0", "unix:///run/buildkitd.sock", "running", ["linux/amd64", "linux/arm64"]
+        )
+    ],
+)
+
+
+def view(
+    live: bool, builder: BuilderInfo = LOCAL, monkeypatch: pytest.MonkeyPatch | None = None
+) -> tuple[ProgressView, Console]:
+    console = Console(record=True, width=120, force_terminal=live, color_system=None)
+    shown = ProgressView.for_units(UNITS, builder, debug=False, console=console)
+    shown.live = live  # whatever CI variables the test run has
+    return shown, console
+
+
+@pytest.fixture(autouse=True)
+def amd64_host(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A local (unix://) node runs natively what this machine runs: pin it, so the tests read the same on an
+    arm64 machine."""
+    monkeypatch.setattr(doctor, "host_arch", lambda: "amd64")
 
 
 BUILDX = [
@@ -46,23 +71,71 @@ def test_one_line_per_target_and_platform_with_state_time_and_emulation() -> Non
     console.print(shown.table())
     text = console.export_text()
     rows = [line.split() for line in text.splitlines()[2:]]
-    assert rows[0][:3] == ["web", "linux/amd64", "building"] and rows[0][3].endswith("s")
-    assert rows[1][:5] == ["web", "linux/arm64", "(QEMU)", "failed", "3.0s"]
+    assert rows[0][:4] == ["web", "linux/amd64", "bakepy-stack0", "building"]
+    assert rows[0][4].endswith("s")
+    assert rows[1][:6] == ["web", "linux/arm64", "(QEMU)", "bakepy-stack0", "failed", "3.0s"]
     assert "exit code: 2" in text
-    assert rows[2][:3] == ["api", "linux/amd64", "pushing"] and "pushing by digest" in text
-    assert rows[3][:4] == ["api", "linux/arm64", "(QEMU)", "pushing"]
+    assert rows[2][:4] == ["api", "linux/amd64", "bakepy-stack0", "pushing"]
+    assert "pushing by digest" in text
+    assert rows[3][:5] == ["api", "linux/arm64", "(QEMU)", "bakepy-stack0", "pushing"]
 
 
 def test_plain_lines_name_target_platform_and_state(capsys: pytest.CaptureFixture[str]) -> None:
     shown, console = view(live=False)
     log = BuildLog(shown.line, ["web", "api"])
-    with observe(shown.event):
+    with shown.shown(), observe(shown.event):
         for line in BUILDX:
             log(line)
         shown.event(BuildEvent("", None, "merging"))
     text = console.export_text()
+    assert "[web linux/arm64] emulated (QEMU) on node bakepy-stack0" in text
+    assert "[web linux/amd64] native on node bakepy-stack0" in text
     assert "[web linux/arm64 (QEMU)] building: 2/2 RUN make" in text
     assert "[web linux/arm64 (QEMU)] failed: process did not complete successfully" in text
     assert "[api linux/amd64] pushing: pushing by digest" in text
     assert "moving tags…" in text
     assert shown.failure_tail()[-1].startswith("#6 ERROR")
+
+
+def rows_of(builder: BuilderInfo) -> dict[tuple[str, str], list[str]]:
+    shown, console = view(live=True, builder=builder)
+    console.print(shown.table())
+    rows = [line.split() for line in console.export_text().splitlines()[2:]]
+    return {(r[0], r[1]): r[2:] for r in rows}
+
+
+def test_the_qemu_mark_and_node_come_from_the_node_buildx_routes_the_platform_to() -> None:
+    # Two nodes, one per platform (`bakepy builder create`): arm64 goes to the remote arm64 machine, natively,
+    # although this machine is amd64.
+    two = BuilderInfo(
+        "multi",
+        "remote",
+        True,
+        [
+            NodeInfo(
+                "linux-amd64", "unix:///run/a.sock", "running", ["linux/amd64", "linux/arm64"]
+            ),
+            NodeInfo(
+                "linux-arm64", "tcp://arm-host:1234", "running", ["linux/arm64", "linux/arm/v7"]
+            ),
+        ],
+    )
+    rows = rows_of(two)
+    assert rows[("web", "linux/amd64")][:2] == ["linux-amd64", "waiting"]
+    assert rows[("web", "linux/arm64")][:2] == ["linux-arm64", "waiting"]  # no (QEMU)
+
+    # One remote arm64 node: amd64 is the emulated one there, whatever this machine is.
+    arm = BuilderInfo(
+        "arm",
+        "remote",
+        True,
+        [NodeInfo("arm0", "tcp://arm-host:1234", "running", ["linux/arm64", "linux/amd64"])],
+    )
+    rows = rows_of(arm)
+    assert rows[("api", "linux/amd64")][:3] == ["(QEMU)", "arm0", "waiting"]
+    assert rows[("api", "linux/arm64")][:2] == ["arm0", "waiting"]
+
+
+def test_a_builder_that_cannot_say_marks_nothing() -> None:
+    rows = rows_of(BuilderInfo("gone", "remote", True, []))
+    assert all(r[:2] == ["-", "waiting"] for r in rows.values())

@@ -64,7 +64,14 @@ class ScratchRegistry:
         self.address = f"127.0.0.1:{self.port}"
         self.process: subprocess.Popen[bytes] | None = None
 
-    def serve(self, *, read_only: bool = False, htpasswd: Path | None = None) -> None:
+    def serve(
+        self,
+        *,
+        read_only: bool = False,
+        htpasswd: Path | None = None,
+        auth: dict[str, object] | None = None,
+    ) -> None:
+        """`auth`: a registry `auth` section as is (a token service's, see token_service.py)."""
         self.stop()
         storage: dict[str, object] = {"filesystem": {"rootdirectory": str(self.root / "data")}}
         if read_only:
@@ -77,6 +84,8 @@ class ScratchRegistry:
         }
         if htpasswd is not None:
             config["auth"] = {"htpasswd": {"realm": "bakepy-e2e", "path": str(htpasswd)}}
+        if auth is not None:
+            config["auth"] = auth
         (self.root / "config.yml").write_text(json.dumps(config))
         self.process = subprocess.Popen(
             [

@@ -56,6 +56,11 @@ def test_builder_create_makes_the_two_node_builder_publish_uses(
             check=True,
         ).stdout
         assert amd.address in listing and arm.address in listing  # type: ignore[attr-defined]
+        again = bakepy(
+            "builder", "create"
+        )  # replaces it: found with `buildx inspect NAME`, not `buildx ls`
+        assert again.returncode == 0, again.stderr
+        assert f"docker buildx rm {name}" in again.stderr and "buildx ls" not in again.stderr
 
         doctor = bakepy("doctor", "--builder", name, "--json")
         report = json.loads(doctor.stdout)
@@ -65,6 +70,10 @@ def test_builder_create_makes_the_two_node_builder_publish_uses(
         published = bakepy("publish")
         assert published.returncode == 0, published.stderr
         assert f"--builder {name}" in published.stderr  # the project's builder, not the stack's
+        # where each platform runs, as buildx routes it: both nodes are local BuildKits on this amd64 machine
+        assert "[app linux/amd64] native on node linux-amd64" in published.stderr
+        assert "[app linux/arm64] emulated (QEMU) on node linux-arm64" in published.stderr
+        assert "buildx ls" not in published.stderr
         for registry in registries:
             assert api.list_tags(registry, unique_repo) == [
                 "1.0"

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bakepy.doctor import DEFAULT_PLATFORMS, NodeInfo, _platform_info, read_binfmt, wanted_platforms
+from bakepy.doctor import (
+    DEFAULT_PLATFORMS,
+    BuilderInfo,
+    NodeInfo,
+    _platform_info,
+    read_binfmt,
+    wanted_platforms,
+)
+from bakepy.engine.runner import BuilderNode, parse_builder_inspect
 
 
 def test_explicit_platforms_win(tmp_path: Path) -> None:
@@ -69,3 +77,29 @@ def test_a_platform_goes_to_the_node_that_lists_it_first() -> None:
     assert route([amd, arm], "linux/amd64") is amd
     assert route([amd, arm], "linux/arm/v7") is arm  # only arm can build it
     assert route([amd, arm], "linux/s390x") is None
+
+
+FIXTURES = Path(__file__).parent.parent / "fixtures" / "buildx"
+
+
+def test_buildx_inspect_text_of_a_two_node_builder() -> None:
+    # captured from `docker buildx inspect --bootstrap` (buildx v0.36.1) of a builder made with
+    # `create --node amd --platform linux/amd64` and `create --append --node arm --platform linux/arm64`
+    state = parse_builder_inspect((FIXTURES / "inspect-two-node.txt").read_text())
+    assert (state.name, state.driver) == ("i14probe", "remote")
+    assert [(n.name, n.status) for n in state.nodes] == [("amd", "running"), ("arm", "running")]
+    assert state.nodes[0].endpoint.startswith("unix:///")
+    assert state.nodes[0].platforms[:2] == ("linux/amd64", "linux/amd64/v2")  # the `*` mark dropped
+    assert (
+        state.nodes[1].platforms[0] == "linux/arm64" and "linux/arm/v6" in state.nodes[1].platforms
+    )
+    builder = BuilderInfo.of(state, active=True)
+    where = {i.platform: i.node for i in builder.where(["linux/amd64", "linux/arm64"], "amd64")}
+    assert where == {"linux/amd64": "amd", "linux/arm64": "arm"}
+
+
+def test_buildx_inspect_text_of_a_builder_that_is_not_running() -> None:
+    text = "Name:   old\nDriver: docker-container\n\nNodes:\nName:     old0\nEndpoint: unix:///x.sock\n"
+    text += "Error:    Cannot connect\n"
+    state = parse_builder_inspect(text)
+    assert state.nodes == (BuilderNode("old0", "unix:///x.sock", "", ()),)
