@@ -201,7 +201,7 @@ class _AttrEntry(_BakeValue):
         if (
             "." not in key
         ):  # annotation.*, annotation-index.*, registry.insecure: patterns, not typos
-            hint = _did_you_mean(key, (*cls.KEYS, *cls.SPECIAL), 0.75)
+            hint = _did_you_mean(key, (*cls.KEYS, *cls.SPECIAL))
             if hint:
                 raise ModelError(f"unknown key {key!r}{hint}", (key,))
         return key
