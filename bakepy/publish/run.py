@@ -23,7 +23,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -266,6 +266,13 @@ def publish_project(
             (), (), bake_file, plan_to_json(plan, bake_file=str(bake_file), metadata_file=metadata)
         )
     runner.docker_path()  # no docker CLI: say how to get it before anything else
+    reading: Future[BuilderInfo | None] | None = None
+    if (
+        builder is None
+    ):  # one `buildx inspect` (~0.2 s of process start), read while the registries answer
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bakepy-builder")
+        reading = pool.submit(active_builder, runner)
+        pool.shutdown(wait=False)  # that one read still runs to its end
     # a registry that does not answer, or wants a login nobody did, fails in seconds, not after the build
     require_push_access(
         ["/".join(split_reference(r)[:2]) for s in specs for r in s.repositories]
@@ -284,7 +291,7 @@ def publish_project(
     emulated: set[str] = set()
     if built:
         if builder is None:
-            builder = active_builder(runner)
+            builder = reading.result() if reading is not None else active_builder(runner)
         emulated = builder.emulated(platforms) if builder is not None else set()
         if len(platforms) > 1 and builder is not None and len(builder.nodes) > 1:
             sources, platform_of = build_per_platform(
