@@ -51,6 +51,9 @@ from bakepy.model.references import DEFAULT_DOMAIN, ImageReference, parse_refere
 from bakepy.model.resolve import ResolvedProject
 from bakepy.model.targets import (
     CacheSettings,
+    CISettings,
+    CISystemSettings,
+    GitLabSettings,
     Group,
     Project,
     ProjectSettings,
@@ -69,7 +72,10 @@ __all__ = [
     "Attestation",
     "BuilderSettings",
     "CacheEntry",
+    "CISettings",
+    "CISystemSettings",
     "CacheSettings",
+    "GitLabSettings",
     "Group",
     "ImageReference",
     "ModelError",

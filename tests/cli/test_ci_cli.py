@@ -29,12 +29,7 @@ from bakepy.publish.records import DigestRecord, write_records
 
 cli = CliRunner()
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "native-runners"
-GITLAB_RUNNERS = [
-    "--runner",
-    "linux/arm64=saas-linux-small-arm64",
-    "--runner",
-    "default=saas-linux-small-amd64",
-]
+GITLAB_RUNNERS: list[str] = []  # the example's [ci.gitlab] runners
 REVISION = "c" * 40
 PLATFORMS = ("linux/amd64", "linux/arm64")
 

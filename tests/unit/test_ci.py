@@ -50,7 +50,7 @@ def test_github_workflow_is_plan_build_merge() -> None:
     assert build["needs"] == "plan"
     assert build["runs-on"] == "${{ matrix.runner }}"
     assert build["strategy"]["matrix"] == "${{ fromJSON(needs.plan.outputs.matrix) }}"
-    assert jobs["merge"]["needs"] == "build"
+    assert jobs["merge"]["needs"] == ["plan", "build"]
     # `on` must stay a string key, not YAML 1.1's boolean
     assert "on" in doc
     assert doc["concurrency"]["cancel-in-progress"] is False
@@ -180,7 +180,7 @@ def test_gitlab_has_one_build_job_per_platform_and_qemu_only_where_needed() -> N
             'else bakepy build --platform "$BAKEPY_PLATFORM" --push-by-digest --records records; fi'
         )
         assert job["artifacts"]["paths"] == ["records/"]
-    assert doc["merge"]["needs"] == list(builds)
+    assert doc["merge"]["needs"] == ["plan", *builds]
     assert doc["merge"]["script"] == ["bakepy merge --records records"]
 
 
@@ -206,7 +206,10 @@ def test_gitlab_logins_use_variables() -> None:
 # -- the example stays generated ------------------------------------------------------------------------
 def test_example_github_workflow_is_up_to_date() -> None:
     project = load_project(EXAMPLE / "bakepy.toml", env={}).project
-    spec = workflow_spec(project, plan_publish(project), output=".github/workflows/publish.yml")
+    spec = workflow_spec(
+        project, plan_publish(project), ci="github", output=".github/workflows/publish.yml"
+    )
+    assert spec.cache == "gha"  # [ci.github] cache
     expected = github_workflow(spec)
     assert (EXAMPLE / ".github" / "workflows" / "publish.yml").read_text() == expected, (
         "regenerate: cd examples/native-runners && bakepy ci github -o .github/workflows/publish.yml"
@@ -216,13 +219,12 @@ def test_example_github_workflow_is_up_to_date() -> None:
 def test_example_gitlab_pipeline_is_up_to_date() -> None:
     project = load_project(EXAMPLE / "bakepy.toml", env={}).project
     plan = plan_publish(project)
-    runners = parse_runner_overrides(GITLAB_RUNNERS)
-    entries = matrix_entries(plan, {**project.resolved.settings.runners, **runners})
-    spec = workflow_spec(project, plan, runners=runners, output=".gitlab/bakepy.yml")
+    assert project.ci.gitlab.runners == parse_runner_overrides(GITLAB_RUNNERS)  # [ci.gitlab] runners
+    entries = matrix_entries(plan, {**project.resolved.settings.runners, **project.ci.gitlab.runners})
+    spec = workflow_spec(project, plan, ci="gitlab", output=".gitlab/bakepy.yml")
+    assert spec.cache == "registry"  # [ci.gitlab] cache
     assert (EXAMPLE / ".gitlab" / "bakepy.yml").read_text() == gitlab_pipeline(spec, entries), (
-        "regenerate: cd examples/native-runners && bakepy ci gitlab "
-        + " ".join(f"--runner {r}" for r in GITLAB_RUNNERS)
-        + " -o .gitlab/bakepy.yml"
+        "regenerate: cd examples/native-runners && bakepy ci gitlab -o .gitlab/bakepy.yml"
     )
     # the user's own pipeline only includes it
     assert "local: .gitlab/bakepy.yml" in (EXAMPLE / ".gitlab-ci.yml").read_text()
