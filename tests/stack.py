@@ -547,7 +547,14 @@ GITLAB_CI_LOCAL_APT = ("nodejs", "npm", "rsync")
 
 def gitlab_ci_local_path(config: StackConfig | None = None) -> Path:
     cfg = config or StackConfig.from_env()
-    return cfg.cache_dir / "tools" / f"gitlab-ci-local-{GITLAB_CI_LOCAL_VERSION}" / "node_modules" / ".bin" / "gitlab-ci-local"
+    return (
+        cfg.cache_dir
+        / "tools"
+        / f"gitlab-ci-local-{GITLAB_CI_LOCAL_VERSION}"
+        / "node_modules"
+        / ".bin"
+        / "gitlab-ci-local"
+    )
 
 
 def install_gitlab_ci_local(config: StackConfig | None = None) -> None:
@@ -571,13 +578,22 @@ def install_gitlab_ci_local(config: StackConfig | None = None) -> None:
     prefix.mkdir(parents=True, exist_ok=True)
     with _timed(f"gitlab-ci-local {GITLAB_CI_LOCAL_VERSION}"):
         proc = run(
-            ["npm", "install", "--prefix", str(prefix), "--no-audit", "--no-fund",
-             f"gitlab-ci-local@{GITLAB_CI_LOCAL_VERSION}"],
+            [
+                "npm",
+                "install",
+                "--prefix",
+                str(prefix),
+                "--no-audit",
+                "--no-fund",
+                f"gitlab-ci-local@{GITLAB_CI_LOCAL_VERSION}",
+            ],
             check=False,
             timeout=900,
         )
     if proc.returncode != 0:
-        _say(f"gitlab-ci-local: npm install failed (exit {proc.returncode}): {_tail(proc.stderr, 5)}")
+        _say(
+            f"gitlab-ci-local: npm install failed (exit {proc.returncode}): {_tail(proc.stderr, 5)}"
+        )
 
 
 def _npm_version(prefix: Path, package: str) -> str | None:

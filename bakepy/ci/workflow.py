@@ -91,7 +91,9 @@ class WorkflowSpec:
     install: str = field(
         default_factory=lambda: default_install()
     )  # pip requirement installing bakepy
-    install_in_config: bool = False  # `install` is [ci] install (so regenerating needs no --install)
+    install_in_config: bool = (
+        False  # `install` is [ci] install (so regenerating needs no --install)
+    )
     python: str = "3.12"
     output: str | None = None  # where the workflow is written (GitLab's plan job checks it)
 
@@ -147,7 +149,9 @@ def workflow_spec(
         runners=tuple((runners or {}).items()),
         cache=cache.type if cache is not None else None,
         executor=settings.gitlab.executor if settings is not None and ci == "gitlab" else "docker",
-        install=install or (settings.install if settings is not None else None) or default_install(),
+        install=install
+        or (settings.install if settings is not None else None)
+        or default_install(),
         install_in_config=install is None and settings is not None and settings.install is not None,
         output=output,
     )

@@ -520,7 +520,9 @@ class CISettings(_Model):
     @classmethod
     def _install(cls, value: str | None) -> str | None:
         if value is not None and (not value.strip() or "\n" in value):
-            raise ValueError("install is one pip requirement (a package, a git URL or a wheel path)")
+            raise ValueError(
+                "install is one pip requirement (a package, a git URL or a wheel path)"
+            )
         return value
 
     def system(self, ci: str | None) -> CISystemSettings | None:

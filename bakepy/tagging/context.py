@@ -151,7 +151,9 @@ class BuildContext:
         except ValueError as exc:
             raise ContextError(f"{where}: not JSON ({exc})") from None
         if not isinstance(data, dict):
-            raise ContextError(f"{where}: a JSON object written by `bakepy matrix`, not {text[:40]!r}")
+            raise ContextError(
+                f"{where}: a JSON object written by `bakepy matrix`, not {text[:40]!r}"
+            )
         strings = ("event_name", "branch", "tag", "sha", "base_ref", "default_branch", "source_url")
         try:
             values: dict[str, object] = {k: data.get(k) for k in strings if data.get(k) is not None}
@@ -161,7 +163,9 @@ class BuildContext:
                     raise ContextError(f"{where}: {key} is {value!r}, not a string")
             event = data.get("event")
             if event not in ("branch", "tag", "pr", "schedule", "none"):
-                raise ContextError(f"{where}: event {event!r} is not branch, tag, pr, schedule or none")
+                raise ContextError(
+                    f"{where}: event {event!r} is not branch, tag, pr, schedule or none"
+                )
             pr = data.get("pr")
             if pr is not None and (not isinstance(pr, int) or isinstance(pr, bool)):
                 raise ContextError(f"{where}: pr is {pr!r}, not a number")
@@ -371,7 +375,9 @@ def detect_context(
     if source == "none":
         return BuildContext(source="none", event="none")
     if source == "auto" and env.get(CONTEXT_VARIABLE):
-        return BuildContext.from_json(env[CONTEXT_VARIABLE])  # the plan job's, for every job of the run
+        return BuildContext.from_json(
+            env[CONTEXT_VARIABLE]
+        )  # the plan job's, for every job of the run
     if source == "github" or (source == "auto" and env.get("GITHUB_ACTIONS") == "true"):
         found = from_github(env)
     elif source == "gitlab" or (source == "auto" and env.get("GITLAB_CI") == "true"):
