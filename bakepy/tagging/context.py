@@ -23,9 +23,9 @@ from typing import Literal
 
 __all__ = [
     "CONTEXT_KEYS",
+    "CONTEXT_VARIABLE",
     "SOURCES",
     "BuildContext",
-    "CONTEXT_VARIABLE",
     "ContextError",
     "GitFacts",
     "apply_overrides",

@@ -219,8 +219,12 @@ def test_example_github_workflow_is_up_to_date() -> None:
 def test_example_gitlab_pipeline_is_up_to_date() -> None:
     project = load_project(EXAMPLE / "bakepy.toml", env={}).project
     plan = plan_publish(project)
-    assert project.ci.gitlab.runners == parse_runner_overrides(GITLAB_RUNNERS)  # [ci.gitlab] runners
-    entries = matrix_entries(plan, {**project.resolved.settings.runners, **project.ci.gitlab.runners})
+    assert project.ci.gitlab.runners == parse_runner_overrides(
+        GITLAB_RUNNERS
+    )  # [ci.gitlab] runners
+    entries = matrix_entries(
+        plan, {**project.resolved.settings.runners, **project.ci.gitlab.runners}
+    )
     spec = workflow_spec(project, plan, ci="gitlab", output=".gitlab/bakepy.yml")
     assert spec.cache == "registry"  # [ci.gitlab] cache
     assert (EXAMPLE / ".gitlab" / "bakepy.yml").read_text() == gitlab_pipeline(spec, entries), (
