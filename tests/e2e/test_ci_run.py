@@ -14,6 +14,7 @@ skips locally and fails in CI (CI=true).
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -22,6 +23,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import gha_local
 import pytest
 import registry_api as api
 import stack as stack_manager
@@ -225,4 +227,91 @@ def test_gitlab_pipeline_runs_as_generated(
     assert release.returncode == 0, release.stdout[-8000:] + release.stderr[-2000:]
     for job in ("plan", "build:linux-amd64", "build:linux-arm64", "merge"):
         assert f"PASS  {job}" in release.stdout, job
+    assert_published(registries, repo)
+
+
+# -- GitHub: tests/gha_local.py ----------------------------------------------------------------------------
+# linux/amd64 on its own runner label; linux/arm64 on the default label, which bakepy does not know as native:
+# the matrix says qemu: true there, so the QEMU step runs too.
+GITHUB_CI = """\
+[ci.github]
+runners = {{ "linux/amd64" = "amd64-runner", default = "qemu-runner" }}
+"""
+
+
+def run_github(
+    root: Path, work: Path, stack: Stack, arm: Builder, event: gha_local.Event
+) -> dict[str, list[gha_local.JobRun]]:
+    runner = gha_local.LocalRunner(
+        root,
+        work,
+        event,
+        runners={
+            "ubuntu-latest": stack.builder,
+            "amd64-runner": stack.builder,
+            "qemu-runner": arm.name,
+        },
+        env=ci_env(stack),
+    )
+    return runner.run(root / ".github" / "workflows" / "publish.yml")
+
+
+def results(runs: dict[str, list[gha_local.JobRun]]) -> dict[str, list[str]]:
+    return {job: [r.result for r in rs] for job, rs in runs.items()}
+
+
+def logs(runs: dict[str, list[gha_local.JobRun]]) -> str:
+    return "\n".join(
+        f"=== {r.title}: {r.result}\n" + "\n".join(r.log) for rs in runs.values() for r in rs
+    )
+
+
+def test_github_workflow_runs_as_generated(
+    stack: Stack, builder_factory: BuilderFactory, wheel: Path, tmp_path: Path
+) -> None:
+    registries = list(stack.registries)
+    repo = f"bakepy-test/github-run-{uuid.uuid4().hex[:8]}"
+    arm = builder_factory(f"gh-arm-{uuid.uuid4().hex[:6]}", ["linux/arm64"])
+    root = ci_project(tmp_path / "github", repo, registries, wheel, GITHUB_CI.format())
+    generate(root, "github", ".github/workflows/publish.yml")
+    git(root, "init", "-q", "-b", "main")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "project")
+    git(root, "tag", RELEASE)
+    sha = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+    # a pull request: both platforms build, nothing is pushed, the merge job is skipped
+    pr = run_github(
+        root,
+        tmp_path / "pr",
+        stack,
+        arm,
+        gha_local.Event("pull_request", "refs/pull/7/merge", sha, pr=7),
+    )
+    assert results(pr) == {
+        "plan": ["success"],
+        "build": ["success", "success"],
+        "merge": ["skipped"],
+    }, logs(pr)
+    assert "nothing pushed" in logs(pr)
+    assert_nothing_pushed(registries, repo)
+
+    # a release tag: plan → build per platform (two runners, two builders; QEMU set up for arm64) → merge
+    release = run_github(
+        root, tmp_path / "tag", stack, arm, gha_local.Event("push", f"refs/tags/{RELEASE}", sha)
+    )
+    assert results(release) == {
+        "plan": ["success"],
+        "build": ["success", "success"],
+        "merge": ["success"],
+    }, logs(release)
+    # the tags' context was computed once, in the plan job, and handed to every build and merge job
+    assert json.loads(release["plan"][0].outputs["context"])["tag"] == RELEASE
+    arm_build = next(
+        r for r in release["build"] if r.matrix and r.matrix["platform"] == "linux/arm64"
+    )
+    assert arm_build.matrix is not None and arm_build.matrix["qemu"] is True
+    assert "QEMU for linux/arm64" in "\n".join(arm_build.log)
     assert_published(registries, repo)
