@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -315,3 +316,75 @@ def test_github_workflow_runs_as_generated(
     assert arm_build.matrix is not None and arm_build.matrix["qemu"] is True
     assert "QEMU for linux/arm64" in "\n".join(arm_build.log)
     assert_published(registries, repo)
+
+
+# -- three registries: both files pass their CI's own checks, every secret/variable name is valid -----------
+ECR = "123456789012.dkr.ecr.eu-west-1.amazonaws.com"
+THREE_REGISTRIES = """\
+[project]
+registries = ["{ecr}/acme", "ghcr.io/acme", "registry.example.com:8443/acme"]
+platforms = ["linux/amd64", "linux/arm64"]
+tags = ["latest"]
+
+[ci.gitlab]
+runners = {{ "linux/arm64" = "saas-linux-small-arm64", default = "saas-linux-small-amd64" }}
+executor = "{executor}"
+
+[target.app]
+"""
+VALID_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+@pytest.mark.parametrize("executor", ["docker", "shell"])
+def test_three_registries_pass_actionlint_and_gitlab_ci_local(
+    tmp_path: Path, executor: str
+) -> None:
+    from test_actionlint import lint
+
+    root = tmp_path / "three"
+    root.mkdir()
+    (root / "Dockerfile").write_text("FROM busybox\n")
+    (root / "bakepy.toml").write_text(THREE_REGISTRIES.format(ecr=ECR, executor=executor))
+    generate(root, "github", ".github/workflows/publish.yml")
+    generate(root, "gitlab", ".gitlab/bakepy.yml")
+    workflow = (root / ".github" / "workflows" / "publish.yml").read_text()
+    include = (root / ".gitlab" / "bakepy.yml").read_text()
+
+    lint(root / ".github" / "workflows" / "publish.yml")
+    assert (
+        "aws-actions/configure-aws-credentials" in workflow
+        and "aws ecr get-login-password" in include
+    )
+    github_names = re.findall(r"\$\{\{\s*(?:secrets|vars)\.(\S+)\s*\}\}", workflow)
+    assert set(github_names) == {
+        "AWS_ROLE_TO_ASSUME",
+        "GITHUB_TOKEN",
+        "REGISTRY_EXAMPLE_COM_8443_USERNAME",
+        "REGISTRY_EXAMPLE_COM_8443_PASSWORD",
+    }
+    gitlab_names = set(re.findall(r"\$\{?([^\s\"'{}/:$|;]+)", include))
+    assert {
+        "REGISTRY_EXAMPLE_COM_8443_USERNAME",
+        "REGISTRY_EXAMPLE_COM_8443_PASSWORD",
+    } <= gitlab_names
+    for name in [*github_names, *gitlab_names]:
+        assert VALID_NAME.match(name), name
+        assert name == "GITHUB_TOKEN" or not name.startswith("GITHUB_"), name
+
+    (root / ".gitlab-ci.yml").write_text("include:\n  - local: .gitlab/bakepy.yml\n")
+    git(root, "init", "-q", "-b", "main")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "project")
+    env = {k: v for k, v in os.environ.items() if k not in ("CI", "GITLAB_CI", "GITHUB_ACTIONS")}
+    for check in ("--preview", "--list-json"):
+        proc = subprocess.run(
+            [gitlab_ci_local(), "--no-color", check, "--variable", f"CI_COMMIT_TAG={RELEASE}"],
+            cwd=root,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert proc.returncode == 0, f"gitlab-ci-local {check}:\n{proc.stdout}{proc.stderr}"
+    jobs = {job["name"] for job in json.loads(proc.stdout)}
+    assert jobs == {"plan", "build:linux-amd64", "build:linux-arm64", "merge"}
