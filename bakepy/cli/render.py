@@ -66,11 +66,14 @@ def render(
         check_output_file(
             output, "--output"
         )  # before anything: a typo'd folder is not a render failure
+    import os
+
+    from bakepy.ci.workflow import on_ci
+
     loaded = load_project(file)
     print_warnings(loaded.project, strict)
-    text = dumps(
-        render_bake(loaded.project, targets=targets or None, platform=platform, publish=publish)
-    )
+    project = on_ci(loaded.project, os.environ)  # on GitHub/GitLab, [ci.github|gitlab] cache as build uses
+    text = dumps(render_bake(project, targets=targets or None, platform=platform, publish=publish))
     if output is None or not to_file:
         sys.stdout.write(text)
         return

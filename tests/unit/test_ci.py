@@ -383,3 +383,77 @@ def test_the_docs_show_the_generated_gitlab_file() -> None:
     docs = (EXAMPLE.parents[1] / "docs" / "native-runners.md").read_text()
     generated = (EXAMPLE / ".gitlab" / "bakepy.yml").read_text()
     assert f"```yaml\n{generated}```" in docs, "paste the regenerated GitLab file into the docs"
+
+
+# -- one context for the whole run; shell runners; merge never on a merge request --------------------------
+def test_the_context_is_computed_once_and_read_back() -> None:
+    import json
+
+    from bakepy.tagging.context import BuildContext, ContextError, detect_context, from_gitlab
+
+    env = {
+        "GITLAB_CI": "true",
+        "CI_COMMIT_TAG": "v1.2.3",
+        "CI_COMMIT_SHA": "a" * 40,
+        "CI_COMMIT_TIMESTAMP": "2024-05-01T10:00:00+00:00",
+        "CI_PROJECT_URL": "https://gitlab.example/acme/app",
+    }
+    found = from_gitlab(env)
+    text = json.dumps(found.to_json())
+    again = detect_context({"BAKEPY_CONTEXT": text, "CI_COMMIT_TAG": "v9"}, lambda: None)
+    assert again.source == "gitlab+plan" and again.tag == "v1.2.3" and again.now == found.now
+    assert again.created == found.created and again.source_url == found.source_url
+    assert "as the plan job computed it" in again.describe()
+    assert BuildContext.from_json(json.dumps(again.to_json())).source == "gitlab+plan"
+    for bad, said in (
+        ("{", "not JSON"),
+        ("[]", "a JSON object"),
+        ('{"event": "tag", "pr": "7"}', "pr is '7'"),
+        ('{"event": "tag", "now": "yesterday"}', "BAKEPY_CONTEXT: "),
+    ):
+        with pytest.raises(ContextError, match=re.escape(said)):
+            BuildContext.from_json(bad)
+
+
+def test_github_jobs_read_the_plan_jobs_context() -> None:
+    jobs = yaml.safe_load(github_workflow(SPEC))["jobs"]
+    assert jobs["plan"]["outputs"]["context"] == "${{ steps.matrix.outputs.context }}"
+    for job in ("build", "merge"):
+        assert jobs[job]["env"] == {"BAKEPY_CONTEXT": "${{ needs.plan.outputs.context }}"}
+
+
+def test_gitlab_jobs_read_the_plan_jobs_context_and_merge_skips_merge_requests() -> None:
+    doc = gitlab_doc(parse_runner_overrides(GITLAB_RUNNERS))
+    assert doc["plan"]["artifacts"] == {"reports": {"dotenv": "bakepy-context.env"}}
+    assert "--dotenv bakepy-context.env" in doc["plan"]["script"][-2]
+    assert doc["build:linux-arm64"]["needs"] == ["plan"]
+    assert doc["merge"]["rules"][0] == {"if": "$CI_MERGE_REQUEST_IID", "when": "never"}
+
+
+def test_gitlab_shell_executor_uses_the_runners_own_tools() -> None:
+    spec = WorkflowSpec(registries=("quay.io", "127.0.0.1:5000"), executor="shell", install="x.whl")
+    entries = matrix_entries(
+        plan_publish(load_project(EXAMPLE / "bakepy.toml", env={}).project), {"linux/arm64": "arm"}
+    )
+    doc = yaml.safe_load(gitlab_pipeline(spec, entries))
+    assert set(doc[".bakepy"]) == {"before_script"}  # no image, no dind service
+    before = doc[".bakepy"]["before_script"]
+    assert before[0] == 'python3 -m venv "${TMPDIR:-/tmp}/bakepy-venv-$CI_JOB_ID"'
+    assert not any("buildx create" in line or "apk" in line for line in before)
+    assert "image" not in doc["plan"] and doc["plan"]["before_script"] == before[:3]
+    assert not any(
+        "binfmt" in line
+        for job in doc.values()
+        if isinstance(job, dict)
+        for line in job.get("script", [])
+    )
+    assert "DOCKER_TLS_CERTDIR" not in doc["variables"]
+
+
+def test_ci_tables_in_the_spec() -> None:
+    project = load_project(EXAMPLE / "bakepy.toml", env={}).project
+    plan = plan_publish(project)
+    assert workflow_spec(project, plan, ci="github").cache == "gha"
+    assert workflow_spec(project, plan, ci="gitlab").cache == "registry"
+    assert workflow_spec(project, plan).cache is None  # [project] sets none
+    assert workflow_spec(project, plan, ci="gitlab").executor == "docker"
