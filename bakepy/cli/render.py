@@ -72,9 +72,8 @@ def render(
 
     loaded = load_project(file)
     print_warnings(loaded.project, strict)
-    project = on_ci(
-        loaded.project, os.environ
-    )  # on GitHub/GitLab, [ci.github|gitlab] cache as build uses
+    # on GitHub Actions / GitLab CI, [ci.github] / [ci.gitlab] cache, as `bakepy build` uses it there
+    project = on_ci(loaded.project, os.environ)
     text = dumps(render_bake(project, targets=targets or None, platform=platform, publish=publish))
     if output is None or not to_file:
         sys.stdout.write(text)
