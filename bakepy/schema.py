@@ -36,11 +36,15 @@ def _with_attribute_docstrings() -> None:
             todo.append(sub)
     changed = False
     for model in models:
-        docs = extract_docstrings_from_cls(model, use_inspect=True)
-        for name, info in model.model_fields.items():
-            if info.description is None and name in docs and name in model.__annotations__:
-                info.description = docs[name]
-                changed = True
+        # inherited fields too: a field's docstring is in the class that declares it
+        for owner in model.__mro__:
+            if owner not in models:
+                continue
+            docs = extract_docstrings_from_cls(owner, use_inspect=True)
+            for name, info in model.model_fields.items():
+                if info.description is None and name in docs and name in owner.__annotations__:
+                    info.description = docs[name]
+                    changed = True
     if changed:
         for _ in models:  # nested models first, whatever the order: rebuild until nothing is stale
             for model in models:

@@ -499,6 +499,7 @@ def install(config: StackConfig | None = None) -> None:
         if shutil.which("docker") is None:
             raise StackError("the docker CLI is not on PATH (only the client is needed, no engine)")
         install_actionlint(cfg)
+        install_gitlab_ci_local(cfg)
     _say(f"install done in {time.monotonic() - total:.1f}s")
 
 
@@ -532,6 +533,76 @@ def install_actionlint(config: StackConfig | None = None) -> None:
         )
     if proc.returncode != 0:
         _say(f"actionlint: go install failed (exit {proc.returncode}): {_tail(proc.stderr, 5)}")
+
+
+# --------------------------------------------------------------------------------------------------
+# gitlab-ci-local: runs the GitLab pipelines `bakepy ci gitlab` generates, in shell mode
+# (tests/e2e/test_ci_run.py). 4.56.2 is the newest that runs on Debian 12's Node 20 (4.75 needs a newer Node);
+# its shell executor copies the project with rsync. Installed with npm under the cache's tools dir, pinned.
+# Optional for the stack like actionlint: a failed install is reported, never raised; the tests then fail in CI.
+
+GITLAB_CI_LOCAL_VERSION = "4.56.2"
+GITLAB_CI_LOCAL_APT = ("nodejs", "npm", "rsync")
+
+
+def gitlab_ci_local_path(config: StackConfig | None = None) -> Path:
+    cfg = config or StackConfig.from_env()
+    return (
+        cfg.cache_dir
+        / "tools"
+        / f"gitlab-ci-local-{GITLAB_CI_LOCAL_VERSION}"
+        / "node_modules"
+        / ".bin"
+        / "gitlab-ci-local"
+    )
+
+
+def install_gitlab_ci_local(config: StackConfig | None = None) -> None:
+    """``npm install gitlab-ci-local@4.56.2`` under the cache's tools dir (apt-get nodejs, npm, rsync if
+    missing); a no-op when it is there."""
+    cfg = config or StackConfig.from_env()
+    missing = [
+        p
+        for p, command in zip(GITLAB_CI_LOCAL_APT, ("node", "npm", "rsync"), strict=True)
+        if shutil.which(command) is None
+    ]
+    if missing:
+        if os.geteuid() != 0:
+            _say(f"gitlab-ci-local: not installed (missing {missing}; installing them needs root)")
+            return
+        _apt_install(missing)
+    path = gitlab_ci_local_path(cfg)
+    prefix = path.parents[2]
+    if path.is_file() and _npm_version(prefix, "gitlab-ci-local") == GITLAB_CI_LOCAL_VERSION:
+        return
+    prefix.mkdir(parents=True, exist_ok=True)
+    with _timed(f"gitlab-ci-local {GITLAB_CI_LOCAL_VERSION}"):
+        proc = run(
+            [
+                "npm",
+                "install",
+                "--prefix",
+                str(prefix),
+                "--no-audit",
+                "--no-fund",
+                f"gitlab-ci-local@{GITLAB_CI_LOCAL_VERSION}",
+            ],
+            check=False,
+            timeout=900,
+        )
+    if proc.returncode != 0:
+        _say(
+            f"gitlab-ci-local: npm install failed (exit {proc.returncode}): {_tail(proc.stderr, 5)}"
+        )
+
+
+def _npm_version(prefix: Path, package: str) -> str | None:
+    try:
+        data = json.loads((prefix / "node_modules" / package / "package.json").read_text())
+    except (OSError, ValueError):
+        return None
+    version = data.get("version") if isinstance(data, dict) else None
+    return version if isinstance(version, str) else None
 
 
 def _same_file_content(a: Path, b: Path) -> bool:

@@ -23,6 +23,8 @@ from bakepy.ci.yaml import to_yaml
 
 # Pull requests build every platform and push nothing (their secrets are not there, and nothing is published).
 _PUBLISHING = "github.event_name != 'pull_request'"
+# The plan job computes the git context (so the tags) once; the build and merge jobs read it back.
+_CONTEXT = "BAKEPY_CONTEXT"
 
 
 def _login_steps(x: Login) -> list[dict[str, Any]]:
@@ -157,7 +159,10 @@ def github_workflow(spec: WorkflowSpec) -> str:
         "jobs": {
             "plan": {
                 "runs-on": "ubuntu-latest",
-                "outputs": {"matrix": "${{ steps.matrix.outputs.matrix }}"},
+                "outputs": {
+                    "matrix": "${{ steps.matrix.outputs.matrix }}",
+                    "context": "${{ steps.matrix.outputs.context }}",
+                },
                 "steps": [
                     *setup,
                     {
@@ -171,6 +176,7 @@ def github_workflow(spec: WorkflowSpec) -> str:
                 "name": "build ${{ matrix.platform }}",
                 "needs": "plan",
                 "runs-on": "${{ matrix.runner }}",
+                "env": {_CONTEXT: "${{ needs.plan.outputs.context }}"},
                 "strategy": {
                     "fail-fast": True,
                     "matrix": "${{ fromJSON(needs.plan.outputs.matrix) }}",
@@ -178,9 +184,10 @@ def github_workflow(spec: WorkflowSpec) -> str:
                 "steps": build_steps,
             },
             "merge": {
-                "needs": "build",
+                "needs": ["plan", "build"],
                 "if": _PUBLISHING,
                 "runs-on": "ubuntu-latest",
+                "env": {_CONTEXT: "${{ needs.plan.outputs.context }}"},
                 "steps": merge_steps,
             },
         },
@@ -189,6 +196,7 @@ def github_workflow(spec: WorkflowSpec) -> str:
         "github",
         spec,
         "Each platform builds on its own runner (QEMU only where none is native) and pushes by digest;\n"
-        "the merge job then moves every tag in every registry at once, or none.",
+        "the merge job then moves every tag in every registry at once, or none. The plan job computes the\n"
+        "git context (the tags) once; every job reads it from BAKEPY_CONTEXT.",
     )
     return header + to_yaml(workflow, spaced=("", "jobs"))

@@ -26,9 +26,20 @@ from bakepy.ci.workflow import (
 )
 from bakepy.ci.yaml import to_yaml
 
-# Tags and the default branch publish; merge requests build without pushing.
-_PUBLISHING = [{"if": "$CI_COMMIT_TAG"}, {"if": "$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH"}]
-_EVERY = [*_PUBLISHING, {"if": "$CI_MERGE_REQUEST_IID"}]
+# Tags and the default branch publish; merge requests build without pushing (never merge, even where a
+# merge-request pipeline also names its branch).
+_PUBLISHING = [
+    {"if": "$CI_MERGE_REQUEST_IID", "when": "never"},
+    {"if": "$CI_COMMIT_TAG"},
+    {"if": "$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH"},
+]
+_EVERY = [
+    {"if": "$CI_COMMIT_TAG"},
+    {"if": "$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH"},
+    {"if": "$CI_MERGE_REQUEST_IID"},
+]
+# The plan job computes the git/CI context once; every later job reads it from this dotenv report.
+CONTEXT_DOTENV = "bakepy-context.env"
 
 
 def _login_line(x: Login) -> str:
@@ -42,42 +53,63 @@ def _login_line(x: Login) -> str:
 
 # -- GitLab CI ------------------------------------------------------------------------------------------
 def gitlab_pipeline(spec: WorkflowSpec, entries: Sequence[MatrixEntry]) -> str:
-    """The complete `.gitlab-ci.yml`: plan (checks this file is current) → one build job per platform → merge."""
+    """The complete include: plan (the context once; checks this file is current) → one build job per platform
+    → merge. `spec.executor` says where jobs run: `docker` (docker:28 with a dind service and a
+    docker-container builder) or `shell` (the runner's own python3, docker CLI, builder and QEMU)."""
     logins = [x for r in spec.registries if (x := login_for(r, "gitlab")) is not None]
-    packages = "python3 py3-pip" + (" aws-cli" if any(x.kind == "ecr" for x in logins) else "")
     login_lines = [_login_line(x) for x in logins]
+    shell = spec.executor == "shell"
+    if shell:
+        # a venv outside the checkout: the project directory is often the build context
+        venv = '"${TMPDIR:-/tmp}/bakepy-venv-$CI_JOB_ID"'
+        install = [
+            f"python3 -m venv {venv}",
+            f'export PATH={venv[:-1]}/bin:$PATH"',
+            'pip install --quiet "$BAKEPY_INSTALL"',
+        ]
+    else:
+        packages = "python3 py3-pip" + (" aws-cli" if any(x.kind == "ecr" for x in logins) else "")
+        install = [
+            f"apk add --no-cache {packages}",
+            "python3 -m venv /opt/bakepy",
+            'export PATH="/opt/bakepy/bin:$PATH"',
+            'pip install "$BAKEPY_INSTALL"',
+        ]
     before = [
-        f"apk add --no-cache {packages}",
-        "python3 -m venv /opt/bakepy",
-        'export PATH="/opt/bakepy/bin:$PATH"',
-        'pip install "$BAKEPY_INSTALL"',
+        *install,
         # merge requests push nothing, and their pipelines may not see protected variables: no login there
         *(f'if [ -z "$CI_MERGE_REQUEST_IID" ]; then {line}; fi' for line in login_lines),
-        "docker buildx create --use --name bakepy --driver docker-container",
+        # shell: the runner's builder (BUILDX_BUILDER or its current one)
+        *([] if shell else ["docker buildx create --use --name bakepy --driver docker-container"]),
     ]
     runner_args = spec.runner_args()
     check = [*spec.regenerate_args("gitlab"), "--check", "-o", spec.output or GITLAB_DEFAULT_OUTPUT]
-    pipeline: dict[str, Any] = {
-        "stages": ["plan", "build", "merge"],
-        "variables": {
-            "BAKEPY_INSTALL": spec.install,
-            "DOCKER_TLS_CERTDIR": "/certs",
-        },
-        ".bakepy": {
+    variables: dict[str, str] = {"BAKEPY_INSTALL": spec.install}
+    bakepy_job: dict[str, Any] = {"before_script": before}
+    plan: dict[str, Any] = {"stage": "plan", "rules": _EVERY}
+    if shell:
+        plan["before_script"] = install
+        plan_script = []
+    else:
+        variables["DOCKER_TLS_CERTDIR"] = "/certs"
+        bakepy_job = {
             "image": GITLAB_DOCKER_IMAGE,
             "services": [f"{GITLAB_DOCKER_IMAGE}-dind"],
-            "before_script": before,
-        },
-        "plan": {
-            "stage": "plan",
-            "rules": _EVERY,
-            "image": GITLAB_PYTHON_IMAGE,
-            "script": [
-                'pip install "$BAKEPY_INSTALL"',
-                spec.bakepy("matrix", "--format", "gitlab", *runner_args),
-                spec.bakepy(*check, targets=True),
-            ],
-        },
+            **bakepy_job,
+        }
+        plan["image"] = GITLAB_PYTHON_IMAGE
+        plan_script = ['pip install "$BAKEPY_INSTALL"']
+    plan["script"] = [
+        *plan_script,
+        spec.bakepy("matrix", "--format", "gitlab", "--dotenv", CONTEXT_DOTENV, *runner_args),
+        spec.bakepy(*check, targets=True),
+    ]
+    plan["artifacts"] = {"reports": {"dotenv": CONTEXT_DOTENV}}
+    pipeline: dict[str, Any] = {
+        "stages": ["plan", "build", "merge"],
+        "variables": variables,
+        ".bakepy": bakepy_job,
+        "plan": plan,
     }
     push = spec.bakepy(
         "build", "--platform", '"$BAKEPY_PLATFORM"', "--push-by-digest", "--records", RECORDS_DIR
@@ -86,13 +118,18 @@ def gitlab_pipeline(spec: WorkflowSpec, entries: Sequence[MatrixEntry]) -> str:
     build_command = f'if [ -n "$CI_MERGE_REQUEST_IID" ]; then {no_push}; else {push}; fi'
     for entry in entries:
         script = []
-        if entry.qemu:
+        if entry.qemu and not shell:  # a shell runner registers its own QEMU (binfmt_misc)
             # No native runner is configured for this platform: register QEMU for it (slow, but it builds).
             script.append(
                 f"docker run --privileged --rm tonistiigi/binfmt --install {entry.platform}"
             )
         script.append(build_command)
-        job: dict[str, Any] = {"stage": "build", "extends": ".bakepy", "rules": _EVERY}
+        job: dict[str, Any] = {
+            "stage": "build",
+            "extends": ".bakepy",
+            "rules": _EVERY,
+            "needs": ["plan"],  # its dotenv: the context the plan job computed
+        }
         if entry.runner:
             job["tags"] = [entry.runner]
         job["variables"] = {"BAKEPY_PLATFORM": entry.platform}
@@ -103,7 +140,7 @@ def gitlab_pipeline(spec: WorkflowSpec, entries: Sequence[MatrixEntry]) -> str:
         "stage": "merge",
         "extends": ".bakepy",
         "rules": _PUBLISHING,
-        "needs": [f"build:{e.slug}" for e in entries],
+        "needs": ["plan", *(f"build:{e.slug}" for e in entries)],
         "script": [spec.bakepy("merge", "--records", RECORDS_DIR)],
     }
     header = _header(
@@ -114,8 +151,14 @@ def gitlab_pipeline(spec: WorkflowSpec, entries: Sequence[MatrixEntry]) -> str:
         + "}]\n"
         "Each platform builds in its own job (QEMU only where no native runner is configured) and pushes\n"
         "by digest; the merge job then moves every tag in every registry at once, or none. Merge requests\n"
-        "build every platform and push nothing. The build jobs are written out per platform: the plan job\n"
-        "fails when they no longer match the project.",
+        "build every platform and push nothing. The plan job computes the git context (the tags) once for\n"
+        "every job, and fails when the build jobs, written out per platform, no longer match the project."
+        + (
+            "\nShell executor: runners bring python3, the docker CLI with buildx, a builder that can push by\n"
+            "digest (BUILDX_BUILDER) and QEMU for the platforms they emulate."
+            if shell
+            else ""
+        ),
     )
     return header + to_yaml(pipeline, spaced=("",))
 

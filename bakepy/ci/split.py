@@ -108,9 +108,15 @@ class PlatformSlice:
 
 
 def platform_slice(
-    project: Project | ResolvedProject, platform: str, targets: Sequence[str] = ()
+    project: Project | ResolvedProject,
+    platform: str,
+    targets: Sequence[str] = (),
+    *,
+    untagged: bool = False,
 ) -> PlatformSlice:
-    """The slice of the selection `bakepy build --platform P` builds; ConfigError / NothingToDoError if none."""
+    """The slice of the selection `bakepy build --platform P` builds; ConfigError / NothingToDoError if none.
+    `untagged`: a build that pushes nothing also takes targets whose tag rules yield no tag here (a pull
+    request)."""
     from bakepy.model import normalize_platform
     from bakepy.publish.plan import plan_publish
 
@@ -118,7 +124,7 @@ def platform_slice(
         platform = normalize_platform(platform)
     except ValueError as exc:
         raise ConfigError(f"--platform: {exc}") from None
-    plan = plan_publish(project, targets)
+    plan = plan_publish(project, targets, untagged=untagged)
     names = tuple(tp.name for tp in plan.targets if platform in tp.platforms)
     skipped = tuple(tp.name for tp in plan.targets if platform not in tp.platforms)
     if not names:
@@ -144,7 +150,7 @@ def build_platform(
     from bakepy.bake.render import dumps, render_bake
     from bakepy.ci.matrix import platform_slug
 
-    chosen = platform_slice(project, platform, targets)
+    chosen = platform_slice(project, platform, targets, untagged=not push)
     platform, plan, names, skipped = chosen.platform, chosen.plan, chosen.targets, chosen.skipped
     project_dir = project_file.parent
     # before anything is built: what buildx will read, and where the records go

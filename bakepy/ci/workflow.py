@@ -49,6 +49,28 @@ _ECR = re.compile(r"^\d{12}\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(\.
 DISTRIBUTION = "bakepy-publish"  # on PyPI; `bakepy` there is an unrelated project
 
 
+def running_ci(env: Mapping[str, str]) -> str | None:
+    """The CI system this process runs on, from the variables each always sets: "github", "gitlab" or None."""
+    if env.get("GITHUB_ACTIONS") == "true":
+        return "github"
+    if env.get("GITLAB_CI") == "true":
+        return "gitlab"
+    return None
+
+
+def on_ci(project: Project, env: Mapping[str, str]) -> Project:
+    """`project` as it builds on the CI system `env` says it runs on: `[ci.github]` / `[ci.gitlab]` cache in
+    place of `[project] cache` (bake-action#329: per-platform scopes either way)."""
+    system = project.ci.system(running_ci(env))
+    if system is None or system.cache is None:
+        return project
+    import dataclasses
+
+    resolved = project.resolved
+    settings = resolved.settings.model_copy(update={"cache": system.cache})
+    return project.with_resolved(dataclasses.replace(resolved, settings=settings))
+
+
 def default_install() -> str:
     """The pip requirement a generated workflow installs: exactly the version that generated it."""
     from bakepy import __version__
@@ -64,10 +86,14 @@ class WorkflowSpec:
     file: str | None = None  # the project file as passed with -f (relative to the repository root)
     targets: tuple[str, ...] = ()
     runners: tuple[tuple[str, str], ...] = ()  # --runner overrides, passed on to `bakepy matrix`
-    cache: str | None = None  # [project] cache type
+    cache: str | None = None  # the cache type on this CI: [ci.CI] cache, else [project] cache
+    executor: str = "docker"  # GitLab: docker (docker:28 + dind) or shell (the runner's own tools)
     install: str = field(
         default_factory=lambda: default_install()
     )  # pip requirement installing bakepy
+    install_in_config: bool = (
+        False  # `install` is [ci] install (so regenerating needs no --install)
+    )
     python: str = "3.12"
     output: str | None = None  # where the workflow is written (GitLab's plan job checks it)
 
@@ -76,7 +102,7 @@ class WorkflowSpec:
         args = ["ci", ci]
         for platform, label in self.runners:
             args += ["--runner", f"{platform}={label}"]
-        if self.install != default_install():
+        if self.install != default_install() and not self.install_in_config:
             args += ["--install", self.install]
         return args
 
@@ -97,6 +123,7 @@ def workflow_spec(
     project: Project | ResolvedProject,
     plan: PublishPlan,
     *,
+    ci: str | None = None,
     file: str | None = None,
     targets: Sequence[str] = (),
     runners: Mapping[str, str] | None = None,
@@ -111,13 +138,21 @@ def workflow_spec(
         registries.update(dict.fromkeys(tp.tags_by_registry))
     resolved = project.resolved if isinstance(project, Project) else project
     cache = resolved.settings.cache
+    settings = project.ci if isinstance(project, Project) else None
+    system = settings.system(ci) if settings is not None else None
+    if system is not None and system.cache is not None:
+        cache = system.cache
     return WorkflowSpec(
         registries=tuple(registries),
         file=file,
         targets=tuple(targets),
         runners=tuple((runners or {}).items()),
         cache=cache.type if cache is not None else None,
-        install=install or default_install(),
+        executor=settings.gitlab.executor if settings is not None and ci == "gitlab" else "docker",
+        install=install
+        or (settings.install if settings is not None else None)
+        or default_install(),
+        install_in_config=install is None and settings is not None and settings.install is not None,
         output=output,
     )
 

@@ -56,9 +56,9 @@ RecordsOpt = Annotated[
 
 
 def _runners(
-    loaded: LoadedProject, overrides: list[str] | None
+    loaded: LoadedProject, overrides: list[str] | None, ci: str | None = None
 ) -> tuple[dict[str, str], dict[str, str]]:
-    """([project] runners with the --runner overrides applied, the overrides alone)."""
+    """([project] runners, then [ci.CI] runners, then the --runner overrides; the overrides alone)."""
     from bakepy.ci.matrix import parse_runner_overrides
     from bakepy.errors import ConfigError
 
@@ -66,7 +66,9 @@ def _runners(
         extra = parse_runner_overrides(overrides or [])
     except ValueError as exc:
         raise ConfigError(f"--runner: {exc}") from None
-    return {**loaded.project.resolved.settings.runners, **extra}, extra
+    system = loaded.project.ci.system(ci)
+    per_ci = system.runners if system is not None else {}
+    return {**loaded.project.resolved.settings.runners, **per_ci, **extra}, extra
 
 
 def _append(variable: str, text: str) -> None:
@@ -103,12 +105,23 @@ def matrix(
         ),
     ] = "platform",
     runner: RunnerOpt = None,
+    dotenv: Annotated[
+        Path | None,
+        typer.Option(
+            "--dotenv",
+            help="Also write BAKEPY_CONTEXT=… (the git/CI context, computed once) to this file, "
+            "for GitLab's artifacts:reports:dotenv.",
+            dir_okay=False,
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Split the publish plan into CI build jobs: platform, runner label, targets, and whether QEMU is needed.
 
     A platform needs QEMU unless [project] runners names a runner for it (or the default runner is a hosted
-    runner known to run it). In GitHub Actions (GITHUB_OUTPUT set) it also writes `matrix=…` there.
+    runner known to run it). In GitHub Actions (GITHUB_OUTPUT set) it also writes `matrix=…` there, and
+    `context=…`: the git/CI context the tags come from, which the build and merge jobs read back from
+    BAKEPY_CONTEXT so that every job of the run publishes one plan.
     """
     from bakepy.ci.matrix import (
         GITHUB_DEFAULT_RUNNER,
@@ -126,13 +139,22 @@ def matrix(
         raise ConfigError(f"--format: {fmt!r} is not one of github, gitlab, json")
     if by not in ("platform", "target-platform"):
         raise ConfigError(f"--by: {by!r} is not one of platform, target-platform")
-    from bakepy.cli.options import contextual, uses_metadata
+    import dataclasses
 
-    loaded = contextual(load_project(file, Path.cwd()), targets, need_tags=False)
+    from bakepy.cli.options import in_context, uses_metadata
+
+    loaded = load_project(file, Path.cwd())
+    project, found, _ = in_context(loaded, targets, None, need_tags=False)
+    loaded = dataclasses.replace(loaded, project=project)
     plan = plan_publish(loaded.project, targets or (), untagged=uses_metadata(loaded.project))
     split = cast(By, by)
-    runners, _ = _runners(loaded, runner)
+    ci = "github" if fmt == "github" else "gitlab" if fmt == "gitlab" else None
+    runners, _ = _runners(loaded, runner, ci)
     fallback = GITHUB_DEFAULT_RUNNER if fmt == "github" else None
+    context = json.dumps(found.to_json(), separators=(",", ":"), sort_keys=True) if found else ""
+    if dotenv is not None:
+        dotenv.parent.mkdir(parents=True, exist_ok=True)
+        dotenv.write_text(f"BAKEPY_CONTEXT={context}\n" if context else "", encoding="utf-8")
     entries = matrix_entries(plan, runners, by=split, fallback_runner=fallback)
     if as_json or fmt == "json":
         text = json.dumps(matrix_json(plan, entries, split), indent=2, sort_keys=True)
@@ -144,7 +166,7 @@ def matrix(
     if os.environ.get("GITHUB_OUTPUT"):
         # What `strategy.matrix: ${{ fromJSON(…) }}` reads, whatever --format printed.
         github = matrix_entries(plan, runners, by=split, fallback_runner=GITHUB_DEFAULT_RUNNER)
-        _append("GITHUB_OUTPUT", f"matrix={matrix_github(github)}\n")
+        _append("GITHUB_OUTPUT", f"matrix={matrix_github(github)}\ncontext={context}\n")
 
 
 # -- build ----------------------------------------------------------------------------------------------
@@ -365,6 +387,7 @@ InstallOpt = Annotated[
 
 
 def _workflow_spec(
+    ci: str,
     targets: list[str] | None,
     file: Path | None,
     runner: list[str] | None,
@@ -378,10 +401,11 @@ def _workflow_spec(
 
     loaded = contextual(load_project(file, Path.cwd()), targets, need_tags=False)
     plan = plan_publish(loaded.project, targets or (), untagged=uses_metadata(loaded.project))
-    runners, given = _runners(loaded, runner)
+    runners, given = _runners(loaded, runner, ci)
     spec = workflow_spec(
         loaded.project,
         plan,
+        ci=ci,
         file=str(file) if file is not None else None,
         targets=targets or (),
         runners=given,
@@ -456,7 +480,7 @@ def ci_github(
 
     if check and output is None:
         output = Path(GITHUB_DEFAULT_OUTPUT)  # what it was written to, as its header says
-    spec, _, _ = _workflow_spec(targets, file, runner, install, output)
+    spec, _, _ = _workflow_spec("github", targets, file, runner, install, output)
     _write("github", github_workflow(spec), output, check, spec, as_json)
 
 
@@ -480,7 +504,7 @@ def ci_gitlab(
 
     if check and output is None:
         output = Path(GITLAB_DEFAULT_OUTPUT)  # what it was written to, as its header says
-    spec, plan, runners = _workflow_spec(targets, file, runner, install, output)
+    spec, plan, runners = _workflow_spec("gitlab", targets, file, runner, install, output)
     entries = matrix_entries(plan, runners, by="platform")
     if not check:
         for warning in gitlab_warnings(spec, entries):

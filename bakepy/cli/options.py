@@ -237,7 +237,14 @@ def in_context(
     context: BuildContext | None = None,
 ) -> tuple[Project, BuildContext | None, dict[str, TargetMetadata]]:
     """The loaded project as this context publishes it (rule tags, OCI labels, annotations), the context, and
-    what each target got. Projects without `metadata` are returned as they are, and git is not read."""
+    what each target got. Projects without `metadata` are returned as they are, and git is not read.
+    On a CI system with its own `[ci.github]` / `[ci.gitlab]` cache, that cache replaces `[project] cache`."""
+    import dataclasses
+    import os
+
+    from bakepy.ci.workflow import on_ci
+
+    loaded = dataclasses.replace(loaded, project=on_ci(loaded.project, os.environ))
     if not uses_metadata(loaded.project):
         if overrides:
             from bakepy.errors import ConfigError

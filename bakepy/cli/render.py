@@ -77,9 +77,15 @@ def render(
         check_output_file(
             output, "--output"
         )  # before anything: a typo'd folder is not a render failure
+    import os
+
+    from bakepy.ci.workflow import on_ci
+
     loaded = load_with_vars(file, var)
     print_warnings(loaded.project, strict)
-    bake = render_bake(loaded.project, targets=targets or None, platform=platform, publish=publish)
+    # on GitHub Actions / GitLab CI, [ci.github] / [ci.gitlab] cache, as `bakepy build` uses it there
+    project = on_ci(loaded.project, os.environ)
+    bake = render_bake(project, targets=targets or None, platform=platform, publish=publish)
     text = dumps(apply_sets(bake, set_ or ()))
     if output is None or not to_file:
         sys.stdout.write(text)

@@ -51,6 +51,9 @@ from bakepy.model.references import DEFAULT_DOMAIN, ImageReference, parse_refere
 from bakepy.model.resolve import ResolvedProject
 from bakepy.model.targets import (
     CacheSettings,
+    CISettings,
+    CISystemSettings,
+    GitLabSettings,
     Group,
     Project,
     ProjectSettings,
@@ -68,8 +71,11 @@ __all__ = [
     "SSH",
     "Attestation",
     "BuilderSettings",
+    "CISettings",
+    "CISystemSettings",
     "CacheEntry",
     "CacheSettings",
+    "GitLabSettings",
     "Group",
     "ImageReference",
     "ModelError",

@@ -430,6 +430,20 @@ class CacheSettings(_Model):
         return CacheEntry.model_construct(type=self.type, attrs=attrs)
 
 
+def _runner_labels(value: dict[str, str], info: ValidationInfo) -> dict[str, str]:
+    """`runners` keys normalised: platforms (`linux/arm64`) or `default`."""
+    out = {}
+    for key, label in value.items():
+        if key == "default" or _deferred(key, info):
+            out[key] = label
+            continue
+        try:
+            out[normalize_platform(key)] = label
+        except ValueError as exc:
+            raise ModelError(f"{exc} (runners keys are platforms or 'default')", (key,)) from None
+    return out
+
+
 class ProjectSettings(_Model):
     """bakepy's own settings: the `[project]` table."""
 
@@ -451,18 +465,7 @@ class ProjectSettings(_Model):
     @field_validator("runners")
     @classmethod
     def _runners(cls, value: dict[str, str], info: ValidationInfo) -> dict[str, str]:
-        out = {}
-        for key, label in value.items():
-            if key == "default" or _deferred(key, info):
-                out[key] = label
-                continue
-            try:
-                out[normalize_platform(key)] = label
-            except ValueError as exc:
-                raise ModelError(
-                    f"{exc} (runners keys are platforms or 'default')", (key,)
-                ) from None
-        return out
+        return _runner_labels(value, info)
 
     @field_validator("platforms")
     @classmethod
@@ -478,6 +481,56 @@ class ProjectSettings(_Model):
                 raise ModelError(f"{item!r} repeats [{seen[item]}]; list each once", (i,))
             seen[item] = i
         return value
+
+
+class CISystemSettings(_Model):
+    """What one CI system (`[ci.github]`, `[ci.gitlab]`) uses over `[project]`: its runner labels and cache."""
+
+    runners: dict[str, str] = Field(default_factory=dict)
+    """Runner label per platform (and `default`) on this CI, over [project] runners: GitHub's `runs-on`,
+    GitLab's job `tags`."""
+    cache: CacheSettings | None = None
+    """The cache `bakepy build` uses when it runs on this CI, over [project] cache (e.g. `gha` on GitHub, a
+    registry cache on GitLab); per-platform scopes as ever."""
+
+    @field_validator("runners")
+    @classmethod
+    def _runners(cls, value: dict[str, str], info: ValidationInfo) -> dict[str, str]:
+        return _runner_labels(value, info)
+
+
+class GitLabSettings(CISystemSettings):
+    """`[ci.gitlab]`: runners, cache, and how the jobs run."""
+
+    executor: Literal["docker", "shell"] = "docker"
+    """docker: jobs run in `docker:28` with a `docker:28-dind` service and a docker-container builder; shell:
+    jobs run on the runner's machine, with its python3, docker CLI, buildx builder (BUILDX_BUILDER) and QEMU."""
+
+
+class CISettings(_Model):
+    """`[ci]`: how generated CI (`bakepy ci github|gitlab`) installs bakepy, and per-CI settings."""
+
+    install: str | None = None
+    """The pip requirement CI installs bakepy with: an index's package (`bakepy-publish==0.1.0`), a git URL
+    (`git+https://host/org/bakepy@v0.1.0`) or a wheel path. Default: this version of bakepy-publish, pinned.
+    `--install` overrides it."""
+    github: CISystemSettings = Field(default_factory=CISystemSettings)
+    """GitHub Actions: runner labels and cache."""
+    gitlab: GitLabSettings = Field(default_factory=GitLabSettings)
+    """GitLab CI: runner tags, cache, executor."""
+
+    @field_validator("install")
+    @classmethod
+    def _install(cls, value: str | None) -> str | None:
+        if value is not None and (not value.strip() or "\n" in value):
+            raise ValueError(
+                "install is one pip requirement (a package, a git URL or a wheel path)"
+            )
+        return value
+
+    def system(self, ci: str | None) -> CISystemSettings | None:
+        """`[ci.github]` or `[ci.gitlab]` for "github" / "gitlab"; None otherwise."""
+        return self.github if ci == "github" else self.gitlab if ci == "gitlab" else None
 
 
 _PROJECT_KEYS = {
@@ -504,6 +557,8 @@ class Project(_Model):
     """bakepy settings: registries, default platforms, tags, runners, cache."""
     builder: BuilderSettings | None = None
     """A buildx builder with one node per platform (`bakepy builder create`)."""
+    ci: CISettings = Field(default_factory=CISettings)
+    """Generated CI: how it installs bakepy, runner labels and cache per CI system."""
     variables: dict[VariableName, Variable] = Field(default_factory=dict)
     """Variables, interpolated as ${NAME}."""
     targets: dict[Name, Target] = Field(default_factory=dict)

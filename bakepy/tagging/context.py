@@ -5,6 +5,10 @@ This module owns how the context is found, in this order of precedence: GitHub A
 `bakepy.engine.git`: the only part that starts a process), else nothing at all; `source` forces one. Then
 `--context key=value` overrides (`tag=v1.2.3`, `branch=main`, `pr=42`, `sha=…`, `event=schedule`, …) preview
 another event. Pure: the environment and the git facts are passed in.
+
+A context found once is handed on as JSON (`BuildContext.to_json`, in `BAKEPY_CONTEXT`): a generated CI's plan
+job computes it and every build and merge job reads the same one (`from_json`), so they all see one plan: the
+same tags, the same creation time, the same schedule date.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from typing import Literal
 
 __all__ = [
     "CONTEXT_KEYS",
+    "CONTEXT_VARIABLE",
     "SOURCES",
     "BuildContext",
     "ContextError",
@@ -32,6 +37,7 @@ __all__ = [
 
 Event = Literal["branch", "tag", "pr", "schedule", "none"]
 SOURCES = ("auto", "github", "gitlab", "git", "none")
+CONTEXT_VARIABLE = "BAKEPY_CONTEXT"  # a context computed once (the plan job), as JSON
 CONTEXT_KEYS = (
     "event",
     "tag",
@@ -116,6 +122,75 @@ class BuildContext:
         """The image's creation time: the commit's, so a rebuild of one commit yields the same labels."""
         return self.commit_time or self.now
 
+    def to_json(self) -> dict[str, object]:
+        """Every field, JSON-ready: what `from_json` reads back (a plan job hands it to the other jobs)."""
+        return {
+            "source": self.source,
+            "event": self.event,
+            "event_name": self.event_name,
+            "branch": self.branch,
+            "tag": self.tag,
+            "pr": self.pr,
+            "sha": self.sha,
+            "base_ref": self.base_ref,
+            "default_branch": self.default_branch,
+            "source_url": self.source_url,
+            "commit_time": self.commit_time.isoformat() if self.commit_time else None,
+            "now": self.now.isoformat(),
+            "dirty": self.dirty,
+            "repository": self.repository,
+            "notes": list(self.notes),
+        }
+
+    @classmethod
+    def from_json(cls, text: str) -> BuildContext:
+        """A context written by `to_json` (as JSON text); ContextError naming what is wrong."""
+        where = f"{CONTEXT_VARIABLE}"
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
+            raise ContextError(f"{where}: not JSON ({exc})") from None
+        if not isinstance(data, dict):
+            raise ContextError(
+                f"{where}: a JSON object written by `bakepy matrix`, not {text[:40]!r}"
+            )
+        strings = ("event_name", "branch", "tag", "sha", "base_ref", "default_branch", "source_url")
+        try:
+            values: dict[str, object] = {k: data.get(k) for k in strings if data.get(k) is not None}
+            for key in (*strings, "repository"):
+                value = data.get(key)
+                if value is not None and not isinstance(value, str):
+                    raise ContextError(f"{where}: {key} is {value!r}, not a string")
+            event = data.get("event")
+            if event not in ("branch", "tag", "pr", "schedule", "none"):
+                raise ContextError(
+                    f"{where}: event {event!r} is not branch, tag, pr, schedule or none"
+                )
+            pr = data.get("pr")
+            if pr is not None and (not isinstance(pr, int) or isinstance(pr, bool)):
+                raise ContextError(f"{where}: pr is {pr!r}, not a number")
+            times = {
+                key: datetime.fromisoformat(str(data[key]))
+                for key in ("commit_time", "now")
+                if data.get(key) is not None
+            }
+            notes = data.get("notes") or []
+            source = str(data.get("source") or "none")
+            return cls(
+                source=source if source.endswith("+plan") else f"{source}+plan",
+                event=event,
+                pr=pr,
+                dirty=bool(data.get("dirty")),
+                repository=data.get("repository"),
+                notes=tuple(str(n) for n in notes) if isinstance(notes, list) else (),
+                **values,  # type: ignore[arg-type]
+                **times,  # type: ignore[arg-type]
+            )
+        except ValueError as exc:
+            if isinstance(exc, ContextError):
+                raise
+            raise ContextError(f"{where}: {exc}") from None
+
     def describe(self) -> str:
         """One line: `tag v1.2.3 at 90dd603 (from GitHub Actions)`."""
         what = {
@@ -127,8 +202,9 @@ class BuildContext:
         }[self.event]
         at = f" at {self.sha[:7]}" if self.sha else ""
         dirty = " with uncommitted changes" if self.dirty else ""
-        base, _, changed = self.source.partition("+")
-        where = _SOURCE_NAMES.get(base, base) + (", changed by --context" if changed else "")
+        base, *changes = self.source.split("+")
+        said = {"context": ", changed by --context", "plan": ", as the plan job computed it"}
+        where = _SOURCE_NAMES.get(base, base) + "".join(said.get(c, "") for c in changes)
         return f"{what}{at}{dirty} (from {where})"
 
 
@@ -298,6 +374,10 @@ def detect_context(
         raise ContextError(f"unknown context source {source!r}; use one of {', '.join(SOURCES)}")
     if source == "none":
         return BuildContext(source="none", event="none")
+    if source == "auto" and env.get(CONTEXT_VARIABLE):
+        return BuildContext.from_json(
+            env[CONTEXT_VARIABLE]
+        )  # the plan job's, for every job of the run
     if source == "github" or (source == "auto" and env.get("GITHUB_ACTIONS") == "true"):
         found = from_github(env)
     elif source == "gitlab" or (source == "auto" and env.get("GITLAB_CI") == "true"):

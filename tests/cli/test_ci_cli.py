@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from bakepy.ci.split import target_fingerprints
@@ -29,12 +30,7 @@ from bakepy.publish.records import DigestRecord, write_records
 
 cli = CliRunner()
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "native-runners"
-GITLAB_RUNNERS = [
-    "--runner",
-    "linux/arm64=saas-linux-small-arm64",
-    "--runner",
-    "default=saas-linux-small-amd64",
-]
+GITLAB_RUNNERS: list[str] = []  # the example's [ci.gitlab] runners
 REVISION = "c" * 40
 PLATFORMS = ("linux/amd64", "linux/arm64")
 
@@ -124,6 +120,7 @@ def test_matrix_in_github_actions_writes_github_output(
     lines = output.read_text().splitlines()
     assert lines[0] == "earlier=1"  # appended, never truncated
     assert lines[1] == f"matrix={result.stdout.strip()}"
+    assert lines[2] == "context="  # no tag rules: no context to hand on
     assert (
         json.loads(lines[1].removeprefix("matrix="))["include"][1]["runner"] == "ubuntu-24.04-arm"
     )
@@ -389,3 +386,132 @@ def test_ci_gitlab_warns_about_github_labels_and_a_gha_cache(project: Path) -> N
     assert result.exit_code == 0, result.output
     assert "runner 'ubuntu-24.04-arm' for linux/arm64 is a GitHub Actions label" in result.stderr
     assert 'cache type "gha" only works on GitHub Actions' in result.stderr
+
+
+# -- [ci]: per-CI runners and cache, the install source, the context computed once ------------------------
+CI_TABLES = """
+[ci]
+install = "dist/bakepy_publish-0.1.0-py3-none-any.whl"
+
+[ci.github]
+runners = { "linux/arm64" = "arm-box" }
+cache = { type = "gha" }
+
+[ci.gitlab]
+runners = { "linux/arm64" = "saas-linux-small-arm64", default = "saas-linux-small-amd64" }
+cache = { type = "registry", ref = "127.0.0.1:5000/cache" }
+executor = "shell"
+"""
+
+
+def test_ci_tables_choose_runners_cache_and_install_per_ci(project: Path) -> None:
+    (project / "bakepy.toml").write_text(
+        PROJECT.format(extra='cache = { type = "gha" }') + CI_TABLES
+    )
+    github = cli.invoke(app, ["matrix", "--format", "github"])
+    assert [e["runner"] for e in json.loads(github.stdout)["include"]] == [
+        "ubuntu-latest",
+        "arm-box",
+    ]
+    gitlab = cli.invoke(app, ["matrix", "--format", "gitlab"])
+    assert [e["BAKEPY_RUNNER"] for e in json.loads(gitlab.stdout)] == [
+        "saas-linux-small-amd64",
+        "saas-linux-small-arm64",
+    ]
+    override = cli.invoke(app, ["matrix", "--format", "gitlab", "--runner", "linux/arm64=mine"])
+    assert json.loads(override.stdout)[1]["BAKEPY_RUNNER"] == "mine"  # --runner over [ci.gitlab]
+
+    result = cli.invoke(app, ["ci", "gitlab"])
+    assert result.exit_code == 0, result.output
+    # [ci.gitlab] runners and cache: neither GitHub's labels nor the gha cache are warned about
+    assert "warning" not in result.stderr, result.stderr
+    doc = yaml.safe_load(result.stdout)
+    assert doc["variables"]["BAKEPY_INSTALL"] == "dist/bakepy_publish-0.1.0-py3-none-any.whl"
+    assert "--install" not in result.stdout  # [ci] install regenerates itself
+    assert "image" not in doc[".bakepy"] and "services" not in doc[".bakepy"]  # shell executor
+    assert doc["build:linux-arm64"]["tags"] == ["saas-linux-small-arm64"]
+
+    workflow = cli.invoke(app, ["ci", "github"])
+    assert "ghaction-github-runtime" in workflow.stdout  # [ci.github] cache = gha
+    assert "pip install dist/bakepy_publish-0.1.0-py3-none-any.whl" in workflow.stdout
+
+
+def test_bakepy_build_uses_the_cache_of_the_ci_it_runs_on(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (project / "bakepy.toml").write_text(
+        PROJECT.format(extra='cache = { type = "local", path = "c" }') + CI_TABLES
+    )
+    for env, expected in (
+        ({}, "local"),
+        ({"GITHUB_ACTIONS": "true"}, "gha"),
+        ({"GITLAB_CI": "true"}, "registry"),
+    ):
+        for var in ("GITHUB_ACTIONS", "GITLAB_CI"):
+            monkeypatch.delenv(var, raising=False)
+        for var, value in env.items():
+            monkeypatch.setenv(var, value)
+        rendered = cli.invoke(app, ["render", "--platform", "linux/arm64"])
+        assert rendered.exit_code == 0, rendered.output
+        web = json.loads(rendered.stdout)["target"]["web"]
+        cache = web["cache-from"][0]
+        assert cache["type"] == expected, (env, cache)
+        assert "web.linux-arm64" in json.dumps(cache)  # per-platform scopes either way
+
+
+TAGGED = """\
+[project]
+registries = ["127.0.0.1:5000"]
+platforms = ["linux/amd64", "linux/arm64"]
+
+[project.metadata]
+tags = ["type=semver,pattern={{version}}"]
+
+[target.web]
+"""
+
+
+def test_matrix_hands_the_context_on(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (project / "bakepy.toml").write_text(TAGGED)
+    monkeypatch.setenv("GITLAB_CI", "true")
+    monkeypatch.setenv("CI_COMMIT_TAG", "v2.0.1")
+    monkeypatch.setenv("CI_COMMIT_SHA", REVISION)
+    result = cli.invoke(app, ["matrix", "--format", "gitlab", "--dotenv", "ctx/bakepy.env"])
+    assert result.exit_code == 0, result.output
+    name, _, value = (project / "ctx" / "bakepy.env").read_text().strip().partition("=")
+    assert name == "BAKEPY_CONTEXT" and json.loads(value)["tag"] == "v2.0.1"
+
+    # a later job reads that context, whatever its own environment says
+    monkeypatch.setenv("CI_COMMIT_TAG", "v9.9.9")
+    monkeypatch.setenv("BAKEPY_CONTEXT", value)
+    tags = cli.invoke(app, ["tags", "--json"])
+    data = json.loads(tags.stdout)
+    assert [t["tag"] for t in data["targets"][0]["tags"]] == ["2.0.1", "latest"]
+    assert "as the plan job computed it" in data["context"]["description"]
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ('[ci.gitlab]\nexecutor = "podman"', "bakepy.toml: ci.gitlab.executor:"),
+        ('[ci]\ninstal = "x"', "did you mean 'install'?"),
+        ('[ci.github]\nrunners = { "linux/arm65" = "x" }', "did you mean 'linux/arm64'?"),
+        ('[ci]\ninstall = ""', "bakepy.toml: ci.install: "),
+    ],
+)
+def test_bad_ci_tables_are_one_line(project: Path, extra: str, message: str) -> None:
+    (project / "bakepy.toml").write_text(PROJECT.format(extra="") + extra + "\n")
+    result = cli.invoke(app, ["ci", "github"])
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) <= 2 and "Traceback" not in result.stderr
+
+
+def test_bad_context_variable_is_one_line(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (project / "bakepy.toml").write_text(TAGGED)
+    monkeypatch.setenv("BAKEPY_CONTEXT", '{"event": "release"}')
+    result = cli.invoke(app, ["tags"])
+    assert result.exit_code == 2, result.output
+    assert (
+        "BAKEPY_CONTEXT: event 'release' is not branch, tag, pr, schedule or none" in result.stderr
+    )

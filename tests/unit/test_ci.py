@@ -50,7 +50,7 @@ def test_github_workflow_is_plan_build_merge() -> None:
     assert build["needs"] == "plan"
     assert build["runs-on"] == "${{ matrix.runner }}"
     assert build["strategy"]["matrix"] == "${{ fromJSON(needs.plan.outputs.matrix) }}"
-    assert jobs["merge"]["needs"] == "build"
+    assert jobs["merge"]["needs"] == ["plan", "build"]
     # `on` must stay a string key, not YAML 1.1's boolean
     assert "on" in doc
     assert doc["concurrency"]["cancel-in-progress"] is False
@@ -180,7 +180,7 @@ def test_gitlab_has_one_build_job_per_platform_and_qemu_only_where_needed() -> N
             'else bakepy build --platform "$BAKEPY_PLATFORM" --push-by-digest --records records; fi'
         )
         assert job["artifacts"]["paths"] == ["records/"]
-    assert doc["merge"]["needs"] == list(builds)
+    assert doc["merge"]["needs"] == ["plan", *builds]
     assert doc["merge"]["script"] == ["bakepy merge --records records"]
 
 
@@ -206,7 +206,10 @@ def test_gitlab_logins_use_variables() -> None:
 # -- the example stays generated ------------------------------------------------------------------------
 def test_example_github_workflow_is_up_to_date() -> None:
     project = load_project(EXAMPLE / "bakepy.toml", env={}).project
-    spec = workflow_spec(project, plan_publish(project), output=".github/workflows/publish.yml")
+    spec = workflow_spec(
+        project, plan_publish(project), ci="github", output=".github/workflows/publish.yml"
+    )
+    assert spec.cache == "gha"  # [ci.github] cache
     expected = github_workflow(spec)
     assert (EXAMPLE / ".github" / "workflows" / "publish.yml").read_text() == expected, (
         "regenerate: cd examples/native-runners && bakepy ci github -o .github/workflows/publish.yml"
@@ -216,13 +219,16 @@ def test_example_github_workflow_is_up_to_date() -> None:
 def test_example_gitlab_pipeline_is_up_to_date() -> None:
     project = load_project(EXAMPLE / "bakepy.toml", env={}).project
     plan = plan_publish(project)
-    runners = parse_runner_overrides(GITLAB_RUNNERS)
-    entries = matrix_entries(plan, {**project.resolved.settings.runners, **runners})
-    spec = workflow_spec(project, plan, runners=runners, output=".gitlab/bakepy.yml")
+    assert project.ci.gitlab.runners == parse_runner_overrides(
+        GITLAB_RUNNERS
+    )  # [ci.gitlab] runners
+    entries = matrix_entries(
+        plan, {**project.resolved.settings.runners, **project.ci.gitlab.runners}
+    )
+    spec = workflow_spec(project, plan, ci="gitlab", output=".gitlab/bakepy.yml")
+    assert spec.cache == "registry"  # [ci.gitlab] cache
     assert (EXAMPLE / ".gitlab" / "bakepy.yml").read_text() == gitlab_pipeline(spec, entries), (
-        "regenerate: cd examples/native-runners && bakepy ci gitlab "
-        + " ".join(f"--runner {r}" for r in GITLAB_RUNNERS)
-        + " -o .gitlab/bakepy.yml"
+        "regenerate: cd examples/native-runners && bakepy ci gitlab -o .gitlab/bakepy.yml"
     )
     # the user's own pipeline only includes it
     assert "local: .gitlab/bakepy.yml" in (EXAMPLE / ".gitlab-ci.yml").read_text()
@@ -377,3 +383,77 @@ def test_the_docs_show_the_generated_gitlab_file() -> None:
     docs = (EXAMPLE.parents[1] / "docs" / "native-runners.md").read_text()
     generated = (EXAMPLE / ".gitlab" / "bakepy.yml").read_text()
     assert f"```yaml\n{generated}```" in docs, "paste the regenerated GitLab file into the docs"
+
+
+# -- one context for the whole run; shell runners; merge never on a merge request --------------------------
+def test_the_context_is_computed_once_and_read_back() -> None:
+    import json
+
+    from bakepy.tagging.context import BuildContext, ContextError, detect_context, from_gitlab
+
+    env = {
+        "GITLAB_CI": "true",
+        "CI_COMMIT_TAG": "v1.2.3",
+        "CI_COMMIT_SHA": "a" * 40,
+        "CI_COMMIT_TIMESTAMP": "2024-05-01T10:00:00+00:00",
+        "CI_PROJECT_URL": "https://gitlab.example/acme/app",
+    }
+    found = from_gitlab(env)
+    text = json.dumps(found.to_json())
+    again = detect_context({"BAKEPY_CONTEXT": text, "CI_COMMIT_TAG": "v9"}, lambda: None)
+    assert again.source == "gitlab+plan" and again.tag == "v1.2.3" and again.now == found.now
+    assert again.created == found.created and again.source_url == found.source_url
+    assert "as the plan job computed it" in again.describe()
+    assert BuildContext.from_json(json.dumps(again.to_json())).source == "gitlab+plan"
+    for bad, said in (
+        ("{", "not JSON"),
+        ("[]", "a JSON object"),
+        ('{"event": "tag", "pr": "7"}', "pr is '7'"),
+        ('{"event": "tag", "now": "yesterday"}', "BAKEPY_CONTEXT: "),
+    ):
+        with pytest.raises(ContextError, match=re.escape(said)):
+            BuildContext.from_json(bad)
+
+
+def test_github_jobs_read_the_plan_jobs_context() -> None:
+    jobs = yaml.safe_load(github_workflow(SPEC))["jobs"]
+    assert jobs["plan"]["outputs"]["context"] == "${{ steps.matrix.outputs.context }}"
+    for job in ("build", "merge"):
+        assert jobs[job]["env"] == {"BAKEPY_CONTEXT": "${{ needs.plan.outputs.context }}"}
+
+
+def test_gitlab_jobs_read_the_plan_jobs_context_and_merge_skips_merge_requests() -> None:
+    doc = gitlab_doc(parse_runner_overrides(GITLAB_RUNNERS))
+    assert doc["plan"]["artifacts"] == {"reports": {"dotenv": "bakepy-context.env"}}
+    assert "--dotenv bakepy-context.env" in doc["plan"]["script"][-2]
+    assert doc["build:linux-arm64"]["needs"] == ["plan"]
+    assert doc["merge"]["rules"][0] == {"if": "$CI_MERGE_REQUEST_IID", "when": "never"}
+
+
+def test_gitlab_shell_executor_uses_the_runners_own_tools() -> None:
+    spec = WorkflowSpec(registries=("quay.io", "127.0.0.1:5000"), executor="shell", install="x.whl")
+    entries = matrix_entries(
+        plan_publish(load_project(EXAMPLE / "bakepy.toml", env={}).project), {"linux/arm64": "arm"}
+    )
+    doc = yaml.safe_load(gitlab_pipeline(spec, entries))
+    assert set(doc[".bakepy"]) == {"before_script"}  # no image, no dind service
+    before = doc[".bakepy"]["before_script"]
+    assert before[0] == 'python3 -m venv "${TMPDIR:-/tmp}/bakepy-venv-$CI_JOB_ID"'
+    assert not any("buildx create" in line or "apk" in line for line in before)
+    assert "image" not in doc["plan"] and doc["plan"]["before_script"] == before[:3]
+    assert not any(
+        "binfmt" in line
+        for job in doc.values()
+        if isinstance(job, dict)
+        for line in job.get("script", [])
+    )
+    assert "DOCKER_TLS_CERTDIR" not in doc["variables"]
+
+
+def test_ci_tables_in_the_spec() -> None:
+    project = load_project(EXAMPLE / "bakepy.toml", env={}).project
+    plan = plan_publish(project)
+    assert workflow_spec(project, plan, ci="github").cache == "gha"
+    assert workflow_spec(project, plan, ci="gitlab").cache == "registry"
+    assert workflow_spec(project, plan).cache is None  # [project] sets none
+    assert workflow_spec(project, plan, ci="gitlab").executor == "docker"
