@@ -70,7 +70,7 @@ def main() -> None:
         "--busy",
         type=int,
         default=0,
-        help="loop iterations in the rebuilt RUN step (300000 ≈ 10 s per platform under QEMU here)",
+        help="loop iterations in the rebuilt RUN step (500000: 9–15 s of buildx work here, load permitting)",
     )
     args = parser.parse_args()
     stack = bring_up_stack()
