@@ -22,9 +22,12 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bakepy.errors import BakepyError, BuildError, ConfigError, RegistryError, ToolMissingError
+
+if TYPE_CHECKING:
+    from bakepy.engine.buildx_store import StoredBuilder
 
 DOCKER_INSTALL_HINT = (
     "install the docker CLI (Debian: `apt-get install docker.io` or docker-ce-cli; "
@@ -407,6 +410,13 @@ class Runner:
                 f"could not read the builder name from `docker buildx inspect`: {out[:200]!r}"
             )
         return state
+
+    def stored_builder(self) -> StoredBuilder | None:
+        """The builder buildx would use as its own store describes it (no docker process); None when the store
+        cannot say (`engine/buildx_store.py`), and `inspect_builder` must."""
+        from bakepy.engine.buildx_store import stored_builder
+
+        return stored_builder(self.builder, {**os.environ, **self.env})
 
     def active_builder(self, *, bootstrap: bool = True) -> str:
         """The name of the builder buildx would use (--builder, else BUILDX_BUILDER, else the current one);

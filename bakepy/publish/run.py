@@ -290,10 +290,13 @@ def publish_project(
     platform_of: dict[str, str] = {}
     emulated: set[str] = set()
     if built:
-        if builder is None:
+        # How many nodes decides how to build: buildx's store says in microseconds; only where it cannot does the
+        # build wait for `buildx inspect`, which otherwise runs beside it (for the report's emulated platforms).
+        stored = runner.stored_builder() if builder is None else None
+        if builder is None and stored is None:
             builder = reading.result() if reading is not None else active_builder(runner)
-        emulated = builder.emulated(platforms) if builder is not None else set()
-        if len(platforms) > 1 and builder is not None and len(builder.nodes) > 1:
+        nodes = len(builder.nodes) if builder is not None else len(stored.nodes) if stored else 1
+        if len(platforms) > 1 and nodes > 1:
             sources, platform_of = build_per_platform(
                 runner, project, built, run, cwd=project_dir, echo=echo
             )
@@ -308,6 +311,9 @@ def publish_project(
                 source=project.resolved.source,
             )
             sources = {n: [d] for n, d in digests.items()}
+        if builder is None:
+            builder = reading.result() if reading is not None else active_builder(runner)
+        emulated = builder.emulated(platforms) if builder is not None else set()
     # a one-platform push without attestations is a plain manifest that names no platform: the plan does
     platform_of.update(
         {d: s.platforms[0] for s in built if len(s.platforms) == 1 for d in sources[s.name]}

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
 import sys
 import uuid
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from pathlib import Path
 from typing import NoReturn
 
@@ -91,6 +92,29 @@ def builder_factory(
     yield make
     for name in made:
         stack_manager.stop_builder(name, config=config, purge=True)
+
+
+@pytest.fixture
+def two_node_builder(builder_factory: Callable[..., object]) -> Iterator[str]:
+    """One buildx builder with two remote nodes: amd64 on one buildkitd, arm64 (QEMU) on another."""
+    amd = builder_factory(f"amd-{uuid.uuid4().hex[:6]}", platforms=["linux/amd64"])
+    arm = builder_factory(f"arm-{uuid.uuid4().hex[:6]}", platforms=["linux/arm64"])
+    name = f"two-{uuid.uuid4().hex[:6]}"
+    create = ["docker", "buildx", "create", "--name", name, "--driver", "remote"]
+    subprocess.run(
+        [*create, "--node", "amd", "--platform", "linux/amd64", amd.address],  # type: ignore[attr-defined]
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        [*create, "--append", "--node", "arm", "--platform", "linux/arm64", arm.address],  # type: ignore[attr-defined]
+        check=True,
+        capture_output=True,
+    )
+    try:
+        yield name
+    finally:
+        subprocess.run(["docker", "buildx", "rm", name], capture_output=True)
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -37,29 +36,6 @@ def _tags(registry: str, repo: str) -> list[str]:
         return sorted(api.list_tags(registry, repo))
     except api.RegistryAPIError:  # the repository does not exist: no tag at all
         return []
-
-
-@pytest.fixture
-def two_node_builder(builder_factory: Callable[..., object]) -> Iterator[str]:
-    """One buildx builder with two remote nodes: amd64 on one buildkitd, arm64 (QEMU) on another."""
-    amd = builder_factory(f"amd-{uuid.uuid4().hex[:6]}", platforms=["linux/amd64"])
-    arm = builder_factory(f"arm-{uuid.uuid4().hex[:6]}", platforms=["linux/arm64"])
-    name = f"two-{uuid.uuid4().hex[:6]}"
-    create = ["docker", "buildx", "create", "--name", name, "--driver", "remote"]
-    subprocess.run(
-        [*create, "--node", "amd", "--platform", "linux/amd64", amd.address],  # type: ignore[attr-defined]
-        check=True,
-        capture_output=True,
-    )
-    subprocess.run(
-        [*create, "--append", "--node", "arm", "--platform", "linux/arm64", arm.address],  # type: ignore[attr-defined]
-        check=True,
-        capture_output=True,
-    )
-    try:
-        yield name
-    finally:
-        subprocess.run(["docker", "buildx", "rm", name], capture_output=True)
 
 
 def _project(root: Path, registries: list[str], repo: str, dockerfile_two: str) -> Path:
