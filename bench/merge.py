@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -134,6 +135,8 @@ def main() -> None:
     n = args.targets * args.tags * len(registries)
     title = f"merge of {args.targets} targets × {args.tags} tags × {len(registries)} registries = {n} tags"
     report(title, times, baseline="one_create_per_target")
+    ours, loop = (statistics.median(times[k]) for k in ("bakepy_merge", "loop_one_create_per_tag"))
+    print(f"  bakepy_merge / loop_one_create_per_tag: {ours / loop:.3f}")
     print(
         textwrap.dedent("""
         Whole commands, interleaved per round; every side merges two per-platform sources per target.
