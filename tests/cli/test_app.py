@@ -41,15 +41,16 @@ def test_fast_paths_stay_light(argv: list[str]) -> None:
     """`bakepy --version` / `--help` must not import python_on_whales or pydantic (start-up time)."""
     code = textwrap.dedent(
         f"""
-        import json, sys
+        import atexit, json, sys
         sys.argv = ["bakepy", *{argv!r}]
         from bakepy.cli import main
-        try:
-            main()
-        except SystemExit:
-            pass
-        heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("python_on_whales", "pydantic"))
-        print(json.dumps(heavy), file=sys.stderr)
+
+        def report():
+            heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("python_on_whales", "pydantic"))
+            print(json.dumps(heavy), file=sys.stderr)
+
+        atexit.register(report)  # run as the command ends, however it ends
+        main()
         """
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
