@@ -6,6 +6,7 @@ so registry auth stays the Docker credential store's: bakepy never sees a secret
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import http.client
 import io
@@ -70,8 +71,24 @@ class _Connections(dict[tuple[str, str], http.client.HTTPConnection]):
 _POOL = _Pool()
 
 
+# What urllib reads to choose a proxy (`getproxies_environment`, `proxy_bypass_environment`), in both cases.
+_PROXY_VARIABLES = tuple(
+    v
+    for name in ("http_proxy", "https_proxy", "no_proxy", "request_method")
+    for v in (name, name.upper())
+)
+
+
 def _direct(scheme: str, host: str) -> bool:
-    """Whether a plain connection goes where urllib would go (no proxy from the environment applies)."""
+    """Whether a plain connection goes where urllib would go (no proxy from the environment applies).
+
+    Decided once per host and proxy setting: urllib's own answer walks the whole environment, ~0.3 ms of every
+    request (a merge makes a hundred)."""
+    return _direct_for(scheme, host, tuple(os.environ.get(v) for v in _PROXY_VARIABLES))
+
+
+@functools.lru_cache(maxsize=256)
+def _direct_for(scheme: str, host: str, _setting: tuple[str | None, ...]) -> bool:
     proxies = urllib.request.getproxies()
     return scheme not in proxies or bool(urllib.request.proxy_bypass(host))
 
