@@ -62,11 +62,15 @@ def interleaved(rounds: int, **sides: Callable[[int], None]) -> dict[str, list[f
 
 
 def report(title: str, times: dict[str, list[float]], baseline: str) -> None:
+    """Per side: the median, every run, the ratio of medians to `baseline`, and the median of the per-round
+    ratios (each run against the baseline's run of the same round: steadier where the work itself varies from
+    round to round, as a build under load does)."""
     print(f"\n{title}")
     base = statistics.median(times[baseline])
     for name, values in times.items():
         median = statistics.median(values)
+        paired = statistics.median(v / b for v, b in zip(values, times[baseline], strict=True))
         print(
             f"  {name:<28} median {median * 1000:8.1f} ms  (runs: {', '.join(f'{v * 1000:.0f}' for v in values)})"
-            f"  ratio to {baseline}: {median / base:.2f}"
+            f"  ratio to {baseline}: {median / base:.2f} (per round: {paired:.2f})"
         )

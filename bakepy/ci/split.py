@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bakepy.engine.registry import write_timeout
 from bakepy.engine.runner import Runner
 from bakepy.errors import ConfigError, NothingToDoError, RegistryError
 from bakepy.inputs import check_build_inputs, check_records_dir
@@ -493,6 +494,8 @@ def merge_project(
         allow_partial=allow_partial,
     )
     count = sum(len(r) for r in checked.records.values())
+    if not dry_run:
+        write_timeout()  # a bad BAKEPY_REGISTRY_TIMEOUT fails before any registry is asked
     if dry_run:
         commands = tuple(merge_commands(checked))
         return MergeReport((), checked.missing, checked.skipped, checked.ignored, count, commands)

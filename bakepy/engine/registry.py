@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from bakepy.engine.runner import Runner, registry_hint
-from bakepy.errors import RegistryError
+from bakepy.errors import ConfigError, RegistryError
 from bakepy.publish.index import INDEX_MEDIA_TYPES, ImageIndex, parse_index, split_reference
 
 _ACCEPT = ", ".join(
@@ -324,23 +324,27 @@ def put_manifest_by_digest(repository: str, body: bytes, media_type: str) -> str
 
 # -- tag moves ------------------------------------------------------------------------------------------
 WRITE_TIMEOUT_ENV = "BAKEPY_REGISTRY_TIMEOUT"
-_IN_DOUBT_GRACE = (
-    120.0  # how long an unanswered write is still waited for, so a roll back sees where it landed
-)
+IN_DOUBT_GRACE = 120.0
+"""After the timeout, how long a write already sent is still waited for: a write abandoned mid-flight may land
+after the roll back, so the roll back waits for its answer (or for the connection to end)."""
 
 
 def write_timeout() -> float:
-    """Seconds a tag move may take before the run fails (`BAKEPY_REGISTRY_TIMEOUT`, default 60)."""
-    try:
-        return max(0.1, float(os.environ.get(WRITE_TIMEOUT_ENV, "60")))
-    except ValueError:
+    """Seconds a tag move may take before the run fails (`BAKEPY_REGISTRY_TIMEOUT`, default 60). A value that is
+    not a positive number is a `ConfigError`: publish and merge read it before anything is built or moved."""
+    text = os.environ.get(WRITE_TIMEOUT_ENV, "").strip()
+    if not text:
         return 60.0
-
-
-def in_doubt_grace() -> float:
-    """After the timeout, how long a write already sent is still waited for: a write abandoned mid-flight may
-    land after the roll back, so the roll back waits for its answer (or for the connection to end)."""
-    return _IN_DOUBT_GRACE
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = float("nan")
+    if not seconds > 0 or seconds == float("inf"):
+        raise ConfigError(
+            f"{WRITE_TIMEOUT_ENV}={text!r} in the environment: not a number of seconds",
+            hint=f"set {WRITE_TIMEOUT_ENV} to the seconds a tag move may take (e.g. 60), or unset it",
+        )
+    return seconds
 
 
 def _registry_words(body: bytes) -> str:

@@ -229,7 +229,7 @@ def commit(runner: Runner, staged: Sequence[Staged], *, workers: int = 8) -> lis
     if not work:
         return []
     soft = registry.write_timeout()
-    hard = soft + registry.in_doubt_grace()
+    hard = soft + registry.IN_DOUBT_GRACE
     errors: list[BaseException] = []
     by_create: dict[int, list[str]] = {}  # target (index in work) → tags for imagetools
 

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from bakepy.doctor import BuilderInfo, active_builder
 from bakepy.engine.access import require_push_access
-from bakepy.engine.registry import inspect_many
+from bakepy.engine.registry import inspect_many, write_timeout
 from bakepy.engine.runner import Runner
 from bakepy.publish.build import BuildEvent, build_by_digest, notify
 from bakepy.publish.index import ImageIndex, split_reference
@@ -266,6 +266,7 @@ def publish_project(
             (), (), bake_file, plan_to_json(plan, bake_file=str(bake_file), metadata_file=metadata)
         )
     runner.docker_path()  # no docker CLI: say how to get it before anything else
+    write_timeout()  # a bad BAKEPY_REGISTRY_TIMEOUT fails here, before anything is built
     reading: Future[BuilderInfo | None] | None = None
     if (
         builder is None

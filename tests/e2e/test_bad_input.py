@@ -2,7 +2,7 @@
 
 Each case is a real project on the e2e stack with one mistake (a records path that is a file or under
 /dev/null, a missing Dockerfile, a `..` context, a bad tag from an environment variable, a credential-named
-build arg under --strict). bakepy must exit 2 with one error line, never run `buildx bake`, and leave the
+build arg under --strict, a BAKEPY_REGISTRY_TIMEOUT that is not seconds). bakepy must exit 2 with one error line, never run `buildx bake`, and leave the
 repository absent from the registry: no tag and no push by digest.
 """
 
@@ -59,6 +59,13 @@ CASES = [
     ),
     ("context-dotdot", 'context = ".."', [], {}, "BUILDX_BAKE_ENTITLEMENTS_FS=0"),
     ("env-bad-tag", "", [], {"VERSION": "bad tag!"}, "from the environment variable VERSION"),
+    (
+        "timeout-not-seconds",
+        "",
+        [],
+        {"BAKEPY_REGISTRY_TIMEOUT": "1m"},
+        "BAKEPY_REGISTRY_TIMEOUT='1m' in the environment: not a number of seconds",
+    ),
     (
         "token-strict",
         'args = { GITHUB_TOKEN = "not-a-real-token" }',

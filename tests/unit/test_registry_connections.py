@@ -13,6 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from bakepy.engine import registry
+from bakepy.errors import ConfigError
 
 DIGEST = "sha256:" + "ab" * 32
 
@@ -86,3 +87,25 @@ def test_a_proxy_from_the_environment_is_honoured(monkeypatch: pytest.MonkeyPatc
     monkeypatch.delenv("http_proxy")
     monkeypatch.delenv("no_proxy")
     assert registry._direct("http", "127.0.0.1")
+
+
+@pytest.mark.parametrize("value", ["1m", "0", "-5", "inf", "nan", "sixty"])
+def test_a_registry_timeout_that_is_not_seconds_is_a_config_error(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv(registry.WRITE_TIMEOUT_ENV, value)
+    with pytest.raises(ConfigError, match=rf"BAKEPY_REGISTRY_TIMEOUT='{value}' in the environment"):
+        registry.write_timeout()
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"), [(None, 60.0), ("", 60.0), ("2", 2.0), (" 0.5 ", 0.5)]
+)
+def test_the_registry_timeout(
+    monkeypatch: pytest.MonkeyPatch, value: str | None, seconds: float
+) -> None:
+    if value is None:
+        monkeypatch.delenv(registry.WRITE_TIMEOUT_ENV, raising=False)
+    else:
+        monkeypatch.setenv(registry.WRITE_TIMEOUT_ENV, value)
+    assert registry.write_timeout() == seconds
