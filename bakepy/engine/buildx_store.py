@@ -4,8 +4,9 @@
 `docker buildx use` picked to `<config>/current`; `<config>` is `$BUILDX_CONFIG`, else `$DOCKER_CONFIG/buildx`,
 else `~/.docker/buildx` (buildx `util/confutil`, `store/store.go`). Reading them answers one question before a
 build in microseconds — does the builder have more than one node? — where `docker buildx inspect` takes 0.1–0.2 s
-of process start. Anything this module is unsure of (a builder chosen through a docker context, an unreadable
-file, a format it does not know) is `None`, and the caller asks buildx itself.
+of process start. Anything this module is unsure of (a builder chosen through a docker context, a kubernetes
+builder whose pods are its nodes, an unreadable file, a format it does not know) is `None`, and the caller asks
+buildx itself.
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ from pathlib import Path
 # buildx store/util.go: a builder name starts with a letter and has only letters, digits and ._-
 _NAME = re.compile(r"^[a-zA-Z][a-zA-Z0-9._-]*$")
 _DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
+# Drivers whose nodes are the ones the store lists. A kubernetes builder's nodes are its pods, known only once
+# buildx asks the cluster (buildx builder/node.go `DynamicNodes`): several replicas build like several nodes.
+_STATIC_DRIVERS = frozenset({"docker-container", "remote", "docker"})
 
 
 @dataclass(frozen=True)
@@ -51,13 +55,14 @@ def stored_builder(
         return None
     try:
         document = json.loads((directory / "instances" / name.lower()).read_text())
+        driver = str(document.get("Driver") or "")
+        if driver not in _STATIC_DRIVERS or document.get("Dynamic"):
+            return None
         nodes = document["Nodes"]
         return StoredBuilder(
-            str(document["Name"]),
-            str(document.get("Driver") or ""),
-            tuple(str(node["Name"]) for node in nodes),
+            str(document["Name"]), driver, tuple(str(node["Name"]) for node in nodes)
         )
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None  # a docker context used as a builder, a builder not created yet, another format
 
 

@@ -114,6 +114,22 @@ def test_anything_unsure_is_none(home: Path, write: object) -> None:
     assert stored_builder(None, {"BUILDX_BUILDER": "fast"}) is None
 
 
+@pytest.mark.parametrize("driver", ["kubernetes", "some-future-driver", ""])
+def test_a_builder_whose_nodes_the_store_may_not_list_is_none(home: Path, driver: str) -> None:
+    """kubernetes: each pod is a node, known only to `buildx inspect` (one node in the store, 3 replicas)."""
+    store = home / ".docker" / "buildx"
+    _instance(store, "k8s", ["k8s0"], driver=driver)
+    assert stored_builder("k8s", {}) is None
+
+
+def test_a_dynamic_builder_is_none(home: Path) -> None:
+    store = home / ".docker" / "buildx"
+    _instance(store, "dyn", ["a"])
+    body = json.loads((store / "instances" / "dyn").read_text())
+    (store / "instances" / "dyn").write_text(json.dumps({**body, "Dynamic": True}))
+    assert stored_builder("dyn", {}) is None
+
+
 def test_a_name_buildx_would_refuse_is_never_a_path(home: Path) -> None:
     (home / "secret").write_text(json.dumps({"Name": "x", "Nodes": [{"Name": "n"}]}))
     assert stored_builder("../../secret", {}) is None
