@@ -1,6 +1,6 @@
 """engine/buildx_store: which builder buildx would use, and its nodes, from buildx's own files (pure).
 
-The files here are shaped as buildx v0.36 writes them; tests/e2e/test_buildx_store.py reads ones real buildx
+The files here are shaped as buildx v0.36 writes them; tests/e2e/test_buildx_store_e2e.py reads ones real buildx
 wrote and compares with `docker buildx inspect`.
 """
 
