@@ -255,7 +255,9 @@ def _differences(
     wrong = {n for n in targets if n in new_targets and targets[n] != new_targets[n]}
     wrong |= {n for n in new_targets if n not in targets}  # a private target now kept
     for name, members in groups.items():
-        if new_groups.get(name) != members:
+        # as sets of members: bake lists a matrix of several keys in Go map order (`_row_order`), and the order
+        # of a group's members means nothing to a build
+        if sorted(new_groups.get(name, ())) != sorted(members):
             wrong |= set(members)
     return wrong
 
@@ -314,6 +316,21 @@ def _matrices(
     return current
 
 
+def _row_order(columns: Mapping[str, Sequence[str]]) -> list[int]:
+    """The rows of a matrix of several keys in one order whatever order bake listed them in.
+
+    bake expands a matrix of several keys in Go map order, so the nesting of the keys (and with it the order of
+    the group's members) changes from run to run, while each key's values keep their order. Rows sorted by each
+    value's first place in its own column, column by column, come out the same for every nesting: an import is
+    the same file every time."""
+    first = {
+        k: {value: i for i, value in reversed(list(enumerate(values)))}
+        for k, values in columns.items()
+    }
+    count = len(next(iter(columns.values()), ()))
+    return sorted(range(count), key=lambda i: tuple(first[k][v[i]] for k, v in columns.items()))
+
+
 def _as_matrix(project: ImportedProject, group: ImportedGroup) -> ImportedProject | None:
     by_name = {t.name: t for t in project.targets}
     members = [by_name.get(m) for m in group.targets]
@@ -366,7 +383,7 @@ def _as_matrix(project: ImportedProject, group: ImportedGroup) -> ImportedProjec
         ((only_key, only),) = columns.items()
         matrix = {only_key: list(only)}
     else:
-        rows: list[Value] = [{k: v[i] for k, v in columns.items()} for i in range(len(targets))]
+        rows: list[Value] = [{k: v[i] for k, v in columns.items()} for i in _row_order(columns)]
         matrix = {"item": rows}
 
     attributes: dict[str, Value] = {}
