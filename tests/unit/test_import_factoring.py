@@ -217,6 +217,26 @@ def test_a_matrix_of_several_keys_is_written_the_same_whatever_order_bake_listed
     ]  # fmt: skip
 
 
+def test_a_matrix_of_one_key_keeps_the_order_it_was_written_in() -> None:
+    """One key of objects (moby/buildkit's lint matrix): bake lists it as written, and no reordering of its
+    values (all the plain lints first, say) may change the order a written group builds them in."""
+    rows = [("default", "", "golangci-lint"), ("labs", "dfrundevice", "golangci-lint"),
+            ("nydus", "nydus", "golangci-lint"), ("yaml", "", "yamllint"), ("proto", "", "protolint")]  # fmt: skip
+    flat = _project(
+        {
+            f"lint-{name}": {"target": target, "args": {"TARGETNAME": name, "BUILDTAGS": tags}}
+            for name, tags, target in rows
+        },
+        groups={"lint": tuple(f"lint-{name}" for name, _, _ in rows)},
+    )
+    factored = factoring.factor(flat, written_groups=())
+    written = to_toml(factored)
+    assert "matrix" in written
+    _same_resolution(flat, factored)
+    after = load_toml(written, env={}).resolved
+    assert list(after.groups["lint"].targets) == [f"lint-{name}" for name, _, _ in rows]
+
+
 @pytest.mark.parametrize(
     "members",
     [

@@ -17,8 +17,10 @@ same thing is written flat, as before. Private targets nothing inherits any more
 names them or they were asked for.
 """
 
+import itertools
+import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -247,19 +249,32 @@ def factor(
 
 
 def _differences(
-    flat: tuple[dict[str, Any], dict[str, Any]], got: tuple[dict[str, Any], dict[str, Any]]
+    flat: tuple[dict[str, Any], dict[str, Any]],
+    got: tuple[dict[str, Any], dict[str, Any]],
+    *,
+    unordered: Collection[str] = (),
 ) -> set[str]:
-    """Targets (and the members of groups) that do not resolve as in the flat project."""
+    """Targets (and the members of groups) that do not resolve as in the flat project. Among the targets named
+    in `unordered` (the members of a matrix of several keys, which bake lists in Go map order: `_row_order`), the
+    order within every group is free; every other member keeps its place."""
     targets, groups = flat
     new_targets, new_groups = got
     wrong = {n for n in targets if n in new_targets and targets[n] != new_targets[n]}
     wrong |= {n for n in new_targets if n not in targets}  # a private target now kept
     for name, members in groups.items():
-        # as sets of members: bake lists a matrix of several keys in Go map order (`_row_order`), and the order
-        # of a group's members means nothing to a build
-        if sorted(new_groups.get(name, ())) != sorted(members):
+        found = new_groups.get(name, ())
+        if _free_order(found, unordered) != _free_order(members, unordered):
             wrong |= set(members)
     return wrong
+
+
+def _free_order(members: Sequence[str], free: Collection[str]) -> tuple[str, ...]:
+    """`members` with the ones in `free` sorted among the places they hold."""
+    places = [i for i, m in enumerate(members) if m in free]
+    out = list(members)
+    for i, member in zip(places, sorted(members[i] for i in places), strict=True):
+        out[i] = member
+    return tuple(out)
 
 
 def _prune(project: ImportedProject, wanted: set[str]) -> ImportedProject:
@@ -302,6 +317,9 @@ def _matrices(
 ) -> ImportedProject:
     """Each group bake made of a matrix, written as that matrix again where it resolves the same."""
     current = project
+    free: set[str] = (
+        set()
+    )  # the members of the matrices rebuilt so far: bake's order of them is no order
     for group in project.groups:
         if group.name in written_groups or len(group.targets) < 2:
             continue
@@ -311,24 +329,35 @@ def _matrices(
         before, got = _resolved(current), _resolved(rebuilt)
         if before is None or got is None:
             continue
-        if not _differences(flat, got) and set(got[0]) == set(before[0]):
-            current = rebuilt
+        unordered = free | set(group.targets)
+        if not _differences(flat, got, unordered=unordered) and set(got[0]) == set(before[0]):
+            current, free = rebuilt, unordered
     return current
 
 
 def _row_order(columns: Mapping[str, Sequence[str]]) -> list[int]:
-    """The rows of a matrix of several keys in one order whatever order bake listed them in.
+    """The rows of a matrix in one order whatever order bake listed them in.
 
-    bake expands a matrix of several keys in Go map order, so the nesting of the keys (and with it the order of
-    the group's members) changes from run to run, while each key's values keep their order. Rows sorted by each
-    value's first place in its own column, column by column, come out the same for every nesting: an import is
-    the same file every time."""
-    first = {
-        k: {value: i for i, value in reversed(list(enumerate(values)))}
-        for k, values in columns.items()
-    }
+    A matrix of several keys is expanded by bake in Go map order: the nesting of the keys, and with it the order
+    of the group's members, changes from run to run, while each key's values keep their written order. Where the
+    rows are exactly every combination of some columns' values (the keys, the other columns following from
+    them), they are sorted by each such value's first place in its own column, column by column: the same order
+    for every nesting, so an import is the same file every time. Otherwise (a matrix of one key, whose rows bake
+    lists as written) the order is kept."""
     count = len(next(iter(columns.values()), ()))
-    return sorted(range(count), key=lambda i: tuple(first[k][v[i]] for k, v in columns.items()))
+    distinct = {k: list(dict.fromkeys(values)) for k, values in columns.items()}
+    candidates = [k for k, values in distinct.items() if 1 < len(values) < count]
+    for size in range(2, len(candidates) + 1):
+        for keys in itertools.combinations(candidates, size):
+            if math.prod(len(distinct[k]) for k in keys) != count:
+                continue
+            rows = {tuple(columns[k][i] for k in keys) for i in range(count)}
+            if len(rows) == count:  # every combination, each once
+                rank = {k: {value: r for r, value in enumerate(distinct[k])} for k in keys}
+                return sorted(
+                    range(count), key=lambda i: tuple(rank[k][columns[k][i]] for k in keys)
+                )
+    return list(range(count))
 
 
 def _as_matrix(project: ImportedProject, group: ImportedGroup) -> ImportedProject | None:
