@@ -221,6 +221,11 @@ def _index_annotations(project: Project, target: str) -> dict[str, str]:
     return out
 
 
+def _builder_read(reading: Future[BuilderInfo | None] | None, runner: Runner) -> BuilderInfo | None:
+    """The builder as the background `buildx inspect` read it, or read now where none was started."""
+    return reading.result() if reading is not None else active_builder(runner)
+
+
 def publish_project(
     project_file: Path,
     project: Project,
@@ -295,7 +300,7 @@ def publish_project(
         # build wait for `buildx inspect`, which otherwise runs beside it (for the report's emulated platforms).
         stored = runner.stored_builder() if builder is None else None
         if builder is None and stored is None:
-            builder = reading.result() if reading is not None else active_builder(runner)
+            builder = _builder_read(reading, runner)
         nodes = len(builder.nodes) if builder is not None else len(stored.nodes) if stored else 1
         if len(platforms) > 1 and nodes > 1:
             sources, platform_of = build_per_platform(
@@ -313,7 +318,7 @@ def publish_project(
             )
             sources = {n: [d] for n, d in digests.items()}
         if builder is None:
-            builder = reading.result() if reading is not None else active_builder(runner)
+            builder = _builder_read(reading, runner)
         emulated = builder.emulated(platforms) if builder is not None else set()
     # a one-platform push without attestations is a plain manifest that names no platform: the plan does
     platform_of.update(
