@@ -15,12 +15,11 @@ import json
 import os
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from _common import installed_python
 
 
 def generate(n: int) -> str:
@@ -65,15 +64,13 @@ def main() -> None:
     parser.add_argument("--format", default="github", choices=("github", "gitlab", "json"))
     args = parser.parse_args()
 
-    import compileall  # bakepy byte-compiled, as an installed wheel is (see _common.compile_bakepy)
-
-    compileall.compile_dir(str(ROOT / "bakepy"), quiet=1)
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = dict(os.environ)
     env.pop("GITHUB_OUTPUT", None)
     with tempfile.TemporaryDirectory(prefix="bakepy-bench-matrix-") as tmp:
         project = Path(tmp)
+        python = installed_python(project / "install")
         (project / "bakepy.toml").write_text(generate(args.targets))
-        argv = [sys.executable, "-m", "bakepy", "matrix", "--format", args.format]
+        argv = [python, "-m", "bakepy", "matrix", "--format", args.format]
         times = []
         for _ in range(args.runs):
             start = time.perf_counter()

@@ -22,16 +22,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
-import sys
 import tempfile
 import textwrap
 import uuid
 from pathlib import Path
 
-from _common import ROOT, bring_up_stack, interleaved, report, sh
+from _common import bring_up_stack, installed_python, interleaved, report, sh
 
 from bakepy.ci.split import target_fingerprints
 from bakepy.config import load_project
@@ -65,10 +63,13 @@ def restamp(root: Path, records: Path) -> None:
         path.write_text(json.dumps(doc))
 
 
+BAKEPY: list[
+    str
+] = []  # the installed command: [python, "-m", "bakepy"] (main sets it, see installed_python)
+
+
 def bakepy(*args: str, cwd: Path) -> None:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    subprocess.run([sys.executable, "-m", "bakepy", *args], cwd=cwd, env=env, check=True,
-                   capture_output=True, text=True)  # fmt: skip
+    subprocess.run([*BAKEPY, *args], cwd=cwd, check=True, capture_output=True, text=True)
 
 
 def main() -> None:
@@ -83,7 +84,8 @@ def main() -> None:
     stack = bring_up_stack()
     registries = list(stack.registries)
     repo = f"bench-merge/{uuid.uuid4().hex[:8]}"
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, tempfile.TemporaryDirectory() as install:
+        BAKEPY[:] = [installed_python(Path(install)), "-m", "bakepy"]
         root = Path(tmp)
         (root / "Dockerfile").write_text("FROM busybox\nARG N\nRUN echo $N > /n\n")
         write_project(root, registries, repo, args.targets, ["seed"])

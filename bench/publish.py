@@ -15,13 +15,12 @@ import argparse
 import json
 import os
 import subprocess
-import sys
 import tempfile
 import textwrap
 import uuid
 from pathlib import Path
 
-from _common import bring_up_stack, interleaved, report, sh
+from _common import bring_up_stack, installed_python, interleaved, report, sh
 
 from bakepy.bake.render import dumps, render_bake
 from bakepy.config import load_project
@@ -81,6 +80,7 @@ def main() -> None:
     run_id = uuid.uuid4().hex[:8]
 
     with tempfile.TemporaryDirectory() as tmp:
+        python = installed_python(Path(tmp, "install"))
         ours, bare = Path(tmp, "bakepy"), Path(tmp, "bare")
         ours.mkdir()
         bare.mkdir()
@@ -90,7 +90,7 @@ def main() -> None:
         def bakepy_publish(round_: int) -> None:
             env = {**os.environ, "NONCE": f"bakepy-{run_id}-{round_}"}
             subprocess.run(
-                [sys.executable, "-m", "bakepy", "publish", "--json"],
+                [python, "-m", "bakepy", "publish", "--json"],
                 cwd=ours,
                 env=env,
                 check=True,
@@ -130,11 +130,11 @@ def main() -> None:
 
         # The fixed part of bakepy's cost: interpreter start-up, imports, load, render and plan of this project.
         def bakepy_plan(round_: int) -> None:
-            subprocess.run([sys.executable, "-m", "bakepy", "plan", "--json"], cwd=ours,
+            subprocess.run([python, "-m", "bakepy", "plan", "--json"], cwd=ours,
                            check=True, capture_output=True)  # fmt: skip
 
         def python_start(round_: int) -> None:
-            subprocess.run([sys.executable, "-c", "pass"], check=True, capture_output=True)
+            subprocess.run([python, "-c", "pass"], check=True, capture_output=True)
 
         fixed = interleaved(max(5, args.rounds), bakepy_plan=bakepy_plan, python_start=python_start)
     report("fixed overhead: `bakepy plan` (start-up + load + render + plan)", fixed, "python_start")

@@ -19,11 +19,10 @@ from __future__ import annotations
 import argparse
 import statistics
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
-from _common import ROOT, compile_bakepy, interleaved, report
+from _common import ROOT, installed_python, interleaved, report
 from publish import write_project
 
 
@@ -33,13 +32,13 @@ def main() -> None:
     )
     parser.add_argument("--rounds", type=int, default=15)
     args = parser.parse_args()
-    compile_bakepy()
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, tempfile.TemporaryDirectory() as install:
+        python = installed_python(Path(install))
         root = Path(tmp)
         write_project(root, ["127.0.0.1:5000", "127.0.0.1:5001"], "bench-startup/app", 0)
 
         def run(*argv: str) -> None:
-            subprocess.run([sys.executable, *argv], cwd=root, check=True, capture_output=True)
+            subprocess.run([python, *argv], cwd=root, check=True, capture_output=True)
 
         times = interleaved(
             args.rounds,

@@ -87,6 +87,9 @@ class BakepyGroup(TyperGroup):
             _usage_error(exc)
 
     def invoke(self, ctx: Any) -> Any:
+        from bakepy.cli import start_collecting
+
+        start_collecting()
         try:
             return self._invoke(ctx)
         except Exception as exc:
@@ -152,8 +155,12 @@ def _root(
 
 
 def run_app(argv: list[str] | None = None) -> int:
-    """Run the CLI and return its exit code (no SystemExit)."""
-    state.debug = "--debug" in (sys.argv[1:] if argv is None else argv)
+    """Run the CLI with `argv` (default: the process's arguments) and return its exit code (no SystemExit)."""
+    from bakepy.cli import load_commands
+
+    args = sys.argv[1:] if argv is None else argv
+    state.debug = "--debug" in args
+    load_commands(args)
     try:
         app(args=argv, prog_name="bakepy")
     except (

@@ -23,6 +23,7 @@ from bakepy.model.references import (
     parse_reference,
     parse_registry,
 )
+from bakepy.tagging.rules import as_tuple
 
 # --------------------------------------------------------------------------------------------------
 # Annotated string types
@@ -115,7 +116,7 @@ ImageName = Annotated[str, AfterValidator(_image_name)]
 Name = Annotated[str, AfterValidator(_target_name)]
 VariableName = Annotated[str, AfterValidator(_variable_name)]
 _T = TypeVar("_T")
-Items = Annotated[Sequence[_T], AfterValidator(tuple)]
+Items = Annotated[Sequence[_T], AfterValidator(as_tuple)]
 """A list field: any sequence in (the lists the docs pass, in Python or TOML), a tuple once validated, so
 models stay hashable. Annotated as `Sequence` rather than `tuple` because type checkers build the keyword
 signature from the annotation: `tuple[str, ...]` would refuse `platforms=["linux/amd64"]`."""

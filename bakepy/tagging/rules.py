@@ -83,7 +83,15 @@ def RuleError(message: str, path: Sequence[str | int] = ()) -> ValueError:
 
 
 _T = TypeVar("_T")
-_Items = Annotated[Sequence[_T], AfterValidator(tuple)]
+
+
+def as_tuple(value: Sequence[_T]) -> tuple[_T, ...]:
+    """A validated list field's value. A function rather than `tuple` itself: pydantic reads a validator's
+    signature, and a builtin's costs tokenizing its text signature (~4 ms of every start, 2026-11-29)."""
+    return tuple(value)
+
+
+_Items = Annotated[Sequence[_T], AfterValidator(as_tuple)]
 """A list field that takes any sequence and holds a tuple (bakepy.model.types.Items; tagging does not import
 the model)."""
 

@@ -9,7 +9,6 @@ import typer.main
 from typer import Context
 from typer.cli import get_docs_for_click
 
-import bakepy.cli  # noqa: F401  (registers every command)
 from bakepy.cli.app import app
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "cli.md"

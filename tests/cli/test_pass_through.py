@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-import bakepy.cli  # noqa: F401  (registers the commands)
 from bakepy.bake.overrides import apply_sets
 from bakepy.cli.app import app
 from bakepy.errors import ConfigError

@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-import bakepy.cli  # noqa: F401  (registers the commands)
 from bakepy.cli.app import app
 from bakepy.schema import dumps_schema
 

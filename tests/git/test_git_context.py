@@ -13,7 +13,6 @@ from conftest import new_repo, run_git
 from tagging_cases import NOW, Run, runs
 from typer.testing import CliRunner
 
-import bakepy.cli  # noqa: F401  (registers the commands)
 from bakepy.cli.app import app
 from bakepy.engine.git import read_git
 from bakepy.tagging.context import detect_context, from_git
