@@ -1,2 +1,3 @@
-"""Per-platform CI: the job `matrix`, the per-platform build and the merge of its records (`split`), and the
-generated CI files (`github`, `gitlab`, sharing `workflow`, `summary` and a deterministic `yaml` emitter)."""
+"""Per-platform CI: the job `matrix`, the per-platform build and the merge of its records (`split`), the CI system
+a run is on (`running`), and the generated CI files (`github`, `gitlab`, sharing `workflow`, `summary` and a
+deterministic `yaml` emitter)."""

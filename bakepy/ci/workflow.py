@@ -49,28 +49,6 @@ _ECR = re.compile(r"^\d{12}\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(\.
 DISTRIBUTION = "bakepy-publish"  # on PyPI; `bakepy` there is an unrelated project
 
 
-def running_ci(env: Mapping[str, str]) -> str | None:
-    """The CI system this process runs on, from the variables each always sets: "github", "gitlab" or None."""
-    if env.get("GITHUB_ACTIONS") == "true":
-        return "github"
-    if env.get("GITLAB_CI") == "true":
-        return "gitlab"
-    return None
-
-
-def on_ci(project: Project, env: Mapping[str, str]) -> Project:
-    """`project` as it builds on the CI system `env` says it runs on: `[ci.github]` / `[ci.gitlab]` cache in
-    place of `[project] cache` (bake-action#329: per-platform scopes either way)."""
-    system = project.ci.system(running_ci(env))
-    if system is None or system.cache is None:
-        return project
-    import dataclasses
-
-    resolved = project.resolved
-    settings = resolved.settings.model_copy(update={"cache": system.cache})
-    return project.with_resolved(dataclasses.replace(resolved, settings=settings))
-
-
 def default_install() -> str:
     """The pip requirement a generated workflow installs: exactly the version that generated it."""
     from bakepy import __version__

@@ -242,7 +242,7 @@ def in_context(
     import dataclasses
     import os
 
-    from bakepy.ci.workflow import on_ci
+    from bakepy.ci.running import on_ci
 
     loaded = dataclasses.replace(loaded, project=on_ci(loaded.project, os.environ))
     if not uses_metadata(loaded.project):

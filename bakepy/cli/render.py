@@ -79,7 +79,7 @@ def render(
         )  # before anything: a typo'd folder is not a render failure
     import os
 
-    from bakepy.ci.workflow import on_ci
+    from bakepy.ci.running import on_ci
 
     loaded = load_with_vars(file, var)
     print_warnings(loaded.project, strict)
