@@ -143,6 +143,13 @@ class _BakeValue(_Model):
     def _serialize(self) -> Any:
         return self.bake_value()
 
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        """Either form: buildx's CSV string, or the table of the class's fields."""
+        return _csv_or_table_schema(cls, handler, core_schema)
+
 
 class _AttrEntry(_BakeValue):
     """An entry made of a `type` and free-form string attributes, written flat: `{type = "gha", scope = "x"}`."""
@@ -534,12 +541,6 @@ class SSH(_BakeValue):
     def bake_value(self) -> dict[str, Any]:
         return {"id": self.id, "paths": list(self.paths)} if self.paths else {"id": self.id}
 
-    @classmethod
-    def __get_pydantic_json_schema__(
-        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
-    ) -> JsonSchemaValue:
-        return _csv_or_table_schema(cls, handler, core_schema)
-
 
 ULIMIT_NAMES = [
     "core",
@@ -613,12 +614,6 @@ class Ulimit(_BakeValue):
             else f"{self.name}={self.soft}:{self.hard}"
         )
 
-    @classmethod
-    def __get_pydantic_json_schema__(
-        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
-    ) -> JsonSchemaValue:
-        return _csv_or_table_schema(cls, handler, core_schema)
-
 
 class Policy(_BakeValue):
     """A policy to validate build sources: `{filename = "extra.rego"}` or `"filename=extra.rego,strict=true"`."""
@@ -658,12 +653,6 @@ class Policy(_BakeValue):
             )
             if v is not None
         }
-
-    @classmethod
-    def __get_pydantic_json_schema__(
-        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
-    ) -> JsonSchemaValue:
-        return _csv_or_table_schema(cls, handler, core_schema)
 
 
 class Resources(_Model):
