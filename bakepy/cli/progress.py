@@ -64,6 +64,8 @@ class ProgressView:
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
         self._live: Live | None = None
+        self._routed = False  # the units' node and QEMU marks are known (`use_builder`)
+        self._showing = False
 
     @classmethod
     def for_units(
@@ -74,18 +76,31 @@ class ProgressView:
         debug: bool,
         console: Console | None = None,
     ) -> ProgressView:
-        """One row per target × platform; native or QEMU, and the node, as the builder routes each platform
-        (its nodes and their platforms, read once by the caller), never guessed from this machine."""
+        """One row per target × platform, marked as `builder` routes each (`use_builder`); None: marked later."""
         console = console or Console(stderr=True, highlight=False)
         live = console.is_terminal and not in_ci()
-        platforms = sorted({p for _, p in units if p})
-        where = {i.platform: i for i in (builder.where(platforms) if builder else [])}
-        table = {}
-        for t, p in units:
-            info = where.get(p) if p else None
-            node = (info.node or "") if info else ""
-            table[(t, p)] = Unit(t, p, bool(info and info.emulated), node)
-        return cls(table, live, debug, console)
+        view = cls({(t, p): Unit(t, p) for t, p in units}, live, debug, console)
+        view.use_builder(builder)
+        return view
+
+    def use_builder(self, builder: BuilderInfo | None) -> None:
+        """Mark each unit native or QEMU, with its node, as the builder routes its platform (its nodes and their
+        platforms, read once: `buildx inspect`), never guessed from this machine. It may come while the view
+        already shows, as publish reads the builder beside the work: the live table picks it up at its next
+        refresh; state lines say where each unit runs as soon as it is known, once."""
+        if builder is None:
+            return
+        platforms = sorted({u.platform for u in self.units.values() if u.platform})
+        where = {i.platform: i for i in builder.where(platforms)}
+        with self._lock:
+            for unit in self.units.values():
+                info = where.get(unit.platform) if unit.platform else None
+                unit.emulated = bool(info and info.emulated)
+                unit.node = (info.node or "") if info else ""
+            self._routed = True
+            say = self._showing
+        if say:
+            self._say_where()
 
     # -- inputs ------------------------------------------------------------------------------------
     def line(self, text: str) -> None:
@@ -166,15 +181,28 @@ class ProgressView:
         else:
             if group:
                 print(group[0], file=sys.stderr, flush=True)
-            for unit in self.units.values():  # where each runs, once: state lines stay short
-                if unit.platform and unit.node:
-                    runs = "emulated (QEMU)" if unit.emulated else "native"
-                    self._say(escape(f"[{unit.target} {unit.platform}] {runs} on node {unit.node}"))
+            with self._lock:
+                self._showing = True
+                say = self._routed
+            if say:
+                self._say_where()
             try:
                 yield self
             finally:
+                with self._lock:
+                    self._showing = False
                 if group:
                     print(group[1], file=sys.stderr, flush=True)
+
+    def _say_where(self) -> None:
+        """Where each unit runs, in a line of its own, once (state lines stay short): as soon as it is known
+        while the state lines show (`use_builder` or `shown`, whichever comes second)."""
+        if self.live:
+            return
+        for unit in self.units.values():
+            if unit.platform and unit.node:
+                runs = "emulated (QEMU)" if unit.emulated else "native"
+                self._say(escape(f"[{unit.target} {unit.platform}] {runs} on node {unit.node}"))
 
     def durations(self) -> dict[tuple[str, str | None], float]:
         """Build time per target × platform (those that ran)."""

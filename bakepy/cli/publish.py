@@ -194,30 +194,27 @@ def _publish_with_progress(
     """publish_project under the live view (terminal) or state lines (CI); buildx's tail on a failed build."""
     from bakepy.cli.app import state
     from bakepy.cli.progress import ProgressView
-    from bakepy.doctor import active_builder
     from bakepy.engine.runner import Runner
     from bakepy.errors import BuildError
     from bakepy.publish.build import observe
     from bakepy.publish.plan import plan_publish
-    from bakepy.publish.run import publish_project
+    from bakepy.publish.run import publish_project, read_builder_in_background
 
     plan = plan_publish(loaded.project, targets)
     units = [(t.name, p) for t in plan.targets if not t.sources for p in (t.platforms or (None,))]
-    quiet: list[
-        str
-    ] = []  # the builder is read before the view exists: its `+ docker` line joins the others
-    runner = Runner(builder=builder, log=quiet.append)
-    layout = active_builder(runner)  # once: the view's node and QEMU marks, and publish's routing
-    view = ProgressView.for_units(units, layout, debug=state.debug)
-    runner.log = view.command
-    for line in quiet:
-        view.command(line)
+    view = ProgressView.for_units(units, None, debug=state.debug)
+    runner = Runner(builder=builder, log=view.command)
     runner.bake_options = passed
     with view.shown(), observe(view.event):
+        # The view's node and QEMU marks come from `buildx inspect`, read beside the work, never waited for.
+        reading = read_builder_in_background(runner)
+        reading.add_done_callback(
+            lambda read: view.use_builder(read.result()) if not read.exception() else None
+        )
         try:
             report = publish_project(
                 loaded.path, loaded.project, runner, targets=targets, records_dir=records,
-                echo=view.line, builder=layout,
+                echo=view.line, builder_read=reading,
             )  # fmt: skip
             return report, view.durations()
         except BuildError:

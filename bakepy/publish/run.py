@@ -221,9 +221,17 @@ def _index_annotations(project: Project, target: str) -> dict[str, str]:
     return out
 
 
-def _builder_read(reading: Future[BuilderInfo | None] | None, runner: Runner) -> BuilderInfo | None:
-    """The builder as the background `buildx inspect` read it, or read now where none was started."""
-    return reading.result() if reading is not None else active_builder(runner)
+def read_builder_in_background(runner: Runner) -> Future[BuilderInfo | None]:
+    """`docker buildx inspect` of the runner's builder (`doctor.active_builder`) in a thread of its own.
+
+    The read costs ~0.2 s of process start. Nothing waits for it unless it needs it: the build starts at once
+    where buildx's own store gives the node count (`Runner.stored_builder`), the live view adds its node and QEMU
+    marks when the read is done, and the report's emulated platforms are taken after the build. Its error, if
+    any, is raised where its result is first needed."""
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bakepy-builder")
+    reading = pool.submit(active_builder, runner)
+    pool.shutdown(wait=False)  # that one read still runs to its end
+    return reading
 
 
 def publish_project(
@@ -236,11 +244,11 @@ def publish_project(
     records_dir: Path | None = None,
     echo: Callable[[str], None] | None = None,
     push: bool = True,
-    builder: BuilderInfo | None = None,
+    builder_read: Future[BuilderInfo | None] | None = None,
 ) -> PublishReport:
     """Render, build by digest, merge, verify: the whole `bakepy publish` for a loaded project. Without
-    `push`, build every platform of every selected target and move nothing (`build_without_push`). `builder`:
-    the active builder as the caller already read it (`doctor.active_builder`), else read here once."""
+    `push`, build every platform of every selected target and move nothing (`build_without_push`). `builder_read`:
+    the caller's read of the builder, under way (`read_builder_in_background`), else one is started here."""
     from bakepy.bake.render import dumps, render_bake
     from bakepy.errors import NothingToDoError
     from bakepy.publish.plan import plan_publish, plan_to_json
@@ -272,13 +280,7 @@ def publish_project(
         )
     runner.docker_path()  # no docker CLI: say how to get it before anything else
     write_timeout()  # a bad BAKEPY_REGISTRY_TIMEOUT fails here, before anything is built
-    reading: Future[BuilderInfo | None] | None = None
-    if (
-        builder is None
-    ):  # one `buildx inspect` (~0.2 s of process start), read while the registries answer
-        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bakepy-builder")
-        reading = pool.submit(active_builder, runner)
-        pool.shutdown(wait=False)  # that one read still runs to its end
+    reading = builder_read or read_builder_in_background(runner)  # read while the registries answer
     # a registry that does not answer, or wants a login nobody did, fails in seconds, not after the build
     require_push_access(
         ["/".join(split_reference(r)[:2]) for s in specs for r in s.repositories]
@@ -298,9 +300,8 @@ def publish_project(
     if built:
         # How many nodes decides how to build: buildx's store says in microseconds; only where it cannot does the
         # build wait for `buildx inspect`, which otherwise runs beside it (for the report's emulated platforms).
-        stored = runner.stored_builder() if builder is None else None
-        if builder is None and stored is None:
-            builder = _builder_read(reading, runner)
+        stored = runner.stored_builder()
+        builder = reading.result() if stored is None else None
         nodes = len(builder.nodes) if builder is not None else len(stored.nodes) if stored else 1
         if len(platforms) > 1 and nodes > 1:
             sources, platform_of = build_per_platform(
@@ -317,8 +318,7 @@ def publish_project(
                 source=project.resolved.source,
             )
             sources = {n: [d] for n, d in digests.items()}
-        if builder is None:
-            builder = _builder_read(reading, runner)
+        builder = reading.result()
         emulated = builder.emulated(platforms) if builder is not None else set()
     # a one-platform push without attestations is a plain manifest that names no platform: the plan does
     platform_of.update(

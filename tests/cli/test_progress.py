@@ -139,3 +139,35 @@ def test_the_qemu_mark_and_node_come_from_the_node_buildx_routes_the_platform_to
 def test_a_builder_that_cannot_say_marks_nothing() -> None:
     rows = rows_of(BuilderInfo("gone", "remote", True, []))
     assert all(r[:2] == ["-", "waiting"] for r in rows.values())
+
+
+def test_marks_that_come_while_the_state_lines_show_are_said_once(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """publish reads the builder beside the work: the view shows first, the marks come when the read is done."""
+    console = Console(record=True, width=120, force_terminal=False, color_system=None)
+    shown = ProgressView.for_units(UNITS, None, debug=False, console=console)
+    shown.live = False
+    log = BuildLog(shown.line, ["web", "api"])
+    with shown.shown(), observe(shown.event):
+        log(BUILDX[0])  # before the read is done: no mark, nothing invented
+        shown.use_builder(LOCAL)
+        log(BUILDX[1])
+    text = console.export_text()
+    assert "[web linux/amd64] building: 1/2 FROM" in text
+    assert text.count("[web linux/arm64] emulated (QEMU) on node bakepy-stack0") == 1
+    assert text.count("[api linux/amd64] native on node bakepy-stack0") == 1
+    assert "[web linux/arm64 (QEMU)] building: 2/2 RUN make" in text
+
+
+def test_marks_that_come_while_the_live_table_shows_appear_in_it() -> None:
+    console = Console(record=True, width=120, force_terminal=True, color_system=None)
+    shown = ProgressView.for_units(UNITS, None, debug=False, console=console)
+    shown.live = True
+    before = shown.table()
+    shown.use_builder(LOCAL)
+    console.print(before)
+    console.print(shown.table())
+    first, second = console.export_text().split("target", 2)[1:]
+    assert "(QEMU)" not in first and "bakepy-stack0" not in first
+    assert "linux/arm64 (QEMU)" in second and "bakepy-stack0" in second
