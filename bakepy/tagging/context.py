@@ -230,6 +230,16 @@ def _https(url: str | None) -> str | None:
     return None
 
 
+def _event(schedule: bool, pull_request: bool, tag: str | None, branch: str | None) -> Event:
+    """What kind of run a CI system's variables describe: a schedule, else a pull or merge request, else a tag, else
+    a branch."""
+    if schedule:
+        return "schedule"
+    if pull_request:
+        return "pr"
+    return "tag" if tag is not None else "branch" if branch is not None else "none"
+
+
 def from_github(
     env: Mapping[str, str], read_file: Callable[[str], str] | None = None
 ) -> BuildContext:
@@ -260,17 +270,9 @@ def from_github(
     default = str(repo.get("default_branch") or "") or None
     branch = ref.removeprefix("refs/heads/") if ref.startswith("refs/heads/") else None
     tag = ref.removeprefix("refs/tags/") if ref.startswith("refs/tags/") else None
-    event: Event
-    if name == "schedule":
-        event = "schedule"
-    elif name.startswith("pull_request") or pr is not None:
-        event = "pr"
-    elif tag is not None:
-        event = "tag"
-    elif branch is not None:
-        event = "branch"
-    else:
-        event = "none"
+    event = _event(
+        name == "schedule", name.startswith("pull_request") or pr is not None, tag, branch
+    )
     return BuildContext(
         source="github",
         event=event,
@@ -293,17 +295,7 @@ def from_gitlab(env: Mapping[str, str]) -> BuildContext:
     tag = env.get("CI_COMMIT_TAG") or None
     mr = env.get("CI_MERGE_REQUEST_IID") or None
     branch = env.get("CI_COMMIT_BRANCH") or env.get("CI_MERGE_REQUEST_SOURCE_BRANCH_NAME") or None
-    event: Event
-    if name == "schedule":
-        event = "schedule"
-    elif mr is not None or name == "merge_request_event":
-        event = "pr"
-    elif tag is not None:
-        event = "tag"
-    elif branch is not None:
-        event = "branch"
-    else:
-        event = "none"
+    event = _event(name == "schedule", mr is not None or name == "merge_request_event", tag, branch)
     commit_time = None
     if env.get("CI_COMMIT_TIMESTAMP"):
         try:
