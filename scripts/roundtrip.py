@@ -8,7 +8,8 @@ For each bake file (or set of files that go together) under DIR, in a temporary 
 3. `docker buildx bake --print NAME` of the original and of the rendered file, for every NAME, compared as JSON
    (key order ignored; clock values such as timestamp() masked; local context paths in canonical form).
 
-One line per case (`OK`, `FAIL kind: reason`, or `SKIP` when bake itself rejects the original), a summary, and
+One line per case (`OK`, `FAIL kind: reason`, or `SKIP` when bake itself rejects the original: at `--list`, at
+`--print`, or when it would refuse to build it as printed, a tag that is no valid reference), a summary, and
 the total line counts of the originals and of their imports (issue 10 wants the imports ≤ 1.5× in total).
 `--json` prints the same as one JSON document; `--python` imports to a bakefile.py instead; `--keep DIR` keeps
 each case's work directory (the imported project and its rendered JSON) for a closer look.
@@ -416,10 +417,14 @@ def summary_text(results: Sequence[Result]) -> str:
         + (f" ({kinds})" if kinds else "")
     )
     ln = s["lines"]
-    ratio = "n/a" if ln["ratio"] is None else f"{ln['ratio']}×"
+    judged = (
+        "nothing imported"
+        if ln["ratio"] is None
+        else f"{ln['ratio']}×, {'within' if ln['within_1_5x'] else 'over'} 1.5×"
+    )
     lines.append(
         f"lines: originals {ln['original']} in all; {ln['original_of_imported']} of those imported became "
-        f"{ln['imported']} imported lines ({ratio}, {'within' if ln['within_1_5x'] else 'over'} 1.5×)"
+        f"{ln['imported']} imported lines ({judged})"
     )
     return "\n".join(lines) + "\n"
 
@@ -565,6 +570,23 @@ def check_case(
     return result
 
 
+# The tag of an image reference, in distribution's reference grammar, which buildx applies when it builds (not
+# when it prints): `invalid tag "…": invalid reference format`.
+_TAG = re.compile(r"[\w][\w.-]{0,127}", re.ASCII)
+
+
+def unbuildable_tag(printed: Mapping[str, Any]) -> str | None:
+    """The first tag of a printed definition that buildx refuses to build with, if any: an empty or malformed tag
+    after the name (`image:${VERSION}` with VERSION empty prints as `image:`; `--print` does not check tags)."""
+    for target in (printed.get("target") or {}).values():
+        for ref in target.get("tags") or ():
+            name = str(ref).partition("@")[0]
+            colon = name.rfind(":")
+            if colon > name.rfind("/") and not _TAG.fullmatch(name[colon + 1 :]):
+                return str(ref)
+    return None
+
+
 def _fail(result: Result, kind: str, reason: str, status: str = FAIL) -> Result:
     result.status, result.kind, result.reason = status, kind, reason
     return result
@@ -591,6 +613,15 @@ def _round_trip(
             originals[name] = tools.print_(files, name)
         except ToolError as exc:
             return _fail(result, "original", f"bake --print {name} of the original: {exc}", SKIP)
+        bad = unbuildable_tag(originals[name])
+        if bad is not None:
+            return _fail(
+                result,
+                "original",
+                f"bake would not build {name} of the original as printed: tag {bad!r} is no valid reference "
+                "(a variable empty by default?)",
+                SKIP,
+            )
     try:
         result.warnings = tools.import_(files, project)
     except ToolError as exc:

@@ -344,6 +344,11 @@ def test_summary_counts_and_line_ratio() -> None:
     assert set(doc) == {"summary", "results"} and len(doc["results"]) == 5
 
 
+def test_summary_of_runs_that_imported_nothing() -> None:
+    text = rt.summary_text([_result("SKIP", "original", original=5, imported=None)])
+    assert "0 of those imported became 0 imported lines (nothing imported)" in text
+
+
 def test_line_count() -> None:
     assert [rt.line_count(t) for t in ("", "a", "a\n", "a\nb")] == [0, 1, 1, 2]
 
@@ -359,3 +364,25 @@ def test_line_count() -> None:
 )
 def test_error_line(stderr: str, expected: str) -> None:
     assert rt.error_line(stderr) == expected
+
+
+def test_case_whose_original_buildx_would_not_build_is_skipped(tmp_path: Path) -> None:
+    """bake prints `image:${VERSION}` with VERSION empty as `image:`, and refuses it only when it builds."""
+    empty = {"app": {"target": {"app": {"tags": ["ghcr.io/o/app:", "ghcr.io/o/app:1"]}}}}
+    result = _run(tmp_path, FakeTools(empty, empty))
+    assert (result.status, result.kind) == ("SKIP", "original")
+    assert "tag 'ghcr.io/o/app:' is no valid reference" in result.reason
+    assert result.imported_lines is None
+
+
+@pytest.mark.parametrize(
+    ("tags", "bad"),
+    [
+        (["127.0.0.1:5000/app", "app:1.0", "app@sha256:" + "a" * 64, "a/b:c_d.e-f"], None),
+        (["app:1.0", "app:"], "app:"),
+        (["registry:5000/app:-x"], "registry:5000/app:-x"),
+        (["app:" + "x" * 129], "app:" + "x" * 129),
+    ],
+)
+def test_unbuildable_tag(tags: list[str], bad: str | None) -> None:
+    assert rt.unbuildable_tag({"target": {"t": {"tags": tags}}}) == bad
