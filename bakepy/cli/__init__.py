@@ -34,9 +34,8 @@ _COMMANDS: dict[str, str] = {
     "builder": "builder",
     "tags": "tags",
 }
-_ROOT_FLAGS = frozenset(
-    {"--debug"}
-)  # the root's options that may come before the command and take no value
+# The root's options that may come before the command and take no value.
+_ROOT_FLAGS = frozenset({"--debug"})
 
 
 def load_commands(argv: Sequence[str] | None = None) -> None:
