@@ -287,18 +287,24 @@ def bake_command(
     *,
     bake_file: str = DEFAULT_BAKE_FILE,
     metadata_file: str = DEFAULT_METADATA_FILE,
+    builder: str | None = None,
+    passed: Sequence[str] = (),
 ) -> tuple[str, ...]:
-    """The build step, spelled exactly as the runner runs it: every planned target, pushed by digest."""
+    """The build step, spelled exactly as the runner runs it: every planned target, pushed by digest, on
+    `builder` (None: buildx's own choice), with the options the user passes through to bake (`passed`:
+    `--set …`, `--no-cache`, `--pull`)."""
     return (
         "docker",
         "buildx",
         "bake",
+        *(("--builder", builder) if builder else ()),
         "--file",
         bake_file,
         "--metadata-file",
         metadata_file,
         "--progress",
         "plain",
+        *passed,
         *plan.built,
     )
 
@@ -338,8 +344,11 @@ def plan_to_json(
     *,
     bake_file: str = DEFAULT_BAKE_FILE,
     metadata_file: str = DEFAULT_METADATA_FILE,
+    builder: str | None = None,
+    passed: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """The stable machine shape of `bakepy plan --json` (documented in docs/model.md)."""
+    """The stable machine shape of `bakepy plan --json` (documented in docs/model.md); `builder` and `passed`
+    as `bake_command` takes them, so a dry run shows the build command it would run."""
     return {
         "fingerprint": plan.fingerprint,
         "targets": [
@@ -359,7 +368,13 @@ def plan_to_json(
                     {
                         "step": "build",
                         "argv": list(
-                            bake_command(plan, bake_file=bake_file, metadata_file=metadata_file)
+                            bake_command(
+                                plan,
+                                bake_file=bake_file,
+                                metadata_file=metadata_file,
+                                builder=builder,
+                                passed=passed,
+                            )
                         ),
                     }
                 ]

@@ -276,7 +276,16 @@ def publish_project(
         bake_file.write_text(dumps(render_bake(project, targets=names, publish=True)))
         metadata = str(work / "metadata.json")
         return PublishReport(
-            (), (), bake_file, plan_to_json(plan, bake_file=str(bake_file), metadata_file=metadata)
+            (),
+            (),
+            bake_file,
+            plan_to_json(
+                plan,
+                bake_file=str(bake_file),
+                metadata_file=metadata,
+                builder=runner.builder,
+                passed=runner.bake_options.args(),
+            ),
         )
     runner.docker_path()  # no docker CLI: say how to get it before anything else
     write_timeout()  # a bad BAKEPY_REGISTRY_TIMEOUT fails here, before anything is built

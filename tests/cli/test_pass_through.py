@@ -197,3 +197,17 @@ def test_build_load_with_push_by_digest_is_refused(project: Path) -> None:
     result = cli.invoke(app, ["build", "--platform", "linux/amd64", "--load", "--push-by-digest"])
     assert result.exit_code == 2
     assert result.stderr.splitlines()[0].startswith("error: --load and --push-by-digest:")
+
+
+def test_a_dry_run_shows_the_bake_command_with_what_is_passed_through(project: Path) -> None:
+    """`publish --dry-run` lists the build command it would run: the builder and the pass-through options too."""
+    result = cli.invoke(
+        app,
+        ["publish", "--dry-run", "--json", "--builder", "nodes", "--set", "*.args.X=1", "--no-cache",
+         "--pull"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    (build,) = [c for c in json.loads(result.stdout)["plan"]["commands"] if c["step"] == "build"]
+    argv = build["argv"]
+    assert argv[:5] == ["docker", "buildx", "bake", "--builder", "nodes"]
+    assert argv[-6:] == ["plain", "--set", "*.args.X=1", "--no-cache", "--pull", "app"]

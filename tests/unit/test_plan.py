@@ -266,3 +266,13 @@ def test_a_platform_no_builder_can_build_is_refused_at_plan() -> None:
         plan_publish(
             make({"project": SETTINGS, "target": {"app": {"platforms": ["darwin/arm64"]}}})
         )
+
+
+def test_bake_command_with_a_builder_and_pass_through_options() -> None:
+    plan = plan_publish(
+        make({"project": SETTINGS, "target": {"app": {"platforms": ["linux/amd64"]}}})
+    )
+    argv = bake_command(plan, builder="nodes", passed=("--set", "*.args.X=1", "--pull"))
+    assert argv[:5] == ("docker", "buildx", "bake", "--builder", "nodes")
+    assert argv[-5:] == ("plain", "--set", "*.args.X=1", "--pull", "app")
+    assert plan_to_json(plan, builder="nodes")["commands"][0]["argv"][3:5] == ["--builder", "nodes"]
