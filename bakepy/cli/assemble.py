@@ -24,13 +24,17 @@ def assemble(
     target: Annotated[
         str | None,
         typer.Option(
-            "--target", "-t", help="The project target whose tags (every registry) get the index."
+            "--target",
+            "-t",
+            metavar="TARGET",
+            help="The project target whose tags (every registry) get the index.",
         ),
     ] = None,
     tag: Annotated[
         list[str] | None,
         typer.Option(
             "--tag",
+            metavar="REFERENCE",
             help="A full reference to create or move (repeatable; any registry). Instead of --target.",
         ),
     ] = None,
@@ -38,6 +42,7 @@ def assemble(
         list[str] | None,
         typer.Option(
             "--annotate",
+            metavar="PLATFORM=REF",
             help="PLATFORM=REF: label REF as PLATFORM whatever its config says (docker manifest annotate).",
         ),
     ] = None,

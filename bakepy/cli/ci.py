@@ -49,6 +49,7 @@ RecordsOpt = Annotated[
     Path | None,
     typer.Option(
         "--records",
+        metavar="DIR",
         help="The digest records folder (default: .bakepy/records beside the project).",
         file_okay=False,
     ),
@@ -94,6 +95,7 @@ def matrix(
         str,
         typer.Option(
             "--format",
+            metavar="github|gitlab|json",
             help="github: {include: [...]} for strategy.matrix; gitlab: a parallel:matrix list; json.",
         ),
     ] = "json",
@@ -101,6 +103,7 @@ def matrix(
         str,
         typer.Option(
             "--by",
+            metavar="platform|target-platform",
             help="platform: one job per platform (all its targets in one bake); target-platform.",
         ),
     ] = "platform",
@@ -109,6 +112,7 @@ def matrix(
         Path | None,
         typer.Option(
             "--dotenv",
+            metavar="FILE",
             help="Also write BAKEPY_CONTEXT=… (the git/CI context, computed once) to this file, "
             "for GitLab's artifacts:reports:dotenv.",
             dir_okay=False,
@@ -177,7 +181,11 @@ def build(
     builder: BuilderOpt = None,
     platform: Annotated[
         str,
-        typer.Option("--platform", help="The one platform this runner builds, e.g. linux/arm64."),
+        typer.Option(
+            "--platform",
+            metavar="PLATFORM",
+            help="The one platform this runner builds, e.g. linux/arm64.",
+        ),
     ] = "",
     push_by_digest: Annotated[
         bool,
@@ -280,6 +288,7 @@ def merge(
         Path | None,
         typer.Option(
             "--records",
+            metavar="DIR",
             help="The folder holding every build's digest records, searched recursively "
             "(default: .bakepy/records beside the project).",
             file_okay=False,
@@ -367,7 +376,11 @@ app.add_typer(ci_app, name="ci")
 OutputOpt = Annotated[
     Path | None,
     typer.Option(
-        "--output", "-o", help="Write the workflow here instead of stdout.", dir_okay=False
+        "--output",
+        "-o",
+        metavar="FILE",
+        help="Write the workflow here instead of stdout.",
+        dir_okay=False,
     ),
 ]
 CheckOpt = Annotated[
@@ -381,6 +394,7 @@ InstallOpt = Annotated[
     str | None,
     typer.Option(
         "--install",
+        metavar="REQUIREMENT",
         help="The pip requirement the workflow installs bakepy with (default: this version, pinned).",
     ),
 ]

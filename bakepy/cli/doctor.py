@@ -19,6 +19,7 @@ def doctor(
         typer.Option(
             "--platform",
             "-p",
+            metavar="PLATFORM",
             help="A platform to check (repeatable). Default: the project's, "
             "else linux/amd64 and linux/arm64.",
         ),

@@ -57,6 +57,7 @@ def import_command(
         typer.Option(
             "--output",
             "-o",
+            metavar="FILE",
             help="Where to write; '-' for stdout. Default: bakepy.toml (bakefile.py with --python).",
         ),
     ] = None,
@@ -65,6 +66,7 @@ def import_command(
         typer.Option(
             "--targets",
             "-t",
+            metavar="TARGET",
             help="Import only these targets or groups (repeat or comma-separate; bake patterns like 'app-*' work). "
             "Default: every target and group.",
         ),
@@ -73,6 +75,7 @@ def import_command(
         list[str] | None,
         typer.Option(
             "--var",
+            metavar="NAME=VALUE",
             help="Set a bake variable, NAME=VALUE (as `bake --var`; environment variables work too).",
         ),
     ] = None,

@@ -18,6 +18,7 @@ FileOpt = Annotated[
     typer.Option(
         "--file",
         "-f",
+        metavar="FILE",
         help="The project file (bakepy.toml, pyproject.toml or a Python module). "
         "Default: bakepy.toml, then pyproject.toml [tool.bakepy], then bakefile.py in the current directory.",
         dir_okay=False,
@@ -28,6 +29,7 @@ BuilderOpt = Annotated[
     str | None,
     typer.Option(
         "--builder",
+        metavar="NAME",
         help="The buildx builder to use. Default: buildx's own choice (BUILDX_BUILDER, then the current one).",
     ),
 ]
@@ -82,6 +84,7 @@ SetOpt = Annotated[
     list[str] | None,
     typer.Option(
         "--set",
+        metavar="TARGET.ATTRIBUTE=VALUE",
         help="Override a target attribute for the build, as `docker buildx bake --set` takes it "
         "(repeatable), e.g. '*.args.VERSION=1.2'. Outputs and tags stay bakepy's.",
     ),
@@ -90,6 +93,7 @@ VarOpt = Annotated[
     list[str] | None,
     typer.Option(
         "--var",
+        metavar="NAME=VALUE",
         help="Set a project variable for this run, NAME=VALUE (repeatable), as `docker buildx bake --var`; "
         "wins over the environment and the default.",
     ),
@@ -186,6 +190,7 @@ ContextOpt = Annotated[
     list[str] | None,
     typer.Option(
         "--context",
+        metavar="KEY=VALUE",
         help="Preview or force another event for tag rules: tag=v1.2.3, branch=main, pr=42, sha=…, "
         "event=schedule, default-branch=main, date=2020-01-10T00:30:00Z (repeatable).",
     ),
@@ -194,6 +199,7 @@ ContextSourceOpt = Annotated[
     str,
     typer.Option(
         "--context-source",
+        metavar="auto|github|gitlab|git|none",
         help="Where the git context comes from: auto (GitHub Actions, then GitLab CI, then local git), "
         "github, gitlab, git or none.",
     ),

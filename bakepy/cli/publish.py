@@ -45,6 +45,7 @@ def publish(
         Path | None,
         typer.Option(
             "--records",
+            metavar="DIR",
             help="Write the digest records here (default: .bakepy/records beside the project).",
         ),
     ] = None,
@@ -57,6 +58,7 @@ def publish(
         str,
         typer.Option(
             "--progress",
+            metavar="auto|plain",
             help="auto: a live view per target × platform on a terminal, state lines elsewhere; "
             "plain: buildx's own output, streamed.",
         ),
@@ -75,6 +77,7 @@ def publish(
         Path | None,
         typer.Option(
             "--metadata-bake",
+            metavar="FILE",
             help="docker/metadata-action's bake file: its target (docker-metadata-action) replaces the "
             "project's target of that name, which targets inherit.",
             dir_okay=False,

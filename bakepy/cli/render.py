@@ -32,6 +32,7 @@ PlatformOpt = Annotated[
     str | None,
     typer.Option(
         "--platform",
+        metavar="PLATFORM",
         help="Keep only this platform of each target (one runner's slice), e.g. linux/arm64.",
     ),
 ]
@@ -44,7 +45,11 @@ def render(
     output: Annotated[
         Path | None,
         typer.Option(
-            "--output", "-o", help="Write the bake file here instead of stdout.", dir_okay=False
+            "--output",
+            "-o",
+            metavar="FILE",
+            help="Write the bake file here instead of stdout.",
+            dir_okay=False,
         ),
     ] = None,
     platform: PlatformOpt = None,
@@ -59,6 +64,7 @@ def render(
         list[str] | None,
         typer.Option(
             "--set",
+            metavar="TARGET.ATTRIBUTE=VALUE",
             help="Write a `docker buildx bake --set` override into the file (repeatable), e.g. "
             "'*.args.VERSION=1.2', 'app.platform=linux/arm64', 'app.tags+=example.com/app:dev'.",
         ),
@@ -103,7 +109,9 @@ def plan(
     json_output: JsonOpt = False,
     platforms: Annotated[
         list[str] | None,
-        typer.Option("--platform", help="Plan only these platforms (repeatable)."),
+        typer.Option(
+            "--platform", metavar="PLATFORM", help="Plan only these platforms (repeatable)."
+        ),
     ] = None,
     context: ContextOpt = None,
     context_source: ContextSourceOpt = "auto",
