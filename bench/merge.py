@@ -63,13 +63,11 @@ def restamp(root: Path, records: Path) -> None:
         path.write_text(json.dumps(doc))
 
 
-BAKEPY: list[
-    str
-] = []  # the installed command: [python, "-m", "bakepy"] (main sets it, see installed_python)
-
-
-def bakepy(*args: str, cwd: Path) -> None:
-    subprocess.run([*BAKEPY, *args], cwd=cwd, check=True, capture_output=True, text=True)
+def bakepy(python: str, *args: str, cwd: Path) -> None:
+    """`bakepy ARGS` as users run it: `python` is the installed one (`installed_python`)."""
+    subprocess.run(
+        [python, "-m", "bakepy", *args], cwd=cwd, check=True, capture_output=True, text=True
+    )
 
 
 def main() -> None:
@@ -85,13 +83,13 @@ def main() -> None:
     registries = list(stack.registries)
     repo = f"bench-merge/{uuid.uuid4().hex[:8]}"
     with tempfile.TemporaryDirectory() as tmp, tempfile.TemporaryDirectory() as install:
-        BAKEPY[:] = [installed_python(Path(install)), "-m", "bakepy"]
+        python = installed_python(Path(install))
         root = Path(tmp)
         (root / "Dockerfile").write_text("FROM busybox\nARG N\nRUN echo $N > /n\n")
         write_project(root, registries, repo, args.targets, ["seed"])
         records = root / "records"
         for platform in PLATFORMS:
-            bakepy("build", "--platform", platform, "--push-by-digest", "--records",
+            bakepy(python, "build", "--platform", platform, "--push-by-digest", "--records",
                    str(records / platform.replace("/", "-")), cwd=root)  # fmt: skip
         sources = {
             (doc["target"], doc["platform"]): doc["source"]
@@ -106,7 +104,7 @@ def main() -> None:
             restamp(root, records)
 
         def bakepy_merge(round_: int) -> None:
-            bakepy("merge", "--records", str(records), cwd=root)
+            bakepy(python, "merge", "--records", str(records), cwd=root)
 
         def refs(t: int, round_: int, side: str) -> tuple[list[str], list[str]]:
             first = f"{registries[0]}/{repo}/t{t}"

@@ -494,10 +494,9 @@ def merge_project(
         allow_partial=allow_partial,
     )
     count = sum(len(r) for r in checked.records.values())
-    if not dry_run:
-        write_timeout()  # a bad BAKEPY_REGISTRY_TIMEOUT fails before any registry is asked
     if dry_run:
         commands = tuple(merge_commands(checked))
         return MergeReport((), checked.missing, checked.skipped, checked.ignored, count, commands)
+    write_timeout()  # a bad BAKEPY_REGISTRY_TIMEOUT fails before any registry is asked
     published = merge_records(runner, checked)
     return MergeReport(tuple(published), checked.missing, checked.skipped, checked.ignored, count)

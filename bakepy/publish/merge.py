@@ -459,11 +459,8 @@ def transact(
     """Stage every index, then commit every tag, then `verify`; on any failure after the first tag may have
     moved, put back what this run moved and raise with what moved, what was put back and what could not be."""
     # every target's index by digest, side by side; nothing moves here, so a failure needs no roll back
-    if len(merges) > 1:
-        with ThreadPoolExecutor(max_workers=min(8, len(merges))) as pool:
-            staged = list(pool.map(lambda m: stage(runner, m, known), merges))
-    else:
-        staged = [stage(runner, m, known) for m in merges]
+    with ThreadPoolExecutor(max_workers=max(1, min(8, len(merges)))) as pool:
+        staged = list(pool.map(lambda m: stage(runner, m, known), merges))
     try:
         errors = commit(runner, staged)
         if errors:

@@ -141,9 +141,7 @@ def test_a_builder_that_cannot_say_marks_nothing() -> None:
     assert all(r[:2] == ["-", "waiting"] for r in rows.values())
 
 
-def test_marks_that_come_while_the_state_lines_show_are_said_once(
-    capsys: pytest.CaptureFixture[str],
-) -> None:
+def test_marks_that_come_while_the_state_lines_show_are_said_once() -> None:
     """publish reads the builder beside the work: the view shows first, the marks come when the read is done."""
     console = Console(record=True, width=120, force_terminal=False, color_system=None)
     shown = ProgressView.for_units(UNITS, None, debug=False, console=console)

@@ -106,9 +106,8 @@ def test_start_collecting_touches_only_a_pause_of_its_own(monkeypatch: pytest.Mo
         bakepy.cli.start_collecting()  # not paused by main: someone else's choice, left alone
         assert not gc.isenabled()
         monkeypatch.setattr(bakepy.cli, "_gc_paused", True)
-        monkeypatch.setattr(
-            gc, "freeze", lambda: None
-        )  # the test session's objects stay collectable
+        # the test session's objects stay collectable
+        monkeypatch.setattr(gc, "freeze", lambda: None)
         bakepy.cli.start_collecting()
         assert gc.isenabled()
         assert bakepy.cli._gc_paused is False

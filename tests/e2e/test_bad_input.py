@@ -2,8 +2,8 @@
 
 Each case is a real project on the e2e stack with one mistake (a records path that is a file or under
 /dev/null, a missing Dockerfile, a `..` context, a bad tag from an environment variable, a credential-named
-build arg under --strict, a BAKEPY_REGISTRY_TIMEOUT that is not seconds). bakepy must exit 2 with one error line, never run `buildx bake`, and leave the
-repository absent from the registry: no tag and no push by digest.
+build arg under --strict, a BAKEPY_REGISTRY_TIMEOUT that is not seconds). bakepy must exit 2 with one error
+line, never run `buildx bake`, and leave the repository absent from the registry: no tag and no push by digest.
 """
 
 from __future__ import annotations

@@ -317,9 +317,8 @@ def _matrices(
 ) -> ImportedProject:
     """Each group bake made of a matrix, written as that matrix again where it resolves the same."""
     current = project
-    free: set[str] = (
-        set()
-    )  # the members of the matrices rebuilt so far: bake's order of them is no order
+    # the members of the matrices rebuilt so far: bake's order of them is no order
+    free: set[str] = set()
     for group in project.groups:
         if group.name in written_groups or len(group.targets) < 2:
             continue
