@@ -155,6 +155,38 @@ def var_environment(variables: list[str] | None) -> dict[str, str] | None:
     return {**os.environ, **values} if values else None
 
 
+MetadataBakeOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--metadata-bake",
+        metavar="FILE",
+        help="docker/metadata-action's bake file: its target (docker-metadata-action) replaces the "
+        "project's target of that name, which targets inherit.",
+        dir_okay=False,
+    ),
+]
+
+
+def with_metadata_bake(
+    loaded: LoadedProject, metadata_bake: Path | None, variables: list[str] | None
+) -> LoadedProject:
+    """`loaded` with `--metadata-bake`'s target in place of the project's target of that name (unchanged
+    without one); `--var` values are seen again, as the overlay validates the project again."""
+    if metadata_bake is None:
+        return loaded
+    import dataclasses
+
+    from bakepy.model import ENVIRONMENT
+    from bakepy.tagging.overlay import overlay_project
+
+    token = ENVIRONMENT.set(var_environment(variables))
+    try:
+        overlaid = overlay_project(loaded.project, metadata_bake, source=loaded.path.name)
+    finally:
+        ENVIRONMENT.reset(token)
+    return dataclasses.replace(loaded, project=overlaid)
+
+
 LoadOpt = Annotated[
     bool,
     typer.Option(

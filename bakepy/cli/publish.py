@@ -16,6 +16,7 @@ from bakepy.cli.options import (
     ContextSourceOpt,
     FileOpt,
     JsonOpt,
+    MetadataBakeOpt,
     NoCacheOpt,
     PullOpt,
     SetOpt,
@@ -26,7 +27,7 @@ from bakepy.cli.options import (
     chosen_builder,
     load_with_vars,
     print_warnings,
-    var_environment,
+    with_metadata_bake,
 )
 
 
@@ -73,16 +74,7 @@ def publish(
     ] = None,
     context: ContextOpt = None,
     context_source: ContextSourceOpt = "auto",
-    metadata_bake: Annotated[
-        Path | None,
-        typer.Option(
-            "--metadata-bake",
-            metavar="FILE",
-            help="docker/metadata-action's bake file: its target (docker-metadata-action) replaces the "
-            "project's target of that name, which targets inherit.",
-            dir_okay=False,
-        ),
-    ] = None,
+    metadata_bake: MetadataBakeOpt = None,
     strict: StrictOpt = False,
 ) -> None:
     """Build TARGETS for all their platforms, push by digest, then move every tag in every registry in one shot.
@@ -102,19 +94,7 @@ def publish(
     if progress not in ("auto", "plain"):
         raise ConfigError(f"--progress {progress!r}: use auto or plain")
     started = time.monotonic()
-    loaded = load_with_vars(file, var, Path.cwd())
-    if metadata_bake is not None:
-        import dataclasses
-
-        from bakepy.model import ENVIRONMENT
-        from bakepy.tagging.overlay import overlay_project
-
-        token = ENVIRONMENT.set(var_environment(var))  # the overlay validates the project again
-        try:
-            overlaid = overlay_project(loaded.project, metadata_bake, source=loaded.path.name)
-        finally:
-            ENVIRONMENT.reset(token)
-        loaded = dataclasses.replace(loaded, project=overlaid)
+    loaded = with_metadata_bake(load_with_vars(file, var, Path.cwd()), metadata_bake, var)
     print_warnings(loaded.project, strict)
     loaded, push = _in_context(loaded, targets, context, context_source, push)
     # before anything is built: where the records go, and what buildx will be asked to read

@@ -16,16 +16,24 @@ import typer
 
 from bakepy.cli.app import app
 from bakepy.cli.options import (
+    BuilderOpt,
     ContextOpt,
     ContextSourceOpt,
     FileOpt,
     JsonOpt,
+    MetadataBakeOpt,
+    NoCacheOpt,
+    PullOpt,
+    SetOpt,
     StrictOpt,
     TargetsArg,
     VarOpt,
+    bake_options,
+    chosen_builder,
     contextual,
     load_with_vars,
     print_warnings,
+    with_metadata_bake,
 )
 
 PlatformOpt = Annotated[
@@ -116,18 +124,29 @@ def plan(
     context: ContextOpt = None,
     context_source: ContextSourceOpt = "auto",
     var: VarOpt = None,
+    builder: BuilderOpt = None,
+    set_: SetOpt = None,
+    no_cache: NoCacheOpt = False,
+    pull: PullOpt = False,
+    metadata_bake: MetadataBakeOpt = None,
     strict: StrictOpt = False,
 ) -> None:
     """Show what a publish would do: targets x platforms x tags x registries, and every command it runs.
 
     With tag rules ([project.metadata]) the tags are those of the git/CI context (`--context` previews another).
+    Give it the options you give `bakepy publish` (--builder, --set, --no-cache, --pull, --metadata-bake) and
+    its commands are the ones that publish runs.
     """
     from bakepy.publish.plan import plan_publish, plan_to_json
 
-    loaded = contextual(load_with_vars(file, var), targets, context, context_source)
+    loaded = with_metadata_bake(load_with_vars(file, var), metadata_bake, var)
     print_warnings(loaded.project, strict)
+    loaded = contextual(loaded, targets, context, context_source)
+    passed = bake_options(set_, no_cache, pull)
     publish_plan = plan_publish(loaded.project, targets or (), platforms or None)
-    data = plan_to_json(publish_plan)
+    data = plan_to_json(
+        publish_plan, builder=chosen_builder(builder, loaded.project), passed=passed.args()
+    )
     if json_output:
         sys.stdout.write(json.dumps(data, indent=2, sort_keys=True) + "\n")
         return

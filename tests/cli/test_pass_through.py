@@ -211,3 +211,59 @@ def test_a_dry_run_shows_the_bake_command_with_what_is_passed_through(project: P
     argv = build["argv"]
     assert argv[:5] == ["docker", "buildx", "bake", "--builder", "nodes"]
     assert argv[-6:] == ["plain", "--set", "*.args.X=1", "--no-cache", "--pull", "app"]
+
+
+def test_plan_shows_the_commands_publish_runs_with_the_same_options(project: Path) -> None:
+    """`plan` takes publish's build options, and its commands are then publish --dry-run's (file paths aside:
+    a dry run names the files it wrote)."""
+    options = ["--builder", "nodes", "--set", "*.args.X=1", "--no-cache", "--pull"]
+    planned = cli.invoke(app, ["plan", "--json", *options])
+    dry = cli.invoke(app, ["publish", "--dry-run", "--json", *options])
+    assert planned.exit_code == 0, planned.output
+    assert dry.exit_code == 0, dry.output
+
+    def without_paths(commands: list[dict[str, object]]) -> list[object]:
+        return [
+            [a for a in c["argv"] if not str(a).endswith(".json")]  # type: ignore[attr-defined]
+            for c in commands
+        ]
+
+    plan_commands = json.loads(planned.stdout)["commands"]
+    assert without_paths(plan_commands) == without_paths(json.loads(dry.stdout)["plan"]["commands"])
+    (build,) = [c for c in plan_commands if c["step"] == "build"]
+    assert build["argv"][:5] == ["docker", "buildx", "bake", "--builder", "nodes"]
+    assert build["argv"][-6:] == ["plain", "--set", "*.args.X=1", "--no-cache", "--pull", "app"]
+
+
+def test_plan_refuses_a_set_of_what_publish_sets_itself(project: Path) -> None:
+    result = cli.invoke(app, ["plan", "--set", "app.tags=example.com/app:dev"])
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [
+        "error: --set 'app.tags=example.com/app:dev': bakepy sets tags itself (push by digest, then every tag"
+        " at once)",
+        "hint: set tags and registries in the project; use `bakepy render` for a file to bake by hand",
+    ]
+
+
+def test_plan_takes_the_metadata_action_bake_file(project: Path) -> None:
+    """As publish does: metadata-action's target replaces the project's target of that name."""
+    (project / "bakepy.toml").write_text(
+        PROJECT.replace('[target.app]\nimage = "app"', '[target.docker-metadata-action]\n\n[target.app]\n'
+                        'image = "app"\ninherits = ["docker-metadata-action"]')
+    )  # fmt: skip
+    (project / "meta.json").write_text(
+        json.dumps(
+            {
+                "target": {
+                    "docker-metadata-action": {
+                        "tags": ["127.0.0.1:5000/acme/app:from-metadata"],
+                        "args": {"DOCKER_META_VERSION": "from-metadata"},
+                    }
+                }
+            }
+        )
+    )
+    planned = cli.invoke(app, ["plan", "--json", "--metadata-bake", "meta.json", "app"])
+    assert planned.exit_code == 0, planned.output
+    (target,) = json.loads(planned.stdout)["targets"]
+    assert "127.0.0.1:5000/acme/app:from-metadata" in target["tags"]["127.0.0.1:5000"]
