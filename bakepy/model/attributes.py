@@ -19,11 +19,12 @@ from pydantic import (
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
+from bakepy.kebab import KebabModel
 from bakepy.model.base import ModelError, _did_you_mean
 from bakepy.model.csvvalue import _csv_field, _csv_pairs, parse_csv
 from bakepy.model.interpolate import _deferred
 from bakepy.model.references import parse_reference
-from bakepy.model.types import Items, StrMap, _Model, _scalar_to_str
+from bakepy.model.types import Items, StrMap, _scalar_to_str
 
 # --------------------------------------------------------------------------------------------------
 # Structured attributes: a table or buildx's CSV string
@@ -132,7 +133,7 @@ def _attr_schema(
     }
 
 
-class _BakeValue(_Model):
+class _BakeValue(KebabModel):
     """A structured attribute (a typed table, or buildx's CSV string) that serialises as `bake_value()`: the form
     render writes and `docker buildx bake --print` shows."""
 
@@ -655,7 +656,7 @@ class Policy(_BakeValue):
         }
 
 
-class Resources(_Model):
+class Resources(KebabModel):
     """cgroup limits for RUN containers."""
 
     memory: str | None = None

@@ -18,14 +18,14 @@ from typing import Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
+from bakepy.kebab import KebabModel
 from bakepy.model.base import ModelError
 from bakepy.model.platforms import normalize_platform
-from bakepy.model.types import _Model
 
 Driver = Literal["remote", "docker-container", "kubernetes"]
 
 
-class BuilderSettings(_Model):
+class BuilderSettings(KebabModel):
     """bakepy's builder: one buildx node per platform (`bakepy builder create`)."""
 
     name: str = "bakepy"

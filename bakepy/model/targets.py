@@ -20,6 +20,7 @@ from pydantic import (
 
 if TYPE_CHECKING:
     from bakepy.model.resolve import ResolvedProject
+from bakepy.kebab import KebabModel, kebab
 from bakepy.model.attributes import (
     SSH,
     Attestation,
@@ -48,8 +49,6 @@ from bakepy.model.types import (
     TagName,
     TagReference,
     VariableName,
-    _kebab,
-    _Model,
     _scalar_to_str,
 )
 from bakepy.tagging.rules import MetadataSettings
@@ -77,7 +76,7 @@ _SHM_RE = re.compile(
 )  # go-units RAMInBytes, as buildx parses it
 
 
-class Target(_Model):
+class Target(KebabModel):
     """A bake target: one `docker build`. Every attribute is buildx v0.36 bake's, spelled as in bake."""
 
     description: str | None = None
@@ -349,7 +348,7 @@ def _unique_platforms(value: tuple[str, ...]) -> tuple[str, ...]:
     return value
 
 
-class Group(_Model):
+class Group(KebabModel):
     """A bake group: targets (or other groups) built together."""
 
     targets: Items[Name] = ()
@@ -358,7 +357,7 @@ class Group(_Model):
     """Human-readable description."""
 
 
-class Variable(_Model):
+class Variable(KebabModel):
     """A bake variable: `${NAME}` in any string. The environment variable NAME overrides the default."""
 
     default: Annotated[str | None, WithJsonSchema(_SCALAR_SCHEMA)] = None
@@ -374,7 +373,7 @@ class Variable(_Model):
         return _scalar_to_str(value)
 
 
-class CacheSettings(_Model):
+class CacheSettings(KebabModel):
     """Per-platform cache scopes: each target x platform reads and writes its own scope, so parallel
     runners never overwrite each other's cache (bake-action#329)."""
 
@@ -444,7 +443,7 @@ def _runner_labels(value: dict[str, str], info: ValidationInfo) -> dict[str, str
     return out
 
 
-class ProjectSettings(_Model):
+class ProjectSettings(KebabModel):
     """bakepy's own settings: the `[project]` table."""
 
     registries: Items[Registry] = ()
@@ -483,7 +482,7 @@ class ProjectSettings(_Model):
         return value
 
 
-class CISystemSettings(_Model):
+class CISystemSettings(KebabModel):
     """What one CI system (`[ci.github]`, `[ci.gitlab]`) uses over `[project]`: its runner labels and cache."""
 
     runners: dict[str, str] = Field(default_factory=dict)
@@ -507,7 +506,7 @@ class GitLabSettings(CISystemSettings):
     jobs run on the runner's machine, with its python3, docker CLI, buildx builder (BUILDX_BUILDER) and QEMU."""
 
 
-class CISettings(_Model):
+class CISettings(KebabModel):
     """`[ci]`: how generated CI (`bakepy ci github|gitlab`) installs bakepy, and per-CI settings."""
 
     install: str | None = None
@@ -543,10 +542,10 @@ _PROJECT_KEYS = {
 
 def _project_key(name: str) -> str:
     """A `Project` field's TOML key: `settings` is `[project]`, the maps are bake's `[target.x]`, ..."""
-    return _PROJECT_KEYS.get(name, _kebab(name))
+    return _PROJECT_KEYS.get(name, kebab(name))
 
 
-class Project(_Model):
+class Project(KebabModel):
     """A bakepy project: what bakepy.toml (or `[tool.bakepy]`, or a bakefile.py) says."""
 
     # The TOML keys are bake's singular table names; the Python keywords (what pyright and mypy see, since

@@ -16,8 +16,6 @@ from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
-    ConfigDict,
     Field,
     GetJsonSchemaHandler,
     StrictBool,
@@ -28,6 +26,7 @@ from pydantic import (
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
+from bakepy.kebab import KebabModel
 from bakepy.tagging.context import BuildContext
 from bakepy.tagging.templates import (
     check_condition,
@@ -96,21 +95,6 @@ _Items = Annotated[Sequence[_T], AfterValidator(as_tuple)]
 the model)."""
 
 
-def _kebab(name: str) -> str:
-    return name.replace("_", "-")
-
-
-class _Settings(BaseModel):
-    # The model's own settings (model/types._Model), repeated: bakepy.model imports this module.
-    model_config = ConfigDict(
-        frozen=True,
-        extra="forbid",
-        alias_generator=_kebab,
-        validate_by_name=True,
-        validate_by_alias=True,
-    )
-
-
 def _split_fields(text: str) -> list[str]:
     """Split on commas outside quotes and parentheses, so a condition such as
     `enable=!startsWith(ref, 'refs/tags/v0.')` stays one field."""
@@ -152,7 +136,7 @@ def _parse_csv_rule(text: str) -> dict[str, Any]:
     return out
 
 
-class TagRule(_Settings):
+class TagRule(KebabModel):
     """One tag rule. `type` decides which other keys apply (metadata-action's attributes and defaults)."""
 
     type: Literal["schedule", "semver", "pep440", "match", "edge", "ref", "raw", "sha"]
@@ -284,7 +268,7 @@ class TagRule(_Settings):
         return ",".join(parts)
 
 
-class MetadataSettings(_Settings):
+class MetadataSettings(KebabModel):
     """Tags, labels and annotations from the git and CI context (docker/metadata-action's inputs)."""
 
     tags: _Items[TagRule] = ()
