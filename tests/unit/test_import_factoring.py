@@ -3,6 +3,7 @@ matrices come back only where bakepy resolves them to exactly the flat import.""
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from typing import Any
 
 import pytest
@@ -38,15 +39,26 @@ def _attrs(project: ImportedProject) -> dict[str, dict[str, Any]]:
     return {t.name: dict(t.attributes) for t in project.targets}
 
 
-def _same_resolution(flat: ImportedProject, factored: ImportedProject) -> None:
+def _same_resolution(
+    flat: ImportedProject, factored: ImportedProject, *, free_order: Collection[str] = ()
+) -> None:
+    """Every target resolves as before, and every group lists its members in the same order, except those in
+    `free_order` (a matrix of several keys: bake lists its members in Go map order, which varies by run)."""
     before = load_toml(to_toml(flat), env={}).resolved
     after = load_toml(to_toml(factored), env={}).resolved
     for name, target in after.targets.items():
         assert target == before.targets[name]
-    # members as sets: bake's own order for a matrix of several keys changes from run to run
-    assert {n: sorted(g.targets) for n, g in after.groups.items()} == {
-        n: sorted(g.targets) for n, g in before.groups.items()
-    }
+
+    def members(groups: Mapping[str, Any]) -> dict[str, tuple[tuple[str, ...], list[str]]]:
+        return {
+            name: (
+                tuple(m for m in group.targets if m not in free_order),
+                sorted(m for m in group.targets if m in free_order),
+            )
+            for name, group in groups.items()
+        }
+
+    assert members(after.groups) == members(before.groups)
 
 
 INLINE = "FROM busybox\n" + "".join(f"RUN echo {i}\n" for i in range(30))
@@ -188,7 +200,7 @@ def test_two_key_matrix() -> None:
         "VARIANT": Template((factoring.MatrixRef("item.variant"),)),
     }
     assert "acme/app:py${item.py}-${item.variant}" in to_toml(factored)
-    _same_resolution(flat, factored)
+    _same_resolution(flat, factored, free_order=flat.groups[0].targets)
 
 
 def test_a_matrix_of_several_keys_is_written_the_same_whatever_order_bake_listed_it_in() -> None:
@@ -204,7 +216,7 @@ def test_a_matrix_of_several_keys_is_written_the_same_whatever_order_bake_listed
             groups={"app": members},
         )
         factored = factoring.factor(flat, written_groups=())
-        _same_resolution(flat, factored)
+        _same_resolution(flat, factored, free_order=members)
         return to_toml(factored)
 
     python_outer = ("app-311-slim", "app-311-full", "app-312-slim", "app-312-full")
