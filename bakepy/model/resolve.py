@@ -74,36 +74,58 @@ class ResolvedProject:
             return self.select(["default"])
         if "default" in self.targets:
             return ("default",)
-        return tuple(name for name in self.targets if not name.startswith("_")) or tuple(
+        names = tuple(name for name in self.targets if not name.startswith("_")) or tuple(
             self.targets
         )
+        if not any(name in self.groups for name in names):
+            return names
+        # render writes these as its `default` group, where a name that is also a group's is that group
+        return self._members(names, {})
 
     def select(self, names: Sequence[str] = ()) -> tuple[str, ...]:
-        """Expand target and group names to target names (in order, once each); ConfigError on unknown names."""
+        """Expand target and group names to target names (in order, once each); ConfigError on unknown names.
+
+        As bake resolves them (buildx's Config.ResolveGroup): a group before a target of the same name, and
+        inside a group's expansion a name already being expanded is the target of that name."""
         from bakepy.errors import ConfigError
 
         if not names:
             return self.default_targets
         out: dict[str, None] = {}
-
-        def visit(name: str, stack: tuple[str, ...]) -> None:
-            if name in self.targets:
-                out[name] = None
-            elif name in self.groups:
-                if name in stack:
-                    return
-                for member in self.groups[name].targets:
-                    visit(member, (*stack, name))
-            else:
-                known = [*self.targets, *self.groups]
+        for name in names:
+            if name == "default" and name not in self.groups and name not in self.targets:
+                out.update(dict.fromkeys(self.default_targets))  # bake's own, as render writes it
+                continue
+            out.update(dict.fromkeys(self._group(name, {})))
+        for name in out:
+            if name not in self.targets:
+                known = list(dict.fromkeys([*self.targets, *self.groups]))
                 raise ConfigError(
                     f"unknown target or group {name!r}"
                     + (_did_you_mean(name, known) or f"; known: {', '.join(sorted(known))}")
                 )
-
-        for name in names:
-            visit(name, ())
         return tuple(out)
+
+    def _members(
+        self, members: Sequence[str], seen: dict[str, tuple[str, ...] | None]
+    ) -> tuple[str, ...]:
+        """A group's `members` as targets: each expanded by `_group`, and a member that gives nothing (a group
+        being expanded, or an empty one) taken as the target of that name, as bake does."""
+        out: list[str] = []
+        for member in members:
+            out.extend(self._group(member, seen) or (member,))
+        return tuple(dict.fromkeys(out))
+
+    def _group(self, name: str, seen: dict[str, tuple[str, ...] | None]) -> tuple[str, ...]:
+        """buildx's Config.group: a name is a group's before a target's; `seen` holds each group's targets once
+        expanded, and None while it expands (it then gives nothing)."""
+        if name in seen:
+            return seen[name] or ()
+        if name not in self.groups:
+            return (name,)
+        seen[name] = None
+        seen[name] = self._members(self.groups[name].targets, seen)
+        return seen[name] or ()
 
     def linked(self, name: str) -> tuple[str, ...]:
         """Targets linked as `target:NAME` contexts by `name`, transitively (bake builds them too)."""
@@ -354,11 +376,6 @@ class _Resolver:
                 if "has no value" not in str(exc):
                     raise ModelError(str(exc), ("variable", name, "default")) from None
         settings = self._settings()
-        for name in project.groups:
-            if name in project.targets:
-                raise ModelError(
-                    f"{name!r} is both a target and a group; rename one", ("group", name)
-                )
         partial: dict[str, Target] = {}
         origins: dict[str, str] = {}
         matrix_groups: dict[str, Group] = {}
@@ -378,7 +395,9 @@ class _Resolver:
                         else f"target {name!r} is defined twice (by {origins[name]!r} and {label!r})",
                         where,
                     )
-                if name in project.groups or (name != label and name in project.targets):
+                if definition.matrix is not None and (
+                    name in project.groups or (name != label and name in project.targets)
+                ):
                     raise ModelError(
                         f"matrix target {name!r} clashes with the {('group' if name in project.groups else 'target')} of that name",
                         where,
@@ -557,6 +576,8 @@ class _Resolver:
             for i, member in enumerate(groups[name].targets):
                 if member in groups:
                     if member in stack or member == name:
+                        if member in targets:
+                            continue  # bake's rule: a group's own name inside it is the target
                         raise ModelError(
                             f"groups contain each other: {' -> '.join((*stack, name, member))}",
                             ("group", name, "targets", i),

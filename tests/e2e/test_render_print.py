@@ -130,3 +130,17 @@ def test_print_resolves_to_the_model(
     for name, group in bake["group"].items():
         if name != "default":
             assert printed["group"][name] == group
+
+
+@pytest.mark.parametrize("name", ["app", "all", "app-debug", "tools", "outer", "inner", "default"])
+def test_a_name_shared_by_a_group_and_a_target_selects_what_bake_selects(
+    name: str, tmp_path: Path, ssh_agent_socket: str
+) -> None:
+    """bake resolves a name to the group before the target, and inside that group its own name to the target:
+    the model's selection is the set of targets `docker buildx bake --print NAME` prints."""
+    case = ROOT / "tests" / "fixtures" / "render" / "shared-names"
+    loaded = load_project(case / "bakepy.toml", env={})
+    bake_file = tmp_path / "docker-bake.json"
+    bake_file.write_text(dumps(render_bake(loaded.project)), encoding="utf-8")
+    printed = buildx_print(bake_file, [name], case, ssh_agent_socket)
+    assert set(loaded.project.resolved.select([name])) == set(printed["target"])

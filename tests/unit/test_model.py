@@ -415,6 +415,37 @@ def test_nested_groups_select_targets_once() -> None:
     assert resolved.select(["g2"]) == ("a", "b", "c")
 
 
+def test_a_name_shared_by_a_group_and_a_target_selects_as_bake_does() -> None:
+    """bake's ResolveGroup: the group first; inside it (or a group it holds) its own name is the target.
+    (Real buildx agrees: tests/e2e/test_render_print.py.) A group cycle with no target to end it is refused
+    (tests/fixtures/invalid/group-cycle.toml)."""
+    resolved = project(
+        {
+            "target": {
+                "app": {},
+                "app-debug": {},
+                "tools": {},
+                "default": {},
+                "outer": {},
+                "inner": {},
+            },
+            "group": {
+                "app": {"targets": ["app", "app-debug"]},
+                "all": {"targets": ["app", "tools"]},
+                "outer": {"targets": ["inner"]},
+                "inner": {"targets": ["outer", "tools"]},  # `outer` again: here the target
+                "default": {"targets": ["tools", "default"]},
+            },
+        }
+    ).resolved
+    assert resolved.select(["app"]) == ("app", "app-debug")
+    assert resolved.select(["all"]) == ("app", "app-debug", "tools")
+    assert resolved.select(["app-debug"]) == ("app-debug",)
+    assert resolved.select(["outer"]) == ("outer", "tools")
+    assert resolved.select(["inner"]) == ("inner", "tools")
+    assert resolved.default_targets == ("tools", "default")
+
+
 def test_unknown_selection_suggests() -> None:
     from bakepy.errors import ConfigError
 
