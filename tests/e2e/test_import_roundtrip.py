@@ -180,8 +180,9 @@ def _local(path: str) -> bool:
 
 def _normalised(printed: Mapping[str, Any], written: Sequence[str] | None = None) -> dict[str, Any]:
     """`bake --print` output with local context paths in canonical form (see the module docstring). Members
-    of the groups the files write keep their order (the import keeps it, issue 10); the groups bake makes
-    of a matrix target are sorted (bake lists them in Go map order, which changes between runs)."""
+    of the groups the files write, and of the groups bake makes of a matrix of one key, keep their order (the
+    import keeps it, issue 10); the groups bake makes of a matrix of several keys are sorted (bake lists them
+    in Go map order, which changes between runs). `written`: both kinds of ordered group."""
     out = json.loads(json.dumps(printed))
     for name, group in out.get("group", {}).items():
         members = list(dict.fromkeys(group.get("targets") or []))
@@ -201,9 +202,10 @@ def _compare(
     # bakepy has no --var: a variable set with `bake --var` at import is the environment variable for bakepy.
     variables = dict(v.split("=", 1) for v in wd.config.get("vars", []))
     rendered = wd.render(project_file, {**(env or {}), **variables})
-    from bakepy.bake.importer.resolve import BakeSource, _written_groups
+    from bakepy.bake.importer.resolve import BakeSource, _one_key_matrices, _written_groups
 
-    written = _written_groups(BakeSource(files=tuple(wd.files), cwd=wd.path))
+    source = BakeSource(files=tuple(wd.files), cwd=wd.path)
+    written = [*_written_groups(source), *_one_key_matrices(source)]
     for name in names:
         original = json.loads(wd.bake(wd.files, "--print", name, env=env))
         imported = json.loads(wd.bake([rendered.name], "--print", name, env=env))

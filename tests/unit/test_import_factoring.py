@@ -291,3 +291,25 @@ def test_private_targets_are_left_out_of_the_default_selection() -> None:
     resolved = load_toml(text, env={}).resolved
     assert resolved.default_targets == ("app",)
     assert resolved.select(["_base"]) == ("_base",)
+
+
+def test_a_matrix_of_one_key_whose_rows_cover_every_combination_keeps_its_written_order() -> None:
+    """runpod/containers: `matrix = { build = BUILDS }`, rows that happen to be every (os, version) pair,
+    listed version by version. bake lists a one-key matrix as written, so the rebuilt rows keep that order
+    (a matrix of several keys would get `_row_order`'s instead)."""
+    members = ("m-jammy-1", "m-noble-1", "m-jammy-2", "m-noble-2")
+    flat = _project(
+        {name: {"args": {"OS": name.split("-")[1], "V": name.split("-")[2]}} for name in members},
+        groups={"m": members},
+    )
+    factored = factoring.factor(flat, written_groups=(), ordered_matrices=("m",))
+    (m,) = factored.targets
+    rows = m.attributes["matrix"]["item"]
+    assert [(r["os"], r["v"]) for r in rows] == [
+        ("jammy", "1"), ("noble", "1"), ("jammy", "2"), ("noble", "2")
+    ]  # fmt: skip
+    _same_resolution(flat, factored)
+    unordered = factoring.factor(flat, written_groups=())
+    assert [(r["os"], r["v"]) for r in unordered.targets[0].attributes["matrix"]["item"]] == [
+        ("jammy", "1"), ("jammy", "2"), ("noble", "1"), ("noble", "2")
+    ]  # fmt: skip

@@ -258,6 +258,7 @@ def convert(resolved: ResolvedBake) -> ImportedProject:
             notes=(),
         ),
         written_groups=resolved.written_groups,
+        ordered_matrices=resolved.one_key_matrices,
         keep=resolved.requested,
     )
     # Every target bake printed is still there (written, or made by a matrix) but the folded private ones.

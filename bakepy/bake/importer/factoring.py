@@ -209,12 +209,15 @@ def factor(
     project: ImportedProject,
     *,
     written_groups: Sequence[str] | None = None,
+    ordered_matrices: Collection[str] = (),
     keep: Iterable[str] = (),
 ) -> ImportedProject:
     """`project` (flat, private targets included) with inherits and matrices where they resolve the same.
 
     `written_groups` are the groups the files define (others are bake's matrix groups; None: unknown, so no
-    matrix is rebuilt); private targets in `keep` (asked for by name) stay even when nothing inherits them.
+    matrix is rebuilt); `ordered_matrices`, the matrix groups whose members bake lists in written order (a
+    matrix of one key), keep that order; private targets in `keep` (asked for by name) stay even when nothing
+    inherits them.
     """
     flat = _resolved(project)
     privates = {t.name: t.attributes for t in project.targets if t.name.startswith("_")}
@@ -244,7 +247,7 @@ def factor(
         return _prune(project, wanted)
 
     if written_groups is not None:
-        candidate = _matrices(candidate, flat, set(written_groups))
+        candidate = _matrices(candidate, flat, set(written_groups), set(ordered_matrices))
     return candidate
 
 
@@ -314,21 +317,24 @@ def _matrices(
     project: ImportedProject,
     flat: tuple[dict[str, Any], dict[str, Any]],
     written_groups: set[str],
+    ordered: set[str],
 ) -> ImportedProject:
-    """Each group bake made of a matrix, written as that matrix again where it resolves the same."""
+    """Each group bake made of a matrix, written as that matrix again where it resolves the same; the members of
+    an `ordered` one (a matrix of one key) in the order bake listed them, those of the others in `_row_order`."""
     current = project
-    # the members of the matrices rebuilt so far: bake's order of them is no order
+    # the members of the matrices of several keys rebuilt so far: bake's order of them is no order
     free: set[str] = set()
     for group in project.groups:
         if group.name in written_groups or len(group.targets) < 2:
             continue
-        rebuilt = _as_matrix(current, group)
+        keep_order = group.name in ordered
+        rebuilt = _as_matrix(current, group, keep_order=keep_order)
         if rebuilt is None:
             continue
         before, got = _resolved(current), _resolved(rebuilt)
         if before is None or got is None:
             continue
-        unordered = free | set(group.targets)
+        unordered = free if keep_order else free | set(group.targets)
         if not _differences(flat, got, unordered=unordered) and set(got[0]) == set(before[0]):
             current, free = rebuilt, unordered
     return current
@@ -359,7 +365,9 @@ def _row_order(columns: Mapping[str, Sequence[str]]) -> list[int]:
     return list(range(count))
 
 
-def _as_matrix(project: ImportedProject, group: ImportedGroup) -> ImportedProject | None:
+def _as_matrix(
+    project: ImportedProject, group: ImportedGroup, *, keep_order: bool = False
+) -> ImportedProject | None:
     by_name = {t.name: t for t in project.targets}
     members = [by_name.get(m) for m in group.targets]
     if group.name in by_name or group.description:
@@ -411,7 +419,8 @@ def _as_matrix(project: ImportedProject, group: ImportedGroup) -> ImportedProjec
         ((only_key, only),) = columns.items()
         matrix = {only_key: list(only)}
     else:
-        rows: list[Value] = [{k: v[i] for k, v in columns.items()} for i in _row_order(columns)]
+        order = range(len(group.targets)) if keep_order else _row_order(columns)
+        rows: list[Value] = [{k: v[i] for k, v in columns.items()} for i in order]
         matrix = {"item": rows}
 
     attributes: dict[str, Value] = {}

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from bakepy.bake.importer.hcltext import matrix_keys
 from bakepy.bake.importer.imported import BUILTIN_VARIABLES, DEFAULT_BAKE_FILES
 from bakepy.bake.importer.printed import _normalised_targets, _shape
 from bakepy.errors import BakepyError, ConfigError, NothingToDoError, ToolMissingError
@@ -107,6 +108,8 @@ class ResolvedBake:
     written_groups: tuple[str, ...] | None = (
         None  # groups the files define (None: unknown, keep bake's order)
     )
+    # Targets whose matrix has one key in the files (bakepy.bake.importer.hcltext): their groups keep bake's order.
+    one_key_matrices: tuple[str, ...] = ()
     clock_used: bool = False  # the files call timestamp(): its value is the time of the import
     # Variables whose value at import came from the environment (not from the files or --var).
     from_environment: tuple[str, ...] = ()
@@ -285,6 +288,7 @@ def resolve_bake(source: BakeSource, runner: BakeRunner) -> ResolvedBake:
         combined=combined,
         builtins_used=_builtins_used(source),
         written_groups=_written_groups(source),
+        one_key_matrices=_one_key_matrices(source),
         clock_used=any(_CLOCK.search(text) for text in _source_texts(source)),
         from_environment=tuple(
             v.name
@@ -346,17 +350,29 @@ def _written_groups(source: BakeSource) -> tuple[str, ...]:
 
 
 def _source_texts(source: BakeSource) -> list[str]:
-    texts: list[str] = []
+    return list(_named_source_texts(source).values())
+
+
+def _named_source_texts(source: BakeSource) -> dict[str, str]:
+    """Each bake file's name (as given, `-` for stdin) → its text; files that cannot be read are left out."""
+    texts: dict[str, str] = {}
     base = source.cwd or Path.cwd()
     for name in source.files or _discovered(source.cwd):
         if name == "-":
-            texts.append((source.stdin or b"").decode(errors="replace"))
+            texts[name] = (source.stdin or b"").decode(errors="replace")
             continue
         try:
-            texts.append((base / name).read_text(errors="replace"))
+            texts[name] = (base / name).read_text(errors="replace")
         except OSError:
             continue
     return texts
+
+
+def _one_key_matrices(source: BakeSource) -> tuple[str, ...]:
+    """Targets whose matrix the files write with one key: bake lists the group it makes in written order."""
+    return tuple(
+        name for name, keys in matrix_keys(_named_source_texts(source)).items() if keys == 1
+    )
 
 
 def _probe_variables(
