@@ -544,6 +544,27 @@ def test_clock_values_are_listed_not_frozen_silently() -> None:
     assert "# - variable.BUILT: is the clock" in importer.to_toml(project)
 
 
+def test_a_value_made_from_the_clock_gets_an_example_of_its_own_shape() -> None:
+    """socheatsok78/dockerfiles: RELEASE_BY_DATE_TAG = "RELEASE.${formatdate("YYYY-MM-DD", timestamp())}" in a
+    tag. The note says the variable is made from the clock, and its example keeps the value's form (an RFC 3339
+    time there would put colons in a tag)."""
+    value = "RELEASE.2026-11-29"
+    baseline = {"app": {"tags": [f"acme/app:{value}"]}}
+    sentinel = importer_resolve.sentinel(0)
+    probed = {"app": {"tags": [f"acme/app:{sentinel}"]}}
+    resolved = _resolved(
+        baseline,
+        variables=(importer_resolve.BakeVariable("RELEASE_TAG", value, None),),
+        probes=(importer_resolve.Probe((("RELEASE_TAG", sentinel),), {"target": probed}),),
+        combined=importer_resolve.Probe((("RELEASE_TAG", sentinel),), {"target": probed}),
+        clock_used=True,
+    )
+    (note,) = importer.convert(resolved).notes
+    assert note.where == "variable.RELEASE_TAG"
+    assert note.message.startswith("is made from the clock (timestamp()) in bake")
+    assert 'RELEASE_TAG="RELEASE.$(date -u +%Y-%m-%d)"' in note.message
+
+
 def test_values_from_the_import_environment_are_listed() -> None:
     resolved = _resolved(
         {"app": {"tags": ["acme/app:abc123"]}},

@@ -296,7 +296,30 @@ def convert(resolved: ResolvedBake) -> ImportedProject:
 
 
 # What timestamp() (RFC 3339) and formatdate() of it commonly print: a date, optionally with a time.
-_CLOCK_VALUE = re.compile(r"(19|20)\d\d-?[01]\d-?[0-3]\d([T ]?[0-2]\d:?[0-5]\d)?")
+_CLOCK_VALUE = re.compile(
+    r"(?:19|20)\d\d(?P<d1>-?)[01]\d(?P<d2>-?)[0-3]\d"
+    r"(?:(?P<at>[T ]?)(?P<hour>[0-2]\d)(?P<t1>:?)[0-5]\d(?:(?P<t2>:?)(?P<second>[0-5]\d))?(?P<zone>Z?))?"
+)
+
+
+def _stamped(value: str, clock: re.Match[str]) -> str:
+    """`value` as a shell word whose clock part `date -u` makes in the same shape: "RELEASE.2026-11-29" →
+    "RELEASE.$(date -u +%Y-%m-%d)", so what the example sets has the form the import saw (a tag stays valid)."""
+    import shlex
+
+    part = clock.groupdict()
+    form = f"%Y{part['d1']}%m{part['d2']}%d"
+    if part["hour"] is not None:
+        form += f"{part['at']}%H{part['t1']}%M"
+        if part["second"] is not None:
+            form += f"{part['t2']}%S"
+        form += part["zone"] or ""
+
+    def literal(text: str) -> str:
+        return re.sub(r'([\\"$`])', r"\\\1", text)
+
+    before, after = value[: clock.start()], value[clock.end() :]
+    return f'"{literal(before)}$(date -u +{shlex.quote(form)}){literal(after)}"'
 
 
 def _frozen_notes(
@@ -306,19 +329,33 @@ def _frozen_notes(
     (timestamp(), formatdate(…, timestamp())) and variables set in the import's environment."""
     if resolved.clock_used:
         for variable in variables:
-            if variable.default and _CLOCK_VALUE.search(variable.default):
+            if variable.default and (clock := _CLOCK_VALUE.search(variable.default)):
+                what = (
+                    "is the clock (timestamp()) in bake; its default is the time of the import"
+                    if clock.group(0) == variable.default
+                    else "is made from the clock (timestamp()) in bake; its default is its value at the import"
+                )
                 yield ImportNote(
                     f"variable.{variable.name}",
-                    f"is the clock (timestamp()) in bake; its default is the time of the import, "
-                    f"{json.dumps(variable.default)}, frozen: set {variable.name} at build time "
-                    f'(e.g. {variable.name}="$(date -u +%Y-%m-%dT%H:%M:%SZ)") to stamp each build',
+                    f"{what}, {json.dumps(variable.default)}, frozen: set {variable.name} at build time "
+                    f"(e.g. {variable.name}={_stamped(variable.default, clock)}) to stamp each build",
                 )
         followed = {v.name for v in variables}
         for path, value in _leaves(baseline, "target"):
             if not isinstance(value, str) or not _CLOCK_VALUE.search(value):
                 continue
-            owner = next(
-                (v for v in resolved.variables if v.name in followed and v.value == value), None
+            owner = (
+                next(  # a kept variable whose value lands in it: `${NAME}` there follows the clock
+                    (
+                        v
+                        for v in resolved.variables
+                        if v.name in followed
+                        and v.value
+                        and _CLOCK_VALUE.search(v.value)
+                        and v.value in value
+                    ),
+                    None,
+                )
             )
             if owner is None:
                 yield ImportNote(
