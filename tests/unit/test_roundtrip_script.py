@@ -140,6 +140,12 @@ def test_clock_values_only_near_now() -> None:
     assert rt.clock_values(text, NOW) == ["2026-03-04T05:06:01Z", "2026-03-04T06:00:00+01:00"]
 
 
+def test_clock_dates_of_the_day_are_clock_values() -> None:
+    """formatdate("YYYY-MM-DD", timestamp()) prints a date: today's (or a day either side) counts, others not."""
+    text = "RELEASE.2026-03-04 20260303 2019-01-01 12345678 2026-03-04-rc1"
+    assert rt.clock_values(text, NOW) == ["2026-03-04", "20260303"]
+
+
 def test_mask_clock_records_paths() -> None:
     masked: list[str] = []
     value = {"target": {"a": {"labels": {"created": "2026-03-04T05:06:00Z"}, "tags": ["x"]}}}
@@ -300,6 +306,38 @@ def test_case_group_order_kept_when_bake_is_stable(tmp_path: Path) -> None:
     imported = {"g": {"group": {"g": {"targets": ["fmt", "vet"]}}}}
     result = _run(tmp_path, FakeTools(original, imported))
     assert (result.status, result.kind) == ("FAIL", "group-order")
+
+
+class ShiftingTools(FakeTools):
+    """bake printing a matrix group of several keys: the first print in one nesting, every later one in the
+    other (one nesting can come up far more often than the other)."""
+
+    prints = 0
+
+    def print_(self, files: Sequence[str], name: str) -> dict[str, Any]:
+        if files == [f"{rt.WORK_PREFIX}render.json"]:
+            return super().print_(files, name)
+        self.prints += 1
+        order = (
+            ["m-a-1", "m-b-1", "m-a-2", "m-b-2"]
+            if self.prints == 1
+            else ["m-a-1", "m-a-2", "m-b-1", "m-b-2"]
+        )
+        return {"group": {"m": {"targets": order}}}
+
+
+def test_case_group_order_is_free_when_the_original_print_itself_differs(tmp_path: Path) -> None:
+    imported = {"m": {"group": {"m": {"targets": ["m-a-1", "m-a-2", "m-b-1", "m-b-2"]}}}}
+    result = _run(tmp_path, ShiftingTools({"m": {}}, imported))
+    assert result.status == "OK", result.reason
+
+
+def test_kept_folder_names_stay_under_the_file_system_limit() -> None:
+    assert rt.kept_name("owner__repo/docker-bake.hcl") == "owner__repo__docker-bake.hcl"
+    long_set = " + ".join(f"owner__repo/dir{i}__docker-bake.hcl" for i in range(12))
+    name = rt.kept_name(long_set)
+    assert len(name.encode()) <= 200 and name.startswith("owner__repo__dir0__docker-bake.hcl+")
+    assert name != rt.kept_name(long_set + " + x.hcl")
 
 
 # -- reports -------------------------------------------------------------------------------------------------
