@@ -24,7 +24,7 @@ The temporary directory holds a copy of the case's files and a symlink to every 
 directory, so that paths the definition names (secret sources, contexts) resolve as they would there; both
 sides run from it, so relative paths print the same. bake and bakepy run with a small fixed environment (PATH,
 HOME, DOCKER_CONFIG, a dummy SSH_AUTH_SOCK): CI variables of the machine running the check do not leak into
-variables of the files.
+variables of the files. `--env NAME=VALUE` adds to it, for files that need a variable or an env secret set.
 
 The core (discovery, comparison, masking, reporting) is pure and unit-tested in
 tests/unit/test_roundtrip_script.py; only `BakeTools` starts processes.
@@ -704,6 +704,12 @@ def _unless_unstable(
 # -- command line --------------------------------------------------------------------------------------------
 
 
+def _assignment(value: str) -> str:
+    if "=" not in value or value.startswith("="):
+        raise argparse.ArgumentTypeError(f"{value!r}: write NAME=VALUE")
+    return value
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description="Round-trip every bake file under DIR through bakepy import/render and compare "
@@ -717,6 +723,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument(
         "-j", "--jobs", type=int, default=os.cpu_count() or 2, help="cases run at once"
+    )
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        type=_assignment,
+        metavar="NAME=VALUE",
+        help="an environment variable for both sides of every case (repeatable): what a file needs set, "
+        "a secret's env source or a version its tags are empty without",
     )
     parser.add_argument(
         "--keep",
@@ -762,12 +777,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.keep is not None:
         args.keep.mkdir(parents=True, exist_ok=True)
     bakepy = tuple(args.bakepy.split())
+    extra_env = dict(value.split("=", 1) for value in args.env)
     home = Path(os.environ.get("HOME", "/root"))
 
     def tools(work: Path, ssh_sock: Path) -> BakeTools:
         return BakeTools(
             cwd=work,
-            env=clean_env(home, ssh_sock),
+            env={**clean_env(home, ssh_sock), **extra_env},
             bakepy=bakepy,
             docker=docker,
             timeout=args.timeout,

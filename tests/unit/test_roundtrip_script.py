@@ -424,3 +424,10 @@ def test_case_whose_original_buildx_would_not_build_is_skipped(tmp_path: Path) -
 )
 def test_unbuildable_tag(tags: list[str], bad: str | None) -> None:
     assert rt.unbuildable_tag({"target": {"t": {"tags": tags}}}) == bad
+
+
+def test_env_assignments_are_name_value() -> None:
+    assert rt._assignment("MY_TOKEN=x=y") == "MY_TOKEN=x=y"
+    for bad in ("MY_TOKEN", "=x"):
+        with pytest.raises(rt.argparse.ArgumentTypeError, match="write NAME=VALUE"):
+            rt._assignment(bad)
