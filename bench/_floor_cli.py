@@ -1,35 +1,18 @@
 """The least a typer + pydantic command that validates a TOML project pays: bench/startup.py's floor.
 
-One typer command with options of the kinds `bakepy plan` takes, one pydantic model for the project's tables,
-tomllib to read it, and the validated project printed as JSON. Nothing of bakepy is imported.
+One typer command with options of the kinds `bakepy plan` takes, one pydantic model for the project's tables
+(bench/_floor_model.py), tomllib to read it, and the validated project printed as JSON. Nothing of bakepy is
+imported. With FLOOR_PART=typer the command prints `{}` and imports no model: the floor's typer half alone
+(typer 0.29 coerces options through pydantic, so that still imports pydantic).
 """
 
 from __future__ import annotations
 
-import json
-import sys
+import os
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
-from pydantic import BaseModel, ConfigDict
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # as bakepy reads TOML on 3.10
-    import tomli as tomllib
-
-
-class Table(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True)
-
-
-class Project(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True)
-    project: Table
-    target: dict[str, Table] = {}
-    variable: dict[str, Table] = {}
-
 
 app = typer.Typer(add_completion=False)
 
@@ -41,9 +24,12 @@ def plan(
     var: Annotated[list[str] | None, typer.Option("--var")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    data: dict[str, Any] = tomllib.loads((file or Path("bakepy.toml")).read_text())
-    project = Project.model_validate(data)
-    print(json.dumps(project.model_dump(), indent=2, sort_keys=True))
+    if os.environ.get("FLOOR_PART") == "typer":
+        print("{}")
+        return
+    from _floor_model import project_json
+
+    print(project_json(file or Path("bakepy.toml")))
 
 
 @app.command()

@@ -5,8 +5,8 @@ Sides, each a whole command in a fresh interpreter, run in turn every round:
 - python_start: `python -c pass`, the interpreter alone;
 - floor: bench/_floor_cli.py — typer parses the same options, pydantic validates the same TOML, JSON out;
   what any CLI built on the libraries bakepy is built on pays before doing anything of its own;
-- typer_only, pydantic_only: bench/_floor_parts.py — each half of the floor alone (typer's command with no
-  model; the model with no CLI library), to show what each costs;
+- typer_only, pydantic_only: each half of the floor alone, to show what each costs: the floor's command
+  printing `{}` with no model (FLOOR_PART=typer), and bench/_floor_model.py, the model with no CLI library;
 - bakepy_version: `bakepy --version` (typer and bakepy's command modules, no model);
 - bakepy_plan: `bakepy plan --json` of that project (start-up, load, render, plan: the fixed overhead
   issue 9 names, aim ≤ 0.15 s).
@@ -19,6 +19,7 @@ Usage: python bench/startup.py [--rounds 15]
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import tempfile
@@ -39,15 +40,23 @@ def main() -> None:
         root = Path(tmp)
         write_project(root, ["127.0.0.1:5000", "127.0.0.1:5001"], "bench-startup/app", 0)
 
-        def run(*argv: str) -> None:
-            subprocess.run([python, *argv], cwd=root, check=True, capture_output=True)
+        floor_cli = str(ROOT / "bench" / "_floor_cli.py")
+
+        def run(*argv: str, env: dict[str, str] | None = None) -> None:
+            subprocess.run(
+                [python, *argv],
+                cwd=root,
+                check=True,
+                capture_output=True,
+                env={**os.environ, **(env or {})},
+            )
 
         times = interleaved(
             args.rounds,
             python_start=lambda _r: run("-c", "pass"),
-            floor=lambda _r: run(str(ROOT / "bench" / "_floor_cli.py"), "plan", "--json"),
-            typer_only=lambda _r: run(str(ROOT / "bench" / "_floor_parts.py"), "typer"),
-            pydantic_only=lambda _r: run(str(ROOT / "bench" / "_floor_parts.py"), "pydantic"),
+            floor=lambda _r: run(floor_cli, "plan", "--json"),
+            typer_only=lambda _r: run(floor_cli, "plan", "--json", env={"FLOOR_PART": "typer"}),
+            pydantic_only=lambda _r: run(str(ROOT / "bench" / "_floor_model.py")),
             bakepy_version=lambda _r: run("-m", "bakepy", "--version"),
             bakepy_plan=lambda _r: run("-m", "bakepy", "plan", "--json"),
         )
