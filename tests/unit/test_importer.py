@@ -10,7 +10,7 @@ import ast
 import json
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -523,20 +523,30 @@ def test_no_targets_at_all() -> None:
         importer.resolve_bake(importer.BakeSource(), runner)
 
 
+def _one_variable_at_the_clock(
+    name: str, value: str, targets: Callable[[str], dict[str, Any]]
+) -> Any:
+    """What bake printed for files whose variable `name` was `value` from timestamp(): `targets(value)`, and
+    `targets(sentinel)` when the probe set it."""
+    sentinel = importer_resolve.sentinel(0)
+    probe = importer_resolve.Probe(((name, sentinel),), {"target": targets(sentinel)})
+    return _resolved(
+        targets(value),
+        variables=(importer_resolve.BakeVariable(name, value, None),),
+        probes=(probe,),
+        combined=probe,
+        clock_used=True,
+    )
+
+
 def test_clock_values_are_listed_not_frozen_silently() -> None:
     # issue 10: `variable "BUILT" { default = timestamp() }` and a formatdate() label, both frozen at import.
     stamp = "2026-11-28T20:46:24Z"
-    baseline = {"img": {"labels": {"built": stamp, "day": "20261128"}}}
-    sentinel = importer_resolve.sentinel(0)
-    probed = {"img": {"labels": {"built": sentinel, "day": "20261128"}}}
-    resolved = _resolved(
-        baseline,
-        variables=(importer_resolve.BakeVariable("BUILT", stamp, None),),
-        probes=(importer_resolve.Probe((("BUILT", sentinel),), {"target": probed}),),
-        combined=importer_resolve.Probe((("BUILT", sentinel),), {"target": probed}),
-        clock_used=True,
+    project = importer.convert(
+        _one_variable_at_the_clock(
+            "BUILT", stamp, lambda v: {"img": {"labels": {"built": v, "day": "20261128"}}}
+        )
     )
-    project = importer.convert(resolved)
     assert [n.where for n in project.notes] == ["variable.BUILT", "target.img.labels.day"]
     assert "is the clock (timestamp())" in project.notes[0].message
     assert '"2026-11-28T20:46:24Z"' in project.notes[0].message
@@ -548,16 +558,8 @@ def test_a_value_made_from_the_clock_gets_an_example_of_its_own_shape() -> None:
     """socheatsok78/dockerfiles: RELEASE_BY_DATE_TAG = "RELEASE.${formatdate("YYYY-MM-DD", timestamp())}" in a
     tag. The note says the variable is made from the clock, and its example keeps the value's form (an RFC 3339
     time there would put colons in a tag)."""
-    value = "RELEASE.2026-11-29"
-    baseline = {"app": {"tags": [f"acme/app:{value}"]}}
-    sentinel = importer_resolve.sentinel(0)
-    probed = {"app": {"tags": [f"acme/app:{sentinel}"]}}
-    resolved = _resolved(
-        baseline,
-        variables=(importer_resolve.BakeVariable("RELEASE_TAG", value, None),),
-        probes=(importer_resolve.Probe((("RELEASE_TAG", sentinel),), {"target": probed}),),
-        combined=importer_resolve.Probe((("RELEASE_TAG", sentinel),), {"target": probed}),
-        clock_used=True,
+    resolved = _one_variable_at_the_clock(
+        "RELEASE_TAG", "RELEASE.2026-11-29", lambda v: {"app": {"tags": [f"acme/app:{v}"]}}
     )
     (note,) = importer.convert(resolved).notes
     assert note.where == "variable.RELEASE_TAG"
