@@ -156,35 +156,46 @@ def var_environment(variables: list[str] | None) -> dict[str, str] | None:
 
 
 MetadataBakeOpt = Annotated[
-    Path | None,
+    list[Path] | None,
     typer.Option(
         "--metadata-bake",
         metavar="FILE",
-        help="docker/metadata-action's bake file: its target (docker-metadata-action) replaces the "
-        "project's target of that name, which targets inherit.",
+        help="docker/metadata-action's bake file: its target (docker-metadata-action) is merged into the "
+        "project's target of that name, which targets inherit, as `bake -f … -f FILE` merges it "
+        "(repeatable: bake-file-tags, then bake-file-labels or bake-file-annotations).",
         dir_okay=False,
     ),
 ]
 
 
 def with_metadata_bake(
-    loaded: LoadedProject, metadata_bake: Path | None, variables: list[str] | None
+    loaded: LoadedProject, metadata_bake: list[Path] | None, variables: list[str] | None
 ) -> LoadedProject:
-    """`loaded` with `--metadata-bake`'s target in place of the project's target of that name (unchanged
-    without one); `--var` values are seen again, as the overlay validates the project again."""
-    if metadata_bake is None:
+    """`loaded` with each `--metadata-bake` file's target merged into the project's target of that name, in
+    order (unchanged without one); `--var` values are seen again, as the overlay validates the project again."""
+    if not metadata_bake:
         return loaded
     import dataclasses
 
     from bakepy.model import ENVIRONMENT
     from bakepy.tagging.overlay import overlay_project
 
+    project = loaded.project
     token = ENVIRONMENT.set(var_environment(variables))
     try:
-        overlaid = overlay_project(loaded.project, metadata_bake, source=loaded.path.name)
+        for path in metadata_bake:
+            project = overlay_project(project, path, source=loaded.path.name)
     finally:
         ENVIRONMENT.reset(token)
-    return dataclasses.replace(loaded, project=overlaid)
+    return dataclasses.replace(loaded, project=project)
+
+
+def untagged_metadata(metadata_bake: list[Path] | None) -> list[Path]:
+    """The `--metadata-bake` files whose target has an empty `tags` (metadata-action made no tag for this event,
+    e.g. a pull request with release rules only)."""
+    from bakepy.tagging.overlay import read_overlay
+
+    return [path for path in metadata_bake or () if read_overlay(path)[1].get("tags") == []]
 
 
 LoadOpt = Annotated[

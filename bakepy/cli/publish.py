@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -88,7 +89,6 @@ def publish(
     from bakepy.engine.runner import Runner
     from bakepy.errors import ConfigError
     from bakepy.inputs import check_build_inputs, check_records_dir
-    from bakepy.publish.plan import plan_publish
     from bakepy.publish.run import WORKDIR, publish_project
 
     if progress not in ("auto", "plain"):
@@ -100,9 +100,8 @@ def publish(
     # before anything is built: where the records go, and what buildx will be asked to read
     if not dry_run:
         check_records_dir(records or loaded.path.parent / WORKDIR / "records")
-    plan_publish(
-        loaded.project, targets or ()
-    )  # the values first: a bad tag is a bad tag, Dockerfile or not
+    if push:  # the values first: a bad tag is a bad tag, Dockerfile or not (--no-push uses no tag)
+        _plan_or_explain(loaded.project, targets or (), metadata_bake)
     check_build_inputs(loaded.project.resolved, loaded.path.parent, targets or ())
     log: list[str] = []
     chosen = chosen_builder(builder, loaded.project)
@@ -134,6 +133,28 @@ def publish(
         Console(stderr=True, highlight=False).print("dry run: nothing was built or pushed")
     else:
         print_summary(report.published, seconds=time.monotonic() - started, durations=durations)
+
+
+def _plan_or_explain(
+    project: Any, targets: Sequence[str], metadata_bake: list[Path] | None
+) -> None:
+    """The publish plan's checks; a target with nowhere to publish because metadata-action's file had no tags
+    is said to be that, with the way to build it anyway."""
+    from bakepy.cli.options import untagged_metadata
+    from bakepy.errors import ConfigError
+    from bakepy.publish.plan import plan_publish
+
+    try:
+        plan_publish(project, targets)
+    except ConfigError as exc:
+        untagged = untagged_metadata(metadata_bake)
+        if not untagged or not exc.message.endswith("publishes nowhere"):
+            raise
+        raise ConfigError(
+            f"{exc.message}: {untagged[0]} has no tags (metadata-action made none for this event, e.g. a pull "
+            "request with release rules only)",
+            hint="build without pushing with --no-push (set push only for the events that tag)",
+        ) from None
 
 
 def _in_context(

@@ -78,6 +78,7 @@ def render(
         ),
     ] = None,
     var: VarOpt = None,
+    metadata_bake: MetadataBakeOpt = None,
     strict: StrictOpt = False,
 ) -> None:
     """Render the project as a docker-bake.json that `docker buildx bake -f FILE` builds as is."""
@@ -95,7 +96,7 @@ def render(
 
     from bakepy.ci.running import on_ci
 
-    loaded = load_with_vars(file, var)
+    loaded = with_metadata_bake(load_with_vars(file, var), metadata_bake, var)
     print_warnings(loaded.project, strict)
     # on GitHub Actions / GitLab CI, [ci.github] / [ci.gitlab] cache, as `bakepy build` uses it there
     project = on_ci(loaded.project, os.environ)

@@ -3,8 +3,8 @@
 metadata-action writes one target (`docker-metadata-action` unless its `bake-target` input says otherwise)
 holding this run's `tags`, `labels`, `annotations` and `args`; bake-action users list that file after their own,
 and their targets `inherits = ["docker-metadata-action"]`. `overlay_project` does the same to a bakepy project:
-the file's target replaces the project's target of that name (an empty placeholder, kept out of the default
-group) and the project is resolved again, so every inheriting target gets the run's values, without baking
+the file's target is merged into the project's target of that name (an empty placeholder, kept out of the
+default group), as bake merges a target a later file defines again, and the project is resolved again, so every inheriting target gets the run's values, without baking
 one run's tags into bakepy.toml. Pure: the file is read, nothing runs.
 """
 
@@ -40,6 +40,8 @@ def read_overlay(path: Path) -> tuple[str, dict[str, Any]]:
         raise ConfigError(
             f"{path}: target: expected exactly one target (metadata-action's `docker-metadata-action`), "
             f"found {len(targets) if isinstance(targets, dict) else 'none'}",
+            hint="pass a file metadata-action wrote (its bake-file, bake-file-tags, bake-file-labels or "
+            "bake-file-annotations output), one --metadata-bake each",
         )
     ((name, body),) = targets.items()
     if not isinstance(body, dict):
@@ -53,7 +55,9 @@ def read_overlay(path: Path) -> tuple[str, dict[str, Any]]:
 
 
 def overlay_project(project: Project, path: Path, *, source: str = "bakepy.toml") -> Project:
-    """`project` with the metadata bake file's target in place of the project's target of that name."""
+    """`project` with the metadata bake file's target merged into the project's target of that name, as bake
+    merges a target a later `-f` file defines again. Several files (metadata-action's `bake-file-tags` and
+    `bake-file-labels`, say) are overlaid one after the other, in the order bake would read them."""
     from pydantic import ValidationError
 
     from bakepy.model import Project, explain_error, format_path
@@ -67,10 +71,16 @@ def overlay_project(project: Project, path: Path, *, source: str = "bakepy.toml"
         )
     dump = project.model_dump(by_alias=True, exclude_unset=True)
     placeholder = dict(dump.get("target", {}).get(name) or {})
-    placeholder.update({k: v for k, v in values.items() if k != "labels" and k != "args"})
+    # bake's merge of a target defined again in a later file (buildx's Target.Merge): tags replaced, labels and
+    # args merged key by key (a null value leaves the key as it was), annotations appended
+    if "tags" in values:
+        placeholder["tags"] = values["tags"]
     for key in ("labels", "args"):
         if key in values:
-            placeholder[key] = {**placeholder.get(key, {}), **values[key]}
+            given = {k: v for k, v in values[key].items() if v is not None}
+            placeholder[key] = {**placeholder.get(key, {}), **given}
+    if "annotations" in values:
+        placeholder["annotations"] = [*placeholder.get("annotations", ()), *values["annotations"]]
     dump.setdefault("target", {})[name] = placeholder
     try:
         return Project.model_validate(dump)

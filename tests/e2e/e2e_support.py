@@ -13,6 +13,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 from stack import Stack
 
@@ -149,3 +150,19 @@ def nonce_project(root: Path, registries: list[str], repo: str, tags: list[str])
         """,
         NONCE_DOCKERFILE,
     )
+
+
+def bake_print(files: list[Path | str], names: list[str], cwd: Path, env: dict[str, str]) -> Any:
+    """`docker buildx bake -f FILE… --print NAME…` as JSON (needs only the buildx plugin, no builder)."""
+    docker = shutil.which("docker")
+    assert docker is not None, "the docker CLI is not installed"
+    done = subprocess.run(
+        [docker, "buildx", "bake", *(a for f in files for a in ("-f", str(f))), "--print", *names],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)

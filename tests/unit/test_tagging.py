@@ -565,6 +565,47 @@ def test_metadata_action_bake_file_overlays_the_inheriting_targets(tmp_path: Pat
     assert build.annotations == ("manifest:org.opencontainers.image.version=1.2.3",)
 
 
+def test_metadata_bake_files_merge_into_the_placeholder_as_bake_merges_a_later_file(
+    tmp_path: Path,
+) -> None:
+    """metadata-action's README combines bake-file-tags with bake-file-labels (and -annotations): each file is
+    merged in turn as buildx's Target.Merge does (tags replaced, labels and args by key with nulls skipped,
+    annotations appended), over the placeholder's own values."""
+    meta = META_BAKE["target"]["docker-metadata-action"]
+    files = {
+        "tags.json": {"tags": meta["tags"], "args": meta["args"]},
+        "labels.json": {"labels": {**meta["labels"], "org.opencontainers.image.licenses": None}},
+        "annotations.json": {"annotations": meta["annotations"]},
+    }
+    for name, body in files.items():
+        (tmp_path / name).write_text(json.dumps({"target": {"docker-metadata-action": body}}))
+    p = Project.model_validate(
+        {
+            "target": {
+                "docker-metadata-action": {
+                    "tags": ["name/app:placeholder"],
+                    "labels": {"org.opencontainers.image.licenses": "MIT"},
+                    "annotations": ["manifest:com.example.placeholder=1"],
+                },
+                "build": {"inherits": ["docker-metadata-action"]},
+            },
+        }
+    )
+    for name in files:
+        p = overlay_project(p, tmp_path / name)
+    build = p.resolved.targets["build"]
+    assert build.tags == ("name/app:1.2.3", "name/app:1.2", "name/app:latest")
+    assert build.labels == {
+        "org.opencontainers.image.licenses": "MIT",
+        "org.opencontainers.image.version": "1.2.3",
+    }
+    assert build.args == {"DOCKER_META_VERSION": "1.2.3"}
+    assert build.annotations == (
+        "manifest:com.example.placeholder=1",
+        "manifest:org.opencontainers.image.version=1.2.3",
+    )
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [
