@@ -523,6 +523,14 @@ def test_no_targets_at_all() -> None:
         importer.resolve_bake(importer.BakeSource(), runner)
 
 
+def test_a_compose_file_that_builds_nothing_has_no_targets() -> None:
+    """frappe_docker's devcontainer compose file: services with `image:` only. bake lists its own `default` group
+    and prints it with `"targets": null`; that is nothing to import, not a crash."""
+    runner = ReplayRunner([{"args": LIST, "json": [{"name": "default", "group": True}]}])
+    with pytest.raises(NothingToDoError, match="the bake definition has no targets"):
+        importer.resolve_bake(importer.BakeSource(), runner)
+
+
 def _one_variable_at_the_clock(
     name: str, value: str, targets: Callable[[str], dict[str, Any]]
 ) -> Any:

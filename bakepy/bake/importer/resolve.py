@@ -241,7 +241,8 @@ def resolve_bake(source: BakeSource, runner: BakeRunner) -> ResolvedBake:
     except _BuildxRejected as exc:
         raise _user_error(source, exc) from None
     names = list(source.targets) or ["*"]
-    if not listing and not source.targets:
+    if not any(not entry.group for entry in listing) and not source.targets:
+        # nothing at all, or only bake's own `default` group (a compose file whose services build nothing)
         raise NothingToDoError(f"{source.describe()}: the bake definition has no targets")
     try:
         printed = _print(runner, source, names)
@@ -261,7 +262,7 @@ def resolve_bake(source: BakeSource, runner: BakeRunner) -> ResolvedBake:
             # bake adds every requested name to the `default` group it prints, so ask for it alone.
             only_default = _print(runner, source, ["default"])
             default_group = tuple(
-                only_default.get("group", {}).get("default", {}).get("targets", [])
+                ((only_default.get("group") or {}).get("default") or {}).get("targets") or []
             )
         variables = _parse_variables(
             _json(
@@ -310,8 +311,8 @@ def _print(runner: BakeRunner, source: BakeSource, names: Sequence[str]) -> dict
 
 
 def _group_refers(printed: Mapping[str, Any], name: str) -> bool:
-    groups = printed.get("group", {})
-    return any(name in g.get("targets", []) for key, g in groups.items() if key != "default")
+    groups = printed.get("group") or {}
+    return any(name in (g.get("targets") or []) for key, g in groups.items() if key != "default")
 
 
 def _discovered(cwd: Path | None) -> tuple[str, ...]:
