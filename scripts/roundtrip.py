@@ -265,9 +265,17 @@ def _local(path: str) -> bool:
 
 
 def canonical(printed: Mapping[str, Any]) -> dict[str, Any]:
-    """A `--print` answer with local context paths in canonical form (`./src` and `src` are one directory)."""
+    """A `--print` answer as bake builds it: local context paths in canonical form (`./src` and `src` are one
+    directory), platform items split at commas (bake builds "linux/amd64,linux/arm64" as two), and `ulimits`
+    sorted (bake prints a compose file's in Go map order, which changes between runs)."""
     out: dict[str, Any] = json.loads(json.dumps(printed))
     for target in (out.get("target") or {}).values():
+        if isinstance(target.get("platforms"), list):
+            target["platforms"] = [
+                p.strip() for v in target["platforms"] for p in str(v).split(",") if p.strip()
+            ]
+        if isinstance(target.get("ulimits"), list):
+            target["ulimits"] = sorted(target["ulimits"], key=json.dumps)
         if isinstance(target.get("context"), str) and _local(target["context"]):
             target["context"] = posixpath.normpath(target["context"])
         for key, value in (target.get("contexts") or {}).items():

@@ -188,6 +188,10 @@ def _normalised(printed: Mapping[str, Any], written: Sequence[str] | None = None
         members = list(dict.fromkeys(group.get("targets") or []))
         group["targets"] = members if written is None or name in written else sorted(members)
     for target in out.get("target", {}).values():
+        if isinstance(target.get("platforms"), list):  # as bake builds them: "a,b" is two platforms
+            target["platforms"] = [
+                p.strip() for v in target["platforms"] for p in str(v).split(",") if p.strip()
+            ]
         if isinstance(target.get("context"), str) and _local(target["context"]):
             target["context"] = posixpath.normpath(target["context"])
         for key, value in (target.get("contexts") or {}).items():

@@ -160,6 +160,20 @@ def test_compare_equal_ignores_key_order_and_context_spelling() -> None:
     assert rt.compare("t", a, b) == []
 
 
+def test_compare_reads_platforms_and_ulimits_as_bake_builds_them() -> None:
+    original = {
+        "target": {
+            "a": {"platforms": ["linux/amd64, linux/arm64"], "ulimits": ["nproc=1", "core=0"]}
+        }
+    }
+    imported = {
+        "target": {
+            "a": {"platforms": ["linux/amd64", "linux/arm64"], "ulimits": ["core=0", "nproc=1"]}
+        }
+    }
+    assert rt.compare("a", original, imported) == []
+
+
 def test_compare_first_difference_is_a_key_path() -> None:
     a = {"target": {"t": {"platforms": ["linux/amd64", "linux/arm64/v8"]}}}
     b = {"target": {"t": {"platforms": ["linux/amd64", "linux/arm64"]}}}

@@ -232,6 +232,21 @@ def convert(resolved: ResolvedBake) -> ImportedProject:
                         )
                     )
                 value = {k: v for k, v in value.items() if v is not None}
+            if key == "platforms" and any(isinstance(v, str) and "," in v for v in value):
+                # bake splits each item at commas (compose's x-bake `platforms: linux/amd64,linux/arm64`)
+                templated = any(f"{path}[{i}]" in templating.templates for i in range(len(value)))
+                notes.append(
+                    ImportNote(
+                        path,
+                        "names several platforms in one item, which bake splits at the commas: written one per "
+                        "item"
+                        + (
+                            "; the variables in it are written as their values" if templated else ""
+                        ),
+                    )
+                )
+                attrs[key] = [p.strip() for v in value for p in str(v).split(",") if p.strip()]
+                continue
             converted = _convert_value(value, path, templating)
             if isinstance(converted, list) and key in _STRUCTURED:
                 converted = [_structured_order(e) if isinstance(e, dict) else e for e in converted]
