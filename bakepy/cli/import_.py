@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -138,6 +138,7 @@ def import_command(
             "run bakepy from there.",
         )
     text = importer.write(project, python=python)
+    _check_loads(project)
     for note in project.notes:
         err.print(f"[yellow]warning:[/] {escape(str(note))}")
     if out_path is None:
@@ -154,6 +155,24 @@ def import_command(
     ]
     warned = f"; {_count(len(project.notes), 'warning')}" if project.notes else ""
     err.print(f"wrote {escape(where)}: {', '.join(counts)}{warned}")
+
+
+def _check_loads(project: Any) -> None:
+    """Refuse, before anything is written, an import bakepy would refuse to load: a value bake prints but
+    buildx cannot build with either (a tag made empty by an unset variable, a named build network)."""
+    from bakepy.bake import importer
+    from bakepy.config import load_toml
+
+    sources = ", ".join(project.sources) or "the bake files"
+    try:
+        load_toml(importer.to_toml(project), source=f"{sources} (as imported)", env={})
+    except ConfigError as exc:
+        raise ConfigError(
+            exc.message,
+            hint=exc.hint
+            or "fix the value in the bake file, or set the variable it comes from (NAME=… bakepy import), "
+            "and import again",
+        ) from None
 
 
 def _count(n: int, what: str) -> str:

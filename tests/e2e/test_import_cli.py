@@ -208,3 +208,34 @@ def test_help() -> None:
     assert result.exit_code == 0
     for option in ("--python", "--output", "--targets", "--var", "--force"):
         assert option in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("compose", "message"),
+    [
+        (
+            "services:\n  app:\n    build:\n      context: .\n      network: mynet\n",
+            "error: compose.yaml (as imported): target.app.network: unknown network mode 'mynet'; use default, "
+            "host or none",
+        ),
+        (
+            "services:\n  app:\n    build:\n      context: .\n      tags:\n        - docker.io/acme/${IMAGE}:1.0\n",
+            "error: compose.yaml (as imported): target.app.tags[0]: 'docker.io/acme/:1.0' is not a valid image "
+            "reference",
+        ),
+    ],
+    ids=["named-network", "tag-of-an-unset-variable"],
+)
+def test_an_import_bakepy_would_refuse_to_load_is_refused_and_nothing_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, compose: str, message: str
+) -> None:
+    """Values bake prints and buildx cannot build with either (docker/compose's own test files have both)."""
+    (tmp_path / "compose.yaml").write_text(compose)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("IMAGE", raising=False)
+    result = cli.invoke(app, ["import"])
+    assert result.exit_code == 2
+    first, hint = result.stderr.strip().splitlines()[-2:]
+    assert first.startswith(message)
+    assert hint.startswith("hint: ")
+    assert not (tmp_path / "bakepy.toml").exists()

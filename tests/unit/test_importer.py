@@ -131,9 +131,18 @@ def _printed_targets(case: str) -> dict[str, Any]:
     """What bake printed for every target, as the importer read it (print escaping undone)."""
     printed = importer.resolve_bake(_source(case), _replay(case)).printed
     return {
-        name: {k: importer_printed._normalise_attribute(k, v) for k, v in attrs.items()}
+        name: {
+            k: _as_built(k, importer_printed._normalise_attribute(k, v)) for k, v in attrs.items()
+        }
         for name, attrs in printed["target"].items()
     }
+
+
+def _as_built(key: str, value: Any) -> Any:
+    """A printed value as bake builds it: platform items split at commas ("linux/amd64,linux/arm64" is two)."""
+    if key == "platforms" and isinstance(value, list):
+        return [p.strip() for v in value for p in str(v).split(",") if p.strip()]
+    return value
 
 
 def _unescape(value: Any) -> Any:
@@ -594,3 +603,27 @@ def test_values_from_the_import_environment_are_listed() -> None:
     project = importer.convert(resolved)
     assert [str(n).split(":")[0] for n in project.notes] == ["variable.GITHUB_SHA"]
     assert "came from the environment" in project.notes[0].message
+
+
+def test_compose_files_that_read_variables_are_named(tmp_path: Path) -> None:
+    """bake lists no variables for a compose file, so `${TAG:-latest}` and .env values are applied at import:
+    said once per such file, not silently."""
+    (tmp_path / "compose.yaml").write_text(
+        "services:\n  app:\n    image: acme/app:${TAG:-latest}\n"
+    )
+    (tmp_path / "plain.yml").write_text("services:\n  app:\n    build: .\n")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "compose.yaml").write_text("services:\n  app:\n    build: .\n")
+    (tmp_path / "sub" / ".env").write_text("TAG=1\n")
+    source = importer.BakeSource(
+        files=("compose.yaml", "plain.yml", "sub/compose.yaml"), cwd=tmp_path
+    )
+    assert importer_resolve._compose_with_variables(source) == ("compose.yaml", "sub/compose.yaml")
+    project = importer.convert(
+        _resolved({"app": {"tags": ["acme/app:latest"]}}, compose_variables=("compose.yaml",))
+    )
+    (note,) = project.notes
+    assert note.where == "compose.yaml"
+    assert note.message.startswith(
+        "a compose file's variables (${NAME:-default}, .env, the environment)"
+    )

@@ -378,6 +378,13 @@ def _frozen_notes(
                     f"looks computed from the clock (timestamp()); written as it was at import, "
                     f"{json.dumps(value)}, frozen",
                 )
+    for name in resolved.compose_variables:
+        yield ImportNote(
+            name,
+            "a compose file's variables (${NAME:-default}, .env, the environment) are applied at import: bake "
+            "lists none for compose files, so the values in force now are written as they are; set them and "
+            "import again to change them, or declare [variable.NAME] by hand",
+        )
     for name in resolved.from_environment:
         if any(v.name == name for v in variables):
             yield ImportNote(

@@ -110,6 +110,8 @@ class ResolvedBake:
     )
     # Targets whose matrix has one key in the files (bakepy.bake.importer.hcltext): their groups keep bake's order.
     one_key_matrices: tuple[str, ...] = ()
+    # Compose files whose variables are applied at import (`_compose_with_variables`).
+    compose_variables: tuple[str, ...] = ()
     clock_used: bool = False  # the files call timestamp(): its value is the time of the import
     # Variables whose value at import came from the environment (not from the files or --var).
     from_environment: tuple[str, ...] = ()
@@ -290,6 +292,7 @@ def resolve_bake(source: BakeSource, runner: BakeRunner) -> ResolvedBake:
         builtins_used=_builtins_used(source),
         written_groups=_written_groups(source),
         one_key_matrices=_one_key_matrices(source),
+        compose_variables=_compose_with_variables(source),
         clock_used=any(_CLOCK.search(text) for text in _source_texts(source)),
         from_environment=tuple(
             v.name
@@ -367,6 +370,21 @@ def _named_source_texts(source: BakeSource) -> dict[str, str]:
         except OSError:
             continue
     return texts
+
+
+_COMPOSE_VARIABLE = re.compile(r"\$\{?[A-Za-z_]")
+
+
+def _compose_with_variables(source: BakeSource) -> tuple[str, ...]:
+    """Compose files that read variables (`${TAG:-latest}`, or a `.env` beside them): bake lists no variables for
+    a compose file, so their values are applied at import and cannot be kept as `${NAME}`."""
+    base = source.cwd or Path.cwd()
+    return tuple(
+        name
+        for name, text in _named_source_texts(source).items()
+        if name.endswith((".yml", ".yaml"))
+        and (_COMPOSE_VARIABLE.search(text) or (base / name).parent.joinpath(".env").is_file())
+    )
 
 
 def _one_key_matrices(source: BakeSource) -> tuple[str, ...]:
