@@ -599,17 +599,25 @@ def check_case(
 # The tag of an image reference, in distribution's reference grammar, which buildx applies when it builds (not
 # when it prints): `invalid tag "…": invalid reference format`.
 _TAG = re.compile(r"[\w][\w.-]{0,127}", re.ASCII)
+_PATH_COMPONENT = re.compile(r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*")
 
 
 def unbuildable_tag(printed: Mapping[str, Any]) -> str | None:
     """The first tag of a printed definition that buildx refuses to build with, if any: an empty or malformed tag
-    after the name (`image:${VERSION}` with VERSION empty prints as `image:`; `--print` does not check tags)."""
+    after the name (`image:${VERSION}` with VERSION empty prints as `image:`; `--print` does not check tags), or
+    a name with an empty or malformed path component."""
     for target in (printed.get("target") or {}).values():
         for ref in target.get("tags") or ():
             name = str(ref).partition("@")[0]
             colon = name.rfind(":")
-            if colon > name.rfind("/") and not _TAG.fullmatch(name[colon + 1 :]):
+            has_tag = colon > name.rfind("/")
+            if has_tag and not _TAG.fullmatch(name[colon + 1 :]):
                 return str(ref)
+            parts = (name[:colon] if has_tag else name).split("/")
+            if len(parts) > 1 and ("." in parts[0] or ":" in parts[0] or parts[0] == "localhost"):
+                parts = parts[1:]  # a registry host
+            if any(not _PATH_COMPONENT.fullmatch(part) for part in parts):
+                return str(ref)  # `docker.io/docker/${IMAGE}:1.0` with IMAGE empty
     return None
 
 

@@ -434,6 +434,9 @@ def test_case_whose_original_buildx_would_not_build_is_skipped(tmp_path: Path) -
         (["app:1.0", "app:"], "app:"),
         (["registry:5000/app:-x"], "registry:5000/app:-x"),
         (["app:" + "x" * 129], "app:" + "x" * 129),
+        (["docker.io/docker/:1.0.0"], "docker.io/docker/:1.0.0"),
+        (["-other:v1.0.0"], "-other:v1.0.0"),
+        (["localhost/a__b/c-d:1", "ghcr.io/Org/app"], "ghcr.io/Org/app"),
     ],
 )
 def test_unbuildable_tag(tags: list[str], bad: str | None) -> None:
