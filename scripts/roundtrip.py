@@ -656,6 +656,9 @@ def _round_trip(
                 "(a variable empty by default?)",
                 SKIP,
             )
+    if not any((printed.get("target") or {}) for printed in originals.values()):
+        # only bake's own `default` group (a compose file whose services build nothing)
+        return _fail(result, "original", "the original has no targets", SKIP)
     try:
         result.warnings = tools.import_(files, project)
     except ToolError as exc:

@@ -306,6 +306,13 @@ def test_case_missing_name(tmp_path: Path) -> None:
     assert (result.status, result.kind) == ("FAIL", "missing")
 
 
+def test_case_whose_original_builds_nothing_is_skipped(tmp_path: Path) -> None:
+    """A compose file with image-only services: bake lists its `default` group and prints no target."""
+    printed = {"default": {"group": {"default": {"targets": None}}}}
+    result = _run(tmp_path, FakeTools(printed, printed))
+    assert (result.status, result.reason) == ("SKIP", "the original has no targets")
+
+
 def test_case_difference(tmp_path: Path) -> None:
     imported = {"app": {**APP["app"], "target": {"app": {"tags": ["y"], "pull": True}}}}
     result = _run(tmp_path, FakeTools(APP, imported))
