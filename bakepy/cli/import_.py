@@ -9,12 +9,15 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from bakepy.cli.app import app
 from bakepy.errors import ConfigError
+
+if TYPE_CHECKING:
+    from bakepy.bake.importer import ImportedProject
 
 FilesArg = Annotated[
     list[str] | None,
@@ -157,7 +160,7 @@ def import_command(
     err.print(f"wrote {escape(where)}: {', '.join(counts)}{warned}")
 
 
-def _check_loads(project: Any) -> None:
+def _check_loads(project: ImportedProject) -> None:
     """Refuse, before anything is written, an import bakepy would refuse to load: a value bake prints but
     buildx cannot build with either (a tag made empty by an unset variable, a named build network)."""
     from bakepy.bake import importer

@@ -6,7 +6,7 @@ import json
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -30,6 +30,9 @@ from bakepy.cli.options import (
     print_warnings,
     with_metadata_bake,
 )
+
+if TYPE_CHECKING:
+    from bakepy.model import Project
 
 
 @app.command()
@@ -136,7 +139,7 @@ def publish(
 
 
 def _plan_or_explain(
-    project: Any, targets: Sequence[str], metadata_bake: list[Path] | None
+    project: Project, targets: Sequence[str], metadata_bake: list[Path] | None
 ) -> None:
     """The publish plan's checks; a target with nowhere to publish because metadata-action's file had no tags
     is said to be that, with the way to build it anyway."""
