@@ -152,12 +152,22 @@ def nonce_project(root: Path, registries: list[str], repo: str, tags: list[str])
     )
 
 
-def bake_print(files: list[Path | str], names: list[str], cwd: Path, env: dict[str, str]) -> Any:
-    """`docker buildx bake -f FILE… --print NAME…` as JSON (needs only the buildx plugin, no builder)."""
+def bake_print(
+    files: list[Path | str], names: list[str], cwd: Path, env: dict[str, str], *options: str
+) -> Any:
+    """`docker buildx bake -f FILE… --print OPTION… NAME…` as JSON (needs only the buildx plugin, no builder)."""
     docker = shutil.which("docker")
     assert docker is not None, "the docker CLI is not installed"
     done = subprocess.run(
-        [docker, "buildx", "bake", *(a for f in files for a in ("-f", str(f))), "--print", *names],
+        [
+            docker,
+            "buildx",
+            "bake",
+            *(a for f in files for a in ("-f", str(f))),
+            "--print",
+            *options,
+            *names,
+        ],
         cwd=cwd,
         env=env,
         capture_output=True,

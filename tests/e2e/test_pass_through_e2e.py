@@ -5,15 +5,13 @@ is refused before building where no Docker daemon answers (this stack has none).
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
 import registry_api as api
-from e2e_support import bakepy, env_for, small_project
+from e2e_support import bake_print, bakepy, env_for, small_project
 
 pytestmark = pytest.mark.e2e
 
@@ -46,18 +44,7 @@ SETS = [
 
 
 def buildx_print(bake_file: Path, cwd: Path, env: dict[str, str], *extra: str) -> Any:
-    docker = shutil.which("docker")
-    assert docker is not None, "the docker CLI is not installed"
-    done = subprocess.run(
-        [docker, "buildx", "bake", "-f", str(bake_file), "--print", *extra, "app", "other"],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)["target"]
+    return bake_print([bake_file], ["app", "other"], cwd, env, *extra)["target"]
 
 
 def test_render_set_and_var_give_what_buildx_set_gives(stack, tmp_path: Path) -> None:
