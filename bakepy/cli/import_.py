@@ -8,16 +8,14 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
 from bakepy.cli.app import app
 from bakepy.errors import ConfigError
-
-if TYPE_CHECKING:
-    from bakepy.bake.importer import ImportedProject
 
 FilesArg = Annotated[
     list[str] | None,
@@ -140,8 +138,9 @@ def import_command(
             f"Relative paths (context, contexts, secrets, outputs) are relative to {cwd}, where bake ran; "
             "run bakepy from there.",
         )
-    text = importer.write(project, python=python)
-    _check_loads(project)
+    toml = importer.to_toml(project)
+    _check_loads(toml, project.sources)
+    text = importer.to_python(project) if python else toml
     for note in project.notes:
         err.print(f"[yellow]warning:[/] {escape(str(note))}")
     if out_path is None:
@@ -160,15 +159,14 @@ def import_command(
     err.print(f"wrote {escape(where)}: {', '.join(counts)}{warned}")
 
 
-def _check_loads(project: ImportedProject) -> None:
-    """Refuse, before anything is written, an import bakepy would refuse to load: a value bake prints but
-    buildx cannot build with either (a tag made empty by an unset variable, a named build network)."""
-    from bakepy.bake import importer
+def _check_loads(toml: str, sources: Sequence[str]) -> None:
+    """Refuse, before anything is written, an import (`toml`, of bake files `sources`) bakepy would refuse to
+    load: a value bake prints but buildx cannot build with either (a tag made empty by an unset variable, a
+    named build network)."""
     from bakepy.config import load_toml
 
-    sources = ", ".join(project.sources) or "the bake files"
     try:
-        load_toml(importer.to_toml(project), source=f"{sources} (as imported)", env={})
+        load_toml(toml, source=f"{', '.join(sources) or 'the bake files'} (as imported)", env={})
     except ConfigError as exc:
         raise ConfigError(
             exc.message,

@@ -180,11 +180,9 @@ def with_metadata_bake(
     from bakepy.model import ENVIRONMENT
     from bakepy.tagging.overlay import overlay_project
 
-    project = loaded.project
     token = ENVIRONMENT.set(var_environment(variables))
     try:
-        for path in metadata_bake:
-            project = overlay_project(project, path, source=loaded.path.name)
+        project = overlay_project(loaded.project, *metadata_bake, source=loaded.path.name)
     finally:
         ENVIRONMENT.reset(token)
     return dataclasses.replace(loaded, project=project)

@@ -54,37 +54,42 @@ def read_overlay(path: Path) -> tuple[str, dict[str, Any]]:
     return name, {k: body[k] for k in _KEYS if k in body}
 
 
-def overlay_project(project: Project, path: Path, *, source: str = "bakepy.toml") -> Project:
-    """`project` with the metadata bake file's target merged into the project's target of that name, as bake
+def overlay_project(project: Project, *paths: Path, source: str = "bakepy.toml") -> Project:
+    """`project` with each metadata bake file's target merged into the project's target of that name, as bake
     merges a target a later `-f` file defines again. Several files (metadata-action's `bake-file-tags` and
-    `bake-file-labels`, say) are overlaid one after the other, in the order bake would read them."""
+    `bake-file-labels`, say) are merged one after the other, in the order bake would read them; the project is
+    validated once, after the last."""
     from pydantic import ValidationError
 
     from bakepy.model import Project, explain_error, format_path
 
-    name, values = read_overlay(path)
-    if name not in project.targets:
-        raise ConfigError(
-            f"{path}: target {name!r} is not in {source}",
-            hint=f'add an empty [target.{name}] (kept out of the default group) and `inherits = ["{name}"]` '
-            "to the targets that take its tags and labels, as with bake-action",
-        )
     dump = project.model_dump(by_alias=True, exclude_unset=True)
-    placeholder = dict(dump.get("target", {}).get(name) or {})
-    # bake's merge of a target defined again in a later file (buildx's Target.Merge): tags replaced, labels and
-    # args merged key by key (a null value leaves the key as it was), annotations appended
-    if "tags" in values:
-        placeholder["tags"] = values["tags"]
-    for key in ("labels", "args"):
-        if key in values:
-            given = {k: v for k, v in values[key].items() if v is not None}
-            placeholder[key] = {**placeholder.get(key, {}), **given}
-    if "annotations" in values:
-        placeholder["annotations"] = [*placeholder.get("annotations", ()), *values["annotations"]]
-    dump.setdefault("target", {})[name] = placeholder
+    for path in paths:
+        name, values = read_overlay(path)
+        if name not in project.targets:
+            raise ConfigError(
+                f"{path}: target {name!r} is not in {source}",
+                hint=f'add an empty [target.{name}] (kept out of the default group) and `inherits = ["{name}"]` '
+                "to the targets that take its tags and labels, as with bake-action",
+            )
+        placeholder = dict(dump.get("target", {}).get(name) or {})
+        # bake's merge of a target defined again in a later file (buildx's Target.Merge): tags replaced, labels
+        # and args merged key by key (a null value leaves the key as it was), annotations appended
+        if "tags" in values:
+            placeholder["tags"] = values["tags"]
+        for key in ("labels", "args"):
+            if key in values:
+                given = {k: v for k, v in values[key].items() if v is not None}
+                placeholder[key] = {**placeholder.get(key, {}), **given}
+        if "annotations" in values:
+            placeholder["annotations"] = [
+                *placeholder.get("annotations", ()),
+                *values["annotations"],
+            ]
+        dump.setdefault("target", {})[name] = placeholder
     try:
         return Project.model_validate(dump)
     except ValidationError as exc:
         err = exc.errors(include_url=False)[0]
         loc, message = explain_error(err, Project)
-        raise ConfigError(f"{path}: {format_path(loc)}: {message}") from None
+        raise ConfigError(f"{', '.join(map(str, paths))}: {format_path(loc)}: {message}") from None

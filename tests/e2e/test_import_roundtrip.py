@@ -206,10 +206,15 @@ def _compare(
     # bakepy has no --var: a variable set with `bake --var` at import is the environment variable for bakepy.
     variables = dict(v.split("=", 1) for v in wd.config.get("vars", []))
     rendered = wd.render(project_file, {**(env or {}), **variables})
-    from bakepy.bake.importer.resolve import BakeSource, _one_key_matrices, _written_groups
+    from bakepy.bake.importer.resolve import (
+        BakeSource,
+        _one_key_matrices,
+        _source_texts,
+        _written_groups,
+    )
 
-    source = BakeSource(files=tuple(wd.files), cwd=wd.path)
-    written = [*_written_groups(source), *_one_key_matrices(source)]
+    texts = _source_texts(BakeSource(files=tuple(wd.files), cwd=wd.path))
+    written = [*_written_groups(texts), *_one_key_matrices(texts)]
     for name in names:
         original = json.loads(wd.bake(wd.files, "--print", name, env=env))
         imported = json.loads(wd.bake([rendered.name], "--print", name, env=env))

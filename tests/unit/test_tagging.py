@@ -591,9 +591,7 @@ def test_metadata_bake_files_merge_into_the_placeholder_as_bake_merges_a_later_f
             },
         }
     )
-    for name in files:
-        p = overlay_project(p, tmp_path / name)
-    build = p.resolved.targets["build"]
+    build = overlay_project(p, *(tmp_path / name for name in files)).resolved.targets["build"]
     assert build.tags == ("name/app:1.2.3", "name/app:1.2", "name/app:latest")
     assert build.labels == {
         "org.opencontainers.image.licenses": "MIT",

@@ -281,6 +281,7 @@ def resolve_bake(source: BakeSource, runner: BakeRunner) -> ResolvedBake:
         raise _user_error(source, exc, listing) from None
 
     probes, combined = _probe_variables(runner, source, names, printed, variables)
+    texts = _source_texts(source)
     return ResolvedBake(
         sources=source.files or _discovered(source.cwd),
         listing=listing,
@@ -289,11 +290,11 @@ def resolve_bake(source: BakeSource, runner: BakeRunner) -> ResolvedBake:
         variables=variables,
         probes=probes,
         combined=combined,
-        builtins_used=_builtins_used(source),
-        written_groups=_written_groups(source),
-        one_key_matrices=_one_key_matrices(source),
-        compose_variables=_compose_with_variables(source),
-        clock_used=any(_CLOCK.search(text) for text in _source_texts(source)),
+        builtins_used=_builtins_used(texts),
+        written_groups=_written_groups(texts),
+        one_key_matrices=_one_key_matrices(texts),
+        compose_variables=_compose_with_variables(texts, source.cwd or Path.cwd()),
+        clock_used=any(_CLOCK.search(text) for text in texts.values()),
         from_environment=tuple(
             v.name
             for v in variables
@@ -328,21 +329,20 @@ def _discovered(cwd: Path | None) -> tuple[str, ...]:
     return tuple(name for name in DEFAULT_BAKE_FILES if (base / name).is_file())
 
 
-def _builtins_used(source: BakeSource) -> tuple[str, ...]:
+def _builtins_used(texts: Mapping[str, str]) -> tuple[str, ...]:
     """bake's built-in variables cannot be probed, so look for their names in the source text instead."""
-    texts = _source_texts(source)
-    return tuple(b for b in BUILTIN_VARIABLES if any(b in text for text in texts))
+    return tuple(b for b in BUILTIN_VARIABLES if any(b in text for text in texts.values()))
 
 
 _CLOCK = re.compile(r"\btimestamp\s*\(\s*\)")
 _HCL_GROUP = re.compile(r'(?m)^\s*group\s+"?([A-Za-z0-9_.-]+)"?\s*\{')
 
 
-def _written_groups(source: BakeSource) -> tuple[str, ...]:
+def _written_groups(texts: Mapping[str, str]) -> tuple[str, ...]:
     """Groups the files define themselves (HCL `group "x" {`, JSON `"group": {"x": …}`), as opposed to the
     group bake makes of a matrix target, whose member order is Go map order (it changes between runs)."""
     out: dict[str, None] = {}
-    for text in _source_texts(source):
+    for text in texts.values():
         out.update(dict.fromkeys(_HCL_GROUP.findall(text)))
         try:
             data = json.loads(text)
@@ -353,12 +353,9 @@ def _written_groups(source: BakeSource) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _source_texts(source: BakeSource) -> list[str]:
-    return list(_named_source_texts(source).values())
-
-
-def _named_source_texts(source: BakeSource) -> dict[str, str]:
-    """Each bake file's name (as given, `-` for stdin) → its text; files that cannot be read are left out."""
+def _source_texts(source: BakeSource) -> dict[str, str]:
+    """Each bake file's name (as given, `-` for stdin) → its text, read once per import; files that cannot be
+    read are left out."""
     texts: dict[str, str] = {}
     base = source.cwd or Path.cwd()
     for name in source.files or _discovered(source.cwd):
@@ -375,23 +372,21 @@ def _named_source_texts(source: BakeSource) -> dict[str, str]:
 _COMPOSE_VARIABLE = re.compile(r"\$\{?[A-Za-z_]")
 
 
-def _compose_with_variables(source: BakeSource) -> tuple[str, ...]:
-    """Compose files that read variables (`${TAG:-latest}`, or a `.env` beside them): bake lists no variables for
-    a compose file, so their values are applied at import and cannot be kept as `${NAME}`."""
-    base = source.cwd or Path.cwd()
+def _compose_with_variables(texts: Mapping[str, str], base: Path) -> tuple[str, ...]:
+    """Compose files that read variables (`${TAG:-latest}`, or a `.env` beside them, `base` the directory the
+    names are relative to): bake lists no variables for a compose file, so their values are applied at import
+    and cannot be kept as `${NAME}`."""
     return tuple(
         name
-        for name, text in _named_source_texts(source).items()
+        for name, text in texts.items()
         if name.endswith((".yml", ".yaml"))
         and (_COMPOSE_VARIABLE.search(text) or (base / name).parent.joinpath(".env").is_file())
     )
 
 
-def _one_key_matrices(source: BakeSource) -> tuple[str, ...]:
+def _one_key_matrices(texts: Mapping[str, str]) -> tuple[str, ...]:
     """Targets whose matrix the files write with one key: bake lists the group it makes in written order."""
-    return tuple(
-        name for name, keys in matrix_keys(_named_source_texts(source)).items() if keys == 1
-    )
+    return tuple(name for name, keys in matrix_keys(texts).items() if keys == 1)
 
 
 def _probe_variables(
