@@ -155,8 +155,6 @@ def plan(
 
 
 def print_plan(data: Mapping[str, object]) -> None:
-    import shlex
-
     from rich.console import Console
     from rich.table import Table
 
@@ -180,7 +178,25 @@ def print_plan(data: Mapping[str, object]) -> None:
     assert isinstance(commands, list)
     console.print("Commands:", style="bold")
     for command in commands:
-        console.print("  " + shlex.join(command["argv"]), markup=False)
+        console.print("  " + _command_line(command), markup=False)
+
+
+def _command_line(command: Mapping[str, object]) -> str:
+    """One step of the plan as a line: the command it runs, or (a step bakepy does itself, with no command, such
+    as assembling a target from its `sources` through the registry API) a shell comment saying what it does."""
+    argv = command.get("argv")
+    if isinstance(argv, list):
+        import shlex
+
+        return shlex.join(str(a) for a in argv)
+    if command.get("step") == "assemble":
+        sources = command.get("sources")
+        listed = " ".join(str(s) for s in sources) if isinstance(sources, list) else ""
+        return (
+            f"# assemble {command.get('target')}: read and check {listed}, "
+            "copy them by digest and stage their index (registry API, no command)"
+        )
+    return "# " + " ".join(f"{key}={value}" for key, value in sorted(command.items()))
 
 
 @app.command()

@@ -165,3 +165,39 @@ def test_render_writes_what_bake_prints_and_plan_refuses_it_naming_the_variable(
     )
     monkeypatch.setenv("TAG", "1.0")
     assert runner.invoke(app, ["plan", "--json"]).exit_code == 0
+
+
+ECR_SOURCES_TOML = """\
+[project]
+registries = ["127.0.0.1:5000/acme"]
+tags = ["latest", "1.0"]
+
+[target.hello]
+image = "hello"
+sources = [
+  "127.0.0.1:5000/acme/hello:amd64",
+  "linux/arm64=127.0.0.1:5000/acme/hello:arm64",
+]
+"""
+
+
+@pytest.mark.parametrize("command", [["plan"], ["publish", "--dry-run"]])
+def test_plan_of_a_target_with_sources_shows_its_assemble_step(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: list[str]
+) -> None:
+    # issue 24 item 1: docs/ecr.md's declarative form ended in "unexpected error: KeyError: 'argv'" (the
+    # assemble step runs no command: bakepy copies the sources through the registry API)
+    (tmp_path / "bakepy.toml").write_text(ECR_SOURCES_TOML, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("COLUMNS", "300")
+    result = runner.invoke(app, command)
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    commands = lines[lines.index("Commands:") + 1 :]
+    assert commands == [
+        "  # assemble hello: read and check 127.0.0.1:5000/acme/hello:amd64 "
+        "linux/arm64=127.0.0.1:5000/acme/hello:arm64, copy them by digest and stage their index "
+        "(registry API, no command)",
+        "  docker buildx imagetools create --tag 127.0.0.1:5000/acme/hello:latest "
+        "--tag 127.0.0.1:5000/acme/hello:1.0 '127.0.0.1:5000/acme/hello@<digest:hello>'",
+    ]
