@@ -1,10 +1,12 @@
 """CI build matrices: a publish plan split into build jobs, one per platform (or per target and platform).
 
 This module owns how a plan becomes CI jobs: which runner label each platform builds on, which targets each job
-builds, and whether the job needs QEMU. A platform builds natively when `[project] runners` names a runner for
-it, or when the `default` runner is a hosted runner whose machine is known to run it (e.g. `ubuntu-latest` for
-linux/amd64); anywhere else the job sets up QEMU and says so (setup-qemu-action#22: emulation is slow, so it
-must be visible). Pure: no files, no processes.
+builds, and whether the job needs QEMU — `needs_qemu` is the one answer every format (json, github, gitlab) and
+every generated file reads. A platform builds natively when `[project] runners` names a runner for it, when the
+`default` runner is a hosted runner whose machine is known to run it (e.g. `ubuntu-latest` for linux/amd64), or,
+with no runner at all, when the CI's own default runner runs it (x86-64 on GitHub and GitLab.com); anywhere else
+the job sets up QEMU and says so (setup-qemu-action#22: emulation is slow, so it must be visible). Pure: no
+files, no processes.
 
 Peers: docker/bake-action's `subaction/matrix` splits a bake file into a matrix of one target per job, and
 docker/github-builder runs one bake target per call (its issue #43). Here one job builds every target of its
@@ -24,6 +26,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_KEY",
+    "DEFAULT_RUNNER_PLATFORMS",
     "GITHUB_DEFAULT_RUNNER",
     "By",
     "MatrixEntry",
@@ -32,6 +35,7 @@ __all__ = [
     "matrix_gitlab",
     "matrix_json",
     "native_platforms",
+    "needs_qemu",
     "parse_runner_overrides",
     "platform_slug",
 ]
@@ -50,6 +54,12 @@ _KNOWN_LABELS: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...] = (
     (re.compile(r"^saas-linux-[a-z0-9]+-amd64$"), _AMD64),  # GitLab.com hosted x86-64
     (re.compile(r"^saas-linux-[a-z0-9]+-arm64$"), _ARM64),  # GitLab.com hosted Arm
 )
+
+
+# A job with no runner label runs on the CI's default runner: GitHub's `ubuntu-latest` (bakepy's fallback) and
+# GitLab.com's shared runners (saas-linux-small-amd64) are x86-64. A self-hosted default of another machine is
+# named with `runners.default`, and is then trusted only for what its label says.
+DEFAULT_RUNNER_PLATFORMS = _AMD64
 
 
 def native_platforms(label: str | None) -> tuple[str, ...]:
@@ -103,16 +113,23 @@ def parse_runner_overrides(values: Sequence[str]) -> dict[str, str]:
     return out
 
 
+def needs_qemu(platform: str, label: str | None, *, configured: bool = False) -> bool:
+    """Whether a job building `platform` on runner `label` must register QEMU: not where the runner's machine
+    runs the platform natively. `configured`: `runners` names this label for this very platform (a native runner
+    by definition, even a self-hosted label bakepy does not know); `label` None: the CI's default runner."""
+    if configured:
+        return False
+    native = DEFAULT_RUNNER_PLATFORMS if label is None else native_platforms(label)
+    return platform not in native
+
+
 def _runner(
     platform: str, runners: Mapping[str, str], fallback: str | None
 ) -> tuple[str | None, bool]:
     """The runner label of `platform` and whether it builds there natively."""
-    if platform in runners:
-        return runners[
-            platform
-        ], True  # configured for this platform: a native runner by definition
-    label = runners.get(DEFAULT_KEY, fallback)
-    return label, platform in native_platforms(label)
+    configured = platform in runners
+    label = runners[platform] if configured else runners.get(DEFAULT_KEY, fallback)
+    return label, not needs_qemu(platform, label, configured=configured)
 
 
 def matrix_entries(

@@ -193,6 +193,19 @@ def login_for(registry: str, ci: str) -> Login | None:
     return Login(registry, "secrets", user, password, (user, password))
 
 
+def cache_hint(ci: str) -> str:
+    """What to set when the generated file would build without a cache: a cache type that works on `ci`
+    (`gha` is the Actions cache service, GitHub only; GitLab takes a registry cache), in that CI's own table."""
+    if ci == "github":
+        example = 'cache = { type = "gha" }'
+    else:
+        example = 'cache = { type = "registry", ref = "REGISTRY/REPO/cache" }'
+    return (
+        f"set [ci.{ci}] {example} (or [project] cache) to give each platform its own cache scope on "
+        f"{'GitHub Actions' if ci == 'github' else 'GitLab CI'}"
+    )
+
+
 def _header(ci: str, spec: WorkflowSpec, what: str) -> str:
     command = spec.bakepy(*spec.regenerate_args(ci))
     if spec.output:

@@ -468,10 +468,9 @@ def _write(
             f"{'wrote' if changed else 'up to date:'} {output}", markup=False
         )
     if spec.cache is None and not check:
-        _console(stderr=True).print(
-            '[yellow]hint:[/] set \\[project] cache (e.g. cache = { type = "gha" }) to give each platform '
-            "its own cache scope"
-        )
+        from bakepy.ci.workflow import cache_hint
+
+        _console(stderr=True).print(f"hint: {cache_hint(ci)}", markup=False)
 
 
 @ci_app.command("github")

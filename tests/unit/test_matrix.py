@@ -67,8 +67,11 @@ def test_by_target_platform_keeps_plan_order_and_unique_slugs() -> None:
     [
         # configured for the platform: native by definition, even on a label bakepy does not know
         ({"linux/arm64": "my-arm-box"}, None, "linux/arm64", "my-arm-box", False),
-        # no runner at all: unknown machine, so emulate (a wasted QEMU set-up beats an exec format error)
-        ({}, None, "linux/amd64", None, True),
+        # no runner at all: the CI's default runner, x86-64 on GitHub (ubuntu-latest) and GitLab.com
+        # (saas-linux-small-amd64): amd64 is native there, anything else is emulated
+        ({}, None, "linux/amd64", None, False),
+        ({}, None, "linux/386", None, False),
+        ({}, None, "linux/arm64", None, True),
         # GitHub's fallback label is a known x86-64 machine
         ({}, "ubuntu-latest", "linux/amd64", "ubuntu-latest", False),
         ({}, "ubuntu-latest", "linux/386", "ubuntu-latest", False),
