@@ -109,6 +109,38 @@ def render(
         output.write_text(text, encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"--output {output}: cannot write: {exc.strerror or exc}") from None
+    shadowing = shadowing_warning(output)
+    if shadowing:
+        sys.stderr.write(f"warning: {shadowing}\n")
+
+
+def shadowing_warning(output: Path) -> str | None:
+    """The warning for a rendered file that plain `docker buildx bake` reads together with other bake files
+    beside it (an imported docker-bake.hcl next to the rendered docker-bake.json), or None.
+
+    Without -f, bake reads every one of its default files that exists, in its order, a later one overriding an
+    earlier one: the original a file was imported from would still be built, and would win over the render.
+    """
+    from bakepy.bake.importer.imported import DEFAULT_BAKE_FILES
+
+    if output.name not in DEFAULT_BAKE_FILES:
+        return None  # plain `docker buildx bake` does not read it: only `-f FILE` does
+    position = DEFAULT_BAKE_FILES.index(output.name)
+    others = [
+        name
+        for name in DEFAULT_BAKE_FILES
+        if name != output.name and (output.parent / name).is_file()
+    ]
+    if not others:
+        return None
+    named = ", ".join(str(output.parent / name) for name in others)
+    # bake merges its files in its order, a later file's values winning over an earlier one's
+    later = [str(output.parent / n) for n in others if DEFAULT_BAKE_FILES.index(n) > position]
+    wins = f"the values of {', '.join(later)} win" if later else "the render's values win"
+    return (
+        f"{output}: plain `docker buildx bake` here also reads {named} and merges them ({wins}); move "
+        f"{named} away or build with `docker buildx bake -f {output}`"
+    )
 
 
 @app.command()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -201,3 +202,26 @@ def test_plan_of_a_target_with_sources_shows_its_assemble_step(
         "  docker buildx imagetools create --tag 127.0.0.1:5000/acme/hello:latest "
         "--tag 127.0.0.1:5000/acme/hello:1.0 '127.0.0.1:5000/acme/hello@<digest:hello>'",
     ]
+
+
+def test_render_to_a_default_bake_file_beside_the_original_warns_that_bake_reads_both(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # issue 24 item 3: after `bakepy import` and `render -o docker-bake.json` in one folder, plain
+    # `docker buildx bake` reads docker-bake.json and docker-bake.hcl, and the old .hcl (read later) wins
+    shutil.copy(RENDER / "inherits" / "bakepy.toml", tmp_path / "bakepy.toml")
+    monkeypatch.chdir(tmp_path)
+    alone = runner.invoke(app, ["render", "-o", "docker-bake.json"])
+    assert alone.exit_code == 0, alone.output
+    assert alone.stderr == ""
+    (tmp_path / "docker-bake.hcl").write_text('target "default" {}\n', encoding="utf-8")
+    beside = runner.invoke(app, ["render", "-o", "docker-bake.json"])
+    assert beside.exit_code == 0, beside.output
+    assert beside.stderr.splitlines() == [
+        "warning: docker-bake.json: plain `docker buildx bake` here also reads docker-bake.hcl and merges "
+        "them (the values of docker-bake.hcl win); move docker-bake.hcl away or build with "
+        "`docker buildx bake -f docker-bake.json`"
+    ]
+    # a name bake does not look for is read only with -f: nothing shadows it
+    other = runner.invoke(app, ["render", "-o", "bake.json"])
+    assert (other.exit_code, other.stderr) == (0, "")
