@@ -43,7 +43,9 @@ def assemble(
         typer.Option(
             "--annotate",
             metavar="PLATFORM=REF",
-            help="PLATFORM=REF: label REF as PLATFORM whatever its config says (docker manifest annotate).",
+            help="PLATFORM=REF: label the single image REF as PLATFORM whatever its config says (docker "
+            "manifest annotate). An index (a buildx push) cannot be relabelled: give its image manifest, "
+            "repo@sha256:…, which the error names.",
         ),
     ] = None,
     file: FileOpt = None,
@@ -54,8 +56,8 @@ def assemble(
     registry at once.
 
     Every source is read and checked before anything is pushed: its platform comes from its image config, a
-    contradiction is refused unless you --annotate it, and two sources for one platform are refused. Then the same
-    transaction as publish: all tags move, or none.
+    contradiction is refused unless you --annotate it, and two sources for one platform are refused (bad input,
+    exit 2). Then the same transaction as publish: all tags move, or none.
     """
     from bakepy.engine.runner import Runner
     from bakepy.errors import ConfigError

@@ -82,8 +82,25 @@ def _same(a: str, b: str) -> bool:
         return a == b
 
 
+def _way_forward(spec: SourceSpec, index: ImageIndex) -> str:
+    """`--annotate PLATFORM=repo@sha256:…` of the image inside `index` to relabel: the one of `spec.platform`
+    when the index has it, else its only image, else every image (the user picks). bakepy reads a child manifest
+    by digest like any other source; the index's attestations stay behind with the index."""
+    repo = repository_of(spec.ref)
+    images = index.images
+    wanted = [
+        m for m in images if m.platform and spec.platform and _same(m.platform, spec.platform)
+    ]
+    chosen = wanted[:1] or images
+    if len(chosen) == 1:
+        return f"--annotate {spec.platform}={repo}@{chosen[0].digest}"
+    listed = ", ".join(f"{m.platform or 'unknown/unknown'} {repo}@{m.digest}" for m in chosen)
+    return f"--annotate {spec.platform}=REF with REF one of: {listed}"
+
+
 def resolve_sources(runner: Runner, specs: Sequence[SourceSpec]) -> list[ResolvedSource]:
-    """Read every source and its platform; refuse contradictions and duplicates. Nothing is pushed here."""
+    """Read every source and its platform; refuse contradictions and duplicates (bad input: ConfigError, exit 2;
+    a source the registry does not give is a RegistryError, exit 5). Nothing is pushed here."""
     if not specs:
         raise ConfigError("assemble: no source given", hint="name one image per platform: REF ...")
 
@@ -99,27 +116,30 @@ def resolve_sources(runner: Runner, specs: Sequence[SourceSpec]) -> list[Resolve
             if spec.annotate:
                 raise ConfigError(
                     f"--annotate {spec.platform}={spec.ref}: {spec.ref} is an index "
-                    f"({', '.join(platforms)}); only a single image can be relabelled"
+                    f"({', '.join(platforms)}), and only a single image can be relabelled: pass its image "
+                    f"manifest instead, {_way_forward(spec, found)}"
                 )
             if spec.platform is not None and (
                 len(platforms) != 1 or not _same(platforms[0], spec.platform)
             ):
-                raise RegistryError(
+                raise ConfigError(
                     f"source {spec.ref} is given for {spec.platform}, but it is an index of "
-                    f"{', '.join(platforms)}; no tag was moved"
+                    f"{', '.join(platforms)}; no tag was moved",
+                    hint=f"if its image really is {spec.platform}, relabel that image: "
+                    f"{_way_forward(spec, found)}",
                 )
             return ResolvedSource(spec, found, platforms)
         config = registry.config_platform(runner, f"{repository_of(spec.ref)}@{found.digest}")
         if spec.platform is None:
             if config is None:
-                raise RegistryError(
+                raise ConfigError(
                     f"source {spec.ref}: its image config names no platform; no tag was moved",
                     hint=f"give it as PLATFORM={spec.ref}",
                 )
             return ResolvedSource(spec, found, (config,))
         if config is not None and not _same(config, spec.platform):
             if not spec.annotate:
-                raise RegistryError(
+                raise ConfigError(
                     f"source {spec.ref} is given for {spec.platform}, but its image config says "
                     f"{config}; no tag was moved",
                     hint=f"if it really is {spec.platform} (a cross-build that recorded the wrong "
@@ -135,7 +155,7 @@ def resolve_sources(runner: Runner, specs: Sequence[SourceSpec]) -> list[Resolve
         for platform in source.platforms:
             key = next((p for p in seen if _same(p, platform)), platform)
             if key in seen:
-                raise RegistryError(
+                raise ConfigError(
                     f"two sources for {platform}: {seen[key]} and {source.spec.ref}; no tag was moved",
                     hint="give exactly one image per platform",
                 )

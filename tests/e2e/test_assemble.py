@@ -71,15 +71,38 @@ def test_per_arch_tags_assembled_into_every_registry_checked_and_refused(
     wrong = bakepy(
         ["assemble", *tags, f"linux/arm64={src}:cross", f"linux/amd64={src}:amd64"], tmp_path, env
     )
-    assert wrong.returncode == 5, wrong.stderr
+    assert wrong.returncode == 2, wrong.stderr  # bad input, not a registry failure
     assert "is given for linux/arm64, but its image config says linux/amd64" in wrong.stderr
     assert "--annotate linux/arm64=" in wrong.stderr
     assert _digests(every) == before
 
     # two sources for one platform: refused, nothing moved
     twice = bakepy(["assemble", *tags, f"{src}:amd64", f"linux/amd64={src}:cross"], tmp_path, env)
-    assert twice.returncode == 5, twice.stderr
+    assert twice.returncode == 2, twice.stderr
     assert "two sources for linux/amd64" in twice.stderr
+    assert _digests(every) == before
+
+    # --annotate cannot relabel a buildx push (an index: its attestation makes it one); the error names the
+    # image manifest inside it to pass instead, and that one is taken
+    _, pushed = api.get_manifest(r1, f"{unique_repo}/src", "amd64")
+    child = api.image_manifests(pushed)["linux/amd64"]["digest"]
+    relabel = bakepy(
+        ["assemble", f"--tag={r1}/{out}:relabelled", f"--annotate=linux/arm64={src}:amd64"],
+        tmp_path,
+        env,
+    )
+    assert relabel.returncode == 2, relabel.stderr
+    assert (
+        f"pass its image manifest instead, --annotate linux/arm64={src}@{child}" in relabel.stderr
+    )
+    taken = bakepy(
+        ["assemble", f"--tag={r1}/{out}:relabelled", f"--annotate=linux/arm64={src}@{child}", f"{src}:cross"],
+        tmp_path,
+        env,
+    )  # fmt: skip
+    assert taken.returncode == 0, taken.stderr
+    _, index = api.get_manifest(r1, out, "relabelled")
+    assert api.image_manifests(index)["linux/arm64"]["digest"] == child
     assert _digests(every) == before
 
     # said explicitly: the index lists linux/arm64 for it, and the output says so
