@@ -20,23 +20,19 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import re
-import shutil
-import subprocess
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Literal
 from urllib.parse import urlencode, urlsplit
 
+from bakepy.engine import credentials, transport
 from bakepy.errors import RegistryError
 
 Access = Literal["open", "login", "down"]
 PushVerdict = Literal["authorised", "refused", "unproven"]
 _LOOPBACK = ("127.0.0.1", "localhost", "[::1]")
-_HUB = ("docker.io", "index.docker.io", "registry-1.docker.io")
+_HUB = credentials.HUB_NAMES
 
 
 @dataclass(frozen=True)
@@ -90,43 +86,9 @@ def probe(registry: str, *, timeout: float = 5.0) -> Probe:
     return Probe(registry, "open", f"HTTP {status}", base=base)
 
 
-def _docker_config() -> dict[str, object]:
-    path = Path(os.environ.get("DOCKER_CONFIG") or Path.home() / ".docker") / "config.json"
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def _keys(value: object) -> set[str]:
-    return {str(k) for k in value} if isinstance(value, dict) else set()
-
-
-def _same_registry(key: str, registry: str) -> bool:
-    key = key.removeprefix("https://").removeprefix("http://").split("/")[0]
-    if registry in _HUB:
-        return key in _HUB
-    return key == registry
-
-
 def has_credentials(registry: str) -> bool:
     """Whether the Docker credential store names `registry` (never reading the secret)."""
-    config = _docker_config()
-    for section in ("auths", "credHelpers"):
-        if any(_same_registry(k, registry) for k in _keys(config.get(section))):
-            return True
-    store = config.get("credsStore")
-    helper = (
-        shutil.which(f"docker-credential-{store}") if isinstance(store, str) and store else None
-    )
-    if helper is None:
-        return False
-    try:  # `list` prints server URLs → user names; no secret
-        out = subprocess.run([helper, "list"], capture_output=True, text=True, timeout=10).stdout
-        return any(_same_registry(k, registry) for k in _keys(json.loads(out or "{}")))
-    except (OSError, ValueError, subprocess.SubprocessError):
-        return False
+    return credentials.has_credentials(registry)
 
 
 @dataclass(frozen=True)
@@ -137,11 +99,7 @@ class PushAccess:
     detail: str
 
 
-def parse_challenge(header: str) -> tuple[str, dict[str, str]]:
-    """`Bearer realm="https://auth.example/token",service="registry.example"` → ("bearer", {realm, service})."""
-    scheme, _, rest = header.strip().partition(" ")
-    params = {k.lower(): v for k, v in re.findall(r'(\w+)="([^"]*)"', rest)}
-    return scheme.lower(), params
+parse_challenge = transport.parse_challenge
 
 
 def granted_actions(token: str, repository: str) -> set[str] | None:
@@ -169,55 +127,14 @@ def granted_actions(token: str, repository: str) -> set[str] | None:
 
 
 def _credentials(registry: str) -> tuple[str, str] | None:
-    """(user, secret) from the Docker credential store, as docker would send them; `<token>` as the user means
-    the secret is an identity (refresh) token. Kept in memory only."""
-    config = _docker_config()
-    helpers = config.get("credHelpers")
-    helper = next(
-        (
-            v
-            for k, v in (helpers.items() if isinstance(helpers, dict) else ())
-            if _same_registry(k, registry)
-        ),
-        None,
-    )
-    auths = config.get("auths")
-    entry = next(
-        (
-            v
-            for k, v in (auths.items() if isinstance(auths, dict) else ())
-            if _same_registry(k, registry)
-        ),
-        None,
-    )
-    if helper is None and isinstance(entry, dict):
-        if entry.get("identitytoken"):
-            return "<token>", str(entry["identitytoken"])
-        if entry.get("auth"):
-            try:
-                user, _, secret = base64.b64decode(str(entry["auth"])).decode().partition(":")
-            except ValueError:
-                return None
-            return user, secret
-        if entry.get("username") and entry.get("password"):
-            return str(entry["username"]), str(entry["password"])
-    store = helper or config.get("credsStore")
-    program = (
-        shutil.which(f"docker-credential-{store}") if isinstance(store, str) and store else None
-    )
-    if program is None:
+    """(user, secret) as docker would send them; `<token>` as the user means the secret is an identity (refresh)
+    token. Kept in memory only."""
+    found = credentials.lookup(registry)
+    if found is None:
         return None
-    server = "https://index.docker.io/v1/" if registry in _HUB else registry
-    try:
-        out = subprocess.run(
-            [program, "get"], input=server, capture_output=True, text=True, timeout=10
-        ).stdout
-        found = json.loads(out or "{}")
-    except (OSError, ValueError, subprocess.SubprocessError):
-        return None
-    if not isinstance(found, dict) or not found.get("Secret"):
-        return None
-    return str(found.get("Username") or ""), str(found["Secret"])
+    if found.kind == "identity":
+        return "<token>", found.secret
+    return found.user, found.secret
 
 
 def _may_send_to(url: str, registry_base: str) -> bool:

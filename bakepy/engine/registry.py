@@ -1,30 +1,35 @@
-"""Registry reads: what a reference points at now, over plain HTTP where the registry is open, else through buildx.
+"""Registry reads and writes through the run's one client (`engine/transport.py`): what a reference points at,
+indexes staged by digest, tags moved and put back, images copied between repositories.
 
-Open registries (loopback, in-cluster mirrors) are read anonymously over HTTP with the exact bytes, so digests
-are computed, never parsed from a tool's text. Anything that wants credentials falls back to `imagetools inspect`,
-so registry auth stays the Docker credential store's: bakepy never sees a secret."""
+Every call goes over the registry HTTP API with docker's credentials (Basic or the token dance), TLS from
+`certs.d`, retries and the run's deadline, on registries with and without a login. Digests are content: a
+manifest read once in a run (by any registry) is not read again, only checked for presence with a HEAD; tags are
+read fresh. `imagetools` (through the runner) remains only where the client cannot ask at all (`NoAnswer`: a
+registry that wants a login docker has none for, a credential helper that fails); each such call is counted in
+the session's stats (`--debug` prints them)."""
 
 from __future__ import annotations
 
-import functools
+import contextlib
 import hashlib
 import http.client
-import io
 import json
 import os
 import ssl
 import threading
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from bakepy.engine.credentials import HUB_NAMES
 from bakepy.engine.runner import Runner, registry_hint
+from bakepy.engine.transport import NoAnswer, Response, session
 from bakepy.errors import ConfigError, RegistryError
 from bakepy.publish.index import INDEX_MEDIA_TYPES, ImageIndex, parse_index, split_reference
+
+__all__ = ["NoAnswer"]
 
 _ACCEPT = ", ".join(
     (
@@ -33,190 +38,158 @@ _ACCEPT = ", ".join(
         "application/vnd.docker.distribution.manifest.v2+json",
     )
 )
-_LOOPBACK = ("127.0.0.1", "localhost", "[::1]")
-_HTTP = urllib.request.build_opener()
+READ_TIMEOUT = 30.0
 
 
-class NoAnswer(Exception):
-    """The anonymous read cannot tell: ask buildx, which has the credential store."""
-
-
-def _url(ref: str, *, blob: str | None = None) -> str:
-    registry, path, tag, digest = split_reference(ref)
-    if registry == "docker.io":
-        raise NoAnswer  # anonymous manifest reads count against Docker Hub's pull limits
-    host = registry.split("]")[0] + "]" if registry.startswith("[") else registry.rsplit(":", 1)[0]
-    scheme = "http" if host in _LOOPBACK else "https"  # buildx talks plain HTTP to loopback too
-    if blob is not None:
-        return f"{scheme}://{registry}/v2/{path}/blobs/{blob}"
-    return f"{scheme}://{registry}/v2/{path}/manifests/{digest or tag or 'latest'}"
-
-
-class _Pool(threading.local):
-    """This thread's open connections, one per scheme and host: a registry answers many requests in a row, and
-    a kept-alive connection saves a connect and urllib's handler chain on each (~1.4 ms of 3 on loopback)."""
+class _Content:
+    """Manifests by digest, as read in this run (content-addressed: the same bytes in every registry)."""
 
     def __init__(self) -> None:
-        self.connections = _Connections()
+        self.by_digest: dict[str, ImageIndex] = {}
+        self.lock = threading.Lock()
+
+    def get(self, digest: str | None) -> ImageIndex | None:
+        if not digest:
+            return None
+        with self.lock:
+            return self.by_digest.get(digest)
+
+    def put(self, index: ImageIndex) -> None:
+        if index.raw is not None:
+            with self.lock:
+                self.by_digest[index.digest] = index
 
 
-class _Connections(dict[tuple[str, str], http.client.HTTPConnection]):
-    """Closes its connections when its thread ends (a worker of a pool), before their sockets are collected."""
-
-    def __del__(self) -> None:
-        for conn in self.values():
-            conn.close()
+_CONTENT = _Content()
 
 
-_POOL = _Pool()
+def _path(ref: str, *, blob: str | None = None) -> tuple[str, str]:
+    registry, path, tag, digest = split_reference(ref)
+    if blob is not None:
+        return registry, f"/v2/{path}/blobs/{blob}"
+    return registry, f"/v2/{path}/manifests/{digest or tag or 'latest'}"
 
 
-# What urllib reads to choose a proxy (`getproxies_environment`, `proxy_bypass_environment`), in both cases.
-_PROXY_VARIABLES = tuple(
-    v
-    for name in ("http_proxy", "https_proxy", "no_proxy", "request_method")
-    for v in (name, name.upper())
-)
+def _deadline(seconds: float | None = None) -> float:
+    return time.monotonic() + (seconds if seconds is not None else write_timeout())
 
 
-def _direct(scheme: str, host: str) -> bool:
-    """Whether a plain connection goes where urllib would go (no proxy from the environment applies).
-
-    Decided once per host and proxy setting: urllib's own answer walks the whole environment, ~0.3 ms of every
-    request (a merge makes a hundred)."""
-    return _direct_for(scheme, host, tuple(os.environ.get(v) for v in _PROXY_VARIABLES))
-
-
-@functools.lru_cache(maxsize=256)
-def _direct_for(scheme: str, host: str, _setting: tuple[str | None, ...]) -> bool:
-    proxies = urllib.request.getproxies()
-    return scheme not in proxies or bool(urllib.request.proxy_bypass(host))
-
-
-def _exchange(request: urllib.request.Request, timeout: float) -> tuple[int, bytes, Any]:
-    """Send `request`; (status, body, headers) for an answer below 400, `urllib.error.HTTPError` otherwise.
-
-    Over a kept-alive connection of this thread where no proxy applies (a reused connection the registry has
-    closed meanwhile is retried once on a fresh one: every request here is idempotent); through urllib, which
-    also follows redirects, otherwise."""
-    parts = urllib.parse.urlsplit(request.full_url)
-    key = (parts.scheme, parts.netloc)
-    if not _direct(parts.scheme, parts.hostname or ""):
-        return _through_urllib(request, timeout)
-    target = parts.path + (f"?{parts.query}" if parts.query else "")
-    headers = dict(request.header_items())
-    for attempt in range(2):
-        conn = _POOL.connections.get(key)
-        reused = conn is not None
-        if conn is None:
-            cls = (
-                http.client.HTTPSConnection
-                if parts.scheme == "https"
-                else http.client.HTTPConnection
-            )
-            conn = cls(parts.netloc, timeout=timeout)
-            _POOL.connections[key] = conn
-        conn.timeout = timeout
-        if conn.sock is not None:
-            conn.sock.settimeout(timeout)
-        try:
-            conn.request(request.get_method(), target, body=request.data, headers=headers)
-            response = conn.getresponse()
-            body = response.read()
-        except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as exc:
-            conn.close()
-            del _POOL.connections[key]
-            if reused and attempt == 0:
-                continue
-            raise urllib.error.URLError(exc) from exc
-        except BaseException:
-            conn.close()
-            del _POOL.connections[key]
-            raise
-        if response.will_close:
-            conn.close()
-            del _POOL.connections[key]
-        if 300 <= response.status < 400:  # a redirect (blob storage): urllib follows it
-            return _through_urllib(request, timeout)
-        if response.status >= 400:
-            raise urllib.error.HTTPError(
-                request.full_url,
-                response.status,
-                response.reason,
-                response.headers,
-                io.BytesIO(body),
-            )
-        return response.status, body, response.headers
-    raise AssertionError("unreachable")
-
-
-def _through_urllib(request: urllib.request.Request, timeout: float) -> tuple[int, bytes, Any]:
-    with _HTTP.open(request, timeout=timeout) as response:
-        return response.status, response.read(), response.headers
-
-
-def _open(request: urllib.request.Request, timeout: float) -> tuple[int, bytes, Any]:
-    """(status, body, headers); a 404 from an open registry is an answer, anything unclear is `NoAnswer`."""
+def _send(
+    method: str,
+    ref: str,
+    *,
+    blob: str | None = None,
+    headers: Mapping[str, str] | None = None,
+    body: bytes | None = None,
+    timeout: float = READ_TIMEOUT,
+    deadline: float | None = None,
+) -> Response:
+    """One call of the registry API for `ref`; network failures after the retries are `RegistryError`."""
+    registry, path = _path(ref, blob=blob)
     try:
-        return _exchange(request, timeout)
-    except urllib.error.HTTPError as exc:
-        with exc:  # an error response holds its connection open until closed
-            if exc.code == 404 and exc.headers.get("WWW-Authenticate") is None:
-                return 404, b"", exc.headers
-            raise NoAnswer from exc
-    except (OSError, ValueError, http.client.HTTPException) as exc:
-        raise NoAnswer from exc
+        return session().request(
+            method, registry, path, headers=headers, body=body, timeout=timeout, deadline=deadline
+        )
+    except NoAnswer:
+        raise
+    except ssl.SSLError as exc:
+        raise RegistryError(
+            f"{registry}: TLS failed ({exc.reason or exc})",
+            hint=f"trust its CA in /etc/docker/certs.d/{registry}/ca.crt, "
+            "or list it in BAKEPY_INSECURE_REGISTRIES if it speaks plain HTTP",
+        ) from None
+    except (TimeoutError, OSError, http.client.HTTPException) as exc:
+        raise RegistryError(
+            f"{ref}: the registry did not answer ({type(exc).__name__}: {exc})",
+            hint="check that the registry is up and reachable",
+        ) from None
 
 
-def head_digest(ref: str, *, timeout: float = 10.0) -> str | None:
-    """The digest `ref` points at now, from one HEAD (no body); None when it does not exist.
+def _failed(ref: str, answer: Response, what: str) -> RegistryError:
+    words = _registry_words(answer.body)
+    return RegistryError(
+        f"{ref}: the registry answered {answer.status} to {what}" + (f": {words}" if words else ""),
+        hint=registry_hint(words),
+    )
 
-    Raises `NoAnswer` where the registry is not open or does not send `Docker-Content-Digest`.
-    """
-    request = urllib.request.Request(_url(ref), method="HEAD", headers={"Accept": _ACCEPT})
-    status, _, headers = _open(request, timeout)
-    if status == 404:
+
+def _read_answer(ref: str, answer: Response, what: str) -> Response | None:
+    """None for a plain 404; the answer below 400; `NoAnswer` where the login is missing or refused (buildx
+    may still have a way); `RegistryError` for anything else."""
+    if answer.status == 404:
         return None
-    digest = headers.get("Docker-Content-Digest")
-    if not digest:
-        raise NoAnswer
-    return str(digest)
+    if answer.status in (401, 403):
+        raise NoAnswer(f"{ref}: HTTP {answer.status}")
+    if answer.status >= 400:
+        raise _failed(ref, answer, what)
+    return answer
 
 
-def read_anonymously(ref: str, *, timeout: float = 10.0) -> ImageIndex | None:
-    """Read `ref` over the registry HTTP API without credentials (bakepy never handles a secret).
+def head_digest(ref: str, *, timeout: float = READ_TIMEOUT) -> str | None:
+    """The digest `ref` points at now, from one HEAD (no body, and no pull counted on Docker Hub); None when it
+    does not exist. A registry that sends no `Docker-Content-Digest` is read in full."""
+    answer = _read_answer(
+        ref, _send("HEAD", ref, headers={"Accept": _ACCEPT}, timeout=timeout), "a read"
+    )
+    if answer is None:
+        return None
+    digest = answer.headers.get("Docker-Content-Digest")
+    if digest:
+        return str(digest)
+    found = read(ref, timeout=timeout)
+    return None if found is None else found.digest
 
-    Returns the index, or None when the registry says plainly that it does not exist. Raises `NoAnswer` for
-    anything less certain (auth required, a token-gated 404, TLS or network trouble, Docker Hub's pull quota),
-    so the caller falls back to `imagetools inspect`.
-    """
+
+def read(ref: str, *, timeout: float = READ_TIMEOUT) -> ImageIndex | None:
+    """The manifest or index `ref` names, from its exact bytes (the digest computed, never trusted), or None
+    when it does not exist. A reference by digest whose content this run already read costs one HEAD."""
     digest = split_reference(ref)[3]
-    request = urllib.request.Request(_url(ref), headers={"Accept": _ACCEPT})
-    status, body, headers = _open(request, timeout)
-    if status == 404:
+    cached = _CONTENT.get(digest)
+    if cached is not None:
+        answer = _read_answer(
+            ref, _send("HEAD", ref, headers={"Accept": _ACCEPT}, timeout=timeout), "a read"
+        )
+        return None if answer is None else cached
+    answer = _read_answer(
+        ref, _send("GET", ref, headers={"Accept": _ACCEPT}, timeout=timeout), "a read"
+    )
+    if answer is None:
         return None
-    header_digest = headers.get("Docker-Content-Digest")
+    body = answer.body
     computed = "sha256:" + hashlib.sha256(body).hexdigest()
+    header_digest = answer.headers.get("Docker-Content-Digest")
     if (digest and computed != digest) or (header_digest and header_digest != computed):
-        raise NoAnswer  # not the bytes we asked for: let buildx handle it
+        raise RegistryError(
+            f"{ref}: the registry sent other bytes than the digest names ({computed})",
+            hint="the registry or a proxy in between rewrites manifests",
+        )
     try:
         doc = json.loads(body)
     except ValueError as exc:
-        raise NoAnswer from exc
+        raise RegistryError(f"{ref}: the registry sent a manifest that is not JSON") from exc
     doc["digest"], doc["size"] = computed, len(body)
-    return parse_index(doc, body)
+    index = parse_index(doc, body)
+    _CONTENT.put(index)
+    return index
+
+
+read_anonymously = read  # the name earlier releases used
+
+
+def count_fallback(what: str) -> None:
+    """One call that had to go through buildx (counted for `--debug`)."""
+    stats = session().stats
+    stats.fallbacks[what] = stats.fallbacks.get(what, 0) + 1
 
 
 def inspect(runner: Runner, ref: str) -> ImageIndex | None:
-    """What `ref` points at now, or None when it does not exist.
-
-    Open registries (loopback, in-cluster mirrors) answer over plain HTTP in milliseconds; anything that needs
-    credentials goes through `docker buildx imagetools inspect` and the Docker credential store.
-    """
+    """What `ref` points at now, or None when it does not exist: through the client; through
+    `docker buildx imagetools inspect` only where the client cannot ask (`NoAnswer`)."""
     try:
-        return read_anonymously(ref)
+        return read(ref)
     except NoAnswer:
         pass
+    count_fallback("imagetools inspect")
     doc = runner.imagetools_inspect(ref)
     return None if doc is None else parse_index(doc)
 
@@ -228,24 +201,31 @@ def inspect_many(
     known: Mapping[str, ImageIndex] | None = None,
     workers: int = 8,
 ) -> dict[str, ImageIndex | None]:
-    """`inspect` for many references at once, side by side, HEAD first.
+    """`inspect` for many references at once, side by side.
 
-    `known` maps digests whose content is already known (a source, the index a run created): a reference whose
-    HEAD answers one of them costs one HEAD and no GET. Everything else is read in full.
-    """
+    A tag is asked with a HEAD first where its content may already be known (`known`, or read earlier in this
+    run) and always on Docker Hub (HEADs do not count against its pull limit): a digest this run knows costs no
+    GET. References by digest are checked for presence only, once their content is known."""
     unique = list(dict.fromkeys(refs))
-    cache = dict(known or {})
+    for index in (known or {}).values():
+        _CONTENT.put(index)
+    extra = dict(known or {})
 
     def one(ref: str) -> ImageIndex | None:
-        if cache and split_reference(ref)[3] is None:
+        registry, _, _, digest = split_reference(ref)
+        if digest is None and (extra or _CONTENT.by_digest or registry in HUB_NAMES):
             try:
-                digest = head_digest(ref)
+                now = head_digest(ref)
             except NoAnswer:
-                digest = ""
-            if digest is None:
+                return inspect(runner, ref)
+            if now is None:
                 return None
-            if digest in cache:
-                return cache[digest]
+            found = extra.get(now) or _CONTENT.get(now)
+            if found is not None:
+                return found
+            return inspect(runner, f"{ref.partition('@')[0]}@{now}")
+        if digest is not None and digest in extra and _CONTENT.get(digest) is None:
+            _CONTENT.put(extra[digest])
         return inspect(runner, ref)
 
     if len(unique) <= 1:
@@ -255,24 +235,21 @@ def inspect_many(
 
 
 def config_platform(runner: Runner, ref: str) -> str | None:
-    """The `os/arch[/variant]` an image manifest's config says (`ref` is `repo@digest` of one image manifest).
-
-    Open registries: two GETs (the manifest, its config blob). Otherwise `imagetools inspect`'s image config.
-    None when the config names no platform.
-    """
+    """The `os/arch[/variant]` an image manifest's config says (`ref` is `repo@digest` of one image manifest):
+    the manifest and its config blob through the client, else `imagetools inspect`'s image config. None when the
+    config names no platform."""
     doc: Mapping[str, Any] | None
     try:
-        request = urllib.request.Request(_url(ref), headers={"Accept": _ACCEPT})
-        status, body, _ = _open(request, 10.0)
-        if status == 404:
+        manifest = read(ref)
+        if manifest is None or manifest.raw is None:
             return None
-        config = json.loads(body).get("config") or {}
-        blob = urllib.request.Request(_url(ref, blob=str(config.get("digest"))))
-        status, body, _ = _open(blob, 10.0)
-        doc = json.loads(body) if status != 404 else None
+        config = json.loads(manifest.raw).get("config") or {}
+        answer = _read_answer(ref, _send("GET", ref, blob=str(config.get("digest"))), "a read")
+        doc = json.loads(answer.body) if answer is not None else None
     except (NoAnswer, ValueError, AttributeError):
+        count_fallback("imagetools inspect")
         doc = runner.imagetools_image_config(ref)
-    if not doc or not doc.get("os") or not doc.get("architecture"):
+    if not isinstance(doc, dict) or not doc.get("os") or not doc.get("architecture"):
         return None
     parts = [str(doc["os"]), str(doc["architecture"])]
     if doc.get("variant"):
@@ -281,7 +258,7 @@ def config_platform(runner: Runner, ref: str) -> str | None:
 
 
 def delete_tag(ref: str, *, digest: str, others_safe: bool) -> bool:
-    """Remove a tag this run created, where the registry lets an anonymous client do so. True if it is gone.
+    """Remove a tag this run created, where the registry allows it. True if it is gone.
 
     OCI distribution 1.1 deletes a tag alone (`DELETE /manifests/TAG`). Older registries (distribution 2.x) only
     delete a manifest by digest, which removes every tag naming it: done only when `others_safe` (the caller
@@ -292,34 +269,161 @@ def delete_tag(ref: str, *, digest: str, others_safe: bool) -> bool:
         if not allowed:
             continue
         try:
-            request = urllib.request.Request(_url(target), method="DELETE")
-            status, _, _ = _open(request, 10.0)
-        except NoAnswer:
+            answer = _send("DELETE", target, deadline=_deadline())
+        except (NoAnswer, RegistryError):
             continue
-        if status in (200, 202, 404):
+        if answer.status in (200, 202, 404):
             try:
                 if head_digest(ref) is None:
                     return True
-            except NoAnswer:
+            except (NoAnswer, RegistryError):
                 return False
     return False
 
 
 def put_manifest_by_digest(repository: str, body: bytes, media_type: str) -> str:
-    """Push a manifest or index by digest (no tag) where the registry takes anonymous writes (loopback, open
-    in-cluster registries). Returns its digest; `NoAnswer` where the registry wants credentials, which only
-    buildx's credential store has."""
+    """Push a manifest or index by digest (no tag). Returns its digest; `NoAnswer` where the client cannot log
+    in, `RegistryError` with the registry's words where it refuses."""
     digest = "sha256:" + hashlib.sha256(body).hexdigest()
-    request = urllib.request.Request(
-        _url(f"{repository}@{digest}"),
-        data=body,
-        method="PUT",
-        headers={"Content-Type": media_type},
+    ref = f"{repository}@{digest}"
+    answer = _send(
+        "PUT", ref, body=body, headers={"Content-Type": media_type}, deadline=_deadline()
     )
-    status, _, headers = _open(request, 30.0)
-    if status not in (200, 201) or headers.get("Docker-Content-Digest", digest) != digest:
-        raise NoAnswer
+    if answer.status in (401, 403):
+        raise NoAnswer(f"{ref}: HTTP {answer.status}")
+    if answer.status not in (200, 201):
+        raise _failed(ref, answer, "a push by digest")
+    stored = answer.headers.get("Docker-Content-Digest", digest)
+    if stored != digest:
+        raise RegistryError(f"{ref}: the registry stored {stored}, not {digest}")
     return digest
+
+
+# -- copies between repositories ----------------------------------------------------------------------
+def _blob_present(repository: str, digest: str) -> bool:
+    answer = _send("HEAD", repository, blob=digest)
+    if answer.status in (401, 403):
+        raise NoAnswer(f"{repository}: HTTP {answer.status}")
+    return answer.status == 200
+
+
+def _copy_blob(source: str, target: str, digest: str, size: int) -> None:
+    """Make blob `digest` exist in `target` (repository-only references): a cross-repository mount inside one
+    registry, else a download checked against its digest and one monolithic upload."""
+    if _blob_present(target, digest):
+        return
+    t_registry, t_path, _, _ = split_reference(target)
+    s_registry, s_path, _, _ = split_reference(source)
+    client = session()
+    deadline = _deadline()
+    if s_registry == t_registry:
+        answer = client.request(
+            "POST",
+            t_registry,
+            f"/v2/{t_path}/blobs/uploads/?mount={digest}&from={s_path}",
+            scope="pull,push",
+            headers={"Content-Length": "0"},
+            body=b"",
+            deadline=deadline,
+        )
+        if answer.status == 201:
+            return
+        if answer.status == 202:  # the registry started a plain upload instead: let it go
+            location = answer.headers.get("Location")
+            if location:
+                _cancel_upload(t_registry, location)
+    got = _send("GET", source, blob=digest, timeout=300.0, deadline=deadline)
+    if got.status != 200:
+        raise _failed(f"{source}@{digest}", got, "a blob read")
+    data = got.body
+    if "sha256:" + hashlib.sha256(data).hexdigest() != digest:
+        raise RegistryError(f"{source}: blob {digest} is not what its digest names")
+    for attempt in range(2):  # an upload session that broke is started afresh, once
+        start = client.request(
+            "POST",
+            t_registry,
+            f"/v2/{t_path}/blobs/uploads/",
+            headers={"Content-Length": "0"},
+            body=b"",
+            deadline=deadline,
+        )
+        location = start.headers.get("Location")
+        if start.status != 202 or not location:
+            raise _failed(target, start, "a blob upload")
+        url = _upload_url(client.base(t_registry), location, digest)
+        try:
+            done = client.request(
+                "PUT",
+                t_registry,
+                url,
+                headers={
+                    "Content-Type": "application/octet-stream",
+                    "Content-Length": str(len(data)),
+                },
+                body=data,
+                timeout=300.0,
+                deadline=deadline,
+                repeatable=False,
+            )
+        except (ConnectionResetError, http.client.HTTPException) as exc:
+            if attempt == 0:
+                continue
+            raise RegistryError(f"{target}: blob upload of {digest} failed: {exc}") from None
+        if done.status in (201, 204):
+            return
+        if attempt == 1 or done.status < 500:
+            raise _failed(target, done, f"the upload of blob {digest[:19]}…")
+
+
+def _upload_url(base: str, location: str, digest: str) -> str:
+    """The path (and query) of an upload `Location`, with `digest=` added (the session sends it to the same
+    registry)."""
+
+    joined = urllib.parse.urljoin(base + "/", location)
+    parts = urllib.parse.urlsplit(joined)
+    query = urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
+    query.append(("digest", digest))
+    return parts.path + "?" + urllib.parse.urlencode(query)
+
+
+def _cancel_upload(registry: str, location: str) -> None:
+    path = urllib.parse.urlsplit(location).path
+    with contextlib.suppress(OSError, http.client.HTTPException, NoAnswer, RegistryError):
+        session().request("DELETE", registry, path, scope="pull,push")  # else it expires on its own
+
+
+def copy(source: str, target_repository: str) -> ImageIndex:
+    """Copy `source` (`repo@digest`, an index or one image manifest) into `target_repository` by digest,
+    children and blobs first, exactly as it is (a carbon copy: same bytes, same digest). No tag moves."""
+    found = read(source)
+    if found is None or found.raw is None:
+        raise RegistryError(f"{source} does not exist; nothing was copied")
+    source_repo = source.partition("@")[0]
+    if read_present(f"{target_repository}@{found.digest}"):
+        return found
+    doc = json.loads(found.raw)
+    if found.is_index:
+        for entry in found.manifests:
+            copy(f"{source_repo}@{entry.digest}", target_repository)
+    else:
+        blobs = [doc.get("config") or {}, *(doc.get("layers") or [])]
+        for blob in blobs:
+            if blob.get("digest"):
+                _copy_blob(
+                    source_repo, target_repository, str(blob["digest"]), int(blob.get("size") or 0)
+                )
+    put_manifest_by_digest(
+        target_repository, found.raw, found.media_type or str(doc.get("mediaType"))
+    )
+    return found
+
+
+def read_present(ref: str) -> bool:
+    """Whether `ref` (by digest) exists, from one HEAD."""
+    answer = _send("HEAD", ref, headers={"Accept": _ACCEPT})
+    if answer.status in (401, 403):
+        raise NoAnswer(f"{ref}: HTTP {answer.status}")
+    return answer.status == 200
 
 
 # -- tag moves ------------------------------------------------------------------------------------------
@@ -330,8 +434,9 @@ after the roll back, so the roll back waits for its answer (or for the connectio
 
 
 def write_timeout() -> float:
-    """Seconds a tag move may take before the run fails (`BAKEPY_REGISTRY_TIMEOUT`, default 60). A value that is
-    not a positive number is a `ConfigError`: publish and merge read it before anything is built or moved."""
+    """Seconds a registry call, with its retries, may take before the run fails (`BAKEPY_REGISTRY_TIMEOUT`,
+    default 60): the run's deadline for each read, write and put back. A value that is not a positive number is
+    a `ConfigError`: publish and merge read it before anything is built or moved."""
     text = os.environ.get(WRITE_TIMEOUT_ENV, "").strip()
     if not text:
         return 60.0
@@ -356,54 +461,35 @@ def _registry_words(body: bytes) -> str:
         return body[:200].decode(errors="replace").strip()
 
 
-def put_tag(ref: str, body: bytes, media_type: str, *, timeout: float, retries: int = 1) -> None:
-    """Point the tag `ref` at the manifest `body` (already present by digest): one PUT, the floor of a tag move.
+def put_tag(
+    ref: str, body: bytes, media_type: str, *, timeout: float, retry_for: float | None = None
+) -> None:
+    """Point the tag `ref` at the manifest `body` (already present by digest): one PUT, the floor of a tag move,
+    retried (429 after its Retry-After, 5xx, resets) while `retry_for` seconds (default: `timeout`) have not
+    passed; a PUT already sent is waited for up to `timeout`.
 
-    Raises `NoAnswer` where the registry wants credentials or speaks TLS Python cannot verify (the caller moves
-    those tags with `imagetools create` and the credential store), `RegistryError` with the registry's own words
-    for any other refusal, a reset (after `retries` more tries, as buildx retries) or no answer in `timeout`.
+    Raises `NoAnswer` where the client cannot log in (the caller may move those tags with `imagetools create`),
+    `RegistryError` with the registry's own words for any other refusal, or when no answer came in time.
     """
     digest = "sha256:" + hashlib.sha256(body).hexdigest()
-    url = _url(ref)
-    for attempt in range(retries + 1):
-        request = urllib.request.Request(
-            url, data=body, method="PUT", headers={"Content-Type": media_type}
+    started = time.monotonic()
+    try:
+        answer = _send(
+            "PUT",
+            ref,
+            body=body,
+            headers={"Content-Type": media_type},
+            timeout=timeout,
+            deadline=started + (retry_for if retry_for is not None else timeout),
         )
-        try:
-            _, _, headers = _exchange(request, timeout)
-            answered = headers.get("Docker-Content-Digest", digest)
-            if answered != digest:
-                raise RegistryError(f"{ref}: the registry stored {answered}, not {digest}")
-            return
-        except urllib.error.HTTPError as exc:
-            with exc:
-                words = _registry_words(exc.read())
-                if exc.code in (401, 403) or exc.headers.get("WWW-Authenticate"):
-                    raise NoAnswer from exc
-                if exc.code >= 500 and attempt < retries:
-                    time.sleep(0.2)
-                    continue
-                raise RegistryError(
-                    f"{ref}: the registry answered {exc.code} to the tag move: {words or exc.reason}",
-                    hint=registry_hint(words),
-                ) from None
-        except (TimeoutError, ssl.SSLError, ConnectionRefusedError) as exc:
-            if isinstance(exc, TimeoutError):
-                raise RegistryError(
-                    f"{ref}: no answer to the tag move within {timeout:g} s"
-                ) from None
-            raise NoAnswer from exc
-        except urllib.error.URLError as exc:
-            if isinstance(exc.reason, (ssl.SSLError, ConnectionRefusedError)):
-                raise NoAnswer from exc
-            if isinstance(exc.reason, TimeoutError):
-                raise RegistryError(
-                    f"{ref}: no answer to the tag move within {timeout:g} s"
-                ) from None
-            if attempt < retries:
-                continue
-            raise RegistryError(f"{ref}: the tag move failed: {exc.reason}") from None
-        except (OSError, http.client.HTTPException) as exc:  # reset, closed without an answer
-            if attempt < retries:
-                continue
-            raise RegistryError(f"{ref}: the tag move failed: {exc}") from None
+    except RegistryError:
+        if time.monotonic() - started >= timeout:
+            raise RegistryError(f"{ref}: no answer to the tag move within {timeout:g} s") from None
+        raise
+    if answer.status in (401, 403):
+        raise NoAnswer(f"{ref}: HTTP {answer.status}")
+    if answer.status >= 400:
+        raise _failed(ref, answer, "the tag move")
+    stored = answer.headers.get("Docker-Content-Digest", digest)
+    if stored != digest:
+        raise RegistryError(f"{ref}: the registry stored {stored}, not {digest}")

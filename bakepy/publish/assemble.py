@@ -164,14 +164,24 @@ def resolve_sources(runner: Runner, specs: Sequence[SourceSpec]) -> list[Resolve
 
 
 def copy_sources(runner: Runner, spec: TargetSpec, sources: Sequence[ResolvedSource]) -> None:
-    """Each source by digest in every repository of the target (no tag names it): one call per source,
-    skipped where it is already there. A single image is copied as it is (`--prefer-index=false`)."""
-    wanted = [(s, f"{repo}@{s.index.digest}") for s in sources for repo in spec.repositories]
-    present = registry.inspect_many(runner, [ref for _, ref in wanted])
-    for source in sources:
-        missing = [ref for s, ref in wanted if s is source and present.get(ref) is None]
-        if missing:
-            runner.imagetools_create(missing, [source.digest_ref], prefer_index=False)
+    """Each source by digest in every repository of the target (no tag names it), as it is (a carbon copy:
+    a single image stays a single image), skipped where it is already there: through the registry client
+    (a mount or a download and upload per missing blob), through `imagetools create` only where the client
+    cannot log in."""
+    jobs = [(source, repo) for source in sources for repo in spec.repositories]
+
+    def one(job: tuple[ResolvedSource, str]) -> None:
+        source, repo = job
+        try:
+            registry.copy(source.digest_ref, repo)
+        except registry.NoAnswer:
+            registry.count_fallback("imagetools create")
+            runner.imagetools_create(
+                [f"{repo}@{source.index.digest}"], [source.digest_ref], prefer_index=False
+            )
+
+    with ThreadPoolExecutor(max_workers=max(1, min(8, len(jobs)))) as pool:
+        list(pool.map(one, jobs))
 
 
 @dataclass(frozen=True)

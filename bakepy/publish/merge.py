@@ -166,16 +166,23 @@ def stage(runner: Runner, merge: TargetMerge, known: Mapping[str, ImageIndex]) -
     if merge.index is not None and merge.index in known:
         digest, index = merge.index, known[merge.index]
         if merge.kept:  # an index an existing tag holds: copy it by digest where it is not yet
-            wanted = [f"{d.repository}@{digest}" for d in registries]
-            present = registry.inspect_many(runner, wanted)
-            missing = [ref for ref, found in present.items() if found is None]
-            if missing:
-                runner.imagetools_create(missing, merge.sources)
+            for d in registries:
+                _copy(runner, merge.sources[0], d.repository)
         # else: one index source, which `collect` found in every registry already
     else:
         digest, index = _stage_merged(runner, merge, registries)
     check_index(merge, index)
     return Staged(merge, digest, index)
+
+
+def _copy(runner: Runner, source: str, repository: str) -> None:
+    """`source` (`repo@digest`) by digest into `repository` as it is (children and blobs first): through the
+    registry client; through `imagetools create` only where the client cannot log in."""
+    try:
+        registry.copy(source, repository)
+    except registry.NoAnswer:
+        registry.count_fallback("imagetools create")
+        runner.imagetools_create([f"{repository}@{source.partition('@')[2]}"], [source])
 
 
 def _stage_merged(
@@ -195,7 +202,7 @@ def _stage_merged(
             registry.put_manifest_by_digest(d.repository, body, OCI_INDEX)
         return index.digest, index
     except registry.NoAnswer:
-        pass
+        registry.count_fallback("imagetools create")
     text = runner.imagetools_create(
         ["dry-run"], merge.sources, annotations=dict(merge.annotations), dry_run=True
     )
@@ -236,7 +243,9 @@ def commit(runner: Runner, staged: Sequence[Staged], *, workers: int = 8) -> lis
     def put(i: int, tag: str) -> None:
         s = work[i]
         try:
-            registry.put_tag(tag, s.index.raw or b"", s.index.media_type, timeout=hard)
+            registry.put_tag(
+                tag, s.index.raw or b"", s.index.media_type, timeout=hard, retry_for=soft
+            )
         except registry.NoAnswer:
             by_create.setdefault(i, []).append(tag)  # dict/list appends are atomic under the GIL
         except RegistryError as exc:
@@ -247,6 +256,7 @@ def commit(runner: Runner, staged: Sequence[Staged], *, workers: int = 8) -> lis
 
     def create(i: int, tags: Sequence[str]) -> None:
         s = work[i]
+        registry.count_fallback("imagetools create")
         try:
             runner.imagetools_create(tags, [s.source()])
         except BakepyError as exc:
@@ -405,8 +415,8 @@ def _put_back(runner: Runner, repo: str, before: str, tags: Sequence[str]) -> di
     whys: dict[str, str] = {}
     rest = list(tags)
     try:
-        old = registry.read_anonymously(f"{repo}@{before}")
-    except registry.NoAnswer:
+        old = registry.read(f"{repo}@{before}")
+    except (registry.NoAnswer, RegistryError):
         old = None
     if old is not None and old.raw is not None:
         rest = []
@@ -421,6 +431,7 @@ def _put_back(runner: Runner, repo: str, before: str, tags: Sequence[str]) -> di
                     tag
                 )  # a refused PUT may still have landed, or imagetools may get through
     for tag in rest:
+        registry.count_fallback("imagetools create")
         try:
             runner.imagetools_create([tag], [f"{repo}@{before}"])
         except BakepyError as exc:

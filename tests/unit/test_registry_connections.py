@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from bakepy.engine import registry
+from bakepy.engine import registry, transport
 from bakepy.errors import ConfigError
 
 DIGEST = "sha256:" + "ab" * 32
@@ -81,12 +81,13 @@ def test_a_proxy_from_the_environment_is_honoured(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("http_proxy", "http://127.0.0.1:9")
     monkeypatch.delenv("no_proxy", raising=False)
     monkeypatch.delenv("NO_PROXY", raising=False)
-    assert not registry._direct("http", "127.0.0.1")
+    client = transport.Session()
+    assert not client._is_direct("http", "127.0.0.1")
     monkeypatch.setenv("no_proxy", "127.0.0.1")
-    assert registry._direct("http", "127.0.0.1")
+    assert client._is_direct("http", "127.0.0.1")
     monkeypatch.delenv("http_proxy")
     monkeypatch.delenv("no_proxy")
-    assert registry._direct("http", "127.0.0.1")
+    assert client._is_direct("http", "127.0.0.1")
 
 
 @pytest.mark.parametrize("value", ["1m", "0", "-5", "inf", "nan", "sixty"])
