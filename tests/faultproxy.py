@@ -4,7 +4,8 @@ It forwards every request faithfully (any method, streamed bodies, headers; the 
 the `Host` it is sent, which stays the proxy's, so blob uploads keep going through the proxy) and fails the ones
 a rule matches:
 
-* ``status``: answer with that HTTP status without forwarding (e.g. 500);
+* ``status``: answer with that HTTP status without forwarding (e.g. 500, or 429 with ``headers`` such as
+  ``{"Retry-After": "1"}``);
 * ``reset``: close the connection abruptly (SO_LINGER 0: the client sees a reset);
 * ``delay``: wait that many seconds, then forward (past a client's timeout);
 * ``forward-then-fail``: forward the request (the registry commits it), then answer 500 — the dangerous case
@@ -48,6 +49,7 @@ class Rule:
     seconds: float = 0.0
     after: int = 0  # let this many matches through first
     times: int | None = None  # fail at most this many matches (None: every one)
+    headers: dict[str, str] = field(default_factory=dict)  # sent with a `status` answer (Retry-After)
     seen: int = 0
     fired: int = 0
 
@@ -182,7 +184,9 @@ class FaultProxy:
             conn.close()
 
     def _answer(self, h: BaseHTTPRequestHandler, status: int, rule: Rule) -> None:
-        if 400 <= status < 500:  # as ECR refuses to move a tag in a repository with immutable tags
+        if status == 429:
+            payload = b'{"errors":[{"code":"TOOMANYREQUESTS","message":"injected fault: slow down"}]}'
+        elif 400 <= status < 500:  # as ECR refuses to move a tag in a repository with immutable tags
             payload = (
                 b'{"errors":[{"code":"TAG_INVALID","message":"injected fault: the image tag already '
                 b'exists and cannot be overwritten because the repository is immutable"}]}'
@@ -191,6 +195,8 @@ class FaultProxy:
             payload = b'{"errors":[{"code":"UNKNOWN","message":"injected fault"}]}'
         h.send_response(status)
         h.send_header("Content-Type", "application/json")
+        for key, value in rule.headers.items():
+            h.send_header(key, value)
         h.send_header("Content-Length", str(len(payload)))
         h.end_headers()
         if h.command != "HEAD":

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from bakepy.engine.registry import config_platform, inspect_many
 from bakepy.engine.runner import Runner
+from bakepy.engine.transport import session
 from bakepy.errors import RegistryError
 from bakepy.publish.index import ImageIndex, split_reference
 
@@ -69,6 +70,10 @@ def collect_all(
     `platform_of` (pushed digest → the one platform its build pushed, from digest records) names the platform of
     plain image manifests, which do not name it themselves (pushes without attestations).
     """
+    client = session()
+    client.log = client.log or runner.log  # retries show where the run's commands show
+    # one token per repository serves the reads here and the writes of the merge (`pull,push` at once)
+    client.will_write(split_reference(r)[:2] for spec, _ in sources for r in spec.repositories)
     refs = [
         f"{spec.repository_in(registry)}@{digest}"
         for spec, digests in sources
