@@ -16,7 +16,8 @@ from bakepy.model import Project
 __all__ = ["SCHEMA_ID", "SCHEMA_PATH", "build_schema", "dumps_schema"]
 
 SCHEMA_PATH = Path(__file__).with_name("bakepy.schema.json")
-SCHEMA_ID = "https://bakepy.dev/bakepy.schema.json"
+# The file itself in the repository (pyproject's [project.urls] Schema): an editor can fetch it by its $id.
+SCHEMA_ID = "https://raw.githubusercontent.com/bakepy/bakepy/main/bakepy/bakepy.schema.json"
 
 
 def _with_attribute_docstrings() -> None:

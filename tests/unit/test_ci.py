@@ -135,7 +135,11 @@ def test_project_options_reach_every_bakepy_command() -> None:
     for run in commands:
         assert run.count("-f deploy/bakepy.toml web 'my group'") == 1
     assert "--runner linux/arm64=arm-box" in commands[0]
-    assert f"pip install bakepy-publish=={__version__}" in runs
+    # until the first release on PyPI: the repository's source archive of this version's tag (issue 24 item 10)
+    assert (
+        "pip install 'bakepy-publish @ https://github.com/bakepy/bakepy/archive/refs/tags/"
+        f"v{__version__}.tar.gz'" in runs
+    )
 
 
 def test_login_for() -> None:
