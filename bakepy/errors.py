@@ -28,6 +28,12 @@ class ConfigError(BakepyError):
     exit_code = 2
 
 
+class LocalFileError(ConfigError):
+    """A file or folder on this machine that bakepy must read or write cannot be used: a symbolic link where
+    bakepy follows none, not a regular file, too large, or a disk that is full, read-only or not writable for
+    this user (`bakepy.safefs`). Exit 2: the fix is on this machine, and nothing was moved."""
+
+
 class NothingToDoError(BakepyError):
     """The selection is empty: no target, no platform, no record to merge."""
 

@@ -4,6 +4,9 @@ A record is all that passes between a build and a merge (the per-platform CI flo
 artifacts): which target and platform, the image manifest digest of that platform, the pushed descriptor to merge
 from (`source`, an index when attestations are on), the repositories it was pushed to, and the plan fingerprint
 and source revision it belongs to, so a merge refuses records from another plan or commit.
+
+The records folder is not trusted (an artifact download, a restored cache): records are written and read only
+through `bakepy.safefs`, so no link planted there is followed and only small regular files are read.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from bakepy.errors import ConfigError
+from bakepy.safefs import ensure_folder, list_files, read_regular, write_atomic
 
 RECORD_VERSION = 1
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
@@ -85,33 +89,76 @@ class DigestRecord:
         )
 
 
-def write_records(directory: Path, records: Iterable[DigestRecord]) -> list[Path]:
-    directory.mkdir(parents=True, exist_ok=True)
+RECORD_LIMIT = 1 << 20
+"""The most a digest record file may hold (one is ~600 bytes): a larger `*.json` is refused, not read."""
+_CONSEQUENCE = "the images are pushed by digest only, no tag was moved"
+
+
+def _is_default_folder(directory: Path) -> bool:
+    """`.bakepy/records` beside a project: bakepy's own folder, not one the user named."""
+    return directory.name == "records" and directory.parent.name == ".bakepy"
+
+
+def write_records(
+    directory: Path, records: Iterable[DigestRecord], *, named: bool | None = None
+) -> list[Path]:
+    """Write one file per record into `directory`, each replaced whole (`safefs.write_atomic`: no link planted
+    there is followed, a reader never sees half a record). `named`: the user chose the folder (`--records DIR`),
+    so a link there is theirs and followed; by default, any folder but `.bakepy/records`. Inside bakepy's own
+    `.bakepy/records` no folder on the way may be a link. A full, read-only or foreign disk is one
+    `LocalFileError` (exit 2) saying no tag moved."""
+    if named is None:
+        named = not _is_default_folder(directory)
+    what = "a digest record"
+    elsewhere = "name another folder with --records DIR"
+    if named:
+        ensure_folder(directory, what="digest records", consequence=_CONSEQUENCE)
+    else:
+        ensure_folder(
+            directory,
+            below=directory.parent.parent,
+            what="digest records",
+            consequence=_CONSEQUENCE,
+            elsewhere=elsewhere,
+        )
     written = []
     for record in records:
-        path = directory / record.filename
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(record.to_json(), indent=2, sort_keys=True) + "\n")
-        os.replace(tmp, path)  # a reader never sees half a record
-        written.append(path)
+        text = json.dumps(record.to_json(), indent=2, sort_keys=True) + "\n"
+        written.append(
+            write_atomic(
+                directory,
+                record.filename,
+                text.encode(),
+                what=what,
+                follow_folder=named,
+                consequence=_CONSEQUENCE,
+                elsewhere=elsewhere,
+            )
+        )
     return written
 
 
 def read_record_files(directory: Path) -> list[tuple[Path, DigestRecord]]:
-    """Every *.json record below `directory` with its path (CI artifacts often arrive one folder per job)."""
+    """Every *.json record below `directory` with its path (CI artifacts often arrive one folder per job).
+
+    The folder is the user's (a link to it is followed), but nothing inside it is trusted: a `*.json` that is a
+    link, a FIFO, a device or larger than `RECORD_LIMIT` is refused by name before anything is read from it, so
+    a planted FIFO cannot hang a merge nor a link to /dev/zero fill its memory."""
     if not directory.is_dir():
         what = "is not a directory" if os.path.lexists(directory) else "no such records directory"
         raise ConfigError(
             f"{directory}: {what}",
             hint="pass the folder the builds wrote (bakepy build --records DIR)",
         )
+    hint = "a digest record is a small JSON file written by `bakepy build`; remove anything else from the folder"
     out = []
-    for path in sorted(directory.rglob("*.json")):
+    for path in list_files(directory, ".json", what="digest records"):
+        raw = read_regular(path, what="a digest record", limit=RECORD_LIMIT, hint=hint)
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            data = json.loads(raw.decode("utf-8"))
         except RecursionError:
             raise ConfigError(f"{path}: not a digest record (JSON nested too deeply)") from None
-        except (OSError, ValueError) as exc:
+        except ValueError as exc:
             raise ConfigError(f"{path}: not a readable JSON digest record ({exc})") from exc
         out.append((path, DigestRecord.from_json(data, str(path))))
     return out

@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import stat
 import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -38,6 +39,7 @@ from bakepy.publish.merge import Staged, decide, transact
 from bakepy.publish.records import DigestRecord
 from bakepy.publish.sources import Collected, TargetSpec, collect_all, images_of
 from bakepy.publish.verify import Published, verify
+from bakepy.safefs import check_free, create_exclusive, ensure_folder, file_error
 
 if TYPE_CHECKING:
     from bakepy.model import Project
@@ -98,27 +100,71 @@ class PublishReport:
         }
 
 
+_BEFORE_BUILD = "nothing was built and no tag was moved"
+
+
 def workdir(project_dir: Path) -> Path:
-    """`.bakepy/` beside the project file: the rendered bake file, buildx metadata, digest records."""
-    path = project_dir / WORKDIR
-    path.mkdir(exist_ok=True)
-    ignore = path / ".gitignore"
-    if not ignore.exists():
-        ignore.write_text("# written by bakepy: nothing here belongs in version control\n*\n")
+    """`.bakepy/` beside the project file: the rendered bake file, buildx metadata, digest records.
+
+    bakepy's own folder: a link there (or a file) is refused, never followed (`safefs.ensure_folder`), and a
+    full or read-only file system is said here, before anything is built (`safefs.check_free`), not by the
+    first write after a build."""
+    path = ensure_folder(
+        project_dir / WORKDIR, below=project_dir, what="its run files", consequence=_BEFORE_BUILD
+    )
+    check_free(path, what="its run files", consequence=_BEFORE_BUILD)
+    create_exclusive(
+        path,
+        ".gitignore",
+        b"# written by bakepy: nothing here belongs in version control\n*\n",
+        what="the folder's .gitignore",
+        exist_ok=True,
+        consequence=_BEFORE_BUILD,
+    )
     return path
 
 
-def run_directory(work: Path, *, keep_seconds: float = 86400.0) -> Path:
-    """A fresh `.bakepy/runs/<time>-<pid>/` for this run's rendered files; runs older than a day are pruned."""
-    runs = work / "runs"
-    runs.mkdir(exist_ok=True)
+def run_directory(
+    work: Path,
+    *,
+    keep_seconds: float = 86400.0,
+    keep: Callable[[Path], bool] | None = None,
+) -> Path:
+    """A fresh `.bakepy/runs/<time>-<pid>-<random>/` for this run's files (made exclusively, mode 0700: nothing
+    can be planted in it beforehand). Run folders older than `keep_seconds` are pruned, except those `keep`
+    says to keep (by default, one holding a journal: an unfinished run's roll back needs it). Anything in
+    `runs/` that is not a real folder (a link) is left alone, never followed."""
+    runs = ensure_folder(
+        work / "runs", below=work, what="its run folders", consequence=_BEFORE_BUILD
+    )
+    keeper = keep or _holds_journal
     now = time.time()
-    for old in runs.iterdir():
-        with contextlib.suppress(OSError):
-            if now - old.stat().st_mtime > keep_seconds:
-                shutil.rmtree(old, ignore_errors=True)
+    with contextlib.suppress(OSError):
+        for old in runs.iterdir():
+            with contextlib.suppress(OSError):
+                info = old.lstat()
+                old_enough = now - info.st_mtime > keep_seconds
+                if stat.S_ISDIR(info.st_mode) and old_enough and not keeper(old):
+                    shutil.rmtree(old, ignore_errors=True)
     stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now))
-    return Path(tempfile.mkdtemp(prefix=f"{stamp}-{os.getpid()}-", dir=runs))
+    try:
+        return Path(tempfile.mkdtemp(prefix=f"{stamp}-{os.getpid()}-", dir=runs))
+    except OSError as exc:
+        raise file_error(
+            exc,
+            runs / f"{stamp}-{os.getpid()}-…",
+            "this run's folder",
+            verb="make",
+            consequence=_BEFORE_BUILD,
+        ) from None
+
+
+def _holds_journal(run: Path) -> bool:
+    """Whether a run folder holds a journal (`journal*`): kept however old, for `bakepy recover`."""
+    try:
+        return any(p.name.startswith("journal") for p in run.iterdir())
+    except OSError:
+        return True  # unreadable: not ours to remove
 
 
 def build_per_platform(
@@ -417,4 +463,5 @@ def merge_collected(runner: Runner, collected: Sequence[Collected]) -> list[Publ
         return verify(staged, after)
 
     published: list[Published] = transact(runner, merges, known, verify=read_back)
+    runner.log(session().stats.describe())
     return published
