@@ -41,7 +41,8 @@ def runs() -> list[Run]:
     out = []
     for case in data["case"]:
         settings = {k: v for k, v in case.items() if k not in ("doc", "rules", "runs")}
-        settings["tags"] = case["rules"]
+        if "rules" in case:  # none: no tags input, so metadata-action's default rules
+            settings["tags"] = case["rules"]
         for run in case["runs"]:
             event, _, value = run["context"].partition(":")
             out.append(Run(case["doc"], settings, event, value, tuple(run["tags"])))

@@ -162,7 +162,9 @@ def apply_context(
         outcomes = evaluate(settings, context)
         image = resolved.image(name)
         registries = resolved.settings.registries
-        if settings.tags and not registries:
+        # metadata-action's default rules (no `tags` written) need no registry: where there is none, the
+        # target publishes under its own full tags, as before it had `metadata`
+        if settings.rules_given and settings.tags and not registries:
             raise ConfigError(
                 f"target.{origin}.metadata.tags: tag rules name tags, and [project] has no registries to put them in",
                 hint='add [project] registries = ["registry.example/namespace"]',
@@ -170,14 +172,16 @@ def apply_context(
         refs = {r: tuple(f"{r}/{image}:{o.tag}" for o in outcomes) for r in registries}
         if (
             need_tags
-            and settings.tags
+            and settings.rules
+            and registries
             and not outcomes
             and not target.tags
             and not resolved.settings.tags
         ):
-            rules = "; ".join(rule.describe() for rule in settings.tags)
+            rules = "; ".join(rule.describe() for rule in settings.rules)
+            which = "its rules" if settings.rules_given else "metadata-action's default rules"
             raise ConfigError(
-                f"target.{origin}: the context ({context.describe()}) yields no tag: none of its rules "
+                f"target.{origin}: the context ({context.describe()}) yields no tag: none of {which} "
                 f"applies ({rules})",
                 hint="add a rule for this event (e.g. type=ref,event=branch or type=sha), preview others "
                 "with `bakepy tags --context tag=v1.2.3`, or build without pushing (--no-push)",
@@ -219,7 +223,7 @@ def apply_context(
             labels,
             tuple(annotations),
             tuple(kept),
-            tuple(rule.describe() for rule in settings.tags),
+            tuple(rule.describe() for rule in settings.rules),
         )
     if not updated:
         return project, report

@@ -37,6 +37,7 @@ from bakepy.tagging.templates import (
 from bakepy.tagging.versions import ParsedVersion, parse_pep440, parse_semver, sanitize_tag
 
 __all__ = [
+    "DEFAULT_RULES",
     "OCI_KEYS",
     "RULE_TYPES",
     "MetadataSettings",
@@ -268,11 +269,24 @@ class TagRule(KebabModel):
         return ",".join(parts)
 
 
+# metadata-action's rules when its `tags` input is empty (src/context.ts): the schedule's tag and the ref of a
+# branch push, a tag push or a pull request (`latest=auto` adds `latest` on a tag push).
+DEFAULT_RULES = (
+    "type=schedule",
+    "type=ref,event=branch",
+    "type=ref,event=tag",
+    "type=ref,event=pr",
+)
+_default_rules: tuple[TagRule, ...] = ()
+
+
 class MetadataSettings(KebabModel):
     """Tags, labels and annotations from the git and CI context (docker/metadata-action's inputs)."""
 
     tags: _Items[TagRule] = ()
-    """Tag rules: tables, or metadata-action's lines (`type=semver,pattern={{version}}`)."""
+    """Tag rules: tables, or metadata-action's lines (`type=semver,pattern={{version}}`). Unset: metadata-action's
+    defaults (type=schedule, type=ref,event=branch, type=ref,event=tag, type=ref,event=pr); `[]`: no rule tags
+    (labels and annotations only)."""
     latest: Annotated[
         Literal["auto", "true", "false"], WithJsonSchema({"enum": ["auto", True, False]})
     ] = "auto"
@@ -309,6 +323,21 @@ class MetadataSettings(KebabModel):
     @classmethod
     def _latest(cls, value: Any) -> Any:
         return ("true" if value else "false") if isinstance(value, bool) else value
+
+    @property
+    def rules_given(self) -> bool:
+        """Whether `tags` is written (even `[]`); unset, metadata-action's default rules apply."""
+        return "tags" in self.model_fields_set
+
+    @property
+    def rules(self) -> tuple[TagRule, ...]:
+        """The rules that make tags: `tags` as written, else metadata-action's defaults (`DEFAULT_RULES`)."""
+        global _default_rules
+        if self.rules_given:
+            return tuple(self.tags)
+        if not _default_rules:  # built on first use: `bakepy --help` never validates a rule
+            _default_rules = tuple(TagRule.model_validate(line) for line in DEFAULT_RULES)
+        return _default_rules
 
     def merged(self, child: MetadataSettings) -> MetadataSettings:
         """`child`'s keys (those it sets) over these: a target's `metadata` over `[project] metadata`."""
@@ -387,7 +416,7 @@ def evaluate(settings: MetadataSettings, context: BuildContext) -> tuple[TagOutc
     it is named). Rules whose `enable` is false, or that do not apply to the event, yield nothing."""
     found: list[TagOutcome] = []
     wants_latest = False
-    for rule in settings.tags:
+    for rule in settings.rules:
         if rule.enable is False or (
             isinstance(rule.enable, str) and not evaluate_condition(rule.enable, context)
         ):

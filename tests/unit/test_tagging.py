@@ -480,6 +480,38 @@ def test_a_context_yielding_no_tag_is_a_clear_message() -> None:
     assert report["web"].tags == () and applied.resolved.targets["web"].tags == ()
 
 
+def test_metadata_without_tags_takes_metadata_actions_default_rules() -> None:
+    """`[project.metadata]` with no `tags` is metadata-action with no `tags` input: schedule, and the ref of a
+    branch, a tag or a pull request; `tags = []` says no rule tags at all (labels and annotations only)."""
+    contexts = {
+        "branch": dataclasses.replace(RELEASE, event="branch", tag=None, branch="main"),
+        "tag": RELEASE,
+        "pr": dataclasses.replace(RELEASE, event="pr", tag=None, pr=42, base_ref="main"),
+        "schedule": dataclasses.replace(RELEASE, event="schedule", tag=None, branch="main"),
+    }
+    expected = {
+        "branch": ["main"],
+        "tag": ["v1.2.3", "latest"],
+        "pr": ["pr-42"],
+        "schedule": ["nightly", "main"],
+    }
+    for event, context in contexts.items():
+        applied, report = apply_context(project({"title": "Web"}), context)
+        assert [o.tag for o in report["web"].tags] == expected[event], event
+        assert applied.resolved.targets["web"].tags[: len(expected[event])] == tuple(
+            f"r1.example/acme/web:{t}" for t in expected[event]
+        )
+    assert report["web"].rules == (
+        "type=schedule",
+        "type=ref,event=branch",
+        "type=ref,event=tag",
+        "type=ref,event=pr",
+    )
+    applied, report = apply_context(project({"tags": []}), RELEASE)
+    assert report["web"].tags == () and applied.resolved.targets["web"].tags == ()
+    assert applied.resolved.targets["web"].labels  # labels only
+
+
 def test_rules_need_registries() -> None:
     bare = Project.model_validate(
         {"project": {"metadata": {"tags": ["type=sha"]}}, "target": {"web": {}}}
