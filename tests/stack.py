@@ -500,6 +500,7 @@ def install(config: StackConfig | None = None) -> None:
             raise StackError("the docker CLI is not on PATH (only the client is needed, no engine)")
         install_actionlint(cfg)
         install_gitlab_ci_local(cfg)
+        install_ggcr_registry(cfg)
     _say(f"install done in {time.monotonic() - total:.1f}s")
 
 
@@ -533,6 +534,44 @@ def install_actionlint(config: StackConfig | None = None) -> None:
         )
     if proc.returncode != 0:
         _say(f"actionlint: go install failed (exit {proc.returncode}): {_tail(proc.stderr, 5)}")
+
+
+# --------------------------------------------------------------------------------------------------
+# go-containerregistry's `registry`: a second registry implementation for the e2e tests (tests/e2e/
+# test_registries.py), in memory, open, plain HTTP (`registry -port N`). Built from the Go module proxy like
+# actionlint; optional for the stack: a failed install is reported, never raised; that test then fails in CI.
+
+GGCR_VERSION = "v0.22.1"
+GGCR_MODULE = "github.com/google/go-containerregistry"
+
+
+def ggcr_registry_path(config: StackConfig | None = None) -> Path:
+    return (config or StackConfig.from_env()).bin_dir / "ggcr-registry"
+
+
+def install_ggcr_registry(config: StackConfig | None = None) -> None:
+    """``go build`` go-containerregistry's registry into the cache's bin dir (once; a no-op when it is there)."""
+    cfg = config or StackConfig.from_env()
+    path = ggcr_registry_path(cfg)
+    stamp = path.with_name("ggcr-registry.version")
+    if path.is_file() and stamp.is_file() and stamp.read_text() == GGCR_VERSION:
+        return
+    if shutil.which("go") is None:
+        _say("ggcr registry: not installed (go is not on PATH)")
+        return
+    staging = cfg.bin_dir / "ggcr.new"
+    with _timed(f"ggcr registry {GGCR_VERSION}"):
+        proc = run(
+            ["go", "install", f"{GGCR_MODULE}/cmd/registry@{GGCR_VERSION}"],
+            env={"GOBIN": str(staging), "GOFLAGS": "-buildvcs=false"},
+            check=False,
+            timeout=900,
+        )
+    if proc.returncode != 0:
+        _say(f"ggcr registry: go install failed (exit {proc.returncode}): {_tail(proc.stderr, 5)}")
+        return
+    (staging / "registry").replace(path)
+    stamp.write_text(GGCR_VERSION)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -774,12 +813,17 @@ def _start_registry(cfg: StackConfig, port: int) -> bool:
 # builders
 
 
-def _buildkitd_config(cfg: StackConfig) -> Path:
+def _buildkitd_config(cfg: StackConfig, extra: str = "", at: Path | None = None) -> Path:
+    """The daemon's config: the stack's registries over plain HTTP, the docker.io mirror, and `extra` TOML (a
+    test's own registry, e.g. TLS with its CA: `[registry."127.0.0.1:PORT"]` with `http = false`, `ca = [...]`),
+    written to `at` when given (a builder of its own)."""
     lines = []
     for port in cfg.all_ports:
         lines += [f'[registry."{HOST}:{port}"]', "  http = true", ""]
     lines += ['[registry."docker.io"]', f'  mirrors = ["{cfg.mirror}"]', ""]
-    path = cfg.state_dir / "buildkitd.toml"
+    if extra:
+        lines += [extra, ""]
+    path = at or cfg.state_dir / "buildkitd.toml"
     text = "\n".join(lines)
     if not path.is_file() or path.read_text() != text:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -851,6 +895,7 @@ def start_builder(
     *,
     fresh: bool = False,
     config: StackConfig | None = None,
+    extra_config: str = "",
 ) -> Builder:
     """Start (or reuse) an independent buildkitd with its own root and socket, plus a buildx builder.
 
@@ -858,6 +903,7 @@ def start_builder(
     (``--platform``), as on a CI runner of that architecture; other platforms still run if asked for
     explicitly (through QEMU). Idempotent: a healthy daemon with the same platforms is reused, unless
     ``fresh``, which stops it and deletes its root first (an empty cache, like a new CI runner).
+    ``extra_config``: TOML added to this daemon's config only (a test registry's TLS settings).
     """
     cfg = config or StackConfig.from_env()
     builder = _builder_for(cfg, name, platforms)
@@ -874,7 +920,12 @@ def start_builder(
         _stop_component(cfg, component)
         builder.root.mkdir(parents=True, exist_ok=True)
         builder.socket.unlink(missing_ok=True)
-        cmd = [str(cfg.bin_dir / "buildkitd"), "--config", str(_buildkitd_config(cfg))]
+        own = builder.root / "buildkitd.toml" if extra_config else None
+        cmd = [
+            str(cfg.bin_dir / "buildkitd"),
+            "--config",
+            str(_buildkitd_config(cfg, extra_config, own)),
+        ]
         cmd += ["--root", str(builder.root / "root"), "--addr", builder.address]
         cmd += ["--oci-worker=true", "--containerd-worker=false"]
         for platform in builder.platforms or ():

@@ -84,8 +84,12 @@ def builder_factory(
     config = stack_manager.StackConfig.from_env()
     made: list[str] = []
 
-    def make(name: str, platforms: Sequence[str] | None = None) -> stack_manager.Builder:
-        builder = stack_manager.start_builder(name, platforms, fresh=True, config=config)
+    def make(
+        name: str, platforms: Sequence[str] | None = None, extra_config: str = ""
+    ) -> stack_manager.Builder:
+        builder = stack_manager.start_builder(
+            name, platforms, fresh=True, config=config, extra_config=extra_config
+        )
         made.append(name)
         return builder
 

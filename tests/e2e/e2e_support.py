@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import socket
+import ssl
 import subprocess
 import sys
 import textwrap
@@ -71,8 +72,10 @@ class ScratchRegistry:
         read_only: bool = False,
         htpasswd: Path | None = None,
         auth: dict[str, object] | None = None,
+        tls: tuple[Path, Path] | None = None,
     ) -> None:
-        """`auth`: a registry `auth` section as is (a token service's, see token_service.py)."""
+        """`auth`: a registry `auth` section as is (a token service's, see token_service.py); `tls`: (certificate,
+        key) to serve HTTPS with."""
         self.stop()
         storage: dict[str, object] = {"filesystem": {"rootdirectory": str(self.root / "data")}}
         if read_only:
@@ -87,6 +90,10 @@ class ScratchRegistry:
             config["auth"] = {"htpasswd": {"realm": "bakepy-e2e", "path": str(htpasswd)}}
         if auth is not None:
             config["auth"] = auth
+        if tls is not None:
+            http_section = config["http"]
+            assert isinstance(http_section, dict)
+            http_section["tls"] = {"certificate": str(tls[0]), "key": str(tls[1])}
         (self.root / "config.yml").write_text(json.dumps(config))
         self.process = subprocess.Popen(
             [
@@ -98,9 +105,13 @@ class ScratchRegistry:
             stderr=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + 30
+        scheme = "http" if tls is None else "https"
+        context = ssl._create_unverified_context() if tls is not None else None  # only: is it up?
         while time.monotonic() < deadline:
             try:
-                urllib.request.urlopen(f"http://{self.address}/v2/", timeout=1).close()
+                urllib.request.urlopen(
+                    f"{scheme}://{self.address}/v2/", timeout=1, context=context
+                ).close()
                 return
             except urllib.error.HTTPError as exc:
                 exc.close()
@@ -176,3 +187,54 @@ def bake_print(
     )
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
+
+
+class PrivateCA:
+    """A certificate authority of the test's own and a server certificate for 127.0.0.1 signed by it (openssl),
+    as a company registry with an internal CA has."""
+
+    def __init__(self, root: Path) -> None:
+        root.mkdir(parents=True, exist_ok=True)
+        self.cert, self.key = root / "ca.crt", root / "ca.key"
+        self.server_cert, self.server_key = root / "server.crt", root / "server.key"
+
+        def openssl(*args: str) -> None:
+            subprocess.run(["openssl", *args], check=True, capture_output=True)
+
+        openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
+                "/CN=bakepy e2e CA", "-keyout", str(self.key), "-out", str(self.cert))  # fmt: skip
+        csr = root / "server.csr"
+        openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1",
+                "-keyout", str(self.server_key), "-out", str(csr))  # fmt: skip
+        ext = root / "san.ext"
+        ext.write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+        openssl("x509", "-req", "-in", str(csr), "-CA", str(self.cert), "-CAkey", str(self.key),
+                "-CAcreateserial", "-days", "2", "-extfile", str(ext), "-out", str(self.server_cert))  # fmt: skip
+
+
+class GgcrRegistry:
+    """go-containerregistry's `registry` (another implementation than distribution: in memory, open, plain
+    HTTP) on a free loopback port."""
+
+    def __init__(self, binary: Path) -> None:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.address = f"127.0.0.1:{self.port}"
+        self.process = subprocess.Popen(
+            [str(binary), "-port", str(self.port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                urllib.request.urlopen(f"http://{self.address}/v2/", timeout=1).close()
+                return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError(f"ggcr registry on {self.address} did not start")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)

@@ -55,6 +55,7 @@ class TokenService:
         self.kid = libtrust_key_id(der)
         self.accounts = accounts
         self.requests: list[str] = []  # scopes asked for, for the tests to read
+        self.issued: list[str] = []  # every token handed out (tests search outputs for them)
         service = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -125,7 +126,9 @@ class TokenService:
             ["openssl", "dgst", "-sha256", "-sign", str(self.key)],
             input=signing_input.encode(), check=True, capture_output=True,
         ).stdout  # fmt: skip
-        return f"{signing_input}.{_b64url(signature)}"
+        token = f"{signing_input}.{_b64url(signature)}"
+        self.issued.append(token)
+        return token
 
     def registry_auth(self) -> dict[str, object]:
         """The registry's `auth` config section that trusts this service."""
