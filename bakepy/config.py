@@ -77,14 +77,31 @@ def _has_tool_table(path: Path) -> bool:
 
 
 def discover(cwd: Path) -> Path:
-    """The project file in `cwd`: bakepy.toml, then pyproject.toml with [tool.bakepy], then bakefile.py."""
+    """The project file in `cwd`: the one of bakepy.toml, pyproject.toml with [tool.bakepy] and bakefile.py
+    there is.
+
+    Two of them (an import written in both forms, a bakefile.py beside an older bakepy.toml) are refused rather
+    than one picked by rank: the project a publish pushes must not depend on a rule the user never sees.
+    """
+    found = []
     for name in (PROJECT_FILE, PYPROJECT, BAKEFILE):
         path = cwd / name
         if name == PYPROJECT:
             if path.is_file() and _has_tool_table(path):
-                return path
+                found.append(path)
         elif os.path.lexists(path):  # a directory, a dangling link or a loop: load says which
-            return path
+            found.append(path)
+    if len(found) > 1:
+        names = [f"{p.name} with [tool.bakepy]" if p.name == PYPROJECT else p.name for p in found]
+        listed = " and ".join([", ".join(names[:-1]), names[-1]])
+        choices = " or ".join(f"-f {p.name}" for p in found)
+        raise ConfigError(
+            f"{listed} in {cwd} {'both' if len(found) == 2 else 'all'} define the project; "
+            "bakepy does not guess which one to use",
+            hint=f"pick one with {choices}, or keep only one of them in the folder",
+        )
+    if found:
+        return found[0]
     raise ConfigError(
         f"no {PROJECT_FILE}, {PYPROJECT} with [tool.bakepy] or {BAKEFILE} in {cwd}",
         hint="create one (see docs/model.md) or pass -f FILE",

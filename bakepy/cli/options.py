@@ -20,7 +20,8 @@ FileOpt = Annotated[
         "-f",
         metavar="FILE",
         help="The project file (bakepy.toml, pyproject.toml or a Python module). "
-        "Default: bakepy.toml, then pyproject.toml [tool.bakepy], then bakefile.py in the current directory.",
+        "Default: the one of bakepy.toml, pyproject.toml [tool.bakepy] and bakefile.py in the current "
+        "directory (two of them are an error: choose with -f).",
         dir_okay=False,
     ),
 ]

@@ -64,7 +64,9 @@ def test_render_selected_targets_for_one_platform(
     runner: CliRunner, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(EXAMPLES / "multi")
-    result = runner.invoke(app, ["render", "app-py312", "--platform", "linux/arm64", "--publish"])
+    result = runner.invoke(
+        app, ["render", "-f", "bakepy.toml", "app-py312", "--platform", "linux/arm64", "--publish"]
+    )
     assert result.exit_code == 0, result.output
     bake = json.loads(result.stdout)
     assert list(bake["target"]) == ["app-py312"]
@@ -74,7 +76,7 @@ def test_render_selected_targets_for_one_platform(
 
 def test_render_unknown_target(runner: CliRunner, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(EXAMPLES / "multi")
-    result = runner.invoke(app, ["render", "app-py314"])
+    result = runner.invoke(app, ["render", "-f", "bakepy.toml", "app-py314"])
     assert result.exit_code == 2
     assert "unknown target or group 'app-py314'; did you mean" in result.stderr
 
@@ -90,6 +92,23 @@ def test_render_without_a_project(
     )
 
 
+def test_a_folder_with_two_project_files_is_refused_naming_both(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # issue 24 item 12: examples/multi holds the project twice (bakepy.toml and bakefile.py); the TOML was
+    # used silently. Now -f chooses.
+    folder = EXAMPLES / "multi"
+    monkeypatch.chdir(folder)
+    result = runner.invoke(app, ["plan"])
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [
+        f"error: bakepy.toml and bakefile.py in {folder} both define the project; bakepy does not "
+        "guess which one to use",
+        "hint: pick one with -f bakepy.toml or -f bakefile.py, or keep only one of them in the folder",
+    ]
+    assert "Traceback" not in result.output
+
+
 def test_plan_json_is_the_golden_shape(runner: CliRunner, monkeypatch: pytest.MonkeyPatch) -> None:
     case = RENDER / "matrix"
     monkeypatch.chdir(case)
@@ -101,7 +120,9 @@ def test_plan_json_is_the_golden_shape(runner: CliRunner, monkeypatch: pytest.Mo
 def test_plan_human_output(runner: CliRunner, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(EXAMPLES / "multi")
     result = runner.invoke(
-        app, ["plan", "--platform", "linux/amd64", "app-py311"], env={"COLUMNS": "250"}
+        app,
+        ["plan", "-f", "bakepy.toml", "--platform", "linux/amd64", "app-py311"],
+        env={"COLUMNS": "250"},
     )
     assert result.exit_code == 0, result.output
     assert "Publish plan " in result.stdout
@@ -118,13 +139,13 @@ def test_plan_human_output(runner: CliRunner, monkeypatch: pytest.MonkeyPatch) -
 
 def test_plan_nothing_to_do_exits_3(runner: CliRunner, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(EXAMPLES / "multi")
-    result = runner.invoke(app, ["plan", "--platform", "linux/s390x"])
+    result = runner.invoke(app, ["plan", "-f", "bakepy.toml", "--platform", "linux/s390x"])
     assert result.exit_code == 3
 
 
 def test_plan_python_form(runner: CliRunner, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(EXAMPLES / "multi")
-    toml = runner.invoke(app, ["plan", "--json"])
+    toml = runner.invoke(app, ["plan", "--json", "-f", "bakepy.toml"])
     python = runner.invoke(app, ["plan", "--json", "-f", "bakefile.py"])
     assert toml.exit_code == python.exit_code == 0, python.output
     assert toml.stdout == python.stdout

@@ -59,11 +59,38 @@ def test_discovery_order(tmp_path: Path) -> None:
     write(tmp_path / "bakefile.py", "from bakepy.model import Project\nproject = Project()\n")
     assert discover(tmp_path).name == "bakefile.py"
     write(tmp_path / "pyproject.toml", "[project]\nname = 'x'\n")
-    assert discover(tmp_path).name == "bakefile.py"  # no [tool.bakepy]: skipped
+    assert discover(tmp_path).name == "bakefile.py"  # no [tool.bakepy]: not a project file
+    (tmp_path / "bakefile.py").unlink()
     write(tmp_path / "pyproject.toml", "[tool.bakepy.target.app]\n")
     assert discover(tmp_path).name == "pyproject.toml"
+    (tmp_path / "pyproject.toml").unlink()
     write(tmp_path / "bakepy.toml", "[target.app]\n")
     assert discover(tmp_path).name == "bakepy.toml"
+
+
+def test_two_project_files_are_refused_naming_both(tmp_path: Path) -> None:
+    # issue 24 item 12: bakepy.toml beside bakefile.py was read silently; the one a publish pushes is not guessed
+    write(tmp_path / "bakepy.toml", "[target.app]\n")
+    write(tmp_path / "bakefile.py", "from bakepy.model import Project\nproject = Project()\n")
+    with pytest.raises(ConfigError) as caught:
+        discover(tmp_path)
+    assert caught.value.exit_code == 2
+    assert caught.value.message == (
+        f"bakepy.toml and bakefile.py in {tmp_path} both define the project; "
+        "bakepy does not guess which one to use"
+    )
+    assert caught.value.hint == (
+        "pick one with -f bakepy.toml or -f bakefile.py, or keep only one of them in the folder"
+    )
+    write(tmp_path / "pyproject.toml", "[tool.bakepy.target.app]\n")
+    with pytest.raises(
+        ConfigError,
+        match=re.escape("bakepy.toml, pyproject.toml with [tool.bakepy] and bakefile.py in "),
+    ):
+        discover(tmp_path)
+    # -f chooses
+    assert load_project(Path("bakefile.py"), tmp_path).kind == "python"
+    assert load_project(Path("bakepy.toml"), tmp_path).kind == "toml"
 
 
 def test_load_kinds(tmp_path: Path) -> None:
