@@ -1,15 +1,25 @@
 """What a person sees while `bakepy publish` builds: one line per target × platform, live on a terminal.
 
-On a terminal (and not in CI) a rich live table shows each target × platform — waiting, the build step it is on
-(n/m), pushing by digest, done or failed — with its elapsed time and whether it runs natively or under QEMU.
-Elsewhere (CI logs, pipes) plain lines, line-buffered, one per change of state, inside a collapsible group on
-GitHub Actions and GitLab CI. buildx's own full output is kept in memory and the failing step's last lines are
-shown on failure; `--progress plain` streams it all instead. bakepy's `+ command` lines go to the debug output
-(`--debug`) in the live view, so they never land in the middle of it.
+On a terminal (and not in CI) a rich live table shows each target × platform — waiting, the build step BuildKit
+is running for it (n/m), built (its steps done, the export waits for the target's other platforms), pushing by
+digest, done, failed or canceled — with its time and whether it runs natively or under QEMU. Every state and step
+is what BuildKit reported (`BuildEvent`s from buildx's rawjson progress, `bakepy.publish.build`): nothing is
+inferred from the order of lines. A row's time runs from BuildKit starting its first step to the end of its
+push, in BuildKit's clock. A row is one line, never wrapped: the step text, and only it, is cut to fit, and the
+table stays two columns short of the terminal, so the `^C` a terminal echoes on Ctrl-C never pushes it down a
+line (the live display would then print its header again). Elsewhere (CI logs, pipes) plain lines,
+line-buffered, one per change of a row, inside a collapsible group on GitHub Actions and GitLab CI. buildx's
+own output is kept in memory, as plain lines, and the failing step's last lines are shown on failure;
+`--progress plain` streams it all instead. bakepy's `+ command` lines go to the debug output (`--debug`) in the
+live view, so they never land in the middle of it.
+
+`BAKEPY_PROGRESS_TRACE=FILE` appends each change of a row to FILE as a JSON line (target, platform, state,
+step, time): what the view showed, for tests and for a report of a view that looked wrong.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import threading
@@ -19,13 +29,34 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from rich.console import Console
+from rich.cells import cell_len
+from rich.console import Console, ConsoleOptions, RenderResult
 from rich.live import Live
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from bakepy.doctor import BuilderInfo
 from bakepy.publish.build import BuildEvent
+
+_COLORS = {
+    "done": "green", "failed": "red", "pushing": "cyan", "building": "yellow", "built": "blue",
+    "canceled": "magenta", "interrupted": "magenta",
+}  # fmt: skip
+_STEP_ROOM = 12  # the least room a step gets before columns make way for it: `2/3 RUN ma…`
+# The states a row ends in: nothing BuildKit says later changes them (a failure excepted, for done).
+FINAL = ("done", "failed", "canceled", "interrupted")
+
+
+@dataclass
+class Step:
+    """One BuildKit vertex as a row sees it: its own (its platform's) or its target's (the Dockerfile's load)."""
+
+    text: str
+    own: bool
+    numbered: bool  # a Dockerfile step (`2/3 RUN …`), not BuildKit's loading of metadata or context
+    started: float | None = None
+    completed: float | None = None
 
 
 @dataclass
@@ -38,12 +69,48 @@ class Unit:
     state: str = "waiting"
     step: str = ""
     started: float | None = None
+    """This machine's clock (monotonic) when BuildKit's first step for the row was seen: the live time."""
     finished: float | None = None
+    first: float | None = None
+    """BuildKit's clock when its first step for the row started."""
+    took: float | None = None
+    """The row's time in BuildKit's clock, from its first step to the end of its push (or its failure)."""
+    steps: dict[int, Step] = field(default_factory=dict)
 
     def elapsed(self, now: float) -> str:
+        if self.took is not None:
+            return f"{self.took:5.1f}s"
         if self.started is None:
             return ""
         return f"{(self.finished or now) - self.started:5.1f}s"
+
+    def settle(self) -> None:
+        """state and step from the steps BuildKit reported: the newest running step (the row's own before its
+        target's); all its Dockerfile steps done: built; between two steps, the one shown stays."""
+        if self.state in FINAL or self.state == "pushing":
+            return
+        started = [s for s in self.steps.values() if s.started is not None]
+        if not started:
+            return
+        running = [s for s in started if s.completed is None]
+        if running:
+            newest = max(running, key=lambda s: (s.own, s.started or 0.0))
+            self.state, self.step = "building", newest.text
+            return
+        own = [s for s in self.steps.values() if s.own]
+        if any(s.numbered for s in own) and all(s.completed is not None for s in own):
+            last = max(own, key=lambda s: s.completed or 0.0)
+            self.state, self.step = "built", last.text
+        elif self.state == "waiting":  # its first step already ended when the row heard of it
+            self.state, self.step = "building", max(started, key=lambda s: s.completed or 0.0).text
+
+    def end(self, state: str, at: float | None, now: float) -> None:
+        self.state = state
+        self.finished = self.finished or now
+        if self.started is None:
+            self.started = now
+        if at is not None and self.first is not None:
+            self.took = max(0.0, at - self.first)
 
 
 def in_ci() -> bool:
@@ -66,6 +133,7 @@ class ProgressView:
         self._live: Live | None = None
         self._routed = False  # the units' node and QEMU marks are known (`use_builder`)
         self._showing = False
+        self._trace = os.environ.get("BAKEPY_PROGRESS_TRACE") or None
 
     @classmethod
     def for_units(
@@ -113,34 +181,108 @@ class ProgressView:
             self._say(f"[dim]{escape(text)}[/]")
 
     def event(self, event: BuildEvent) -> None:
+        """What BuildKit reported (from any thread): the rows it names take it in; lines are said after the
+        lock is let go (the live display takes its own lock to print, and its refresh takes this one)."""
         now = time.monotonic()
+        changed: list[Unit] = []
         with self._lock:
             if event.kind in ("built", "merging"):
-                for unit in self.units.values():
-                    if unit.state not in ("failed",):
-                        unit.state, unit.finished, unit.step = "done", unit.finished or now, ""
+                changed = self._all_built(now)
                 self.phase = "moving tags" if event.kind == "merging" else "checking the registries"
-                self._say(f"{self.phase}…")
-                return
-            targets = [u for (t, p), u in self.units.items() if t == event.target]
-            hit = [u for u in targets if event.platform is None or u.platform == event.platform]
-            for unit in hit or targets:
-                if unit.started is None:
-                    unit.started = now
-                if event.kind == "error":
-                    unit.state, unit.finished, unit.step = "failed", now, event.text
-                elif event.kind == "export":
-                    unit.state, unit.step = "pushing", "pushing by digest"
-                elif unit.state != "pushing":
-                    unit.state, unit.step = "building", event.text
-                if not self.live:
-                    self._say(self._plain(unit, event))
+            else:
+                of_target = [u for (t, _), u in self.units.items() if t == event.target]
+                hit = [
+                    u for u in of_target if event.platform is None or u.platform == event.platform
+                ]
+                for unit in hit or of_target:
+                    before = (unit.state, unit.step)
+                    self._apply(unit, event, now)
+                    if (unit.state, unit.step) != before:
+                        changed.append(unit)
+            said = [self._changed(unit) for unit in changed]
+        for line in said:
+            if line is not None:
+                self._say(line)
+        if event.kind in ("built", "merging"):
+            self._say(f"{self.phase}…")
+
+    def _apply(self, unit: Unit, event: BuildEvent, now: float) -> None:
+        if event.started is not None:
+            if unit.started is None:
+                unit.started = now
+            if unit.first is None or event.started < unit.first:
+                unit.first = event.started
+        if event.kind == "error":
+            if unit.state != "failed":
+                unit.end("failed", event.completed, now)
+                unit.step = event.text
+        elif unit.state in FINAL:
+            return
+        elif event.kind == "canceled":
+            unit.end("canceled", event.completed, now)
+            unit.step = "stopped: another step failed"
+        elif event.kind == "pushed":
+            unit.end("done", event.completed, now)
+            unit.step = ""
+        elif event.kind == "export":
+            if event.started is not None:
+                unit.state, unit.step = "pushing", "pushing by digest"
+        else:
+            own = event.platform is not None or unit.platform is None
+            unit.steps[event.vertex] = Step(
+                event.text + (" (cached)" if event.cached else ""),
+                own,
+                own and event.text[:1].isdigit(),
+                event.started,
+                event.completed,
+            )
+            unit.settle()
+
+    def _all_built(self, now: float) -> list[Unit]:
+        """Every bake has ended: a row BuildKit never said pushed (an export with no push) is done now, its time
+        up to its last step's end."""
+        changed = []
+        for unit in self.units.values():
+            if unit.state in FINAL:
+                continue
+            ends = [s.completed for s in unit.steps.values() if s.completed is not None]
+            unit.end("done", max(ends, default=None), now)
+            unit.step = ""
+            changed.append(unit)
+        return changed
+
+    def interrupted(self) -> None:
+        """Ctrl-C: the rows still under way say so, in the view's last frame."""
+        now = time.monotonic()
+        with self._lock:
+            changed = [u for u in self.units.values() if u.state not in FINAL]
+            for unit in changed:
+                unit.state, unit.finished = "interrupted", now
+            said = [self._changed(unit) for unit in changed]
+        for line in said:
+            if line is not None:
+                self._say(line)
 
     # -- output ------------------------------------------------------------------------------------
-    def _plain(self, unit: Unit, event: BuildEvent) -> str:
+    def _changed(self, unit: Unit) -> str | None:
+        """A row changed: traced (`BAKEPY_PROGRESS_TRACE`); its state line, to say, when there is no table."""
+        if self._trace:
+            record = {
+                "time": time.time(),
+                "target": unit.target,
+                "platform": unit.platform,
+                "state": unit.state,
+                "step": unit.step,
+                "took": unit.took,
+            }
+            with open(self._trace, "a", encoding="utf-8") as trace:
+                trace.write(json.dumps(record) + "\n")
+        return None if self.live else self._plain(unit)
+
+    def _plain(self, unit: Unit) -> str:
         where = f"{unit.target} {unit.platform or 'default'}" + (" (QEMU)" if unit.emulated else "")
-        text = event.text if event.kind != "export" else "pushing by digest"
-        return escape(f"[{where}] {unit.state}: {text}")
+        took = f" in {unit.took:.1f}s" if unit.took is not None and unit.state in FINAL else ""
+        return escape(f"[{where}] {unit.state}{took}" + (f": {unit.step}" if unit.step else ""))
 
     def _say(self, markup: str) -> None:
         if self._live is not None:
@@ -148,34 +290,64 @@ class ProgressView:
         else:
             self.console.print(markup, soft_wrap=True)
 
-    def table(self) -> Table:
+    def table(self, width: int | None = None) -> Table:
+        """The rows, each on one line of at most `width` columns (the console's less two). Names are never cut:
+        the step is cut to what is left; with too little left for it, the node column goes, then the time,
+        then the step."""
         now = time.monotonic()
+        width = width if width is not None else max(self.console.width - 2, 1)
+        with self._lock:
+            cells = {
+                "target": [u.target for u in self.units.values()],
+                "platform": [
+                    (u.platform or "default") + (" (QEMU)" if u.emulated else "")
+                    for u in self.units.values()
+                ],
+                "node": [u.node or "-" for u in self.units.values()],
+                "state": [u.state for u in self.units.values()],
+                "time": [u.elapsed(now) for u in self.units.values()],
+                "step": [u.step for u in self.units.values()],
+            }
+        sizes = {h: max([cell_len(h), *map(cell_len, c)]) for h, c in cells.items() if h != "step"}
+        shown = list(cells)
+        room = 0
+        for drop in ("node", "time", "step", None):
+            # box=None: one space either side of each column
+            room = width - sum(sizes[h] for h in shown if h != "step") - 2 * len(shown)
+            if room >= _STEP_ROOM or drop is None:
+                break
+            shown.remove(drop)
         table = Table(box=None, show_header=True, header_style="bold", title=self.phase)
-        for column in ("target", "platform", "node", "state", "time", "step"):
-            table.add_column(column, no_wrap=column != "step", overflow="ellipsis")
-        colors = {"done": "green", "failed": "red", "pushing": "cyan", "building": "yellow"}
-        for unit in self.units.values():
-            platform = (unit.platform or "default") + (" (QEMU)" if unit.emulated else "")
-            state = f"[{colors.get(unit.state, 'dim')}]{unit.state}[/]"
-            table.add_row(
-                unit.target,
-                platform,
-                escape(unit.node or "-"),
-                state,
-                unit.elapsed(now),
-                escape(unit.step),
-            )
+        # A fixed width for every column: rich shrinks none of them (it would cut names to fit); the step's
+        # text is cut to its column, on one line.
+        table.width = sum(sizes.get(h, max(room, 1)) for h in shown) + 2 * len(shown)
+        for header in shown:
+            table.add_column(header, no_wrap=True, width=sizes.get(header, max(room, 1)))
+        for i in range(len(self.units)):
+            row: list[str | Text] = [cells[h][i] for h in shown]
+            if "state" in shown:
+                state = cells["state"][i]
+                row[shown.index("state")] = Text(state, style=_COLORS.get(state, "dim"))
+            if "step" in shown:
+                row[-1] = Text(cells["step"][i], no_wrap=True, overflow="ellipsis")
+            table.add_row(*row)
         return table
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        """The live table at the width the terminal has now (it may have been resized)."""
+        yield self.table(max(options.max_width - 2, 1))
 
     @contextmanager
     def shown(self) -> Iterator[ProgressView]:
         group = _group_markers()
         if self.live:
-            with Live(self.table(), console=self.console, refresh_per_second=4,
-                      get_renderable=self.table, transient=False) as live:  # fmt: skip
+            with Live(self, console=self.console, refresh_per_second=4, transient=False) as live:
                 self._live = live
                 try:
                     yield self
+                except KeyboardInterrupt:
+                    self.interrupted()
+                    raise
                 finally:
                     self._live = None
         else:
@@ -188,6 +360,9 @@ class ProgressView:
                 self._say_where()
             try:
                 yield self
+            except KeyboardInterrupt:
+                self.interrupted()
+                raise
             finally:
                 with self._lock:
                     self._showing = False
@@ -205,9 +380,9 @@ class ProgressView:
                 self._say(escape(f"[{unit.target} {unit.platform}] {runs} on node {unit.node}"))
 
     def durations(self) -> dict[tuple[str, str | None], float]:
-        """Build time per target × platform (those that ran)."""
+        """Build time per target × platform (those that ran): BuildKit's, from first step to pushed."""
         return {
-            key: unit.finished - unit.started
+            key: unit.took if unit.took is not None else unit.finished - unit.started
             for key, unit in self.units.items()
             if unit.started is not None and unit.finished is not None
         }

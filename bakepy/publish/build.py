@@ -1,17 +1,28 @@
 """Stage 1 of a publish: one `docker buildx bake` that pushes every platform by digest only, so no tag can move.
 
-`BuildLog` follows buildx's plain progress to name the target and platform of a failure, and tells whoever
-`observe`s the build (the CLI's live view) what each target × platform is doing, as `BuildEvent`s."""
+`BuildLog` follows what buildx says while it builds. When someone `observe`s the build (the CLI's live view and
+state lines) bakepy asks buildx for `--progress rawjson`: one BuildKit `SolveStatus` a line, whose `vertexes`
+(digest, name, started, completed, cached, error), `statuses` and `logs` are BuildKit's own account of every step.
+Each vertex that starts, ends or fails becomes a `BuildEvent` naming its target and platform (from the name
+buildx gives it, `[web linux/arm64 2/3] RUN make`), with BuildKit's times; the observer decides nothing but how to
+show it. Otherwise (`--progress plain`, CI splits) buildx's plain text streams as it is. Either way the log names
+the target and platform of a failure (`describe`, `push_failed`) and keeps readable lines (the plain text, or the
+rawjson stream written as buildx's plain output would be) for the failure's tail.
+"""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import contextlib
 import json
 import re
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from bakepy.engine.runner import Runner
 from bakepy.errors import BuildError
@@ -19,24 +30,44 @@ from bakepy.inputs import explain_build_failure
 
 # -- 1. build -------------------------------------------------------------------------------------------
 # A step line: `#12 [bad linux/arm64 2/2] RUN …`. Inside the brackets buildx names the bake target (only when it
-# builds several), the platform (only when there are several), the Dockerfile stage and the step counter.
+# builds several), the platform (only when there are several), the Dockerfile stage and the step counter. A
+# rawjson vertex carries the same name, brackets first.
 _STEP = re.compile(r"^#(\d+) \[(?P<labels>[^\]]*)\]")
+_NAME = re.compile(r"^\[(?P<labels>[^\]]*)\]\s*")
 # An os starts with a letter: `2/2` is a step counter, not a platform.
 _PLATFORM = re.compile(r"^[a-z][a-z0-9]*/[a-z0-9_]+(?:/[a-z0-9.]+)?$")
 _COUNTER = re.compile(r"^\d+/\d+$")
 _STEP_ERROR = re.compile(r"^#(\d+) ERROR: (?P<message>.*)")
 _TARGET_ERROR = re.compile(r"^ERROR: target (?P<target>[^:]+): (?P<message>.*)")
+# RFC 3339 with nanoseconds, as Go writes a time.Time: Python before 3.11 reads neither the 9 digits nor the Z.
+_TIME = re.compile(
+    r"^(?P<base>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(?P<frac>\d+))?(?P<zone>Z|[+-]\d\d:\d\d)$"
+)
+# What a vertex that BuildKit stopped because another failed says (`…: exit code: 137: context canceled`).
+_CANCELED = re.compile(r"(?:^|: )(?:context )?cancel(?:l)?ed$")
+
+EventKind = Literal["step", "export", "pushed", "error", "canceled", "built", "merging"]
 
 
 @dataclass(frozen=True)
 class BuildEvent:
-    """What one target × platform is doing: a build `step` (`text` like `2/3 RUN make`), an `export` (pushing by
-    digest), an `error`; or, for the whole run (empty target), `built` / `merging`."""
+    """One thing BuildKit reported about a target × platform (`platform` None: the whole target, as the export
+    and the loading of its Dockerfile are), or, with an empty target, about the whole run (`built`, `merging`).
+
+    Each is a vertex (`vertex`, numbered as the plain output numbers them) as BuildKit last reported it: a build
+    `step` (`text` like `2/3 RUN make`; `started` None: BuildKit knows it is to come), the `export` (exporting
+    and pushing by digest), `pushed` (the export ended, its push done), an `error` (`text`: BuildKit's message)
+    or `canceled` (stopped because another step failed). `started` / `completed` are BuildKit's times (seconds
+    since the epoch, the builder's clock), `cached` whether BuildKit reused the step."""
 
     target: str
     platform: str | None
-    kind: Literal["step", "export", "error", "built", "merging"]
+    kind: EventKind
     text: str = ""
+    vertex: int = 0
+    started: float | None = None
+    completed: float | None = None
+    cached: bool = False
 
 
 _OBSERVERS: list[Callable[[BuildEvent], None]] = []
@@ -44,7 +75,8 @@ _OBSERVERS: list[Callable[[BuildEvent], None]] = []
 
 @contextlib.contextmanager
 def observe(callback: Callable[[BuildEvent], None]) -> Iterator[None]:
-    """Send every `BuildEvent` of the builds run inside to `callback` (from any thread)."""
+    """Send every `BuildEvent` of the builds run inside to `callback` (from any thread); the builds run inside
+    ask buildx for its rawjson progress, the source of those events."""
     _OBSERVERS.append(callback)
     try:
         yield
@@ -52,53 +84,187 @@ def observe(callback: Callable[[BuildEvent], None]) -> Iterator[None]:
         _OBSERVERS.remove(callback)
 
 
+def observed() -> bool:
+    """Whether a build run now has observers (and so asks buildx for rawjson progress)."""
+    return bool(_OBSERVERS)
+
+
 def notify(event: BuildEvent) -> None:
     for callback in list(_OBSERVERS):
         callback(event)
 
 
-class BuildLog:
-    """Follows `--progress plain` output to name the target and platform of a failure."""
+def buildkit_time(value: object) -> float | None:
+    """A BuildKit timestamp (`2024-05-01T10:00:00.123456789Z`) as seconds since the epoch; None if absent."""
+    if not isinstance(value, str) or not (m := _TIME.match(value)):
+        return None
+    zone = "+00:00" if m.group("zone") == "Z" else m.group("zone")
+    frac = (m.group("frac") or "0")[:6].ljust(6, "0")
+    return datetime.fromisoformat(f"{m.group('base')}.{frac}{zone}").timestamp()
 
-    def __init__(
-        self,
-        echo: Callable[[str], None] | None,
-        targets: Sequence[str] = (),
-        platform: str
-        | None = None,  # a one-platform bake: buildx's step labels leave the platform out
-    ) -> None:
-        self.platform = platform
-        self.echo = echo
-        self.targets = set(targets)
-        self.only = targets[0] if len(targets) == 1 else "?"
-        self.steps: dict[str, tuple[str, str | None]] = {}
-        self.failures: list[tuple[str, str | None, str]] = []
+
+@dataclass
+class _Vertex:
+    """What the log knows of one BuildKit vertex (keyed by digest and name: two targets' builds may share a
+    digest, each under its own name)."""
+
+    number: int
+    target: str
+    platform: str | None
+    text: str
+    export: bool
+    ignored: bool  # bake's own loading, the provenance read after the export: no target × platform's work
+    started: float | None = None
+    completed: float | None = None
+    cached: bool = False
+    error: str = ""
+
+
+@dataclass
+class BuildLog:
+    """Follows buildx's progress (rawjson or plain text, told apart line by line) to name the target and
+    platform of a failure, and tells the observers what BuildKit reports of each vertex."""
+
+    echo: Callable[[str], None] | None
+    targets: Sequence[str] = ()
+    platform: str | None = None  # a one-platform bake: buildx's step labels leave the platform out
+    steps: dict[str, tuple[str, str | None]] = field(default_factory=dict)
+    failures: list[tuple[str, str | None, str]] = field(default_factory=list)
+    tail: deque[str] = field(default_factory=lambda: deque(maxlen=40))
+    """The last readable lines (rawjson written as plain text): a failure's detail."""
+
+    def __post_init__(self) -> None:
+        self.known = set(self.targets)
+        self.only = self.targets[0] if len(self.targets) == 1 else "?"
+        self._vertices: dict[tuple[str, str], _Vertex] = {}
+        self._numbers: dict[str, int] = {}  # digest → the number its logs are shown under
+        self._pushed: set[str] = set()  # digests of exports that have begun to push
+        self.rawjson = False  # a rawjson line has come
 
     def __call__(self, line: str) -> None:
-        if self.echo is not None:
-            self.echo(line)
+        if line.startswith("{"):
+            try:
+                status = json.loads(line)
+            except ValueError:
+                status = None
+            if isinstance(status, dict):
+                self.rawjson = True
+                self._status(status)
+                return
+        self._say(line)
         if m := _STEP.match(line):
-            labels = m.group("labels").split()
-            target = labels[0] if labels and labels[0] in self.targets else self.only
-            platform = next((x for x in labels if _PLATFORM.match(x)), self.platform)
-            if m.group(1) not in self.steps:
-                self.steps[m.group(1)] = (target, platform)
-                if _OBSERVERS and "internal" not in labels:
-                    counter = next((x for x in labels if _COUNTER.match(x)), "")
-                    text = line[m.end() :].strip()
-                    kind: Literal["step", "export"] = (
-                        "export" if text.startswith(("exporting", "pushing")) else "step"
-                    )
-                    notify(BuildEvent(target, platform, kind, f"{counter} {text}".strip()))
+            target, platform, _ = self._where(m.group("labels").split())
+            self.steps.setdefault(m.group(1), (target, platform))
         elif m := _STEP_ERROR.match(line):
             target, platform = self.steps.get(m.group(1), (self.only, None))
             self.failures.append((target, platform, m.group("message")))
-            notify(BuildEvent(target, platform, "error", m.group("message")))
         elif (m := _TARGET_ERROR.match(line)) and not any(
             f[0] == m.group("target") for f in self.failures
         ):
             self.failures.append((m.group("target"), None, m.group("message")))
 
+    def _say(self, line: str) -> None:
+        self.tail.append(line)
+        if self.echo is not None:
+            self.echo(line)
+
+    def _where(self, labels: list[str]) -> tuple[str, str | None, str]:
+        """target, platform and step counter of a step's labels."""
+        target = labels[0] if labels and labels[0] in self.known else self.only
+        platform = next((x for x in labels if _PLATFORM.match(x)), self.platform)
+        counter = next((x for x in labels if _COUNTER.match(x)), "")
+        return target, platform, counter
+
+    # -- rawjson ---------------------------------------------------------------------------------------
+    def _status(self, status: dict[str, Any]) -> None:
+        """One `SolveStatus`: vertexes first (they name what the statuses and logs belong to), but an export
+        that pushed says so in its statuses (`pushing layers`, `pushing manifest for …`): those are noted first."""
+        statuses = [raw for raw in status.get("statuses") or () if isinstance(raw, dict)]
+        for raw in statuses:
+            if str(raw.get("id", "")).startswith("pushing"):
+                self._pushed.add(str(raw.get("vertex", "")))
+        for raw in status.get("vertexes") or ():
+            if isinstance(raw, dict):
+                self._vertex(raw)
+        for raw in statuses:  # a finished phase (`pushing layers`), not each layer's bytes
+            ident = str(raw.get("id", ""))
+            number = self._numbers.get(str(raw.get("vertex", "")))
+            if raw.get("completed") and number is not None and not ident.startswith("sha256:"):
+                self._say(f"#{number} {ident} done")
+        for raw in status.get("logs") or ():
+            if isinstance(raw, dict):
+                self._log(raw)
+
+    def _vertex(self, raw: dict[str, Any]) -> None:
+        digest, name = str(raw.get("digest", "")), str(raw.get("name", ""))
+        vertex = self._vertices.get((digest, name))
+        new = vertex is None
+        if vertex is None:
+            vertex = self._new_vertex(digest, name)
+        started, completed = buildkit_time(raw.get("started")), buildkit_time(raw.get("completed"))
+        error, cached = str(raw.get("error") or ""), bool(raw.get("cached"))
+        if not new and (started, completed, error) == (
+            vertex.started,
+            vertex.completed,
+            vertex.error,
+        ):
+            return
+        if started is not None and vertex.started is None:
+            self._say(f"#{vertex.number} {name}")
+        vertex.started, vertex.completed, vertex.cached = started, completed, cached
+        kind: EventKind = "export" if vertex.export else "step"
+        if error and not vertex.error:
+            vertex.error = error
+            if _CANCELED.search(error):
+                self._say(f"#{vertex.number} CANCELED")
+            else:
+                self._say(f"#{vertex.number} ERROR: {error}")
+                self.failures.append((vertex.target, vertex.platform, error))
+        elif completed is not None:
+            took = completed - (started or completed)
+            self._say(
+                f"#{vertex.number} CACHED" if cached else f"#{vertex.number} DONE {took:.1f}s"
+            )
+            if vertex.export and digest in self._pushed:
+                kind = "pushed"
+        if vertex.error:
+            kind = "canceled" if _CANCELED.search(vertex.error) else "error"
+        if not vertex.ignored:
+            notify(
+                BuildEvent(
+                    vertex.target, vertex.platform, kind, vertex.error or vertex.text,
+                    vertex.number, started, completed, cached,
+                )
+            )  # fmt: skip
+
+    def _new_vertex(self, digest: str, name: str) -> _Vertex:
+        number = len(self._vertices) + 1
+        self._numbers.setdefault(digest, number)
+        labels: list[str] = []
+        text = name
+        if m := _NAME.match(name):
+            labels, text = m.group("labels").split(), name[m.end() :]
+        target, platform, counter = self._where(labels)
+        # `[internal] load local bake definitions` is bake's own (no target names it when it builds several);
+        # `resolving provenance for metadata file` comes after the export, for the metadata file.
+        ignored = target == "?" or text.startswith(("load local bake", "resolving provenance"))
+        export = text.startswith(
+            ("exporting to", "pushing")
+        )  # not `exporting cache`: the image is pushed
+        vertex = _Vertex(number, target, platform, f"{counter} {text}".strip(), export, ignored)
+        self._vertices[(digest, name)] = vertex
+        return vertex
+
+    def _log(self, raw: dict[str, Any]) -> None:
+        number = self._numbers.get(str(raw.get("vertex", "")))
+        try:
+            data = base64.b64decode(str(raw.get("data", "")), validate=True)
+        except (binascii.Error, ValueError):
+            return
+        for text in data.decode(errors="replace").splitlines():
+            self._say(f"#{number or 0} {text}")
+
+    # -- the failure ---------------------------------------------------------------------------------
     def describe(self) -> str | None:
         if not self.failures:
             return None
@@ -129,9 +295,21 @@ def run_bake(
     if echo is None and runner.echo_output:
         echo = lambda line: runner.log("  " + line)  # noqa: E731
     log = BuildLog(echo, targets, platform)
+    # The live view and state lines show what BuildKit reports, so they ask for its own events (rawjson);
+    # anyone else (`--progress plain`, CI splits) gets buildx's plain text, as it is.
+    progress = "rawjson" if observed() else "plain"
     try:
-        runner.bake([bake_file], targets, metadata_file=metadata_file, cwd=cwd, on_line=log)
+        runner.bake(
+            [bake_file],
+            targets,
+            metadata_file=metadata_file,
+            cwd=cwd,
+            progress=progress,
+            on_line=log,
+        )
     except BuildError as exc:
+        if log.rawjson and exc.detail:  # the command, then the tail as readable lines, not JSON
+            exc.detail = "\n".join([exc.detail.split("\n", 1)[0], *log.tail])
         if "failed to connect to the docker API" in (exc.detail or exc.message):
             raise BuildError(
                 "the builder needs a Docker daemon and none answers; nothing was built or pushed",
