@@ -40,6 +40,7 @@ __all__ = [
     "discover",
     "load_project",
     "load_toml",
+    "project_files",
 ]
 
 PROJECT_FILE = "bakepy.toml"
@@ -76,6 +77,19 @@ def _has_tool_table(path: Path) -> bool:
     return isinstance(tool, dict) and "bakepy" in tool
 
 
+def project_files(folder: Path) -> list[Path]:
+    """The project files in `folder`: bakepy.toml, pyproject.toml with [tool.bakepy], bakefile.py (those there)."""
+    found = []
+    for name in (PROJECT_FILE, PYPROJECT, BAKEFILE):
+        path = folder / name
+        if name == PYPROJECT:
+            if path.is_file() and _has_tool_table(path):
+                found.append(path)
+        elif os.path.lexists(path):  # a directory, a dangling link or a loop: load says which
+            found.append(path)
+    return found
+
+
 def discover(cwd: Path) -> Path:
     """The project file in `cwd`: the one of bakepy.toml, pyproject.toml with [tool.bakepy] and bakefile.py
     there is.
@@ -83,14 +97,7 @@ def discover(cwd: Path) -> Path:
     Two of them (an import written in both forms, a bakefile.py beside an older bakepy.toml) are refused rather
     than one picked by rank: the project a publish pushes must not depend on a rule the user never sees.
     """
-    found = []
-    for name in (PROJECT_FILE, PYPROJECT, BAKEFILE):
-        path = cwd / name
-        if name == PYPROJECT:
-            if path.is_file() and _has_tool_table(path):
-                found.append(path)
-        elif os.path.lexists(path):  # a directory, a dangling link or a loop: load says which
-            found.append(path)
+    found = project_files(cwd)
     if len(found) > 1:
         names = [f"{p.name} with [tool.bakepy]" if p.name == PYPROJECT else p.name for p in found]
         listed = " and ".join([", ".join(names[:-1]), names[-1]])

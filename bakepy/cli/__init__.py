@@ -19,6 +19,7 @@ from typing import NoReturn
 
 _COMMANDS: dict[str, str] = {
     # command (or command group) name → the module under bakepy.cli that registers it, in `bakepy --help` order
+    "init": "init",
     "doctor": "doctor",
     "publish": "publish",
     "render": "render",

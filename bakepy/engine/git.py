@@ -18,7 +18,7 @@ from pathlib import Path
 
 from bakepy.tagging.context import GitFacts
 
-__all__ = ["read_git"]
+__all__ = ["origin_url", "read_git"]
 
 
 def _git(git: str, cwd: Path, args: list[str], log: Callable[[str], None] | None) -> str | None:
@@ -77,3 +77,10 @@ def read_git(cwd: Path, log: Callable[[str], None] | None = None) -> GitFacts | 
         default_branch=default,
         remote_url=remote,
     )
+
+
+def origin_url(cwd: Path) -> str | None:
+    """origin's URL for the checkout `cwd` is in, or None (no git, no repository, no origin); a repository with
+    no commit yet has one too (`bakepy init` in a new project)."""
+    git = shutil.which("git")
+    return None if git is None else _git(git, cwd, ["remote", "get-url", "origin"], None) or None

@@ -36,6 +36,28 @@ def test_unknown_command_is_usage_error() -> None:
     assert result.exit_code == 2
 
 
+@pytest.mark.parametrize(
+    ("typed", "line"),
+    [
+        ("innit", "error: no command 'innit'; did you mean 'init'?"),
+        ("stauts", "error: no command 'stauts'; did you mean 'status'?"),
+        ("xyzzy", "error: no command 'xyzzy'"),
+    ],
+)
+def test_an_unknown_command_lists_the_commands(typed: str, line: str) -> None:
+    # issue 24 item 13: it answered "bakepy -h lists the options" instead of the commands there are
+    from bakepy.cli import _COMMANDS
+
+    result = runner.invoke(app, [typed])
+    assert result.exit_code == 2
+    error, hint = result.stderr.splitlines()
+    assert error == line
+    assert hint.startswith("hint: the commands: init, doctor, publish, render, plan, ")
+    assert hint.endswith(" (bakepy COMMAND -h for one)")
+    listed = hint.removeprefix("hint: the commands: ").removesuffix(" (bakepy COMMAND -h for one)")
+    assert sorted(listed.split(", ")) == sorted(_COMMANDS)
+
+
 @pytest.mark.parametrize("argv", [["--version"], ["--help"]])
 def test_fast_paths_stay_light(argv: list[str]) -> None:
     """`bakepy --version` / `--help` must not import python_on_whales or pydantic (start-up time)."""

@@ -159,7 +159,7 @@ CASES: list[C] = [
     C("platform-repeated-normalised", {T: RT + 'platforms = ["linux/arm64", "linux/arm64/v8"]\n'}, "plan", 2, "repeats platforms[0]"),
     C("cli-platform-typo", {T: RT}, "plan --platform linux/amd46", 2, "--platform: 'linux/amd46' is not a platform"),
     C("cli-unknown-option", {T: RT}, "plan --jsn", 2, "No such option: --jsn"),
-    C("cli-unknown-command", {}, "publsh", 2, "No such command 'publsh'"),
+    C("cli-unknown-command", {}, "publsh", 2, "no command 'publsh'; did you mean 'publish'?"),
     C("cli-unknown-root-option", {}, "--nope", 2, "No such option: --nope"),
     C("cli-progress-missing-value", {T: RT}, "publish --progress", 2, "--progress"),
     C("cli-platform-space", {T: RT}, "plan --platform ' linux/amd64'", 2, "--platform: ' linux/amd64' has spaces around it"),

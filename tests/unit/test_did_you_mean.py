@@ -16,6 +16,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from bakepy.cli import _COMMANDS
 from bakepy.engine.runner import Runner
 from bakepy.model import ProjectSettings, Target, normalize_platform
 from bakepy.model.attributes import ULIMIT_NAMES
@@ -44,6 +45,7 @@ CANDIDATES: dict[str, tuple[str, ...]] = {
     "condition": CONDITION_NAMES,
     "builder": ("bakepy-stack", "default", "multi-arch", "bakepy-two-1a2b3c"),
     "target": ("app", "app-py311", "app-py312", "web", "api", "worker", "docs"),
+    "command": tuple(_COMMANDS),  # `bakepy plna`: the commands, with init among them
 }
 ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789/-_."
 
