@@ -6,7 +6,11 @@ machine slows both sides alike. They are scripts, never timed tests.
 
 from __future__ import annotations
 
+import base64
+import itertools
+import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -77,6 +81,9 @@ def bring_up_stack() -> stack_manager.Stack:
     if os.environ.get("BAKEPY_E2E_BUILDER"):
         registries = os.environ.get("BAKEPY_E2E_REGISTRIES", "").split(",")
         overlay = {"BUILDX_BUILDER": os.environ["BAKEPY_E2E_BUILDER"]}
+        os.environ.update(
+            overlay
+        )  # every command of the bench uses that builder, as with the local stack
         return stack_manager.Stack(
             overlay["BUILDX_BUILDER"], registries, None, {**os.environ, **overlay}, overlay
         )
@@ -114,3 +121,119 @@ def report(title: str, times: dict[str, list[float]], baseline: str) -> None:
             f"  {name:<28} median {median * 1000:8.1f} ms  (runs: {', '.join(f'{v * 1000:.0f}' for v in values)})"
             f"  ratio to {baseline}: {median / base:.2f} (per round: {paired:.2f})"
         )
+
+
+LOGIN_USER, LOGIN_PASSWORD = "bench", "bench-password"
+
+
+class LoginRegistries:
+    """Distribution registries on free loopback ports that want an htpasswd login (bcrypt cost 4, so hashing
+    costs nothing), with access logs to count requests, and a private DOCKER_CONFIG holding the logins, set in
+    this process's environment (buildx, BuildKit through buildx and bakepy all read it)."""
+
+    def __init__(self, root: Path, count: int = 2) -> None:
+        import socket
+
+        import bcrypt
+
+        self.root = root
+        self.processes: list[subprocess.Popen[bytes]] = []
+        self.logs: list[Path] = []
+        self.addresses: list[str] = []
+        hashed = bcrypt.hashpw(LOGIN_PASSWORD.encode(), bcrypt.gensalt(rounds=4)).decode()
+        (root / "htpasswd").write_text(f"{LOGIN_USER}:{hashed}\n")
+        for i in range(count):
+            with socket.socket() as sock:
+                sock.bind(("127.0.0.1", 0))
+                port = sock.getsockname()[1]
+            address = f"127.0.0.1:{port}"
+            config = {
+                "version": 0.1,
+                "log": {"level": "error", "accesslog": {"disabled": False}},
+                "storage": {"filesystem": {"rootdirectory": str(root / f"data{i}")}},
+                "http": {"addr": address, "secret": "bench"},
+                "auth": {"htpasswd": {"realm": "bench", "path": str(root / "htpasswd")}},
+            }
+            (root / f"registry{i}.yml").write_text(json.dumps(config))
+            log = root / f"registry{i}.log"
+            with log.open("wb") as out:
+                self.processes.append(
+                    subprocess.Popen(
+                        [
+                            shutil.which("docker-registry") or "docker-registry",
+                            "serve",
+                            str(root / f"registry{i}.yml"),
+                        ],
+                        stdout=out,
+                        stderr=subprocess.STDOUT,
+                    )
+                )
+            self.logs.append(log)
+            self.addresses.append(address)
+        for address in self.addresses:
+            _wait_http(f"http://{address}/v2/")
+        home = Path(os.environ.get("DOCKER_CONFIG") or Path.home() / ".docker")
+        config_dir = root / "docker-config"
+        config_dir.mkdir()
+        for shared in ("cli-plugins", "buildx"):
+            if (home / shared).exists():
+                (config_dir / shared).symlink_to(home / shared)
+        token = base64.b64encode(f"{LOGIN_USER}:{LOGIN_PASSWORD}".encode()).decode()
+        auths = {address: {"auth": token} for address in self.addresses}
+        (config_dir / "config.json").write_text(json.dumps({"auths": auths}))
+        os.environ["DOCKER_CONFIG"] = str(config_dir)
+
+    def requests(self) -> int:
+        """Registry API requests answered so far, from the access logs."""
+        pattern = re.compile(rb'"(?:GET|HEAD|PUT|POST|PATCH|DELETE) /v2/')
+        return sum(len(pattern.findall(log.read_bytes())) for log in self.logs)
+
+    def stop(self) -> None:
+        for process in self.processes:
+            process.terminate()
+            process.wait(timeout=10)
+
+
+def _wait_http(url: str, timeout: float = 30.0) -> None:
+    import urllib.error
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=1).close()
+            return
+        except urllib.error.HTTPError as exc:
+            exc.close()
+            return  # up, asking for a login
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{url} did not answer")
+
+
+class Counting:
+    """Wraps bench sides to attribute registry requests (`counter()`, e.g. from access logs) to each run: a
+    run's requests are the growth of the count until the next run starts (sides run one after another), read
+    outside the timed calls."""
+
+    def __init__(self, counter: Callable[[], int]) -> None:
+        self.counter = counter
+        self.marks: list[tuple[str, int]] = []
+
+    def wrap(self, sides: dict[str, Callable[[int], None]]) -> dict[str, Callable[[int], None]]:
+        def one(name: str, fn: Callable[[int], None]) -> Callable[[int], None]:
+            def run(round_: int) -> None:
+                self.marks.append((name, self.counter()))
+                fn(round_)
+
+            return run
+
+        return {name: one(name, fn) for name, fn in sides.items()}
+
+    def per_side(self) -> dict[str, list[int]]:
+        time.sleep(0.5)  # the last access log lines
+        marks = [*self.marks, ("", self.counter())]
+        out: dict[str, list[int]] = {}
+        for (name, start), (_, end) in itertools.pairwise(marks):
+            out.setdefault(name, []).append(end - start)
+        return out

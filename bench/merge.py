@@ -15,7 +15,13 @@ Tags are new every round (`r<round>-<k>`); for bakepy the records are re-stamped
 fingerprint, which covers the tags. Aims (issue 9): ≤ 0.8 of one_create_per_target at 10×10×2 and ≤ 0.15 of the
 per-tag loop at 3×5×2.
 
-Usage: python bench/merge.py [--targets 3] [--tags 5] [--rounds 3]   (brings the local stack up if needed)
+`--login`: the registries are two distribution registries of the bench's own that want an htpasswd login
+(bcrypt cost 4), the logins in a private DOCKER_CONFIG, as every registry users push to wants one; the
+registries' access logs give each side's requests (median per run, and the ratio to one_create_per_target).
+Aims (issue 22): ≤ 0.8× the time and ≤ 1.1× the requests of one_create_per_target, at 3×5×2 and 10×10×2.
+
+Usage: python bench/merge.py [--targets 3] [--tags 5] [--rounds 3] [--login] [--skip-loop]
+(brings the local stack up if needed)
 """
 
 from __future__ import annotations
@@ -29,7 +35,15 @@ import textwrap
 import uuid
 from pathlib import Path
 
-from _common import bring_up_stack, installed_python, interleaved, report, sh
+from _common import (
+    Counting,
+    LoginRegistries,
+    bring_up_stack,
+    installed_python,
+    interleaved,
+    report,
+    sh,
+)
 
 from bakepy.ci.split import target_fingerprints
 from bakepy.config import load_project
@@ -77,14 +91,23 @@ def main() -> None:
     parser.add_argument("--targets", type=int, default=3)
     parser.add_argument("--tags", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--login", action="store_true", help="registries that want a login")
+    parser.add_argument("--skip-loop", action="store_true", help="leave the per-tag loop out")
     args = parser.parse_args()
 
     stack = bring_up_stack()
     registries = list(stack.registries)
     repo = f"bench-merge/{uuid.uuid4().hex[:8]}"
-    with tempfile.TemporaryDirectory() as tmp, tempfile.TemporaryDirectory() as install:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        tempfile.TemporaryDirectory() as install,
+        tempfile.TemporaryDirectory() as logins,
+    ):
         python = installed_python(Path(install))
         root = Path(tmp)
+        login = LoginRegistries(Path(logins)) if args.login else None
+        if login is not None:
+            registries = login.addresses
         (root / "Dockerfile").write_text("FROM busybox\nARG N\nRUN echo $N > /n\n")
         write_project(root, registries, repo, args.targets, ["seed"])
         records = root / "records"
@@ -124,19 +147,42 @@ def main() -> None:
                 for tag in every:
                     sh("docker", "buildx", "imagetools", "create", "-t", tag, *srcs)
 
-        times = interleaved(
-            args.rounds,
-            prepare=prepare,
-            bakepy_merge=bakepy_merge,
-            one_create_per_target=one_create_per_target,
-            loop_one_create_per_tag=loop_one_create_per_tag,
-        )
+        sides = {
+            "bakepy_merge": bakepy_merge,
+            "one_create_per_target": one_create_per_target,
+            "loop_one_create_per_tag": loop_one_create_per_tag,
+        }
+        if args.skip_loop:
+            del sides["loop_one_create_per_tag"]
+        counting = Counting(login.requests) if login is not None else None
+        if counting is not None:
+            sides = counting.wrap(sides)
+        try:
+            times = interleaved(args.rounds, prepare=prepare, **sides)
+            requests = counting.per_side() if counting is not None else {}
+        finally:
+            if login is not None:
+                login.stop()
     del times["prepare"]
     n = args.targets * args.tags * len(registries)
     title = f"merge of {args.targets} targets × {args.tags} tags × {len(registries)} registries = {n} tags"
+    if args.login:
+        title += " (registries with an htpasswd login)"
     report(title, times, baseline="one_create_per_target")
-    ours, loop = (statistics.median(times[k]) for k in ("bakepy_merge", "loop_one_create_per_tag"))
-    print(f"  bakepy_merge / loop_one_create_per_tag: {ours / loop:.3f}")
+    if "loop_one_create_per_tag" in times:
+        ours, loop = (
+            statistics.median(times[k]) for k in ("bakepy_merge", "loop_one_create_per_tag")
+        )
+        print(f"  bakepy_merge / loop_one_create_per_tag: {ours / loop:.3f}")
+    if requests:
+        base = statistics.median(requests["one_create_per_target"])
+        print("  registry requests per run (from the registries' access logs):")
+        for name, counts in requests.items():
+            median = statistics.median(counts)
+            print(
+                f"    {name:<26} median {median:6.0f}  (runs: {', '.join(map(str, counts))})"
+                f"  ratio to one_create_per_target: {median / base:.2f}"
+            )
     print(
         textwrap.dedent("""
         Whole commands, interleaved per round; every side merges two per-platform sources per target.

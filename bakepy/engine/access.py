@@ -1,38 +1,35 @@
 """Can this machine push to a registry? Reachability, credentials and push rights, checked in seconds, writing
 nothing, before a build.
 
-`probe` asks the registry's `/v2/` endpoint (plain HTTP for loopback, HTTPS elsewhere, HTTP again where TLS fails,
-as for a registry BuildKit is told is insecure). A registry that wants a login (401) needs credentials in the
-Docker credential store: an `auths` entry, a `credHelpers` entry, or a `credsStore` that lists the registry.
+`probe` asks the registry's `/v2/` endpoint through the run's registry client (`engine/transport.py`: HTTPS with
+docker's `certs.d` trust, plain HTTP only for loopback without `certs.d` or a registry listed in
+`BAKEPY_INSECURE_REGISTRIES`). A registry that wants a login (401) needs credentials in the Docker credential
+store: an `auths` entry, a `credHelpers` entry, or a `credsStore` that lists the registry.
 
 `push_access` then asks, without writing, whether those credentials may push to a repository. A Bearer registry
 (the distribution token protocol, as Docker Hub, GHCR, Quay, Harbor and GitLab speak it) names a token service;
 asked for `repository:REPO:push,pull` it grants the actions the account has, and a JWT token lists them in its
-`access` claim. A Basic registry (htpasswd, ECR's proxy …) can only say whether it accepts the login: push
-rights there are not provable without writing.
+`access` claim (the token is the one the run then pushes with: the client keeps it). A Basic registry (htpasswd,
+ECR's proxy …) can only say whether it accepts the login: push rights there are not provable without writing.
 
-The secret is read from the credential store only here, only in memory, and sent only to the registry itself
-or to the token service it names (over HTTPS, or plain HTTP on loopback as for the registry); it is never
-printed, logged or put in an error.
+Secrets stay inside the client (`engine/credentials.py`, `engine/transport.py`): never printed, logged or put in
+an error.
 """
 
 from __future__ import annotations
 
 import base64
+import http.client
 import json
-import urllib.error
-import urllib.request
+import ssl
 from dataclasses import dataclass
 from typing import Literal
-from urllib.parse import urlencode, urlsplit
 
 from bakepy.engine import credentials, transport
 from bakepy.errors import RegistryError
 
 Access = Literal["open", "login", "down"]
 PushVerdict = Literal["authorised", "refused", "unproven"]
-_LOOPBACK = ("127.0.0.1", "localhost", "[::1]")
-_HUB = credentials.HUB_NAMES
 
 
 @dataclass(frozen=True)
@@ -47,43 +44,23 @@ class Probe:
     base: str = ""  # the URL that answered, `http(s)://HOST/v2/`
 
 
-def _host(registry: str) -> str:
-    return registry.split("]")[0] + "]" if registry.startswith("[") else registry.rsplit(":", 1)[0]
-
-
-def _ask(
-    url: str, timeout: float, headers: dict[str, str] | None = None, data: bytes | None = None
-) -> tuple[int | None, str, dict[str, str], bytes]:
-    """(status, why it failed, response headers, body); the request headers may hold a secret: never shown."""
-    request = urllib.request.Request(url, data=data, headers=headers or {})
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return int(response.status), "", dict(response.headers.items()), response.read(1 << 20)
-    except urllib.error.HTTPError as exc:
-        with exc:
-            return exc.code, "", dict(exc.headers.items()) if exc.headers else {}, b""
-    except (OSError, ValueError) as exc:
-        reason = getattr(exc, "reason", exc)
-        return None, str(reason), {}, b""
-
-
 def probe(registry: str, *, timeout: float = 5.0) -> Probe:
-    """One `/v2/` request (two where TLS fails): open, wants a login, or does not answer."""
-    endpoint = "registry-1.docker.io" if registry in _HUB else registry
-    loopback = _host(registry) in _LOOPBACK
-    base = f"{'http' if loopback else 'https'}://{endpoint}/v2/"
-    status, why, headers, _ = _ask(base, timeout)
-    if status is None and not loopback and ("ssl" in why.lower() or "certificate" in why.lower()):
-        base = f"http://{endpoint}/v2/"
-        status, why, headers, _ = _ask(base, timeout)
-    if status is None:
-        return Probe(registry, "down", why)
-    if status in (401, 403):
-        challenge = next((v for k, v in headers.items() if k.lower() == "www-authenticate"), "")
+    """One `/v2/` request through the registry client (its scheme, TLS trust and retries): open, wants a login,
+    or does not answer. A challenge is remembered for the run's later requests."""
+    client = transport.session()
+    base = f"{client.base(registry)}/v2/"
+    try:
+        answer = client.ping(registry, timeout=timeout)
+    except ssl.SSLError as exc:
+        return Probe(registry, "down", f"TLS: {exc.reason or exc}", base=base)
+    except (OSError, http.client.HTTPException, ValueError) as exc:
+        return Probe(registry, "down", str(getattr(exc, "reason", exc)), base=base)
+    if answer.status in (401, 403):
+        challenge = answer.headers.get("WWW-Authenticate") or ""
         return Probe(
-            registry, "login", f"HTTP {status}", has_credentials(registry), challenge, base
+            registry, "login", f"HTTP {answer.status}", has_credentials(registry), challenge, base
         )
-    return Probe(registry, "open", f"HTTP {status}", base=base)
+    return Probe(registry, "open", f"HTTP {answer.status}", base=base)
 
 
 def has_credentials(registry: str) -> bool:
@@ -137,58 +114,27 @@ def _credentials(registry: str) -> tuple[str, str] | None:
     return found.user, found.secret
 
 
-def _may_send_to(url: str, registry_base: str) -> bool:
-    """A secret goes over HTTPS, or over plain HTTP only where the registry itself is plain-HTTP loopback."""
-    parts = urlsplit(url)
-    if parts.scheme == "https":
-        return True
-    return (
-        parts.scheme == "http"
-        and registry_base.startswith("http://")
-        and (parts.hostname or "") in ("127.0.0.1", "localhost", "::1")
-    )
+_may_send_to = transport.may_send_secret_to_registry
 
 
 def push_access(p: Probe, repository: str, *, timeout: float = 5.0) -> PushAccess:
     """May the stored login push to `repository` (its path in `p.registry`)? Asked without writing anything."""
     scheme, params = parse_challenge(p.challenge)
-    creds = _credentials(p.registry)
-    if creds is None:
+    client = transport.session()
+    if client.keychain.get(p.registry) is None:
         return PushAccess(repository, "refused", "no credentials stored")
-    user, secret = creds
     if scheme == "bearer" and params.get("realm"):
-        realm = params["realm"]
-        if not _may_send_to(realm, p.base):
+        try:
+            token = client.token_for(p.registry, repository, "pull,push")
+        except RegistryError as exc:
+            refused = "refuses" in exc.message
             return PushAccess(
                 repository,
-                "unproven",
-                f"token service {realm} is not HTTPS: the login was not sent",
+                "refused" if refused else "unproven",
+                exc.message.partition(": ")[2] or exc.message,
             )
-        scope = f"repository:{repository}:push,pull"
-        query = {k: v for k, v in (("service", params.get("service")), ("scope", scope)) if v}
-        if (
-            user == "<token>"
-        ):  # an identity token is exchanged with the OAuth2 form (as docker does)
-            form = urlencode({**query, "grant_type": "refresh_token", "refresh_token": secret,
-                              "client_id": "bakepy"}).encode()  # fmt: skip
-            status, why, _, body = _ask(realm, timeout, data=form)
-        else:
-            basic = base64.b64encode(f"{user}:{secret}".encode()).decode()
-            url = realm + ("&" if "?" in realm else "?") + urlencode(query)
-            status, why, _, body = _ask(url, timeout, {"Authorization": f"Basic {basic}"})
-        if status is None:
-            return PushAccess(repository, "unproven", f"token service does not answer ({why})")
-        if status in (401, 403):
-            return PushAccess(
-                repository, "refused", f"the token service refuses the stored login (HTTP {status})"
-            )
-        if status != 200:
-            return PushAccess(repository, "unproven", f"token service answered HTTP {status}")
-        try:
-            answer = json.loads(body)
-            token = str(answer.get("token") or answer.get("access_token") or "")
-        except (ValueError, AttributeError):
-            token = ""
+        except (transport.NoAnswer, OSError, http.client.HTTPException) as exc:
+            return PushAccess(repository, "unproven", f"token service does not answer ({exc})")
         actions = granted_actions(token, repository)
         if actions is None:
             return PushAccess(
@@ -199,17 +145,21 @@ def push_access(p: Probe, repository: str, *, timeout: float = 5.0) -> PushAcces
         granted = ", ".join(sorted(actions)) or "nothing"
         return PushAccess(repository, "refused", f"the token service grants {granted}, not push")
     # Basic (or an unknown scheme): the registry can only say whether it takes the login
-    basic = base64.b64encode(f"{user}:{secret}".encode()).decode()
-    if not _may_send_to(p.base, p.base):
-        return PushAccess(repository, "unproven", "credentials present; not sent over plain HTTP")
-    status, why, _, _ = _ask(p.base, timeout, {"Authorization": f"Basic {basic}"})
-    if status in (401, 403):
+    try:
+        answer = client.request("GET", p.registry, "/v2/", timeout=timeout)
+    except transport.NoAnswer as exc:
+        return PushAccess(repository, "unproven", f"credentials present; not sent ({exc})")
+    except (OSError, http.client.HTTPException) as exc:
         return PushAccess(
-            repository, "refused", f"the registry refuses the stored login (HTTP {status})"
+            repository, "unproven", f"credentials present; login check failed ({exc})"
         )
-    if status is None or status >= 400:
+    if answer.status in (401, 403):
         return PushAccess(
-            repository, "unproven", f"credentials present; login check failed ({why or status})"
+            repository, "refused", f"the registry refuses the stored login (HTTP {answer.status})"
+        )
+    if answer.status >= 400:
+        return PushAccess(
+            repository, "unproven", f"credentials present; login check failed ({answer.status})"
         )
     return PushAccess(
         repository, "unproven", "login accepted; push not provable without writing (Basic auth)"

@@ -21,6 +21,7 @@ go-containerregistry goes through one transport:
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import http.client
 import io
@@ -114,6 +115,18 @@ def may_send_secret(url: str) -> bool:
     )
 
 
+def may_send_secret_to_registry(url: str, registry_base: str) -> bool:
+    """A secret goes over HTTPS, or in the clear only where the registry itself is plain-HTTP loopback."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme == "https":
+        return True
+    return (
+        parts.scheme == "http"
+        and registry_base.startswith("http://")
+        and (parts.hostname or "") in LOOPBACK
+    )
+
+
 def retry_after(headers: Mapping[str, str] | Message[str, str] | None) -> float | None:
     """Seconds a `Retry-After` header asks for (a number or an HTTP date); None without one."""
     value = (headers.get("Retry-After") if headers is not None else None) or ""
@@ -187,6 +200,39 @@ class Session:
         serves a repository's reads and writes."""
         with self._lock:
             self._writes.update(repositories)
+
+    def learn(self, registry: str, challenge: str) -> None:
+        """Remember `registry`'s `WWW-Authenticate` challenge (from a `/v2/` probe): its first requests then carry
+        the login at once instead of each learning it from a 401."""
+        scheme, params = parse_challenge(challenge)
+        if scheme in ("basic", "bearer"):
+            with self._lock:
+                self._challenges.setdefault(registry, (scheme, params))
+
+    def ping(self, registry: str, *, timeout: float = 5.0) -> Response:
+        """`GET /v2/` without a login (the version check every client starts with): its challenge is learnt."""
+        answer = self._with_retries(
+            "GET", self.base(registry) + "/v2/", {"User-Agent": "bakepy"}, None,
+            deadline=time.monotonic() + timeout, timeout=timeout,
+        )  # fmt: skip
+        if answer.status == 401:
+            self.learn(registry, answer.headers.get("WWW-Authenticate") or "")
+        return answer
+
+    def prime(self, registries: Iterable[str]) -> None:
+        """Learn the challenge of every registry not asked yet, one `/v2/` each, side by side, so the reads and
+        writes that follow carry the login from their first request. Failures are left to those requests."""
+        todo = [r for r in dict.fromkeys(registries) if r not in self._challenges]
+
+        def one(registry: str) -> None:
+            with contextlib.suppress(OSError, http.client.HTTPException, ValueError):
+                self.ping(registry)
+
+        threads = [threading.Thread(target=one, args=(r,), daemon=True) for r in todo]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
 
     def scheme(self, registry: str) -> str:
         with self._lock:
@@ -390,6 +436,17 @@ class Session:
         if not value:
             raise RegistryError(f"registry {registry}: the token service answered no token")
         return _Token(actions, value, time.monotonic() + max(lifetime - 10, lifetime / 2))
+
+    def token_for(self, registry: str, repository: str, actions: str) -> str:
+        """The Bearer token this run uses for `actions` on `repository` (fetched now unless one is kept). The
+        registry's challenge must be known (`ping`)."""
+        challenge = self._challenges.get(registry)
+        if challenge is None or challenge[0] != "bearer":
+            raise NoAnswer(f"{registry}: no Bearer challenge known")
+        creds = self._credentials(registry)
+        if creds is not None and creds.kind == "bearer":
+            return creds.secret
+        return self._token(registry, challenge[1], repository, actions, creds)
 
     def _forget_token(self, registry: str, repository: str | None, value: str) -> None:
         key = (registry, repository or "")

@@ -74,6 +74,7 @@ def collect_all(
     client.log = client.log or runner.log  # retries show where the run's commands show
     # one token per repository serves the reads here and the writes of the merge (`pull,push` at once)
     client.will_write(split_reference(r)[:2] for spec, _ in sources for r in spec.repositories)
+    client.prime(split_reference(r)[0] for spec, _ in sources for r in spec.repositories)
     refs = [
         f"{spec.repository_in(registry)}@{digest}"
         for spec, digests in sources

@@ -202,7 +202,7 @@ def test_a_bearer_registry_says_the_login_may_push_and_publish_pushes(
     assert doctor.returncode == 0, doctor.stdout + doctor.stderr
     push = _checks(doctor)[f"push {registry.address}/{unique_repo}"]
     assert (push["status"], push["detail"]) == ("ok", "authorised: the token service grants push")
-    assert f"repository:{unique_repo}:push,pull" in service.requests  # asked for, not written
+    assert f"repository:{unique_repo}:pull,push" in service.requests  # asked for, not written
 
     published = _bakepy(project, env, "--debug", "publish")
     assert published.returncode == 0, published.stderr
