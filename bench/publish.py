@@ -6,7 +6,11 @@ argument so both sides really rebuild one step per platform (like a new commit w
 - bare: `docker buildx bake` of the same rendered file, then one `imagetools create` per target and registry with
   all its tags: the least a correct script does, with no checks and no verification.
 
-Usage: python bench/publish.py [--rounds 3] [--busy 4500000]   (brings the local stack up if needed)
+`--login`: the registries are two distribution registries of the bench's own that want an htpasswd login
+(bcrypt cost 4), with the logins in a private DOCKER_CONFIG, as every registry users push to wants one (aim,
+issue 22: ≤ 1.05× bare buildx with builds of ≥ 10 s per platform).
+
+Usage: python bench/publish.py [--rounds 3] [--busy 4500000] [--login]   (brings the local stack up if needed)
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import textwrap
 import uuid
 from pathlib import Path
 
-from _common import bring_up_stack, installed_python, interleaved, report, sh
+from _common import LoginRegistries, bring_up_stack, installed_python, interleaved, report, sh
 
 from bakepy.bake.render import dumps, render_bake
 from bakepy.config import load_project
@@ -75,6 +79,7 @@ def main() -> None:
         help="loop iterations of the rebuilt RUN step, natively (an eighth under QEMU); 4500000: every "
         "platform's step takes 10 s or more here (4 steps on 2 cores), the issue's \"build of ≥ 10 s per platform\"",
     )
+    parser.add_argument("--login", action="store_true", help="registries that want a login")
     args = parser.parse_args()
     stack = bring_up_stack()
     run_id = uuid.uuid4().hex[:8]
@@ -84,8 +89,14 @@ def main() -> None:
         ours, bare = Path(tmp, "bakepy"), Path(tmp, "bare")
         ours.mkdir()
         bare.mkdir()
-        write_project(ours, stack.registries, f"bench-publish/{run_id}-bakepy", args.busy)
-        write_project(bare, stack.registries, f"bench-publish/{run_id}-bare", args.busy)
+        registries = list(stack.registries)
+        login = None
+        if args.login:
+            Path(tmp, "logins").mkdir()
+            login = LoginRegistries(Path(tmp, "logins"))
+            registries = login.addresses
+        write_project(ours, registries, f"bench-publish/{run_id}-bakepy", args.busy)
+        write_project(bare, registries, f"bench-publish/{run_id}-bare", args.busy)
 
         def bakepy_publish(round_: int) -> None:
             env = {**os.environ, "NONCE": f"bakepy-{run_id}-{round_}"}
@@ -126,7 +137,11 @@ def main() -> None:
             for command in merge_commands(plan, digests):
                 sh(*command.argv)
 
-        times = interleaved(args.rounds, bakepy_publish=bakepy_publish, bare_buildx=bare_buildx)
+        try:
+            times = interleaved(args.rounds, bakepy_publish=bakepy_publish, bare_buildx=bare_buildx)
+        finally:
+            if login is not None:
+                login.stop()
 
         # The fixed part of bakepy's cost: interpreter start-up, imports, load, render and plan of this project.
         def bakepy_plan(round_: int) -> None:
@@ -139,7 +154,8 @@ def main() -> None:
         fixed = interleaved(max(5, args.rounds), bakepy_plan=bakepy_plan, python_start=python_start)
     report("fixed overhead: `bakepy plan` (start-up + load + render + plan)", fixed, "python_start")
     report(
-        f"publish of 2 targets × 2 platforms × 3 tags × 2 registries (one rebuilt step per platform, busy={args.busy})",
+        f"publish of 2 targets × 2 platforms × 3 tags × 2 registries (one rebuilt step per platform, busy={args.busy})"
+        + (" (registries with an htpasswd login)" if args.login else ""),
         times,
         baseline="bare_buildx",
     )
