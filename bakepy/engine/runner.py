@@ -4,14 +4,15 @@ Nothing else in bakepy starts a docker process. Each call is printed first (`+ d
 shlex-quoted; never the environment), and a failed call becomes one `BakepyError` here, keeping the command,
 its exit code and the tail of its stderr. Where python-on-whales offers the call with every flag we need we use it
 as is; where it lacks a flag (`bake --call/--allow/--var`, `imagetools create --prefer-index`, …) we extend its
-command (`docker_cmd`) in this module only, and still run it with python-on-whales' `run`.
+command (`docker_cmd`) in this module only. Its `run` and stream take no hook to make a child die with its
+parent, so the command runs through `engine.children` (the same argv and environment, plus a parent-death
+signal): no `docker buildx bake` outlives a bakepy that was SIGKILLed.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import logging
 import os
 import re
 import shlex
@@ -28,6 +29,7 @@ from bakepy.errors import BakepyError, BuildError, ConfigError, RegistryError, T
 
 if TYPE_CHECKING:
     from bakepy.engine.buildx_store import StoredBuilder
+    from bakepy.engine.children import ProcessFailed
 
 DOCKER_INSTALL_HINT = (
     "install the docker CLI (Debian: `apt-get install docker.io` or docker-ce-cli; "
@@ -49,33 +51,6 @@ def _default_logger(line: str) -> None:
     from rich.markup import escape
 
     Console(stderr=True, highlight=False, soft_wrap=True).print(f"[dim]{escape(line)}[/]")
-
-
-class _PowCommandLog(logging.Handler):
-    """Forwards python-on-whales' "Running command: …" debug records to the active runner's log."""
-
-    PREFIX = "Running command: "
-
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.sink: Logger = _default_logger
-
-    def emit(self, record: logging.LogRecord) -> None:
-        message = record.getMessage()
-        if message.startswith(self.PREFIX):
-            self.sink("+ " + message[len(self.PREFIX) :])
-
-
-_POW_LOG = _PowCommandLog()
-
-
-def _bridge_pow_log(sink: Logger) -> None:
-    logger = logging.getLogger("python_on_whales.utils")
-    if _POW_LOG not in logger.handlers:
-        logger.addHandler(_POW_LOG)
-        logger.setLevel(logging.DEBUG)
-        logger.propagate = False
-    _POW_LOG.sink = sink
 
 
 def parse_buildx_version(text: str) -> tuple[int, int, int] | None:
@@ -134,7 +109,6 @@ class Runner:
     def _client(self) -> Any:
         from python_on_whales import DockerClient
 
-        _bridge_pow_log(self.log)
         return DockerClient(client_call=[self.docker_path()])
 
     def docker_cmd(self) -> list[str]:
@@ -152,22 +126,18 @@ class Runner:
         env: Mapping[str, str] | None = None,
     ) -> str:
         """Run `docker ARGS…`, log it, return stdout; a failure becomes `error(…)` naming `what`."""
-        from python_on_whales.exceptions import DockerException
-        from python_on_whales.utils import run
+        from bakepy.engine.children import ProcessFailed, run_captured
 
-        argv = [*self.docker_cmd(), *args]  # python-on-whales' run logs it through the bridge
-        extra = {**self.env, **(env or {})}
+        argv = [*self.docker_cmd(), *args]
+        self.log("+ " + shlex.join(argv))
         try:
-            out = str(
-                run(argv, env=extra, input=input) if input is not None else run(argv, env=extra)
-            )
-        except DockerException as exc:
+            return run_captured(argv, {**self.env, **(env or {})}, input)
+        except ProcessFailed as exc:
             raise self._failure(exc, argv, what, error) from exc
         except FileNotFoundError as exc:
             raise ToolMissingError(
                 "the docker CLI was not found", hint=DOCKER_INSTALL_HINT
             ) from exc
-        return out
 
     def stream(
         self,
@@ -179,22 +149,20 @@ class Runner:
         env: Mapping[str, str] | None = None,
     ) -> None:
         """Run `docker ARGS…` showing its output as it comes (builds); a failure becomes `error(…)`."""
-        from python_on_whales.exceptions import DockerException
-        from python_on_whales.utils import stream_stdout_and_stderr
+        from bakepy.engine.children import ProcessFailed, stream_lines
 
         argv = [*self.docker_cmd(), *args]
         self.log("+ " + shlex.join(argv))
         tail: deque[str] = deque(maxlen=40)
-        full_env = {**os.environ, **self.env, **(env or {})}
         try:
-            for _source, raw in stream_stdout_and_stderr(argv, env=full_env):
+            for _source, raw in stream_lines(argv, {**self.env, **(env or {})}):
                 line = raw.decode(errors="replace").rstrip("\n")
                 tail.append(line)
                 if on_line is not None:
                     on_line(line)
                 elif self.echo_output:
                     self.log("  " + line)
-        except DockerException as exc:
+        except ProcessFailed as exc:
             raise self._failure(exc, argv, what, error, tail="\n".join(tail)) from exc
         except FileNotFoundError as exc:
             raise ToolMissingError(
@@ -203,15 +171,13 @@ class Runner:
 
     def _failure(
         self,
-        exc: Any,
+        exc: ProcessFailed,
         argv: Sequence[str],
         what: str,
         error: type[BakepyError],
         tail: str | None = None,
     ) -> BakepyError:
-        stderr = tail if tail is not None else (exc.stderr or "")
-        if isinstance(stderr, bytes):
-            stderr = stderr.decode(errors="replace")
+        stderr = tail if tail is not None else exc.stderr
         # Without the plugin the docker CLI reads `buildx …` as its own arguments: `docker buildx version` says
         # "unknown command: docker buildx", `docker buildx bake --file …` says "unknown flag: --file" (exit 125).
         plugin_missing = "buildx" in argv[1:3]  # argv: docker [client flags] buildx …
@@ -365,18 +331,15 @@ class Runner:
 
     def _imagetools_json(self, ref: str, template: str, what: str) -> dict[str, Any] | None:
         """`imagetools inspect --format TEMPLATE REF` as a JSON object; None when the reference does not exist."""
-        from python_on_whales.exceptions import DockerException
-        from python_on_whales.utils import run
+        from bakepy.engine.children import ProcessFailed, run_captured
 
         argv = [*self.docker_cmd(), "buildx", "imagetools", "inspect", *self._builder_args()]
         argv += ["--format", template, ref]
+        self.log("+ " + shlex.join(argv))
         try:
-            out = str(run(argv, env=self.env))
-        except DockerException as exc:
-            stderr = exc.stderr or ""
-            if isinstance(stderr, bytes):
-                stderr = stderr.decode(errors="replace")
-            if _is_not_found(stderr):
+            out = run_captured(argv, self.env)
+        except ProcessFailed as exc:
+            if _is_not_found(exc.stderr):
                 return None
             raise self._failure(exc, argv, what, RegistryError) from exc
         found = json.loads(out) if out.strip() else None
