@@ -344,6 +344,8 @@ class _Resolver:
                 )
             if name in self.env:
                 value = self.env[name]  # bake takes environment values literally
+                if variables[name].frozen:
+                    self._refuse_frozen(name, value, stack)
             else:
                 default = variables[name].default
                 try:
@@ -364,6 +366,27 @@ class _Resolver:
                 f"variable {name!r} has no value; set {name} in the environment or give it a default"
             )
         return value
+
+    def _refuse_frozen(self, name: str, value: str, stack: tuple[str, ...]) -> None:
+        """An imported variable the bake file computes with (issue 24, item 2): another value would be
+        ignored where bake would use it, so it is refused."""
+        default = self.project.variables[name].default
+        try:
+            fixed = (
+                None
+                if default is None
+                else interpolate(default, lambda n: self.variable(n, (*stack, name)))
+            )
+        except ValueError:
+            fixed = default
+        if value == fixed:
+            return
+        raise ModelError(
+            f"{name}={json.dumps(value)} is set, but {name} is frozen at {json.dumps(fixed)}: the bake file it "
+            "was imported from computes with it (a condition or a function), which this file cannot; "
+            f"import the bake file again with {name} set (bakepy import --force)",
+            ("variable", name),
+        )
 
     def resolve(self) -> ResolvedProject:
         project = self.project

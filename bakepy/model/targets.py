@@ -364,6 +364,9 @@ class Variable(KebabModel):
     """The value when the environment does not set NAME (numbers and booleans are taken as strings)."""
     description: str | None = None
     """Human-readable description."""
+    frozen: bool = False
+    """Set by `bakepy import` for a variable the bake file computes with (a condition, a function) in ways a
+    bakepy.toml cannot follow: an environment value other than the default is refused, never ignored."""
 
     @field_validator("default", mode="before")
     @classmethod

@@ -9,7 +9,8 @@ Each case is a directory: its bake files, any file they need to exist (secrets),
 `files` (the -f files in order; default: bake's discovery), `env` (environment while importing and comparing),
 `vars` (--var NAME=VALUE), `targets` (--targets), `ssh_sockets` (unix sockets to create: bake --print checks
 that ssh sources exist), `check_env` (more environments to compare under after importing once: a variable kept
-as ${NAME} must follow an override as bake does).
+as ${NAME} must follow an override as bake does), `refused_env` (environments bakepy must refuse to render
+with: a variable the import froze, because bake computes with it, set to another value).
 
 Paths: both sides are printed from the same directory, with BUILDX_BAKE_FILE_RELATIVE_PATHS unset, so buildx
 prints context paths as written and they compare equal as they are. `_normalised` still canonicalises local
@@ -247,6 +248,12 @@ def test_roundtrip(workdir: Workdir, python: bool, buildx: str) -> None:
     _compare(workdir, project_file, names)
     for env in workdir.config.get("check_env", []):
         _compare(workdir, project_file, names, env)
+    from bakepy.errors import ConfigError
+
+    for env in workdir.config.get("refused_env", []):
+        # a variable bake computes with is frozen in the import: another value is refused, never ignored
+        with pytest.raises(ConfigError, match="is frozen at"):
+            workdir.render(project_file, env)
 
 
 class RecordingRunner:

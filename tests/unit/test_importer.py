@@ -391,7 +391,7 @@ def test_variable_probes_make_templates_and_notes() -> None:
     target = project.targets[0]
     assert importer_text.template_text(target.attributes["tags"][0]) == "acme/app:${TAG}"  # type: ignore[index]
     assert target.attributes["tags"][1] == "acme/app:1-0"  # type: ignore[index]  # replace(TAG, ".", "-")
-    assert project.variables == (importer.ImportedVariable("TAG", "1.0", "the tag"),)
+    assert project.variables == (importer.ImportedVariable("TAG", "1.0", "the tag", frozen=True),)
     assert [n.where for n in project.notes] == ["variable.TAG"]
     assert "target.app.tags[1]" in project.notes[0].message
 
@@ -409,9 +409,10 @@ def test_variable_that_changes_the_shape_is_frozen() -> None:
         ),
     )
     project = importer.convert(resolved)
-    assert project.variables == ()
+    # declared frozen, so that render refuses another value of it instead of ignoring it
+    assert project.variables == (importer.ImportedVariable("VERSIONS", "3.11", frozen=True),)
     assert project.targets[0].attributes == {"args": {"PY": "3.11"}}
-    assert "shape" in project.notes[0].message
+    assert "which targets, list entries or keys there are" in project.notes[0].message
 
 
 def test_bool_variable_that_matters_is_reported() -> None:
@@ -429,7 +430,8 @@ def test_bool_variable_that_matters_is_reported() -> None:
     )
     project = importer.convert(resolved)
     assert [n.where for n in project.notes] == ["variable.PUSH"]
-    assert "not text (bool)" in project.notes[0].message
+    assert "a bool that decides parts of the definition" in project.notes[0].message
+    assert project.variables == (importer.ImportedVariable("PUSH", "false", frozen=True),)
 
 
 def test_unused_variables_are_silent() -> None:

@@ -13,6 +13,7 @@ from typing import Any
 from bakepy.bake.importer.factoring import factor
 from bakepy.bake.importer.imported import (
     BAKE_DEFAULTS,
+    BUILTIN_VARIABLES,
     TARGET_ATTRIBUTES,
     ImportedGroup,
     ImportedProject,
@@ -23,8 +24,20 @@ from bakepy.bake.importer.imported import (
     Value,
     VarRef,
 )
-from bakepy.bake.importer.printed import _normalised_targets, _shape
-from bakepy.bake.importer.resolve import BakeVariable, ResolvedBake, numeric_sentinel, sentinel
+from bakepy.bake.importer.printed import (
+    _normalised_targets,
+    _shape,
+    collapsed,
+    expands_to,
+    substituted,
+)
+from bakepy.bake.importer.resolve import (
+    BakeVariable,
+    Probe,
+    ResolvedBake,
+    numeric_sentinel,
+    sentinel,
+)
 
 
 def _leaves(value: Any, path: str) -> Iterator[tuple[str, Any]]:
@@ -75,6 +88,8 @@ class _Templating:
     diverges: dict[str, list[str]] = field(default_factory=dict)
     # Variables buildx accepted no probe value for.
     unprobed: set[str] = field(default_factory=set)
+    # Variables whose default is text and other variables (`"${REPO}:${TAG}"`): kept as that template.
+    derived: dict[str, Template] = field(default_factory=dict)
     # Bool (or other non-text) variables that matter.
     nontext: set[str] = field(default_factory=set)
 
@@ -111,9 +126,14 @@ def _templating(resolved: ResolvedBake, baseline: Mapping[str, Any]) -> _Templat
     no template is, becomes a note for that variable.
     """
     values = {v.name: v.value for v in resolved.variables if v.value is not None}
-    result = _Templating(values=dict(values))
+    result = _Templating(values=dict(values), derived=_derived(resolved))
     base_leaves = dict(_leaves(baseline, "target"))
     base_shape = _shape(baseline)
+
+    def printed(probe: Probe) -> dict[str, Any]:
+        targets = _normalised_targets(probe.printed or {})
+        # Each --print reads the clock again (timestamp()): a later second is not the probe value's doing.
+        return _reclocked(targets, baseline) if resolved.clock_used else targets
 
     # The probe values that stand for text: the variable's sentinels, and the empty string.
     text_probes = {
@@ -122,7 +142,7 @@ def _templating(resolved: ResolvedBake, baseline: Mapping[str, Any]) -> _Templat
     combined_sentinels: dict[str, str] = {}
     if resolved.combined is not None and resolved.combined.printed is not None:
         combined_sentinels = dict(resolved.combined.assignment)
-        probed = dict(_leaves(_normalised_targets(resolved.combined.printed), "target"))
+        probed = dict(_leaves(printed(resolved.combined), "target"))
         for path, base in base_leaves.items():
             new = probed.get(path)
             if not isinstance(base, str) or not isinstance(new, str) or new == base:
@@ -135,11 +155,13 @@ def _templating(resolved: ResolvedBake, baseline: Mapping[str, Any]) -> _Templat
         if len(probe.assignment) != 1 or probe.printed is None:
             continue
         ((name, value),) = probe.assignment
-        probed_targets = _normalised_targets(probe.printed)
+        probed_targets = printed(probe)
+        assignment = _assigned(values, result.derived, {name: value})
         if _shape(probed_targets) != base_shape:
-            # `tags = ["${TAG}"]` with TAG="": bake drops the empty entry, and so does bakepy's resolution.
-            if value != "" or _predicted(baseline, result.templates, {**values, name: ""}) != (
-                probed_targets
+            # `tags = ["${TAG}"]` with TAG="": bake drops the empty entry, and so does bakepy's resolution;
+            # two tags that become equal are one tag, in bake and in bakepy.
+            if collapsed(_predicted(baseline, result.templates, assignment)) != (
+                collapsed(probed_targets)
             ):
                 result.shaped.add(name)
             continue
@@ -148,7 +170,6 @@ def _templating(resolved: ResolvedBake, baseline: Mapping[str, Any]) -> _Templat
             if probed_targets != baseline:
                 result.nontext.add(name)
             continue
-        assignment = {**values, name: value}
         for path, new in _leaves(probed_targets, "target"):
             found = result.templates.get(path)
             if found is not None:
@@ -166,6 +187,79 @@ def _templating(resolved: ResolvedBake, baseline: Mapping[str, Any]) -> _Templat
         if var.name not in accepted and not _fixed_collection(var):
             result.unprobed.add(var.name)
     return result
+
+
+def _derived(resolved: ResolvedBake) -> dict[str, Template]:
+    """The variable defaults the files write as text and other variables, where that gives the value in force
+    (not when the environment or --var set the variable itself)."""
+    values = {v.name: v.value for v in resolved.variables if v.value is not None}
+    derived = dict(resolved.derived)
+    out: dict[str, Template] = {}
+    for name, template in derived.items():
+        if name not in values or any(v not in values for v in template.variables):
+            continue
+        if _assigned(values, derived, {}).get(name) == values[name]:
+            out[name] = template
+    return out
+
+
+def _assigned(
+    values: Mapping[str, str], derived: Mapping[str, Template], assignment: Mapping[str, str]
+) -> dict[str, str]:
+    """The value of every variable when `assignment` sets some of them: the derived ones (`FULL` of
+    `"${REPO}:${TAG}"`) follow the ones they are made of, as in bake, unless set themselves."""
+    out = {**values, **assignment}
+    for _ in range(len(derived) + 1):
+        changed = False
+        for name, template in derived.items():
+            if name in assignment or any(v not in out for v in template.variables):
+                continue
+            value = template.resolve(out)
+            if out.get(name) != value:
+                out[name], changed = value, True
+        if not changed:
+            break
+    return out
+
+
+def _reclocked(targets: Mapping[str, Any], baseline: Mapping[str, Any]) -> dict[str, Any]:
+    """`targets` with each clock value (a date and time, `_CLOCK_VALUE`) put back as the baseline has it at
+    the same place, where both hold as many: a probe printed a second later is not changed by its value."""
+
+    def walk(value: Any, base: Any) -> Any:
+        if isinstance(value, dict):
+            base_map = base if isinstance(base, dict) else {}
+            return {k: walk(v, base_map.get(k)) for k, v in value.items()}
+        if isinstance(value, list):
+            base_list = base if isinstance(base, list) else []
+            return [
+                walk(v, base_list[i] if i < len(base_list) else None) for i, v in enumerate(value)
+            ]
+        if isinstance(value, str) and isinstance(base, str) and value != base:
+            theirs = [m.group(0) for m in _CLOCK_VALUE.finditer(base)]
+            mine = list(_CLOCK_VALUE.finditer(value))
+            if theirs and len(theirs) == len(mine):
+                out, pos = [], 0
+                for match, stamp in zip(mine, theirs, strict=True):
+                    out += [value[pos : match.start()], stamp]
+                    pos = match.end()
+                return "".join([*out, value[pos:]])
+        return value
+
+    return {name: walk(attrs, baseline.get(name)) for name, attrs in targets.items()}
+
+
+def _expanded(resolved: ResolvedBake, baseline: dict[str, Any]) -> dict[str, Any]:
+    """The targets with the list entries bake merged or dropped only because the values in force made them
+    equal or empty, as the combined probe shows them: `tags = ["org/app:${VERSION}", "org/app:${CHANNEL}"]`
+    with both empty prints one `org/app:`, but is two tags as soon as either is set (issue 24, item 15)."""
+    combined = resolved.combined
+    if combined is None or combined.printed is None:
+        return baseline
+    values = {v.name: v.value for v in resolved.variables if v.value is not None}
+    back = {probe: values[name] for name, probe in combined.assignment if name in values}
+    probed = _normalised_targets(combined.printed)
+    return substituted(probed, back) if expands_to(baseline, probed, back) else baseline
 
 
 def _fixed_collection(var: BakeVariable) -> bool:
@@ -198,7 +292,7 @@ def convert(resolved: ResolvedBake) -> ImportedProject:
     """Turn what buildx said into an `ImportedProject` (step 2; pure)."""
     notes: list[ImportNote] = []
     remarks: list[str] = []
-    baseline = _normalised_targets(resolved.printed)
+    baseline = _expanded(resolved, _normalised_targets(resolved.printed))
     templating = _templating(resolved, baseline)
 
     groups = _groups(resolved)
@@ -254,12 +348,25 @@ def convert(resolved: ResolvedBake) -> ImportedProject:
         targets.append(ImportedTarget(name, attrs, unsupported))
 
     described = {v.name: v for v in resolved.variables}
+    frozen: dict[str, str] = {}  # variable → why bakepy.toml cannot follow it (`_variable_notes`)
 
     def variables_of(kept: Sequence[ImportedTarget]) -> tuple[ImportedVariable, ...]:
-        used = sorted({name for target in kept for name in _variables_in(target.attributes)})
+        used = {name for target in kept for name in _variables_in(target.attributes)}
+        todo = list(used | set(frozen))
+        while todo:  # the variables a kept default is made of (`"${REPO}:${TAG}"`)
+            derived = templating.derived.get(todo.pop())
+            for name in derived.variables if derived is not None else ():
+                if name not in used:
+                    used.add(name)
+                    todo.append(name)
         return tuple(
-            ImportedVariable(name, templating.values[name], described[name].description)
-            for name in used
+            ImportedVariable(
+                name,
+                templating.derived.get(name) or templating.values.get(name),
+                described[name].description,
+                frozen=name in frozen,
+            )
+            for name in sorted(used | set(frozen))
         )
 
     # Private targets come along flat; `factor` writes inherits (and matrices) where that resolves the same,
@@ -288,9 +395,11 @@ def convert(resolved: ResolvedBake) -> ImportedProject:
     targets = list(factored.targets)
     groups = list(factored.groups)
     remarks.extend(factored.remarks)
+    used = [v.name for v in variables_of(targets)]
+    for note in _variable_notes(resolved, templating, visible, used):
+        frozen[note.where.removeprefix("variable.")] = note.message
+        notes.append(note)
     variables = variables_of(targets)
-    used = [v.name for v in variables]
-    notes.extend(_variable_notes(resolved, templating, visible, used))
     notes.extend(_frozen_notes(resolved, baseline, variables))
     for builtin in resolved.builtins_used:
         notes.append(
@@ -344,40 +453,38 @@ def _frozen_notes(
     (timestamp(), formatdate(…, timestamp())) and variables set in the import's environment."""
     if resolved.clock_used:
         for variable in variables:
-            if variable.default and (clock := _CLOCK_VALUE.search(variable.default)):
-                what = (
-                    "is the clock (timestamp()) in bake; its default is the time of the import"
-                    if clock.group(0) == variable.default
-                    else "is made from the clock (timestamp()) in bake; its default is its value at the import"
-                )
+            default = variable.default
+            if isinstance(default, str) and (clock := _CLOCK_VALUE.search(default)):
+                what = "is the clock" if clock.group(0) == default else "is made from the clock"
                 yield ImportNote(
                     f"variable.{variable.name}",
-                    f"{what}, {json.dumps(variable.default)}, frozen: set {variable.name} at build time "
-                    f"(e.g. {variable.name}={_stamped(variable.default, clock)}) to stamp each build",
+                    f"{what} (timestamp()) in bake, frozen at {json.dumps(default)}: set it at build time "
+                    f"({variable.name}={_stamped(default, clock)})",
                 )
-        followed = {v.name for v in variables}
-        for path, value in _leaves(baseline, "target"):
-            if not isinstance(value, str) or not _CLOCK_VALUE.search(value):
-                continue
-            owner = (
-                next(  # a kept variable whose value lands in it: `${NAME}` there follows the clock
-                    (
-                        v
-                        for v in resolved.variables
-                        if v.name in followed
-                        and v.value
-                        and _CLOCK_VALUE.search(v.value)
-                        and v.value in value
-                    ),
-                    None,
-                )
+        followed = [
+            v.value
+            for v in resolved.variables
+            if any(k.name == v.name for k in variables) and v.value and _CLOCK_VALUE.search(v.value)
+        ]
+        stamped = [
+            (path, value)
+            for path, value in _leaves(baseline, "target")
+            if isinstance(value, str)
+            and _CLOCK_VALUE.search(value)
+            and not any(kept in value for kept in followed)  # `${NAME}` there follows the clock
+        ]
+        if stamped:
+            # One note for every value made from the clock outside a variable (`now = timestamp()` used in
+            # every target's labels and tags is one construct, not one note per place).
+            stamps = sorted({m.group(0) for _, v in stamped for m in _CLOCK_VALUE.finditer(v)})
+            yield ImportNote(
+                stamped[0][0],
+                f"and {len(stamped) - 1} more values look made from the clock (timestamp()): frozen at "
+                f"{', '.join(json.dumps(s) for s in stamps[:2])}{' …' if len(stamps) > 2 else ''}; import "
+                "again to restamp, or make the time a variable in the bake file"
+                if len(stamped) > 1
+                else f"looks made from the clock (timestamp()): frozen at {json.dumps(stamped[0][1])}",
             )
-            if owner is None:
-                yield ImportNote(
-                    path,
-                    f"looks computed from the clock (timestamp()); written as it was at import, "
-                    f"{json.dumps(value)}, frozen",
-                )
     for name in resolved.compose_variables:
         yield ImportNote(
             name,
@@ -456,62 +563,56 @@ def _members(
     return tuple(dict.fromkeys(targets or ()))
 
 
-def _places(paths: Sequence[str], limit: int = 4) -> str:
-    unique = list(dict.fromkeys(paths))
-    shown = ", ".join(unique[:limit])
-    return shown + (f" and {len(unique) - limit} more" if len(unique) > limit else "")
-
-
 def _variable_notes(
     resolved: ResolvedBake, t: _Templating, kept: Sequence[ImportedTarget], used: Sequence[str]
 ) -> Iterable[ImportNote]:
-    """One note per variable that bakepy cannot follow everywhere bake does."""
+    """One note, on one line, per variable bakepy.toml cannot follow everywhere bake does: such a variable is
+    written frozen (`frozen = true`), so that render and publish refuse another value of it instead of
+    ignoring it (issue 24, item 2)."""
     prefixes = tuple(f"target.{_path_key(target.name)}." for target in kept)
+    computed = dict(resolved.computed)
 
     def visible(paths: Sequence[str]) -> list[str]:
         return [p for p in paths if p.startswith(prefixes)]
 
     for var in resolved.variables:
         name = var.name
+        if name in BUILTIN_VARIABLES:
+            continue
         value = t.values.get(name)
-        shown = "null" if value is None else json.dumps(value)
         problems: list[str] = []
+        if name in computed:
+            problems.append(f"bake computes with it ({computed[name]})")
         if name in t.shaped:
             problems.append(
-                "some values of it change the shape of the definition (which targets exist, list lengths, "
-                "keys or conditions), which bakepy cannot follow"
+                "some values of it change which targets, list entries or keys there are"
             )
         elif name in t.nontext:
             problems.append(
-                f"it is not text ({var.type or 'a bool or number'}) and decides parts of the definition"
+                f"it is a {var.type or 'bool or number'} that decides parts of the definition"
             )
         elif name in t.unprobed:
-            problems.append(
-                "buildx accepted no probe value for it, so the import cannot tell where it is used"
-            )
+            problems.append("buildx took no probe value for it, so where it lands is unknown")
         frozen = visible(t.frozen.get(name, []))
-        if frozen:
-            problems.append(
-                f"it reaches {_places(frozen)} through a function or condition, written there as the value at import"
-            )
+        if frozen and name not in computed:
+            problems.append(f"it reaches {_places(frozen)} through a function or condition")
         bends = visible(t.diverges.get(name, []))
-        if bends:
-            problems.append(
-                f"bake also derives {_places(bends)} from it (through another variable, a function or a "
-                "condition), which the ${…} references there do not follow"
-            )
+        if bends and name not in computed:
+            problems.append(f"bake also derives {_places(bends)} from it")
         if not problems:
             continue
-        if value is None:
-            outcome = f"not kept as a variable (it is null, so bake leaves out what uses it): {'; '.join(problems)}"
-        elif name in used:
-            outcome = f"bakepy follows it as ${{{name}}} where its value lands as is, but {'; '.join(problems)}"
-        else:
-            outcome = f"not kept as a variable, its value {shown} is written where it is used: {'; '.join(problems)}"
+        shown = "null" if value is None else json.dumps(value)
+        kept_as = f"kept as ${{{name}}} where it lands as is, but " if name in used else ""
         yield ImportNote(
             f"variable.{name}",
-            f"{outcome}. The import is exact for {name}={shown}; to change it, set it and run bakepy import again",
+            f"frozen at {shown}: {kept_as}{'; '.join(problems)}; render and publish refuse another value "
+            "(set it and import again)",
         )
+
+
+def _places(paths: Sequence[str]) -> str:
+    unique = list(dict.fromkeys(paths))
+    return unique[0] + (f" and {len(unique) - 1} more" if len(unique) > 1 else "")
 
 
 def with_remark(project: ImportedProject, remark: str) -> ImportedProject:

@@ -113,8 +113,11 @@ class ImportNote:
 @dataclass(frozen=True)
 class ImportedVariable:
     name: str
-    default: str
+    #: the value in force at import; a `Template` when the files make it of other variables; None for null
+    default: str | Template | None
     description: str | None = None
+    #: bakepy.toml cannot follow it (a note says why): render and publish refuse another value of it
+    frozen: bool = False
 
 
 @dataclass(frozen=True)

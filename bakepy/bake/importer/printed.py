@@ -66,3 +66,48 @@ def _shape(value: Any) -> Any:
     if isinstance(value, str):
         return ""
     return value
+
+
+#: String lists bake normalises (buildx Target.normalize, removeDupesStr): "" entries dropped, repeats kept once.
+_COLLAPSED = frozenset(
+    {"annotations", "tags", "platforms", "no-cache-filter", "ulimits", "entitlements"}
+)
+
+
+def collapsed(targets: Mapping[str, Any]) -> dict[str, Any]:
+    """`targets` as bake normalises them: in the string lists it dedupes, empty entries dropped and repeats
+    kept once (`["org/app:${A}", "org/app:${B}"]` with A and B empty prints one `org/app:`)."""
+    out: dict[str, Any] = {}
+    for name, attrs in targets.items():
+        fixed = dict(attrs)
+        for key in _COLLAPSED & set(fixed):
+            value = fixed[key]
+            if isinstance(value, list) and all(isinstance(v, str) for v in value):
+                kept = [v for v in dict.fromkeys(value) if v != ""]
+                if kept:
+                    fixed[key] = kept
+                else:
+                    del fixed[key]  # bake omits an empty list
+        out[name] = fixed
+    return out
+
+
+def substituted(value: Any, values: Mapping[str, str]) -> Any:
+    """`value` with every probe value (a key of `values`) in its strings replaced by the value it stands for."""
+    if isinstance(value, dict):
+        return {k: substituted(v, values) for k, v in value.items()}
+    if isinstance(value, list):
+        return [substituted(v, values) for v in value]
+    if isinstance(value, str):
+        for probe, real in values.items():
+            value = value.replace(probe, real)
+        return value
+    return value
+
+
+def expands_to(
+    baseline: Mapping[str, Any], probed: Mapping[str, Any], values: Mapping[str, str]
+) -> bool:
+    """Whether `probed` (targets printed with probe values) is `baseline` with more list entries, which bake
+    dropped or merged only because the values in force made them empty or equal (issue 24, item 15)."""
+    return _shape(probed) != _shape(baseline) and collapsed(substituted(probed, values)) == baseline

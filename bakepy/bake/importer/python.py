@@ -12,7 +12,6 @@ from bakepy.bake.importer.text import (
     _comment_lines,
     _notes_block,
     _summary,
-    escape_text,
     template_text,
 )
 from bakepy.model.attributes import ATTEST_KEYS, CACHE_KEYS, OUTPUT_KEYS
@@ -205,8 +204,9 @@ def _py_project(project: ImportedProject) -> _Call:
             var.name,
             _Call(
                 "Variable",
-                (("default", escape_text(var.default)),)
-                + ((("description", var.description),) if var.description else ()),
+                ((("default", template_text(var.default)),) if var.default is not None else ())
+                + ((("description", var.description),) if var.description else ())
+                + ((("frozen", True),) if var.frozen else ()),
             ),
         )
         for var in project.variables

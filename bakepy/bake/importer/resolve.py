@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from bakepy.bake.importer.hclrefs import variable_use
 from bakepy.bake.importer.hcltext import matrix_keys
-from bakepy.bake.importer.imported import BUILTIN_VARIABLES, DEFAULT_BAKE_FILES
-from bakepy.bake.importer.printed import _normalised_targets, _shape
+from bakepy.bake.importer.imported import BUILTIN_VARIABLES, DEFAULT_BAKE_FILES, Template
+from bakepy.bake.importer.printed import _normalised_targets, _shape, expands_to
 from bakepy.errors import BakepyError, ConfigError, NothingToDoError, ToolMissingError
 
 # -- step 1: ask buildx ------------------------------------------------------------------------------------
@@ -115,6 +116,11 @@ class ResolvedBake:
     clock_used: bool = False  # the files call timestamp(): its value is the time of the import
     # Variables whose value at import came from the environment (not from the files or --var).
     from_environment: tuple[str, ...] = ()
+    # Variables bake computes with (a condition, a function argument, …), each with the first such construct
+    # found in the files' text (bakepy.bake.importer.hclrefs), and variable defaults that are only text and
+    # other variables (`"${REPO}:${TAG}"`).
+    computed: tuple[tuple[str, str], ...] = ()
+    derived: tuple[tuple[str, Template], ...] = ()
 
 
 def _last_error_line(text: str) -> str:
@@ -282,6 +288,7 @@ def resolve_bake(source: BakeSource, runner: BakeRunner) -> ResolvedBake:
 
     probes, combined = _probe_variables(runner, source, names, printed, variables)
     texts = _source_texts(source)
+    use = variable_use(texts, [v.name for v in variables])
     return ResolvedBake(
         sources=source.files or _discovered(source.cwd),
         listing=listing,
@@ -301,6 +308,8 @@ def resolve_bake(source: BakeSource, runner: BakeRunner) -> ResolvedBake:
             if v.name in os.environ and v.name not in dict(source.variables)
         ),
         requested=source.targets,
+        computed=tuple(sorted(use.computed.items())),
+        derived=tuple(sorted(use.derived.items())),
     )
 
 
@@ -445,15 +454,25 @@ def _probe_variables(
                 break
 
     combined: Probe | None = None
+    values = {v.name: v.value for v in variables if v.value is not None}
+
+    def keeps_shape(assignment: Mapping[str, str], probed: Mapping[str, Any] | None) -> bool:
+        # The same shape, or more entries in a list only because the values in force make some of them
+        # empty or equal, which bake then drops (`org/app:${VERSION}` and `org/app:${CHANNEL}`, both "").
+        if probed is None:
+            return False
+        back = {probe: values[name] for name, probe in assignment.items()}
+        return _shape(baseline) == _shape(probed) or expands_to(baseline, probed, back)
+
     candidates = {
         name: value
         for name, value in text_vars.items()
-        if _shape(baseline) == _shape(_probe_targets(probes, name, value))
+        if keeps_shape({name: value}, _probe_targets(probes, name, value))
     }
     if candidates:
         combined = run(candidates)
-        if combined.printed is None or _shape(_normalised_targets(combined.printed)) != _shape(
-            baseline
+        if combined.printed is None or not keeps_shape(
+            candidates, _normalised_targets(combined.printed)
         ):
             combined = None
     return tuple(probes), combined

@@ -10,7 +10,6 @@ from bakepy.bake.importer.text import (
     _comment_lines,
     _notes_block,
     _summary,
-    escape_text,
     template_text,
 )
 
@@ -78,13 +77,13 @@ def to_toml(project: ImportedProject) -> str:
         lines += _comment_lines(paragraph)
     lines += _notes_block(project)
     for var in project.variables:
-        lines += [
-            "",
-            f"[variable.{toml_key(var.name)}]",
-            f"default = {toml_string(escape_text(var.default))}",
-        ]
+        lines += ["", f"[variable.{toml_key(var.name)}]"]
+        if var.default is not None:
+            lines.append(f"default = {toml_string(template_text(var.default))}")
         if var.description:
             lines.append(f"description = {toml_string(var.description)}")
+        if var.frozen:
+            lines.append("frozen = true")
     for target in project.targets:
         table = f"target.{toml_key(target.name)}"
         lines += ["", f"[{table}]"]
