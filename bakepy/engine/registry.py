@@ -136,20 +136,30 @@ def head_digest(ref: str, *, timeout: float = READ_TIMEOUT) -> str | None:
     digest = answer.headers.get("Docker-Content-Digest")
     if digest:
         return str(digest)
-    found = read(ref, timeout=timeout)
+    found = _get(ref, None, timeout)
     return None if found is None else found.digest
 
 
 def read(ref: str, *, timeout: float = READ_TIMEOUT) -> ImageIndex | None:
     """The manifest or index `ref` names, from its exact bytes (the digest computed, never trusted), or None
     when it does not exist. A reference by digest whose content this run already read costs one HEAD."""
-    digest = split_reference(ref)[3]
+    registry, _, _, digest = split_reference(ref)
+    if digest is None and registry in HUB_NAMES:  # Docker Hub counts GETs against its pull limit, not HEADs
+        now = head_digest(ref, timeout=timeout)
+        if now is None:
+            return None
+        return read(f"{ref.partition('@')[0]}@{now}", timeout=timeout)
     cached = _CONTENT.get(digest)
     if cached is not None:
         answer = _read_answer(
             ref, _send("HEAD", ref, headers={"Accept": _ACCEPT}, timeout=timeout), "a read"
         )
         return None if answer is None else cached
+    return _get(ref, digest, timeout)
+
+
+def _get(ref: str, digest: str | None, timeout: float) -> ImageIndex | None:
+    """GET `ref`'s manifest; its digest computed from the bytes and checked against `digest` and the header."""
     answer = _read_answer(
         ref, _send("GET", ref, headers={"Accept": _ACCEPT}, timeout=timeout), "a read"
     )
@@ -493,3 +503,34 @@ def put_tag(
     stored = answer.headers.get("Docker-Content-Digest", digest)
     if stored != digest:
         raise RegistryError(f"{ref}: the registry stored {stored}, not {digest}")
+
+
+# -- tag lists (issue 23: a tag counts as absent only when two reads, or the registry's list, agree) ----------
+def tag_names(repository: str, *, timeout: float = READ_TIMEOUT) -> set[str] | None:
+    """Every tag the registry lists for `repository` (a repository-only reference): `GET /v2/NAME/tags/list`,
+    every page (`Link: <…>; rel="next"`). None where the list cannot be trusted to say a tag is absent: a 404
+    (distribution answers it for a repository that has no tag yet, and a restarting registry for any), a login
+    the client cannot make, a malformed answer or no answer within `timeout`."""
+    registry, path, _, _ = split_reference(repository)
+    url = f"/v2/{path}/tags/list?n=1000"
+    names: set[str] = set()
+    deadline = _deadline(timeout)
+    for _ in range(1000):  # a registry that pages forever is not one whose list says anything
+        try:
+            answer = session().request("GET", registry, url, timeout=timeout, deadline=deadline)
+        except (NoAnswer, ssl.SSLError, TimeoutError, OSError, http.client.HTTPException):
+            return None
+        if answer.status != 200:
+            return None
+        try:
+            listed = json.loads(answer.body).get("tags") or []
+            names.update(str(t) for t in listed)
+        except (ValueError, AttributeError, TypeError):
+            return None
+        link = str(answer.headers.get("Link") or "")
+        start, end = link.find("<"), link.find(">")
+        if 'rel="next"' not in link or start < 0 or end < start:
+            return names
+        parts = urllib.parse.urlsplit(link[start + 1 : end])
+        url = parts.path + (f"?{parts.query}" if parts.query else "")
+    return None
