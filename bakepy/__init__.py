@@ -1,8 +1,9 @@
 """bakepy: publish multi-architecture container images safely.
 
-This module owns the package version and the public typed API (`from bakepy import Project, Target, Group`).
-It stays import-light: `bakepy --version` imports it, and neither python_on_whales nor pydantic may load on
-that path, so the model classes are re-exported lazily, on first access.
+This module owns the package version and the public typed API: the model (`from bakepy import Project, Target,
+Group`, `MetadataSettings`, `TagRule` and `BuildContext` for tag rules) and the functions `load`, `render` and `plan`
+(`bakepy.api`). It stays import-light: `bakepy --version` imports it, and neither python_on_whales nor pydantic
+may load on that path, so every name is re-exported lazily, on first access.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-__all__ = [  # noqa: RUF022  (the version first, then the model, alphabetically)
+__all__ = [  # noqa: RUF022  (the version, the model alphabetically, tag rules, then the functions)
     "__version__",
     "Attestation",
     "CacheEntry",
@@ -27,9 +28,28 @@ __all__ = [  # noqa: RUF022  (the version first, then the model, alphabetically)
     "Target",
     "Ulimit",
     "Variable",
+    "MetadataSettings",
+    "TagRule",
+    "BuildContext",
+    "PublishPlan",
+    "load",
+    "plan",
+    "render",
 ]
 
+# Where each lazily exported name lives (the model's classes: bakepy.model).
+_HOMES = {
+    "MetadataSettings": "bakepy.tagging.rules",
+    "TagRule": "bakepy.tagging.rules",
+    "BuildContext": "bakepy.tagging.context",
+    "PublishPlan": "bakepy.publish.plan",
+    "load": "bakepy.api",
+    "plan": "bakepy.api",
+    "render": "bakepy.api",
+}
+
 if TYPE_CHECKING:
+    from bakepy.api import load, plan, render
     from bakepy.model import (
         SSH,
         Attestation,
@@ -46,11 +66,14 @@ if TYPE_CHECKING:
         Ulimit,
         Variable,
     )
+    from bakepy.publish.plan import PublishPlan
+    from bakepy.tagging.context import BuildContext
+    from bakepy.tagging.rules import MetadataSettings, TagRule
 
 
 def __getattr__(name: str) -> Any:
     if name in __all__ and name != "__version__":
-        from bakepy import model
+        import importlib
 
-        return getattr(model, name)
+        return getattr(importlib.import_module(_HOMES.get(name, "bakepy.model")), name)
     raise AttributeError(f"module 'bakepy' has no attribute {name!r}")

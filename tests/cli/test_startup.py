@@ -114,3 +114,15 @@ def test_start_collecting_touches_only_a_pause_of_its_own(monkeypatch: pytest.Mo
         assert bakepy.cli._gc_paused is False
     finally:
         gc.enable()
+
+
+def test_import_bakepy_loads_no_model_until_a_name_is_used() -> None:
+    # issue 24 item 14: the functions and tag rules are exported lazily, like the model
+    code = (
+        "import sys, bakepy\n"
+        "light = 'pydantic' not in sys.modules and 'bakepy.api' not in sys.modules\n"
+        "bakepy.render\n"
+        "print(light, 'bakepy.api' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["True", "True"]

