@@ -184,7 +184,7 @@ class ProgressView:
         """What BuildKit reported (from any thread): the rows it names take it in; lines are said after the
         lock is let go (the live display takes its own lock to print, and its refresh takes this one)."""
         now = time.monotonic()
-        changed: list[Unit] = []
+        changed: list[tuple[Unit, str]] = []  # with the state each had before
         with self._lock:
             if event.kind in ("built", "merging"):
                 changed = self._all_built(now)
@@ -198,8 +198,8 @@ class ProgressView:
                     before = (unit.state, unit.step)
                     self._apply(unit, event, now)
                     if (unit.state, unit.step) != before:
-                        changed.append(unit)
-            said = [self._changed(unit) for unit in changed]
+                        changed.append((unit, before[0]))
+            said = [self._changed(unit, state) for unit, state in changed]
         for line in said:
             if line is not None:
                 self._say(line)
@@ -238,7 +238,7 @@ class ProgressView:
             )
             unit.settle()
 
-    def _all_built(self, now: float) -> list[Unit]:
+    def _all_built(self, now: float) -> list[tuple[Unit, str]]:
         """Every bake has ended: a row BuildKit never said pushed (an export with no push) is done now, its time
         up to its last step's end."""
         changed = []
@@ -246,26 +246,28 @@ class ProgressView:
             if unit.state in FINAL:
                 continue
             ends = [s.completed for s in unit.steps.values() if s.completed is not None]
+            changed.append((unit, unit.state))
             unit.end("done", max(ends, default=None), now)
             unit.step = ""
-            changed.append(unit)
         return changed
 
     def interrupted(self) -> None:
         """Ctrl-C: the rows still under way say so, in the view's last frame."""
         now = time.monotonic()
         with self._lock:
-            changed = [u for u in self.units.values() if u.state not in FINAL]
-            for unit in changed:
+            changed = [(u, u.state) for u in self.units.values() if u.state not in FINAL]
+            for unit, _ in changed:
                 unit.state, unit.finished = "interrupted", now
-            said = [self._changed(unit) for unit in changed]
+            said = [self._changed(unit, state) for unit, state in changed]
         for line in said:
             if line is not None:
                 self._say(line)
 
     # -- output ------------------------------------------------------------------------------------
-    def _changed(self, unit: Unit) -> str | None:
-        """A row changed: traced (`BAKEPY_PROGRESS_TRACE`); its state line, to say, when there is no table."""
+    def _changed(self, unit: Unit, before: str) -> str | None:
+        """A row changed (from state `before`): traced (`BAKEPY_PROGRESS_TRACE`); when there is no table, its
+        state line to say: for a new state or a Dockerfile step (`2/3 RUN …`), not for each of BuildKit's loads
+        (`load metadata for …`) in between."""
         if self._trace:
             record = {
                 "time": time.time(),
@@ -277,7 +279,9 @@ class ProgressView:
             }
             with open(self._trace, "a", encoding="utf-8") as trace:
                 trace.write(json.dumps(record) + "\n")
-        return None if self.live else self._plain(unit)
+        if self.live or (unit.state == before and not unit.step[:1].isdigit()):
+            return None
+        return self._plain(unit)
 
     def _plain(self, unit: Unit) -> str:
         where = f"{unit.target} {unit.platform or 'default'}" + (" (QEMU)" if unit.emulated else "")

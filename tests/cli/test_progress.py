@@ -7,6 +7,8 @@ The recordings (buildx v0.36.1, BuildKit v0.32.2; `docker buildx bake --progress
 * bake-shared-steps: the same, one NONCE for both: BuildKit shares the vertices, buildx names them per target.
 * bake-fail-arm64: targets ok and bad; bad's RUN exits 3 on arm64 after 2 s, ok's RUNs are canceled.
 * bake-push-refused: one target, pushed to a port nothing listens on.
+* bake-one-platform: web and api for linux/arm64 alone, as publish bakes each platform on a builder of several
+  nodes.
 """
 
 from __future__ import annotations
@@ -219,10 +221,16 @@ def test_plain_lines_name_target_platform_and_state() -> None:
     assert "[api linux/amd64] pushing: pushing by digest" in text
     assert "[api linux/amd64] done in 3.9s" in text
     assert "moving tags…" in text
-    lines = text.splitlines()
-    # one line per change of a row: a step BuildKit runs twice (`load .dockerignore`) is not said twice
-    for key in ("[web linux/arm64 (QEMU)] building: load .dockerignore", "[web linux/amd64] done"):
-        assert sum(line.startswith(key) for line in lines) <= 1
+    # a line for each new state or Dockerfile step of a row, not for BuildKit's loads in between
+    said = [line for line in text.splitlines() if line.startswith("[web linux/arm64 (QEMU)] ")]
+    assert [line.split("] ", 1)[1].split(" > ")[0] for line in said] == [
+        "building: load build definition from Dockerfile",
+        "building: 1/2 FROM docker.io/library/busybox:latest@sha256:9af3ccab93176199d0f010bf7616aeed3cc30aa30e2afd54ba378a5aa1496be3",
+        "building: 2/2 RUN echo web-4d85f613",
+        "built: 2/2 RUN echo web-4d85f613",
+        "pushing: pushing by digest",
+        "done in 3.9s",
+    ]
 
 
 def test_a_step_line_never_wraps_at_80_columns() -> None:
@@ -439,3 +447,17 @@ def test_a_state_is_colored_text_not_markup() -> None:
     console.print(shown.table())
     assert "RUN echo [bold]x[/]" in console.export_text()
     assert isinstance(shown.table().columns[3]._cells[0], Text)
+
+
+def test_a_one_platform_bake_moves_only_its_platform_rows() -> None:
+    """Several nodes: one bake per platform (publish's build_per_platform), whose step names leave the platform
+    out (`[web 2/2] RUN …`): the log knows it, and the other platform's rows are left alone."""
+    shown, _ = view(live=True)
+    log = BuildLog(shown.line, ["web", "api"], "linux/arm64")
+    with observe(shown.event):
+        for line in (FIXTURES / "bake-one-platform.rawjson").read_text().splitlines():
+            log(line)
+    rows = states(shown)
+    assert rows[("web", "linux/arm64")] == rows[("api", "linux/arm64")] == ("done", "")
+    assert rows[("web", "linux/amd64")] == rows[("api", "linux/amd64")] == ("waiting", "")
+    assert all((shown.units[(t, "linux/arm64")].took or 0) >= 3.0 for t in ("web", "api"))
