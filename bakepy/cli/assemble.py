@@ -9,7 +9,19 @@ from typing import Annotated
 import typer
 
 from bakepy.cli.app import app
-from bakepy.cli.options import BuilderOpt, FileOpt, JsonOpt, TargetsArg
+from bakepy.cli.options import (
+    BuilderOpt,
+    ContextOpt,
+    ContextSourceOpt,
+    FileOpt,
+    JsonOpt,
+    MetadataBakeOpt,
+    TargetsArg,
+    VarOpt,
+    contextual,
+    load_with_vars,
+    with_metadata_bake,
+)
 
 
 @app.command()
@@ -118,44 +130,57 @@ def status(
     file: FileOpt = None,
     builder: BuilderOpt = None,
     as_json: JsonOpt = False,
+    context: ContextOpt = None,
+    context_source: ContextSourceOpt = "auto",
+    var: VarOpt = None,
+    metadata_bake: MetadataBakeOpt = None,
 ) -> None:
     """What every tag the project publishes points at now, in every registry, and whether it is complete.
 
-    Exits 5 when a tag is missing or does not hold exactly the planned platforms (e.g. a single-platform push
-    overwrote it), so it can run on a schedule.
+    Exits 5 when a tag is missing, does not hold exactly the planned platforms (e.g. a single-platform push
+    overwrote it), or holds another index in one registry than in another (drift), so it can run on a schedule.
+    With tag rules ([project.metadata]) or --metadata-bake, the tags are those of the git/CI context, as `plan`
+    shows them (`--context` checks another event's).
     """
     from rich.console import Console
-    from rich.table import Table
+    from rich.text import Text
 
-    from bakepy.config import load_project
+    from bakepy.cli.tables import print_reference_table
     from bakepy.engine.runner import Runner
     from bakepy.errors import RegistryError
     from bakepy.publish.plan import plan_publish
     from bakepy.publish.run import specs_from_plan
-    from bakepy.publish.status import tag_status
+    from bakepy.publish.status import STATES, tag_status
 
-    loaded = load_project(file, Path.cwd())
+    loaded = with_metadata_bake(load_with_vars(file, var), metadata_bake, var)
+    loaded = contextual(loaded, targets, context, context_source)
     specs = specs_from_plan(plan_publish(loaded.project, targets or ()), loaded.project)
     rows = tag_status(Runner(builder=builder), specs)
     if as_json:
         print(json.dumps([r.to_json() for r in rows], indent=2, sort_keys=True))
     else:
-        table = Table(title="tags", show_lines=False)
-        for column in ("tag", "state", "index digest", "platforms"):
-            table.add_column(column, overflow="fold")
+        colors = {"complete": "green", "incomplete": "red", "drift": "red", "missing": "yellow"}
+        cells: list[list[str | Text]] = []
         for r in rows:
-            color = {"complete": "green", "incomplete": "red", "missing": "yellow"}[r.state]
             digest = (r.digest or "-").removeprefix("sha256:")[:12]
             platforms = ", ".join(r.platforms) + (
                 f" +{r.attestations} att." if r.attestations else ""
             )
-            table.add_row(r.tag, f"[{color}]{r.state}[/]", digest, platforms or "-")
-        Console(highlight=False).print(table)
-    bad = [r for r in rows if r.state != "complete"]
+            cells.append([r.tag, Text(r.state, style=colors[r.state]), digest, platforms or "-"])
+        print_reference_table(
+            Console(highlight=False),
+            ("tag", "state", "index digest", "platforms"),
+            cells,
+            reference=0,
+            title="tags",
+        )
+    bad = sorted((r for r in rows if r.state != "complete"), key=lambda r: STATES.index(r.state))
     if bad:
+        drift = any(r.state == "drift" for r in bad)
         raise RegistryError(
             f"{len(bad)} tag(s) not complete: "
-            + ", ".join(f"{r.tag} ({r.state})" for r in bad[:5])
+            + ", ".join(r.describe() for r in bad[:5])
             + (" …" if len(bad) > 5 else ""),
-            hint="bakepy publish (or merge/assemble) puts every planned platform back under them",
+            hint="bakepy publish (or merge/assemble) puts every planned platform back under them"
+            + (", and one index under a tag in every registry" if drift else ""),
         )

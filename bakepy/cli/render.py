@@ -188,24 +188,34 @@ def plan(
 
 def print_plan(data: Mapping[str, object]) -> None:
     from rich.console import Console
-    from rich.table import Table
+
+    from bakepy.cli.tables import print_reference_table
 
     console = Console(highlight=False, soft_wrap=True)
-    table = Table(title=f"Publish plan {data['fingerprint']}", title_justify="left")
-    for column in ("target", "platforms", "registry", "tags"):
-        table.add_column(column, overflow="fold")
+    rows: list[list[str]] = []
     targets = data["targets"]
     assert isinstance(targets, list)
     for target in targets:
         platforms = ", ".join(target["platforms"]) or "(builder default)"
         for i, (registry, tags) in enumerate(target["tags"].items()):
-            table.add_row(
-                target["name"] if i == 0 else "",
-                platforms if i == 0 else "",
-                registry,
-                "\n".join(tags),
+            rows.append(
+                [
+                    target["name"] if i == 0 else "",
+                    platforms if i == 0 else "",
+                    registry,
+                    "\n".join(tags),
+                ]
             )
-    console.print(table)
+    # the tags whole, each on its own line where the table cannot hold them (they are what people copy)
+    print_reference_table(
+        console,
+        ("target", "platforms", "registry", "tags"),
+        rows,
+        reference=3,
+        title=f"Publish plan {data['fingerprint']}",
+        title_justify="left",
+        references_first=False,
+    )
     commands = data["commands"]
     assert isinstance(commands, list)
     console.print("Commands:", style="bold")

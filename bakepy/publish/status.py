@@ -2,7 +2,11 @@
 
 A tag is *complete* when it holds an index (or image) with exactly the target's planned platforms. Anything else
 — missing, a single-platform push that overwrote it (buildx#2955), a platform too many — is reported, so the
-command can run on a schedule and fail when someone broke a tag.
+command can run on a schedule and fail when someone broke a tag. A tag that is complete in every registry can
+still be wrong: the registries may disagree (`latest` moved to another complete index in one of them, by hand or
+by a run that failed half-way). Every registry's copy of one tag is compared — the same index digest, or else the
+same image manifest per platform (an index re-serialised by another tool holds the same images under another
+digest) — and a copy that differs from another complete copy is *drift*.
 """
 
 from __future__ import annotations
@@ -13,7 +17,11 @@ from typing import Any
 
 from bakepy.engine.registry import inspect_many
 from bakepy.engine.runner import Runner
+from bakepy.publish.index import ImageIndex, split_reference
 from bakepy.publish.sources import TargetSpec
+
+# Row states, worst first: the order `bakepy status` sorts its complaints in.
+STATES = ("missing", "incomplete", "drift", "complete")
 
 
 @dataclass(frozen=True)
@@ -24,14 +32,35 @@ class TagStatus:
     platforms: tuple[str, ...]
     attestations: int
     planned: tuple[str, ...]
+    images: tuple[
+        tuple[str, str], ...
+    ] = ()  # (platform, image manifest digest): what the tag really holds
+    drift: tuple[
+        str, ...
+    ] = ()  # the same tag in other registries, complete but holding other images
+
+    @property
+    def whole(self) -> bool:
+        """Whether it holds exactly the planned platforms (whatever the other registries hold)."""
+        if self.digest is None:
+            return False
+        if not self.planned:  # the builder's default platform: any one platform is whole
+            return len(self.platforms) == 1
+        return sorted(self.platforms) == sorted(self.planned)
 
     @property
     def state(self) -> str:
         if self.digest is None:
             return "missing"
-        if not self.planned:  # the builder's default platform: any one platform is whole
-            return "complete" if len(self.platforms) == 1 else "incomplete"
-        return "complete" if sorted(self.platforms) == sorted(self.planned) else "incomplete"
+        if not self.whole:
+            return "incomplete"
+        return "drift" if self.drift else "complete"
+
+    def describe(self) -> str:
+        """`REF (STATE)`, and for drift which registries hold something else: the line `status` fails with."""
+        if self.state != "drift":
+            return f"{self.tag} ({self.state})"
+        return f"{self.tag} (drift: {', '.join(self.drift)} holds another index)"
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -41,12 +70,51 @@ class TagStatus:
             "platforms": list(self.platforms),
             "attestations": self.attestations,
             "planned": list(self.planned),
+            "images": {platform: digest for platform, digest in self.images},
+            "drift": list(self.drift),
             "state": self.state,
         }
 
 
+def _images(index: ImageIndex) -> tuple[tuple[str, str], ...]:
+    """(platform, digest) of every image an index holds (attestations aside); a single image is itself."""
+    if not index.is_index:
+        return (("(single image)", index.digest),)
+    return tuple(sorted((m.platform or "unknown/unknown", m.digest) for m in index.images))
+
+
+def _same(a: TagStatus, b: TagStatus) -> bool:
+    """One content in two registries: the same index digest, or the same image manifest for every platform."""
+    return a.digest == b.digest or a.images == b.images
+
+
+def with_drift(rows: Sequence[TagStatus]) -> list[TagStatus]:
+    """`rows` with each whole copy of a tag marked with the other registries' whole copies that differ from it.
+
+    Copies of one tag are those of one target with the same tag name (`…/app:latest` in every registry). A copy
+    that is missing or incomplete is reported as that; it makes no other copy drift."""
+    import dataclasses
+
+    def key(row: TagStatus) -> tuple[str, str | None]:
+        return row.target, split_reference(row.tag)[2]
+
+    out = []
+    for row in rows:
+        if not row.whole:
+            out.append(row)
+            continue
+        others = [
+            o.tag
+            for o in rows
+            if o is not row and key(o) == key(row) and o.whole and not _same(o, row)
+        ]
+        out.append(dataclasses.replace(row, drift=tuple(others)))
+    return out
+
+
 def tag_status(runner: Runner, specs: Sequence[TargetSpec]) -> list[TagStatus]:
-    """Every tag of every target, read from its registry (anonymous HTTP where open, else buildx)."""
+    """Every tag of every target, read from its registry (anonymous HTTP where open, else buildx), each
+    compared with the same tag in the target's other registries."""
     found = inspect_many(runner, [t for s in specs for t in s.tags])
     out = []
     for spec in specs:
@@ -64,6 +132,7 @@ def tag_status(runner: Runner, specs: Sequence[TargetSpec]) -> list[TagStatus]:
                     tuple(platforms),
                     len(index.attestations),
                     spec.platforms,
+                    _images(index),
                 )
             )
-    return out
+    return with_drift(out)

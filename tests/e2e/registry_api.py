@@ -33,10 +33,17 @@ class RegistryAPIError(Exception):
 
 
 def _request(
-    method: str, url: str, *, accept: str | None = None
+    method: str,
+    url: str,
+    *,
+    accept: str | None = None,
+    body: bytes | None = None,
+    content_type: str | None = None,
 ) -> tuple[int, dict[str, str], bytes]:
     headers = {"Accept": accept} if accept else {}
-    request = urllib.request.Request(url, method=method, headers=headers)
+    if content_type:
+        headers["Content-Type"] = content_type
+    request = urllib.request.Request(url, data=body, method=method, headers=headers)
     try:
         with _HTTP.open(request, timeout=30) as response:
             return int(response.status), dict(response.headers.items()), response.read()
@@ -55,6 +62,23 @@ def get_manifest(registry: str, repository: str, reference: str) -> tuple[str, J
     digest = {k.lower(): v for k, v in headers.items()}.get("docker-content-digest", "")
     document: Json = json.loads(body)
     return digest, document
+
+
+def get_manifest_raw(registry: str, repository: str, reference: str) -> tuple[bytes, str]:
+    """The manifest or index at a tag or digest as the registry stores it: (its bytes, its media type)."""
+    url = _url(registry, repository, "manifests", reference)
+    _, headers, body = _request("GET", url, accept=MANIFEST_ACCEPT)
+    media_type = {k.lower(): v for k, v in headers.items()}.get("content-type", "")
+    return body, media_type
+
+
+def put_manifest(
+    registry: str, repository: str, reference: str, body: bytes, media_type: str
+) -> str:
+    """PUT a manifest or index under a tag or digest (its children must be in the repository): its digest."""
+    url = _url(registry, repository, "manifests", reference)
+    _, headers, _ = _request("PUT", url, body=body, content_type=media_type)
+    return {k.lower(): v for k, v in headers.items()}.get("docker-content-digest", "")
 
 
 def get_blob(registry: str, repository: str, digest: str) -> bytes:

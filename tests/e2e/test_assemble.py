@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -87,10 +88,10 @@ def test_per_arch_tags_assembled_into_every_registry_checked_and_refused(
     _, pushed = api.get_manifest(r1, f"{unique_repo}/src", "amd64")
     child = api.image_manifests(pushed)["linux/amd64"]["digest"]
     relabel = bakepy(
-        ["assemble", f"--tag={r1}/{out}:relabelled", f"--annotate=linux/arm64={src}:amd64"],
+        ["assemble", f"--tag={r1}/{out}:relabelled", f"--annotate=linux/arm64={src}:amd64", f"{src}:cross"],
         tmp_path,
         env,
-    )
+    )  # fmt: skip
     assert relabel.returncode == 2, relabel.stderr
     assert (
         f"pass its image manifest instead, --annotate linux/arm64={src}@{child}" in relabel.stderr
@@ -132,7 +133,7 @@ def test_status_reports_a_tag_overwritten_by_a_single_platform_push(
     assert bakepy(["publish"], tmp_path, env).returncode == 0
     good = bakepy(["status", "--json"], tmp_path, env)
     assert good.returncode == 0, good.stderr
-    assert {row["state"] for row in __import__("json").loads(good.stdout)} == {"complete"}
+    assert {row["state"] for row in json.loads(good.stdout)} == {"complete"}
 
     _push(
         tmp_path, env, "linux/amd64", f"{r1}/{unique_repo}:latest", attest=True, n="x"
@@ -141,6 +142,50 @@ def test_status_reports_a_tag_overwritten_by_a_single_platform_push(
     assert bad.returncode == 5
     assert f"{r1}/{unique_repo}:latest (incomplete)" in bad.stderr
     assert "1 tag(s) not complete" in bad.stderr
+
+
+def test_status_reports_drift_when_registries_hold_another_complete_index_under_a_tag(
+    stack, unique_repo: str, tmp_path: Path
+) -> None:
+    """`latest` moved by hand, through the registry HTTP API, to another complete index in one of two
+    registries: every copy is complete, and the registries disagree."""
+    r1, r2 = stack.registries[0], stack.registries[1]
+    (tmp_path / "Dockerfile").write_text(DOCKERFILE)
+    (tmp_path / "bakepy.toml").write_text(
+        f'[project]\nregistries = ["{r1}", "{r2}"]\nplatforms = ["linux/amd64", "linux/arm64"]\n'
+        f'tags = ["1.0", "latest"]\n\n[variable.N]\ndefault = "1"\n\n'
+        f'[target.app]\nimage = "{unique_repo}"\nargs = {{ N = "${{N}}" }}\n'
+    )
+    env = env_for(stack)
+    assert bakepy(["publish"], tmp_path, env).returncode == 0
+    # another complete index of the same repository: the next build, published under `next` only
+    (tmp_path / "next.toml").write_text(
+        (tmp_path / "bakepy.toml")
+        .read_text()
+        .replace('tags = ["1.0", "latest"]', 'tags = ["next"]')
+    )
+    assert bakepy(["publish", "-f", "next.toml", "--var", "N=2"], tmp_path, env).returncode == 0
+    body, media_type = api.get_manifest_raw(r2, unique_repo, "next")
+    api.put_manifest(r2, unique_repo, "latest", body, media_type)
+    _, moved = api.get_manifest(r2, unique_repo, "latest")
+    assert api.platforms(moved) == {"linux/amd64", "linux/arm64"}  # complete, and not r1's
+
+    result = bakepy(["status"], tmp_path, env)
+    assert result.returncode == 5, result.stderr
+    first, second = f"{r1}/{unique_repo}:latest", f"{r2}/{unique_repo}:latest"
+    assert f"{first} (drift: {second} holds another index)" in result.stderr
+    assert f"{second} (drift: {first} holds another index)" in result.stderr
+    assert "2 tag(s) not complete" in result.stderr  # the 1.0 tags are alike
+    rows = {
+        row["tag"]: row["state"]
+        for row in json.loads(bakepy(["status", "--json"], tmp_path, env).stdout)
+    }
+    assert rows == {
+        first: "drift",
+        second: "drift",
+        f"{r1}/{unique_repo}:1.0": "complete",
+        f"{r2}/{unique_repo}:1.0": "complete",
+    }
 
 
 def test_publish_assembles_a_declared_target_with_the_built_ones_in_one_transaction(
