@@ -501,6 +501,7 @@ def install(config: StackConfig | None = None) -> None:
         install_actionlint(cfg)
         install_gitlab_ci_local(cfg)
         install_ggcr_registry(cfg)
+        install_cosign(cfg)
     _say(f"install done in {time.monotonic() - total:.1f}s")
 
 
@@ -572,6 +573,44 @@ def install_ggcr_registry(config: StackConfig | None = None) -> None:
         return
     (staging / "registry").replace(path)
     stamp.write_text(GGCR_VERSION)
+
+
+# --------------------------------------------------------------------------------------------------
+# cosign: signs and verifies in the signing tests (tests/e2e/test_signing.py), offline (no transparency log)
+# against the loopback registries. Built from the Go module proxy (~2.5 min cold); optional for the stack like
+# actionlint: a failed install is reported, never raised; the signing tests then fail in CI.
+
+COSIGN_VERSION = "v2.6.5"
+COSIGN_MODULE = "github.com/sigstore/cosign/v2"
+
+
+def cosign_path(config: StackConfig | None = None) -> Path:
+    return (config or StackConfig.from_env()).bin_dir / "cosign"
+
+
+def install_cosign(config: StackConfig | None = None) -> None:
+    """``go install`` cosign into the cache's bin dir (once; a no-op when that version is there)."""
+    cfg = config or StackConfig.from_env()
+    path = cosign_path(cfg)
+    stamp = path.with_name("cosign.version")
+    if path.is_file() and stamp.is_file() and stamp.read_text() == COSIGN_VERSION:
+        return
+    if shutil.which("go") is None:
+        _say("cosign: not installed (go is not on PATH)")
+        return
+    staging = cfg.bin_dir / "cosign.new"
+    with _timed(f"cosign {COSIGN_VERSION}"):
+        proc = run(
+            ["go", "install", f"{COSIGN_MODULE}/cmd/cosign@{COSIGN_VERSION}"],
+            env={"GOBIN": str(staging), "GOFLAGS": "-buildvcs=false"},
+            check=False,
+            timeout=1800,
+        )
+    if proc.returncode != 0:
+        _say(f"cosign: go install failed (exit {proc.returncode}): {_tail(proc.stderr, 5)}")
+        return
+    (staging / "cosign").replace(path)
+    stamp.write_text(COSIGN_VERSION)
 
 
 # --------------------------------------------------------------------------------------------------

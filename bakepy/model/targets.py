@@ -376,6 +376,43 @@ class Variable(KebabModel):
         return _scalar_to_str(value)
 
 
+class SignSettings(KebabModel):
+    """Signing before any tag moves (`[project.sign]`): every staged index (and, with `manifests`, every platform
+    manifest) is signed with cosign in every registry, and the signature verified, before the commit."""
+
+    key: str | None = None
+    """A cosign private key file (relative to the project; its password in COSIGN_PASSWORD) or a KMS URI
+    (awskms://, gcpkms://, azurekms://, hashivault://, k8s://)."""
+    public_key: str | None = None
+    """What verifies the signatures: a public key file or KMS URI. Default: the key file's `.pub` beside it, or
+    the KMS URI itself."""
+    keyless: StrictBool = False
+    """Keyless signing with the CI's OIDC token (GitHub `id-token: write`, GitLab `id_tokens`), a Fulcio
+    certificate and the transparency log."""
+    identity: str | None = None
+    """Keyless: the certificate identity to verify (e.g. the workflow's ref URI); a regular expression."""
+    issuer: str | None = None
+    """Keyless: the OIDC issuer to verify (e.g. https://token.actions.githubusercontent.com)."""
+    manifests: StrictBool = False
+    """Also sign every platform manifest, not only the index."""
+    tlog: StrictBool = True
+    """Upload signatures to the transparency log (false: offline or private signing, verified without it)."""
+
+    @model_validator(mode="after")
+    def _one_way(self) -> SignSettings:
+        if self.keyless and self.key:
+            raise ModelError("set either key or keyless = true, not both")
+        if not self.keyless and not self.key:
+            raise ModelError("name a key (a key file or a KMS URI), or set keyless = true")
+        if self.keyless and not (self.identity and self.issuer):
+            raise ModelError(
+                "keyless signing is verified against an identity and an issuer: set both "
+                "(e.g. identity = 'https://github.com/OWNER/REPO/.*', "
+                "issuer = 'https://token.actions.githubusercontent.com')"
+            )
+        return self
+
+
 class CacheSettings(KebabModel):
     """Per-platform cache scopes: each target x platform reads and writes its own scope, so parallel
     runners never overwrite each other's cache (bake-action#329)."""
@@ -463,6 +500,8 @@ class ProjectSettings(KebabModel):
     """Tag rules, OCI labels and annotations from the git/CI context (docker/metadata-action's inputs)."""
     strict: StrictBool = False
     """Warnings (a build arg named like a credential, an unknown platform variant) are errors, as with --strict."""
+    sign: SignSettings | None = None
+    """Sign every index with cosign before any tag moves (docs/signing.md)."""
 
     @field_validator("runners")
     @classmethod
