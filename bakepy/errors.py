@@ -64,6 +64,12 @@ class CheckFailedError(BakepyError):
     exit_code = 7
 
 
+class SigningError(BakepyError):
+    """Signing a staged index, or verifying its signature, failed: no tag was moved."""
+
+    exit_code = 8
+
+
 class InterruptedRunError(BakepyError):
     """SIGINT or SIGTERM stopped a run; the message says what was put back and what could not be."""
 
