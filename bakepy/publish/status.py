@@ -95,19 +95,19 @@ def with_drift(rows: Sequence[TagStatus]) -> list[TagStatus]:
     that is missing or incomplete is reported as that; it makes no other copy drift."""
     import dataclasses
 
-    def key(row: TagStatus) -> tuple[str, str | None]:
-        return row.target, split_reference(row.tag)[2]
-
-    out = []
+    copies: dict[tuple[str, str | None], list[TagStatus]] = {}
+    keys = []
     for row in rows:
+        key = (row.target, split_reference(row.tag)[2])
+        keys.append(key)
+        if row.whole:
+            copies.setdefault(key, []).append(row)
+    out = []
+    for row, key in zip(rows, keys, strict=True):
         if not row.whole:
             out.append(row)
             continue
-        others = [
-            o.tag
-            for o in rows
-            if o is not row and key(o) == key(row) and o.whole and not _same(o, row)
-        ]
+        others = [o.tag for o in copies[key] if o is not row and not _same(o, row)]
         out.append(dataclasses.replace(row, drift=tuple(others)))
     return out
 
