@@ -209,9 +209,13 @@ LoadOpt = Annotated[
 
 def bake_options(sets: list[str] | None, no_cache: bool, pull: bool, load: bool = False) -> Any:
     """The pass-through options for every build bake; `--set` of outputs or tags is refused (publish pushes by
-    digest and moves tags itself: an override would undo the promise)."""
+    digest and moves tags itself: an override would undo the promise); a `--set` that passes a credential (a
+    build arg named like one, a value shaped like one) gets a `warning:` line (`lint.pass_through_warnings`)."""
+    import sys
+
     from bakepy.engine.runner import BakeOptions
     from bakepy.errors import ConfigError
+    from bakepy.lint import pass_through_warnings
 
     for value in sets or ():
         key = value.split("=", 1)[0].rstrip("+")
@@ -225,6 +229,9 @@ def bake_options(sets: list[str] | None, no_cache: bool, pull: bool, load: bool 
                 f"--set {value!r}: bakepy sets {attribute} itself (push by digest, then every tag at once)",
                 hint="set tags and registries in the project; use `bakepy render` for a file to bake by hand",
             )
+    # a credential passed in a --set: named, never shown
+    for line in pass_through_warnings(sets or ()):
+        sys.stderr.write(f"warning: {line}\n")
     return BakeOptions(tuple(sets or ()), no_cache, pull, load)
 
 
