@@ -32,10 +32,17 @@ from bakepy.inputs import check_build_inputs, check_records_dir
 from bakepy.model import Project
 from bakepy.publish.build import build_by_digest, emulated_platforms, run_bake
 from bakepy.publish.plan import imagetools_create_argv
-from bakepy.publish.records import DigestRecord, read_record_files, source_revision, write_records
+from bakepy.publish.records import (
+    DigestRecord,
+    read_record_files,
+    records_folder,
+    source_revision,
+    write_records,
+)
 from bakepy.publish.run import WORKDIR, merge_collected, records_for, specs_from_plan, workdir
 from bakepy.publish.sources import Collected, TargetSpec, collect_all
 from bakepy.publish.verify import Published
+from bakepy.safefs import ensure_folder, write_atomic
 
 if TYPE_CHECKING:
     from bakepy.model import ResolvedProject
@@ -158,12 +165,23 @@ def build_platform(
     check_build_inputs(project.resolved, project_dir, names)
     if push:
         check_records_dir(records_dir or project_dir / WORKDIR / "records")
+        records_folder(
+            records_dir or project_dir / WORKDIR / "records", consequence="nothing was built"
+        )
     # One folder per platform: two runners sharing a checkout never overwrite each other's files.
-    work = workdir(project_dir) / f"build-{platform_slug(platform)}"
-    work.mkdir(exist_ok=True)
-    bake_file = work / "docker-bake.json"
-    bake_file.write_text(
-        dumps(render_bake(project, targets=names, platform=platform, publish=push))
+    # A real folder, never a link, and the bake file replaced whole, never written through one (safefs).
+    work = ensure_folder(
+        workdir(project_dir) / f"build-{platform_slug(platform)}",
+        below=project_dir,
+        what="its run files",
+        consequence="nothing was built",
+    )
+    bake_file = write_atomic(
+        work,
+        "docker-bake.json",
+        dumps(render_bake(project, targets=names, platform=platform, publish=push)).encode(),
+        what="the rendered bake file",
+        consequence="nothing was built",
     )
     if not push:
         run_bake(

@@ -92,6 +92,7 @@ class DigestRecord:
 RECORD_LIMIT = 1 << 20
 """The most a digest record file may hold (one is ~600 bytes): a larger `*.json` is refused, not read."""
 _CONSEQUENCE = "the images are pushed by digest only, no tag was moved"
+_ELSEWHERE = "name another folder with --records DIR"
 
 
 def _is_default_folder(directory: Path) -> bool:
@@ -99,28 +100,35 @@ def _is_default_folder(directory: Path) -> bool:
     return directory.name == "records" and directory.parent.name == ".bakepy"
 
 
+def records_folder(
+    directory: Path, *, named: bool | None = None, consequence: str = _CONSEQUENCE
+) -> Path:
+    """`directory` made ready for records (made if missing): `named` says the user chose it (`--records DIR`),
+    so a link there is theirs and followed; by default, any folder but `.bakepy/records`, inside which no folder
+    on the way may be a link. Call it before a build to refuse a bad folder before anything is pushed."""
+    if named is None:
+        named = not _is_default_folder(directory)
+    if named:
+        return ensure_folder(directory, what="digest records", consequence=consequence)
+    return ensure_folder(
+        directory,
+        below=directory.parent.parent,
+        what="digest records",
+        consequence=consequence,
+        elsewhere=_ELSEWHERE,
+    )
+
+
 def write_records(
     directory: Path, records: Iterable[DigestRecord], *, named: bool | None = None
 ) -> list[Path]:
     """Write one file per record into `directory`, each replaced whole (`safefs.write_atomic`: no link planted
-    there is followed, a reader never sees half a record). `named`: the user chose the folder (`--records DIR`),
-    so a link there is theirs and followed; by default, any folder but `.bakepy/records`. Inside bakepy's own
-    `.bakepy/records` no folder on the way may be a link. A full, read-only or foreign disk is one
-    `LocalFileError` (exit 2) saying no tag moved."""
+    there is followed, a reader never sees half a record); the folder as `records_folder` takes it. A full,
+    read-only or foreign disk is one `LocalFileError` (exit 2) saying no tag moved."""
     if named is None:
         named = not _is_default_folder(directory)
+    records_folder(directory, named=named)
     what = "a digest record"
-    elsewhere = "name another folder with --records DIR"
-    if named:
-        ensure_folder(directory, what="digest records", consequence=_CONSEQUENCE)
-    else:
-        ensure_folder(
-            directory,
-            below=directory.parent.parent,
-            what="digest records",
-            consequence=_CONSEQUENCE,
-            elsewhere=elsewhere,
-        )
     written = []
     for record in records:
         text = json.dumps(record.to_json(), indent=2, sort_keys=True) + "\n"
@@ -132,7 +140,7 @@ def write_records(
                 what=what,
                 follow_folder=named,
                 consequence=_CONSEQUENCE,
-                elsewhere=elsewhere,
+                elsewhere=_ELSEWHERE,
             )
         )
     return written

@@ -102,6 +102,24 @@ def test_a_link_planted_where_a_record_is_written_writes_nothing_outside(
     assert _tag(stack.registries[0], unique_repo) is None  # a build moves no tag
 
 
+@pytest.mark.parametrize("planted", [".bakepy", ".bakepy/build-linux-amd64", ".bakepy/records"])
+def test_a_link_planted_for_a_folder_of_bakepy_is_refused_before_the_build(
+    stack, unique_repo: str, tmp_path: Path, planted: str
+) -> None:
+    project = _project(tmp_path / "proj", stack.registries[0], unique_repo, uuid.uuid4().hex)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (project / planted).parent.mkdir(parents=True, exist_ok=True)
+    (project / planted).symlink_to(elsewhere)
+    done = bakepy(
+        ["build", "--platform", "linux/amd64", "--push-by-digest"], project, env_for(stack)
+    )
+    assert done.returncode == 2, done.stderr
+    line = _one_error_line(done.stderr)
+    assert line.startswith(f"error: {project / planted}: is a symbolic link (to '{elsewhere}')")
+    assert list(elsewhere.iterdir()) == []
+
+
 @pytest.mark.parametrize("kind", ["fifo", "dev-zero", "oversized"])
 def test_merge_refuses_a_hostile_record_at_once(
     stack, unique_repo: str, tmp_path: Path, kind: str
