@@ -8,10 +8,10 @@ inferred from the order of lines. A row's time runs from BuildKit starting its f
 push, in BuildKit's clock. A row is one line, never wrapped: the step text, and only it, is cut to fit, and the
 table stays two columns short of the terminal, so the `^C` a terminal echoes on Ctrl-C never pushes it down a
 line (the live display would then print its header again). Elsewhere (CI logs, pipes) plain lines,
-line-buffered, one per change of a row, inside a collapsible group on GitHub Actions and GitLab CI. buildx's
-own output is kept in memory, as plain lines, and the failing step's last lines are shown on failure;
-`--progress plain` streams it all instead. bakepy's `+ command` lines go to the debug output (`--debug`) in the
-live view, so they never land in the middle of it.
+line-buffered, one for each new state or Dockerfile step of a row, inside a collapsible group on GitHub Actions
+and GitLab CI. buildx's own output is kept in memory, as plain lines, and the failing step's last lines are
+shown on failure; `--progress plain` streams it all instead. bakepy's `+ command` lines go to the debug output
+(`--debug`) in the live view, so they never land in the middle of it.
 
 `BAKEPY_PROGRESS_TRACE=FILE` appends each change of a row to FILE as a JSON line (target, platform, state,
 step, time): what the view showed, for tests and for a report of a view that looked wrong.
