@@ -348,8 +348,8 @@ class Runner:
     def terminate_children(self, *, grace: float = 5.0) -> list[int]:
         """Stop every process this one started (bake, imagetools), and theirs: SIGTERM, then SIGKILL.
 
-        python-on-whales starts them from worker threads and keeps no handle, so they are found by parent PID
-        in /proc. Returns the PIDs that were running.
+        They are started from worker threads (`engine.children`) and no handle is kept, so they are found by
+        parent PID in /proc. Returns the PIDs that were running.
         """
         return terminate_descendants(grace=grace)
 
