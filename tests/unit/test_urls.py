@@ -32,6 +32,9 @@ KNOWN = {
     "https://index.docker.io/v1/": "Docker Hub's key in ~/.docker/config.json",
     "https://ghcr.io": "a registry key in ~/.docker/config.json",
     "https://github.com": "GITHUB_SERVER_URL's default",
+    "https://docs.sigstore.dev/cosign/system_config/installation/": "how to install cosign (signing's hint)",
+    "https://token.actions.githubusercontent.com": "GitHub's OIDC issuer ([project.sign] keyless example)",
+    "https://github.com/OWNER/REPO/.*": "a keyless identity pattern ([project.sign] error's example)",
     # generated CI's default install until the first release on PyPI (ci/workflow.default_install)
     f"{REPOSITORY}/archive/refs/tags/v{{__version__}}.tar.gz": "a release tag's source archive",
 }
