@@ -104,12 +104,16 @@ def test_write_atomic_onto_a_folder_is_one_line(tmp_path: Path) -> None:
 
 def test_create_exclusive_never_writes_through_a_link(tmp_path: Path) -> None:
     outside = tmp_path / "outside"
-    (tmp_path / "journal.json").symlink_to(outside)  # dangling: O_CREAT alone would create `outside`
+    # dangling: O_CREAT alone would create `outside`
+    (tmp_path / "journal.json").symlink_to(outside)
     with pytest.raises(LocalFileError) as caught:
         create_exclusive(tmp_path, "journal.json", b"{}", what="the journal")
     assert "already has that name" in _one_line(caught.value)
     assert not outside.exists()
-    assert create_exclusive(tmp_path, "journal.json", b"{}", what="the journal", exist_ok=True) is False
+    assert (
+        create_exclusive(tmp_path, "journal.json", b"{}", what="the journal", exist_ok=True)
+        is False
+    )
     assert create_exclusive(tmp_path, "new.json", b"{}", what="the journal") is True
     assert (tmp_path / "new.json").read_bytes() == b"{}"
 
