@@ -37,6 +37,7 @@ from rich.table import Table
 from rich.text import Text
 
 from bakepy.doctor import BuilderInfo
+from bakepy.engine.transport import RETRY_PREFIX
 from bakepy.publish.build import BuildEvent
 
 _COLORS = {
@@ -176,8 +177,9 @@ class ProgressView:
         self.lines.append(text)
 
     def command(self, text: str) -> None:
-        """bakepy's own `+ command` line."""
-        if self.debug or not self.live:
+        """bakepy's own `+ command` line; a registry retry (`retry N: …`, engine/transport.py) shows in the live
+        view too: a run waiting out a 429 says so."""
+        if self.debug or not self.live or text.lstrip().startswith(RETRY_PREFIX):
             self._say(f"[dim]{escape(text)}[/]")
 
     def event(self, event: BuildEvent) -> None:

@@ -50,6 +50,7 @@ CERTS_D_ENV = (
     "BAKEPY_CERTS_D"  # where docker's certs.d is (tests, rootless docker); /etc/docker/certs.d else
 )
 RETRY_STATUSES = (429, 500, 502, 503, 504)
+RETRY_PREFIX = "retry "  # how a retry's log line starts (the live view shows those lines)
 _REPOSITORY = re.compile(r"^/v2/(.+?)/(?:manifests|blobs|tags)/")
 
 
@@ -553,7 +554,7 @@ class Session:
             if self.log is not None:
                 shown = urllib.parse.urlsplit(url)
                 self.log(
-                    f"  retry {attempt}: {method} {shown.netloc}{shown.path} after {why}, "
+                    f"  {RETRY_PREFIX}{attempt}: {method} {shown.netloc}{shown.path} after {why}, "
                     f"in {wait:.1f} s"
                 )
             time.sleep(wait)

@@ -461,3 +461,14 @@ def test_a_one_platform_bake_moves_only_its_platform_rows() -> None:
     assert rows[("web", "linux/arm64")] == rows[("api", "linux/arm64")] == ("done", "")
     assert rows[("web", "linux/amd64")] == rows[("api", "linux/amd64")] == ("waiting", "")
     assert all((shown.units[(t, "linux/arm64")].took or 0) >= 3.0 for t in ("web", "api"))
+
+
+def test_the_live_view_shows_a_registry_retry_but_not_the_commands() -> None:
+    shown, console = view(live=True)
+    shown.command("+ docker buildx bake --file .bakepy/run/docker-bake.json")
+    shown.command(
+        "  retry 1: PUT 127.0.0.1:5001/v2/app/manifests/latest after HTTP 429 (Retry-After 1 s), in 1.0 s"
+    )
+    text = console.export_text()
+    assert "retry 1: PUT 127.0.0.1:5001/v2/app/manifests/latest after HTTP 429" in text
+    assert "buildx bake" not in text
