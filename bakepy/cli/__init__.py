@@ -32,6 +32,7 @@ _COMMANDS: dict[str, str] = {
     "ci": "ci",
     "assemble": "assemble",
     "status": "assemble",
+    "promote": "promote",
     "builder": "builder",
     "tags": "tags",
 }
