@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -134,6 +134,22 @@ def status(
     context_source: ContextSourceOpt = "auto",
     var: VarOpt = None,
     metadata_bake: MetadataBakeOpt = None,
+    require_signature: Annotated[
+        bool,
+        typer.Option(
+            "--require-signature",
+            help="Fail (exit 8) when a tag's index is unsigned, or signed by someone else than the policy "
+            "says ([project.sign] or --key).",
+        ),
+    ] = False,
+    key: Annotated[
+        str | None,
+        typer.Option(
+            "--key",
+            metavar="PUBLIC_KEY",
+            help="Verify signatures with this public key file or KMS URI. Default: [project.sign].",
+        ),
+    ] = None,
 ) -> None:
     """What every tag the project publishes points at now, in every registry, and whether it is complete.
 
@@ -156,8 +172,13 @@ def status(
     loaded = contextual(loaded, targets, context, context_source)
     specs = specs_from_plan(plan_publish(loaded.project, targets or ()), loaded.project)
     rows = tag_status(Runner(builder=builder), specs)
+    signed = _signatures(rows, loaded, key, require_signature)
     if as_json:
-        print(json.dumps([r.to_json() for r in rows], indent=2, sort_keys=True))
+        docs = [r.to_json() for r in rows]
+        for doc in docs:
+            if doc["tag"] in signed:
+                doc["signature"] = signed[doc["tag"]]
+        print(json.dumps(docs, indent=2, sort_keys=True))
     else:
         colors = {"complete": "green", "incomplete": "red", "drift": "red", "missing": "yellow"}
         cells: list[list[str | Text]] = []
@@ -166,14 +187,25 @@ def status(
             platforms = ", ".join(r.platforms) + (
                 f" +{r.attestations} att." if r.attestations else ""
             )
-            cells.append([r.tag, Text(r.state, style=colors[r.state]), digest, platforms or "-"])
-        print_reference_table(
-            Console(highlight=False),
-            ("tag", "state", "index digest", "platforms"),
-            cells,
-            reference=0,
-            title="tags",
-        )
+            row: list[str | Text] = [r.tag, Text(r.state, style=colors[r.state]), digest]
+            if signed:
+                said = signed.get(r.tag, "-")
+                row.append(Text(said, style="green" if said == "signed" else "yellow"))
+            cells.append([*row, platforms or "-"])
+        headers = ("tag", "state", "index digest", *(("signature",) if signed else ()), "platforms")
+        print_reference_table(Console(highlight=False), headers, cells, reference=0, title="tags")
+    if require_signature:
+        from bakepy.errors import SigningError
+
+        unsigned = [f"{t} ({state})" for t, state in signed.items() if state != "signed"]
+        if unsigned:
+            raise SigningError(
+                f"{len(unsigned)} tag(s) not signed as required: "
+                + ", ".join(unsigned[:5])
+                + (" …" if len(unsigned) > 5 else ""),
+                hint="publish again with [project.sign] (it signs before any tag moves), or sign the index "
+                "with cosign",
+            )
     bad = sorted((r for r in rows if r.state != "complete"), key=lambda r: STATES.index(r.state))
     if bad:
         drift = any(r.state == "drift" for r in bad)
@@ -184,3 +216,22 @@ def status(
             hint="bakepy publish (or merge/assemble) puts every planned platform back under them"
             + (", and one index under a tag in every registry" if drift else ""),
         )
+
+
+def _signatures(rows: Any, loaded: Any, key: str | None, required: bool) -> dict[str, str]:
+    """tag → signature state, where a policy or the option asks for it (else nothing: no cosign needed)."""
+    from bakepy.engine.cosign import Cosign
+    from bakepy.engine.runner import Runner
+    from bakepy.model.targets import SignSettings
+    from bakepy.publish.status import signature_states
+
+    settings = loaded.project.settings.sign
+    if key is not None:
+        settings = SignSettings(key=key, public_key=key, tlog=settings.tlog if settings else False)
+    if settings is None and not required:
+        return {}
+    verifier = None
+    if settings is not None:
+        verifier = Cosign(settings, loaded.path.parent, log=Runner().log)
+        verifier.binary()
+    return signature_states(rows, verifier)

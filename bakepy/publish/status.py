@@ -13,11 +13,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bakepy.engine.registry import inspect_many
 from bakepy.engine.runner import Runner
-from bakepy.publish.index import ImageIndex, split_reference
+
+if TYPE_CHECKING:
+    from bakepy.engine.cosign import Cosign
+from bakepy.publish.index import ImageIndex, repository_of, split_reference
 from bakepy.publish.sources import TargetSpec
 
 # Row states, worst first: the order `bakepy status` sorts its complaints in.
@@ -136,3 +139,40 @@ def tag_status(runner: Runner, specs: Sequence[TargetSpec]) -> list[TagStatus]:
                 )
             )
     return with_drift(out)
+
+
+# -- signatures -----------------------------------------------------------------------------------------
+SIGNATURE_STATES = ("signed", "unsigned", "signed by someone else")
+
+
+def signature_states(rows: Sequence[TagStatus], verifier: Cosign | None) -> dict[str, str]:
+    """tag → `signed` (a cosign signature of its index verifies against the policy), `unsigned` (no signature
+    at all) or `signed by someone else` (signatures, none of which verifies); without a policy (`verifier`
+    None), `signed` means a signature exists, unverified. Tags that hold nothing are left out."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from bakepy.engine import registry
+    from bakepy.errors import RegistryError, SigningError
+    from bakepy.publish.sign import signature_tag
+
+    def one(row: TagStatus) -> str:
+        pinned = f"{repository_of(row.tag)}@{row.digest}"
+        try:
+            present = registry.head_digest(signature_tag(pinned)) is not None
+        except (registry.NoAnswer, RegistryError):
+            present = False
+        if not present:
+            return "unsigned"
+        if verifier is None:
+            return "signed"
+        try:
+            verifier.verify(pinned)
+        except SigningError:
+            return "signed by someone else"
+        return "signed"
+
+    held = [r for r in rows if r.digest is not None]
+    if not held:
+        return {}
+    with ThreadPoolExecutor(max_workers=min(4, len(held))) as pool:
+        return dict(zip((r.tag for r in held), pool.map(one, held), strict=True))
