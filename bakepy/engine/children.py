@@ -4,10 +4,11 @@ A SIGKILL of bakepy (an OOM kill, a CI job cancelled hard, `kill -9`) runs no ha
 `docker buildx bake` kept building and pushing after it was gone (issue 23). On Linux each docker process is
 started with a parent-death signal (`prctl(PR_SET_PDEATHSIG, SIGKILL)`, armed between fork and exec): the kernel
 kills it when the thread of bakepy that started it ends. The buildx plugin that docker runs as a child
-(`docker-buildx`) is not reached by that signal (it is not inherited across fork), but docker CLIs from 25 on
-hand a plugin a socket and the plugin cancels its build when that socket closes, which it does when docker dies
-(checked on the real stack: tests/e2e/test_hostile_files.py). Ctrl-C and SIGTERM are handled as before, by
-`runner.terminate_descendants`.
+(`docker-buildx`) is not reached by that signal (it is not inherited across fork, and docker runs plugins in a
+process group of their own, docker/cli#4769), but docker CLIs from 25 on hand a plugin a socket and the plugin
+cancels its build when that socket closes, which it does when docker dies (docker/cli#4599; before it, plugins
+outlived the CLI: docker/cli#4402). Checked on the real stack (docker 28, buildx 0.36):
+tests/e2e/test_hostile_files.py. Ctrl-C and SIGTERM are handled as before, by `runner.terminate_descendants`.
 
 python-on-whales' `run` and `stream_stdout_and_stderr` take no `preexec_fn`, so this module runs the same argv
 with the same environment the same way (the environment merged over bakepy's own, `DOCKER_CLI_EXPERIMENTAL` for
