@@ -66,6 +66,9 @@ def github_workflow(spec: WorkflowSpec) -> str:
         permissions["packages"] = "write"
     if any(x.kind == "ecr" for x in logins):
         permissions["id-token"] = "write"  # OIDC: assume an AWS role, no static keys
+    if spec.sign is not None and spec.sign.keyless:
+        permissions["id-token"] = "write"  # cosign's keyless signing: the job's OIDC token
+    secrets += spec.signing_secrets()
 
     setup: list[dict[str, Any]] = [
         {"uses": GITHUB_ACTIONS["checkout"]},
@@ -137,8 +140,24 @@ def github_workflow(spec: WorkflowSpec) -> str:
                 "path": RECORDS_DIR,
             },
         },
+        *(
+            [
+                {
+                    "name": "Install cosign (signs before any tag moves)",
+                    "uses": GITHUB_ACTIONS["cosign-installer"],
+                }
+            ]
+            if spec.sign is not None
+            else []
+        ),
         {
-            "name": "Merge: every tag in every registry at once",
+            "name": "Merge: every tag in every registry at once"
+            + (", each index signed first" if spec.sign is not None else ""),
+            **(
+                {"env": {s: f"${{{{ secrets.{s} }}}}" for s in spec.signing_secrets()}}
+                if spec.signing_secrets()
+                else {}
+            ),
             "run": spec.bakepy("merge", "--records", RECORDS_DIR),
         },
     ]

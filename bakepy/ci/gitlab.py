@@ -15,6 +15,7 @@ from typing import Any
 
 from bakepy.ci.matrix import MatrixEntry
 from bakepy.ci.workflow import (
+    GITLAB_COSIGN_INSTALL,
     GITLAB_DEFAULT_OUTPUT,
     GITLAB_DOCKER_IMAGE,
     GITLAB_PYTHON_IMAGE,
@@ -141,8 +142,13 @@ def gitlab_pipeline(spec: WorkflowSpec, entries: Sequence[MatrixEntry]) -> str:
         "extends": ".bakepy",
         "rules": _PUBLISHING,
         "needs": ["plan", *(f"build:{e.slug}" for e in entries)],
-        "script": [spec.bakepy("merge", "--records", RECORDS_DIR)],
+        "script": [
+            *([GITLAB_COSIGN_INSTALL] if spec.sign is not None else []),
+            spec.bakepy("merge", "--records", RECORDS_DIR),
+        ],
     }
+    if spec.sign is not None and spec.sign.keyless:  # cosign reads SIGSTORE_ID_TOKEN itself
+        pipeline["merge"]["id_tokens"] = {"SIGSTORE_ID_TOKEN": {"aud": "sigstore"}}
     header = _header(
         "gitlab",
         spec,

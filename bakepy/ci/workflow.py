@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 from bakepy.model import Project
+from bakepy.model.targets import SignSettings
 
 if TYPE_CHECKING:
     from bakepy.model import ResolvedProject
@@ -35,7 +36,11 @@ GITHUB_ACTIONS = {
     "aws-credentials": "aws-actions/configure-aws-credentials@v4",
     "ecr-login": "aws-actions/amazon-ecr-login@v2",
     "download-artifact": "actions/download-artifact@v4",
+    "cosign-installer": "sigstore/cosign-installer@v3",
 }
+GITLAB_COSIGN_INSTALL = (
+    "apk add --no-cache cosign"  # docker:28 is Alpine; cosign is in its community repo
+)
 GITLAB_DOCKER_IMAGE = "docker:28"
 GITLAB_PYTHON_IMAGE = "python:3.12-slim"
 RECORDS_DIR = "records"
@@ -80,6 +85,20 @@ class WorkflowSpec:
     )
     python: str = "3.12"
     output: str | None = None  # where the workflow is written (GitLab's plan job checks it)
+    sign: SignSettings | None = (
+        None  # [project.sign]: the merge job signs (cosign installed, OIDC or key)
+    )
+
+    def signing_secrets(self) -> list[str]:
+        """CI secrets the merge job passes to cosign: the key's password, and the key itself where the project
+        reads it from the environment (`key = "env://NAME"`)."""
+        if self.sign is None or self.sign.keyless:
+            return []
+        names = ["COSIGN_PASSWORD"]
+        for key in (self.sign.key, self.sign.public_key):
+            if key and key.startswith("env://"):
+                names.append(key.removeprefix("env://"))
+        return names
 
     def regenerate_args(self, ci: str) -> list[str]:
         """The `bakepy ci CI …` arguments that write this workflow again (without -f, targets, -o)."""
@@ -138,6 +157,7 @@ def workflow_spec(
         or default_install(),
         install_in_config=install is None and settings is not None and settings.install is not None,
         output=output,
+        sign=resolved.settings.sign,
     )
 
 

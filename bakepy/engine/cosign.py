@@ -27,7 +27,7 @@ INSTALL_HINT = (
     "install cosign (https://docs.sigstore.dev/cosign/system_config/installation/), e.g. "
     "`go install github.com/sigstore/cosign/v2/cmd/cosign@v2.6.5`, or name it in BAKEPY_COSIGN"
 )
-_KMS = ("awskms://", "gcpkms://", "azurekms://", "hashivault://", "k8s://", "pkcs11:")
+_KMS = ("awskms://", "gcpkms://", "azurekms://", "hashivault://", "k8s://", "pkcs11:", "env://")
 
 
 def _is_kms(key: str) -> bool:

@@ -381,8 +381,8 @@ class SignSettings(KebabModel):
     manifest) is signed with cosign in every registry, and the signature verified, before the commit."""
 
     key: str | None = None
-    """A cosign private key file (relative to the project; its password in COSIGN_PASSWORD) or a KMS URI
-    (awskms://, gcpkms://, azurekms://, hashivault://, k8s://)."""
+    """A cosign private key file (relative to the project; its password in COSIGN_PASSWORD), a KMS URI
+    (awskms://, gcpkms://, azurekms://, hashivault://, k8s://) or env://NAME (the key in a CI secret)."""
     public_key: str | None = None
     """What verifies the signatures: a public key file or KMS URI. Default: the key file's `.pub` beside it, or
     the KMS URI itself."""
@@ -404,6 +404,10 @@ class SignSettings(KebabModel):
             raise ModelError("set either key or keyless = true, not both")
         if not self.keyless and not self.key:
             raise ModelError("name a key (a key file or a KMS URI), or set keyless = true")
+        if self.key and self.key.startswith("env://") and not self.public_key:
+            raise ModelError(
+                "a key read from the environment (env://NAME) needs public-key too (a file, or env://NAME)"
+            )
         if self.keyless and not (self.identity and self.issuer):
             raise ModelError(
                 "keyless signing is verified against an identity and an issuer: set both "

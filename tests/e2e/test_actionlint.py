@@ -103,3 +103,27 @@ def test_generated_workflows_pass_actionlint(
     project.mkdir(exist_ok=True)
     (project / "bakepy.toml").write_text(textwrap.dedent(PROJECT.format(cache=cache)))
     lint(generate(tmp_path, *args))
+
+
+@pytest.mark.parametrize(
+    "sign",
+    [
+        'keyless = true\nidentity = "https://github.com/acme/app/.*"\n'
+        'issuer = "https://token.actions.githubusercontent.com"',
+        'key = "env://COSIGN_PRIVATE_KEY"\npublic-key = "cosign.pub"',
+    ],
+    ids=["keyless", "key-from-a-secret"],
+)
+def test_a_signing_workflow_passes_actionlint(tmp_path: Path, sign: str) -> None:
+    (tmp_path / "bakepy.toml").write_text(
+        textwrap.dedent(PROJECT.format(cache="")) + f"\n[project.sign]\n{sign}\n"
+    )
+    workflow = generate(tmp_path)
+    lint(workflow)
+    text = workflow.read_text()
+    assert "sigstore/cosign-installer" in text
+    if "keyless" in sign:
+        assert "id-token: write" in text and "secrets.COSIGN" not in text
+    else:
+        assert "COSIGN_PASSWORD: ${{ secrets.COSIGN_PASSWORD }}" in text
+        assert "COSIGN_PRIVATE_KEY: ${{ secrets.COSIGN_PRIVATE_KEY }}" in text

@@ -382,3 +382,30 @@ def test_three_registries_pass_actionlint_and_gitlab_ci_local(
         assert proc.returncode == 0, f"gitlab-ci-local {check}:\n{proc.stdout}{proc.stderr}"
     jobs = {job["name"] for job in json.loads(proc.stdout)}
     assert jobs == {"plan", "build:linux-amd64", "build:linux-arm64", "merge"}
+
+
+def test_a_keyless_signing_pipeline_passes_gitlab_ci_local(tmp_path: Path) -> None:
+    """The merge job of a signing project installs cosign and asks GitLab for an OIDC token (id_tokens)."""
+    root = tmp_path / "signed"
+    root.mkdir()
+    (root / "Dockerfile").write_text("FROM busybox\n")
+    (root / "bakepy.toml").write_text(
+        '[project]\nregistries = ["registry.gitlab.com/acme/app"]\nplatforms = ["linux/amd64", "linux/arm64"]\n'
+        'tags = ["latest"]\n\n[project.sign]\nkeyless = true\n'
+        'identity = "https://gitlab.com/acme/app//.gitlab-ci.yml@refs/heads/main"\n'
+        'issuer = "https://gitlab.com"\n\n[target.app]\n'
+    )
+    generate(root, "gitlab", ".gitlab/bakepy.yml")
+    include = (root / ".gitlab" / "bakepy.yml").read_text()
+    assert "SIGSTORE_ID_TOKEN" in include and "apk add --no-cache cosign" in include
+    (root / ".gitlab-ci.yml").write_text("include:\n  - local: .gitlab/bakepy.yml\n")
+    git(root, "init", "-q", "-b", "main")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "project")
+    env = {k: v for k, v in os.environ.items() if k not in ("CI", "GITLAB_CI", "GITHUB_ACTIONS")}
+    proc = subprocess.run(
+        [gitlab_ci_local(), "--no-color", "--list-json", "--variable", f"CI_COMMIT_TAG={RELEASE}"],
+        cwd=root, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, f"gitlab-ci-local:\n{proc.stdout}{proc.stderr}"
+    assert {job["name"] for job in json.loads(proc.stdout)} >= {"plan", "merge"}
