@@ -35,6 +35,7 @@ _COMMANDS: dict[str, str] = {
     "promote": "promote",
     "builder": "builder",
     "tags": "tags",
+    "recover": "recover",
 }
 # The root's options that may come before the command and take no value.
 _ROOT_FLAGS = frozenset({"--debug"})

@@ -11,11 +11,17 @@ The transaction (buildx#1089: exports are not transactional, so bakepy makes the
    registry by digest (`--tag REPO@sha256:…`), which names no tag.
 3. `commit`: every moving tag of every registry gets the staged index, targets side by side: one manifest PUT
    of its exact bytes per tag where the registry takes anonymous writes, else one `imagetools create` per target
-   carrying all its tags (a carbon copy: one source that is an index). Only tags move here.
+   carrying all its tags (a carbon copy: one source that is an index). Only tags move here. Registries have no
+   compare-and-swap, so each tag is read again right before its PUT: one that no longer holds what the run read
+   at the start was moved by another run, and the commit stops there (`TagRaceError`: this run lost the race)
+   unless told to overwrite (`--force-tags`). Before the first PUT the intended moves are journaled in the run's
+   folder, and each write is marked before it leaves (`journal.py`), for a run killed mid-commit.
 4. On any failure after the first commit started (a failed or partly failed call, a failed read-back, an
-   interrupt) `roll_back` reads every tag back, never trusting an exit code, and puts back exactly the tags that
-   now hold this run's index: to their old index, or deleted where they did not exist and the registry allows it.
-   A tag that holds something else was moved by someone else during the run and is left alone, and said so.
+   interrupt, a lost race) `roll_back` reads back every tag this run sent a write for, never trusting an exit
+   code, and puts back exactly those that now hold this run's index, each to the value it held right before
+   this run's own write (deleted where it did not exist: two reads, or the registry's tag list, agreed). A tag
+   that holds something else was moved by someone else and is left alone, and named. Reads and writes are
+   retried within the deadline; what still cannot be restored is named with the command that restores it.
 """
 
 from __future__ import annotations
@@ -24,17 +30,28 @@ import contextlib
 import functools
 import hashlib
 import json
+import os
 import signal
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+import time
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from bakepy.engine import registry
 from bakepy.engine.runner import Runner, registry_hint
 from bakepy.errors import BakepyError, InterruptedRunError, RegistryError
-from bakepy.publish.index import OCI_INDEX, ImageIndex, merged_index, parse_index, split_reference
+from bakepy.publish.index import (
+    OCI_INDEX,
+    ImageIndex,
+    merged_index,
+    parse_index,
+    repository_of,
+    split_reference,
+)
+from bakepy.publish.journal import Journal, Move
 from bakepy.publish.sources import Collected, _same_images
 
 
@@ -220,18 +237,184 @@ def _stage_merged(
     return digest, index
 
 
+# -- reads a roll back and a commit can trust ------------------------------------------------------------
+_UNSET: Any = object()
+
+
+def _read_once(runner: Runner, tag: str, timeout: float) -> str | None:
+    try:
+        return registry.head_digest(tag, timeout=timeout)
+    except registry.NoAnswer:
+        found = registry.inspect(runner, tag)
+        return None if found is None else found.digest
+
+
+def read_tag(
+    runner: Runner, tag: str, *, expect: str | None = _UNSET, deadline: float | None = None
+) -> str | None:
+    """The digest `tag` holds now (None: absent), read again while `deadline` (monotonic; default: now +
+    `BAKEPY_REGISTRY_TIMEOUT`) allows when a read fails: the client retries 429/5xx/resets inside one read,
+    this retries the read itself. A value other than `expect` is read a second time and the second read is
+    taken: one 404 from a registry in replication or restarting must not make an existing tag absent."""
+    end = deadline if deadline is not None else time.monotonic() + registry.write_timeout()
+    attempt = 0
+    while True:
+        left = max(1.0, min(registry.READ_TIMEOUT, end - time.monotonic()))
+        try:
+            now = _read_once(runner, tag, left)
+            if expect is _UNSET or now == expect:
+                return now
+            time.sleep(0.05)
+            return _read_once(runner, tag, left)
+        except RegistryError:
+            wait_for = min(2.0, 0.2 * 2**attempt)
+            if time.monotonic() + wait_for >= end:
+                raise
+            time.sleep(wait_for)
+            attempt += 1
+
+
+def confirm_absent(
+    runner: Runner, current: Mapping[str, ImageIndex | None]
+) -> dict[str, ImageIndex | None]:
+    """`current` (every tag as first read) with each tag read as absent confirmed: absent only when the
+    registry's tag list does not name it or, where there is no list to trust, a second read agrees. A tag the
+    list names but reads keep missing is read until the deadline, then refused: nothing has moved yet."""
+    missing = [t for t, found in current.items() if found is None]
+    if not missing:
+        return dict(current)
+    repositories = sorted({repository_of(t) for t in missing})
+    with ThreadPoolExecutor(max_workers=max(1, min(8, len(repositories)))) as pool:
+        lists = dict(zip(repositories, pool.map(registry.tag_names, repositories), strict=True))
+    end = time.monotonic() + registry.write_timeout()
+
+    def settle(tag: str) -> str | None:
+        listed = lists[repository_of(tag)]
+        name = split_reference(tag)[2] or "latest"
+        if listed is not None and name not in listed:
+            return None  # the list and the first read agree
+        while True:
+            now = read_tag(runner, tag, deadline=end)
+            if now is not None or listed is None:
+                return now  # found after all, or two reads agree it is absent
+            if time.monotonic() + 0.5 >= end:
+                raise RegistryError(
+                    f"{tag}: the registry lists this tag but answers 404 to reads of it; bakepy cannot "
+                    "tell what it holds, so no tag was moved",
+                    hint="the registry may be restarting or replicating: publish again in a moment",
+                )
+            time.sleep(0.5)
+
+    with ThreadPoolExecutor(max_workers=max(1, min(8, len(missing)))) as pool:
+        found = dict(zip(missing, pool.map(settle, missing), strict=True))
+    out = dict(current)
+    for tag, digest in found.items():
+        if digest is not None:  # the first read was wrong: the tag exists
+            out[tag] = registry.inspect(runner, f"{repository_of(tag)}@{digest}")
+    return out
+
+
+# -- the ledger: what this run wrote -----------------------------------------------------------------------
+@dataclass
+class TagWrite:
+    """One tag this run sent a move for: what it held right before (`pre`: the value a roll back restores)."""
+
+    tag: str
+    repository: str  # repository-only reference in the tag's registry
+    digest: str  # this run's index
+    pre: str | None  # read just before this run's PUT; None: absent (confirmed by two reads)
+    landed: bool = False  # the registry answered 2xx
+    read_at: float = 0.0  # monotonic time of the read right before the PUT
+
+
+class TagRaceError(RegistryError):
+    """Another run moved a tag of this run between this run's read and its write (or after it): this run lost
+    the race and put back its own moves; the tag keeps the other run's value. Exit 9: another run won."""
+
+    exit_code = 9
+
+
+class Ledger:
+    """Every tag write this run sent, thread-safe, each one journaled (fsync'd) before the PUT leaves."""
+
+    def __init__(self, journal: Journal | None = None) -> None:
+        self.journal = journal
+        self._lock = threading.Lock()
+        self.writes: dict[str, TagWrite] = {}
+        self.longest = (
+            0.0  # the longest time from a tag's last read to its PUT's answer, in seconds
+        )
+        # (tag, what it held at the start, what this run overwrote): --force-tags
+        self.forced: list[tuple[str, str | None, str | None]] = []
+
+    def intend(self, tag: str, before: str | None) -> None:
+        """Journaled before the read that precedes the PUT: the write may leave from here on."""
+        if self.journal is not None:
+            self.journal.mark(tag, "sending", before)
+
+    def skipped(self, tag: str) -> None:
+        """The write did not leave after all (the tag was moved by someone else, or already held the index)."""
+        if self.journal is not None:
+            with contextlib.suppress(BakepyError):
+                self.journal.mark(tag, "skipped")
+
+    def sending(self, write: TagWrite, before: str | None) -> None:
+        if (
+            self.journal is not None and write.pre != before
+        ):  # forced: restore what it held just now
+            self.journal.mark(write.tag, "sending", write.pre)
+        write.read_at = time.monotonic()
+        with self._lock:
+            self.writes[write.tag] = write
+
+    def landed(self, tag: str) -> None:
+        with self._lock:
+            write = self.writes[tag]
+            write.landed = True
+            self.longest = max(self.longest, time.monotonic() - write.read_at)
+        if self.journal is not None:
+            self.journal.mark(tag, "landed")
+
+    def sent(self) -> list[TagWrite]:
+        with self._lock:
+            return list(self.writes.values())
+
+
+def _race(tag: str, before: str | None, now: str | None, *, when: str) -> TagRaceError:
+    held = before or "nothing (it did not exist)"
+    return TagRaceError(
+        f"lost the race for {tag}: another run moved it to {now or 'nothing (deleted it)'} {when} "
+        f"(it held {held} when this run read it); that run's value stays",
+        hint="another publish of these tags ran at the same time: publish again to move them to this run's "
+        "images, or overwrite the other run's moves with --force-tags (BAKEPY_FORCE_TAGS=1)",
+    )
+
+
 # -- 3. commit ------------------------------------------------------------------------------------------
-def commit(runner: Runner, staged: Sequence[Staged], *, workers: int = 8) -> list[BaseException]:
+def commit(
+    runner: Runner,
+    staged: Sequence[Staged],
+    *,
+    ledger: Ledger | None = None,
+    force: bool = False,
+    workers: int = 8,
+) -> list[BaseException]:
     """Move every moving tag of every target in every registry to its staged index; return the failures.
 
-    The floor: one manifest PUT per tag, side by side, of the exact bytes staged by digest (no blob copies, no
-    reads). Tags in registries that want credentials (or whose index bytes are not known here) move with one
+    The floor: one manifest PUT per tag, side by side, of the exact bytes staged by digest (no blob copies).
+    Tags in registries that want credentials (or whose index bytes are not known here) move with one
     `imagetools create` per target carrying all of them, so auth stays the credential store's.
+
+    Optimistic concurrency (registries have no compare-and-swap): each tag is read again right before its PUT.
+    If it no longer holds what the run read at the start, another run moved it: the commit stops (no further
+    PUT leaves) and fails with `TagRaceError` naming the tag and its new value, unless `force`, which
+    overwrites it and keeps it in `ledger.forced`. What the tag held right then is what a roll back restores.
 
     A write that gets no answer within `BAKEPY_REGISTRY_TIMEOUT` fails the run, but it was sent and may still
     land: commit returns only when every write sent has answered (or its connection ended), so the roll back
     that follows reads where each tag really is.
     """
+    ledger = ledger if ledger is not None else Ledger()
     work = [s for s in staged if s.merge.moving]
     if not work:
         return []
@@ -239,15 +422,49 @@ def commit(runner: Runner, staged: Sequence[Staged], *, workers: int = 8) -> lis
     hard = soft + registry.IN_DOUBT_GRACE
     errors: list[BaseException] = []
     by_create: dict[int, list[str]] = {}  # target (index in work) → tags for imagetools
+    # set by the first tag found moved by someone else: no further PUT leaves
+    stop = threading.Event()
+    before_of = {t: d.before.get(t) for s in work for d in s.merge.decisions for t in d.move}
+    repository_of_tag = {t: d.repository for s in work for d in s.merge.decisions for t in d.move}
+
+    def claim(s: Staged, tag: str) -> bool:
+        """Journal the write, read `tag` right before it, compare. False: nothing to write (stopped, or the
+        tag already holds this run's index, put there by someone else: not this run's to put back). The
+        journal's mark comes first, so nothing but the read's answer sits between the check and the PUT."""
+        if stop.is_set():
+            return False
+        before = before_of[tag]
+        ledger.intend(tag, before)
+        try:
+            pre = read_tag(runner, tag, expect=before, deadline=time.monotonic() + soft)
+        except BaseException:
+            ledger.skipped(tag)
+            raise
+        if (pre == s.digest and pre != before) or stop.is_set():
+            ledger.skipped(tag)
+            return False
+        if pre != before:
+            if not force:
+                stop.set()
+                ledger.skipped(tag)
+                raise _race(tag, before, pre, when="after this run read it, before its own move")
+            ledger.forced.append((tag, before, pre))
+        ledger.sending(TagWrite(tag, repository_of_tag[tag], s.digest, pre), before)
+        return True
 
     def put(i: int, tag: str) -> None:
         s = work[i]
         try:
+            if not claim(s, tag):
+                return
             registry.put_tag(
                 tag, s.index.raw or b"", s.index.media_type, timeout=hard, retry_for=soft
             )
+            ledger.landed(tag)
         except registry.NoAnswer:
             by_create.setdefault(i, []).append(tag)  # dict/list appends are atomic under the GIL
+        except TagRaceError:
+            raise
         except RegistryError as exc:
             raise RegistryError(
                 f"merge of target {s.merge.target} failed: {exc.message}",
@@ -256,6 +473,10 @@ def commit(runner: Runner, staged: Sequence[Staged], *, workers: int = 8) -> lis
 
     def create(i: int, tags: Sequence[str]) -> None:
         s = work[i]
+        claimed = {w.tag for w in ledger.sent()}
+        tags = [t for t in tags if t in claimed or claim(s, t)]
+        if not tags:
+            return
         registry.count_fallback("imagetools create")
         try:
             runner.imagetools_create(tags, [s.source()])
@@ -268,6 +489,8 @@ def commit(runner: Runner, staged: Sequence[Staged], *, workers: int = 8) -> lis
             )
             failed.__cause__ = exc
             raise failed from exc
+        for tag in tags:
+            ledger.landed(tag)
 
     jobs: list[tuple[str, Callable[[], None]]] = []
     for i, s in enumerate(work):
@@ -279,16 +502,49 @@ def commit(runner: Runner, staged: Sequence[Staged], *, workers: int = 8) -> lis
     pool = ThreadPoolExecutor(max_workers=max(1, min(workers, len(jobs) or 1)))
     try:
         errors += _run_all(pool, jobs, soft)
-        creates = [(f"target {work[i].merge.target}", functools.partial(create, i, tags))
-                   for i, tags in sorted(by_create.items())]  # fmt: skip
-        errors += _run_all(pool, creates, None)
+        if not stop.is_set():
+            creates = [(f"target {work[i].merge.target}", functools.partial(create, i, tags))
+                       for i, tags in sorted(by_create.items())]  # fmt: skip
+            errors += _run_all(pool, creates, None)
     except BaseException:
+        stop.set()
         pool.shutdown(
             wait=True, cancel_futures=True
         )  # writes already sent finish before the roll back
         raise
     pool.shutdown(wait=True)
-    return errors
+    # the race first: it says why the rest stopped
+    return sorted(errors, key=lambda e: not isinstance(e, TagRaceError))
+
+
+def race_check(
+    runner: Runner, staged: Sequence[Staged], found: Mapping[str, str | None], *, when: str
+) -> None:
+    """`TagRaceError` for the first tag of `staged` that `found` (tag → digest read back) shows holding
+    another index than this run's, once a second read agrees: another run moved it after this run's move."""
+    for s in staged:
+        for d in s.merge.decisions:
+            for tag in d.tags:
+                now = found.get(tag, s.digest)
+                if now is not None and now != s.digest:
+                    now = read_tag(runner, tag, expect=s.digest)
+                    if now != s.digest:
+                        raise _race(tag, d.before.get(tag), now, when=when)
+
+
+def settle(runner: Runner, staged: Sequence[Staged], ledger: Ledger) -> None:
+    """Read every tag once more after a pause of twice this run's longest read-to-answer time (50 ms to 1 s).
+
+    Registries have no compare-and-swap: another run that read a tag just before this run's move can still
+    land its own PUT after this run's read-back. Its read-to-answer time is of the order of this run's, so a
+    second read-back that late catches it; this run then lost the race (and puts back its own moves)."""
+    if not ledger.sent():
+        return
+    time.sleep(min(1.0, max(0.05, 2 * ledger.longest)))
+    tags = [t for s in staged for d in s.merge.decisions for t in d.tags]
+    with ThreadPoolExecutor(max_workers=max(1, min(8, len(tags)))) as pool:
+        found = dict(zip(tags, pool.map(lambda t: read_tag(runner, t), tags), strict=True))
+    race_check(runner, staged, found, when="after this run's own move (read back after the commit)")
 
 
 def _bytes_known(s: Staged) -> bool:
@@ -333,6 +589,10 @@ class RollBack:
     foreign: list[tuple[str, str]] = field(
         default_factory=list
     )  # (tag, digest) moved by someone else
+    # of `restored`: put back, but no read confirmed it
+    unread: list[str] = field(default_factory=list)
+    # failed tag → the command that restores it
+    commands: dict[str, str] = field(default_factory=dict)
 
     @property
     def clean(self) -> bool:
@@ -344,99 +604,154 @@ class RollBack:
         parts = []
         if self.restored:
             parts.append(f"put back {len(self.restored)} tag(s) moved in this run")
+        if self.unread:
+            parts.append(
+                f"of those, {len(self.unread)} without a read to confirm it (the registry did not answer "
+                f"reads): {', '.join(sorted(self.unread))}"
+            )
         if self.removed:
             parts.append(f"removed {len(self.removed)} tag(s) this run had created")
         if self.failed:
-            listed = "; ".join(f"{t} ({why})" for t, why in self.failed)
+            listed = "; ".join(
+                f"{t} ({why}; restore it with: {self.commands[t]})"
+                if t in self.commands
+                else f"{t} ({why})"
+                for t, why in self.failed
+            )
             parts.append(f"COULD NOT put back {len(self.failed)} tag(s): {listed}")
         if self.foreign:
-            listed = ", ".join(f"{t} (now {d[:19]}…)" for t, d in self.foreign)
+            listed = ", ".join(f"{t} (now {d})" for t, d in self.foreign)
             parts.append(f"left alone, moved by someone else during this run: {listed}")
         return "; ".join(parts)
 
+    def merge(self, other: RollBack) -> None:
+        self.untouched += other.untouched
+        self.restored += other.restored
+        self.removed += other.removed
+        self.failed += other.failed
+        self.foreign += other.foreign
+        self.unread += other.unread
+        self.commands.update(other.commands)
 
-def _read_digest(runner: Runner, ref: str) -> str | None:
-    try:
-        return registry.head_digest(ref)
-    except registry.NoAnswer:
-        found = registry.inspect(runner, ref)
-        return None if found is None else found.digest
+
+def restore_command(tag: str, repository: str, pre: str | None) -> str:
+    """The one-liner that puts `tag` back by hand: a carbon copy of its old manifest (same digest), or the
+    tag's removal where it did not exist before."""
+    if pre is None:
+        return f"regctl tag delete {tag}"
+    return f"docker buildx imagetools create --prefer-index=false --tag {tag} {repository}@{pre}"
 
 
-def roll_back(runner: Runner, staged: Sequence[Staged]) -> RollBack:
-    """Read every tag this run may have moved; put back exactly those that hold this run's index."""
+def roll_back(runner: Runner, ledger: Ledger, staged: Sequence[Staged] = ()) -> RollBack:
+    """Put back every tag this run sent a move for (`ledger`): see `put_back`."""
+    befores = {b for s in staged for d in s.merge.decisions for b in d.before.values() if b}
+    mark = ledger.journal.mark if ledger.journal is not None else None
+    return put_back(runner, ledger.sent(), befores=befores, mark=mark)
+
+
+def put_back(
+    runner: Runner,
+    writes: Sequence[TagWrite],
+    *,
+    befores: Collection[str] = (),
+    mark: Callable[[str, str], None] | None = None,
+) -> RollBack:
+    """Read every tag in `writes`; put back exactly those that hold this run's index, each to the value it held
+    right before this run's own write. A tag holding anything else was moved by someone else and is left alone
+    (and named). Reads and writes are retried within `BAKEPY_REGISTRY_TIMEOUT`; a tag that still cannot be read
+    is put back anyway where this run's write to it was sent (its old value is known), and a tag that cannot
+    be put back is named with the command that restores it. `befores`: every digest a tag held before the run
+    (a tag this run created is deleted by digest only where no such tag names it); `mark(tag, what)`: the
+    journal."""
     result = RollBack()
-    restore: dict[tuple[str, str], list[str]] = {}
-    create: list[tuple[str, Decision, str]] = []
-    for s in staged:
-        for d in s.merge.decisions:
-            for tag in d.move:
-                before = d.before.get(tag)
-                try:
-                    now = _read_digest(runner, tag)
-                except BakepyError as exc:
-                    result.failed.append((tag, f"cannot read it: {exc.message}"))
-                    continue
-                if now == before:
-                    result.untouched.append(tag)
-                elif now != s.digest:
-                    result.foreign.append((tag, str(now)))
-                elif before is None:
-                    create.append((tag, d, s.digest))
-                else:
-                    restore.setdefault((d.repository, before), []).append(tag)
-    for (repo, before), tags in restore.items():
-        whys = _put_back(runner, repo, before, tags)
-        for tag in tags:
-            try:
-                ok = _read_digest(runner, tag) == before
-            except BakepyError:
-                ok = False
-            if ok:
-                result.restored.append(tag)
+    if not writes:
+        return result
+    end = time.monotonic() + registry.write_timeout()
+    lock = threading.Lock()
+
+    def one(w: TagWrite) -> RollBack:
+        out = RollBack()
+        command = restore_command(w.tag, w.repository, w.pre)
+        try:
+            now: str | None = read_tag(runner, w.tag, expect=w.digest, deadline=end)
+            unread = None
+        except BakepyError as exc:
+            # taken as holding this run's index: its write was sent
+            now, unread = w.digest, exc.message
+        if now == w.pre:
+            out.untouched.append(w.tag)
+        elif now != w.digest:
+            out.foreign.append((w.tag, str(now)))
+        elif w.pre is None:
+            if unread is not None:
+                out.failed.append((w.tag, f"cannot read it: {unread}"))
+                out.commands[w.tag] = command
+            elif registry.delete_tag(w.tag, digest=w.digest, others_safe=w.digest not in befores):
+                out.removed.append(w.tag)
+                if mark is not None:
+                    mark(w.tag, "removed")
             else:
-                result.failed.append(
-                    (tag, whys.get(tag, f"still not at {before[:19]}… after putting it back"))
-                )
-    for tag, d, digest in create:
-        safe = digest not in set(d.before.values())
-        if registry.delete_tag(tag, digest=digest, others_safe=safe):
-            result.removed.append(tag)
+                refused = "it did not exist before and this registry does not let bakepy delete it"
+                out.failed.append((w.tag, refused))
+                out.commands[w.tag] = command
         else:
-            result.failed.append(
-                (tag, "it did not exist before and this registry does not let bakepy delete it")
-            )
+            why = _put_one_back(runner, w, end)
+            try:
+                back = read_tag(runner, w.tag, expect=w.pre, deadline=end) == w.pre
+                unconfirmed = False
+            except BakepyError:
+                back, unconfirmed = why is None, True
+            if back:
+                out.restored.append(w.tag)
+                if unconfirmed:
+                    out.unread.append(w.tag)
+                if mark is not None:
+                    with contextlib.suppress(BakepyError):
+                        mark(w.tag, "restored")
+            else:
+                out.failed.append((w.tag, why or f"still not at {w.pre} after putting it back"))
+                out.commands[w.tag] = command
+        return out
+
+    with ThreadPoolExecutor(max_workers=max(1, min(8, len(writes)))) as pool:
+        for part in pool.map(one, writes):
+            with lock:
+                result.merge(part)
     return result
 
 
-def _put_back(runner: Runner, repo: str, before: str, tags: Sequence[str]) -> dict[str, str]:
-    """Point `tags` (of `repo`) at `before` again, each on its own so one refusal stops no other; return why
-    each failed one failed (the caller's reads decide what counts as put back)."""
-    whys: dict[str, str] = {}
-    rest = list(tags)
-    try:
-        old = registry.read(f"{repo}@{before}")
-    except (registry.NoAnswer, RegistryError):
-        old = None
-    if old is not None and old.raw is not None:
-        rest = []
-        for tag in tags:
-            try:
-                registry.put_tag(tag, old.raw, old.media_type, timeout=registry.write_timeout())
-            except registry.NoAnswer:
-                rest.append(tag)
-            except RegistryError as exc:
-                whys[tag] = f"putting it back failed: {exc.message}"
-                rest.append(
-                    tag
-                )  # a refused PUT may still have landed, or imagetools may get through
-    for tag in rest:
-        registry.count_fallback("imagetools create")
+def _put_one_back(runner: Runner, w: TagWrite, end: float) -> str | None:
+    """Point `w.tag` at `w.pre` again: one PUT of the old manifest's bytes (read by digest), retried within
+    `end`; through `imagetools create` where the client cannot log in. Returns why it failed, or None."""
+    assert w.pre is not None
+    source = f"{w.repository}@{w.pre}"
+    old: ImageIndex | None = None
+    why: str | None = None
+    attempt = 0
+    while True:
         try:
-            runner.imagetools_create([tag], [f"{repo}@{before}"])
-        except BakepyError as exc:
-            whys.setdefault(tag, f"putting it back failed: {exc.message}")
-    return whys
+            old = registry.read(source)
+            if old is None or old.raw is None:
+                why = f"its old manifest {source} is gone from the registry"
+                return why
+            left = max(1.0, end - time.monotonic())
+            registry.put_tag(w.tag, old.raw, old.media_type, timeout=left, retry_for=left)
+            return None
+        except registry.NoAnswer:
+            break
+        except RegistryError as exc:
+            why = f"putting it back failed: {exc.message}"
+            wait_for = min(2.0, 0.2 * 2**attempt)
+            if time.monotonic() + wait_for >= end:
+                break  # a refused PUT may still have landed, or imagetools may get through
+            time.sleep(wait_for)
+            attempt += 1
+    registry.count_fallback("imagetools create")
+    try:
+        runner.imagetools_create([w.tag], [source])
+        return None
+    except BakepyError as exc:
+        return why or f"putting it back failed: {exc.message}"
 
 
 # -- the transaction ------------------------------------------------------------------------------------
@@ -460,51 +775,97 @@ def _signals_deferred() -> Iterator[list[int]]:
             signal.signal(s, handler)
 
 
+FORCE_ENV = "BAKEPY_FORCE_TAGS"
+
+
+def force_tags() -> bool:
+    """`BAKEPY_FORCE_TAGS=1` (what `--force-tags` sets): overwrite a tag another run moved during this one."""
+    return os.environ.get(FORCE_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _after_roll_back(report: RollBack, journal: Journal | None) -> str:
+    """The journal goes when nothing is left to do; else it stays for `bakepy recover`. Returns the hint."""
+    if journal is None:
+        return "restore the tags named above by hand, then publish again"
+    if report.clean:
+        journal.finish()
+        return ""
+    journal.release()
+    return (
+        "restore the tags named above with the commands given, or run `bakepy recover` (it retries from "
+        f"the journal in {journal.folder}), then publish again"
+    )
+
+
 def transact(
     runner: Runner,
     merges: Sequence[TargetMerge],
     known: Mapping[str, ImageIndex],
     *,
     verify: Callable[[Sequence[Staged]], Any],
+    journal_dir: Path | None = None,
+    force: bool | None = None,
+    ledger: Ledger | None = None,
+    before_commit: Callable[[Sequence[Staged]], None] | None = None,
 ) -> Any:
     """Stage every index, then commit every tag, then `verify`; on any failure after the first tag may have
-    moved, put back what this run moved and raise with what moved, what was put back and what could not be."""
+    moved, put back what this run moved and raise with what moved, what was put back and what could not be.
+
+    `before_commit` runs once every index is staged and before any tag moves (signing, the pushed-digest
+    history): its failure moves nothing.
+
+    With `journal_dir` (the run's folder) the intended moves are journaled there before the first one, each
+    write marked before it leaves (`journal.py`): a run killed mid-commit is finished by the next one."""
     # every target's index by digest, side by side; nothing moves here, so a failure needs no roll back
     with ThreadPoolExecutor(max_workers=max(1, min(8, len(merges)))) as pool:
         staged = list(pool.map(lambda m: stage(runner, m, known), merges))
+    if before_commit is not None:
+        before_commit(staged)
+    moves = [
+        Move(t, d.repository, s.digest, d.before.get(t))
+        for s in staged
+        for d in s.merge.decisions
+        for t in d.move
+    ]
+    journal = Journal.begin(journal_dir, moves) if journal_dir is not None and moves else None
+    ledger = ledger if ledger is not None else Ledger()
+    ledger.journal = journal
     try:
-        errors = commit(runner, staged)
+        errors = commit(
+            runner, staged, ledger=ledger, force=force_tags() if force is None else force
+        )
         if errors:
             raise errors[0]
-        return verify(staged)
+        result = verify(staged)
     except KeyboardInterrupt:
         stopped = runner.terminate_children()
         with _signals_deferred():  # a second Ctrl-C waits too: it is already ending as interrupted
-            report = roll_back(runner, staged)
+            report = roll_back(runner, ledger, staged)
+        hint = _after_roll_back(report, journal)
         note = f" (stopped {len(stopped)} child process(es))" if stopped else ""
         raise InterruptedRunError(
             f"interrupted while moving tags{note}; {report.describe()}",
-            hint="publish again to finish"
-            if report.clean
-            else "restore the tags named above by hand",
+            hint=hint or "publish again to finish",
         ) from None
     except BakepyError as exc:
         with _signals_deferred() as signalled:
-            report = roll_back(runner, staged)
+            report = roll_back(runner, ledger, staged)
+        hint = _after_roll_back(report, journal)
         if (
             signalled
         ):  # interrupted while putting tags back: the original error, ended as an interrupt
             raise InterruptedRunError(
                 f"{exc.message}; interrupted while putting tags back, which finished first; "
                 f"{report.describe()}",
-                hint="publish again to finish"
-                if report.clean
-                else "restore the tags named above by hand, then publish again",
+                hint=hint or "publish again to finish",
             ) from exc
         raise type(exc)(
-            f"{exc.message}; {report.describe()}",
-            hint=exc.hint
-            if report.clean
-            else "restore the tags named above by hand, then publish again",
-            detail=exc.detail,
+            f"{exc.message}; {report.describe()}", hint=hint or exc.hint, detail=exc.detail
         ) from exc
+    except BaseException:
+        if journal is not None:
+            journal.release()  # a bug: the journal stays for `bakepy recover`
+        raise
+    if journal is not None:
+        journal.finish()
+    return result

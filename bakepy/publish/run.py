@@ -33,6 +33,7 @@ from bakepy.doctor import BuilderInfo, active_builder
 from bakepy.engine.access import require_push_access
 from bakepy.engine.registry import inspect_many, write_timeout
 from bakepy.engine.runner import Runner
+from bakepy.engine.transport import session
 from bakepy.publish.build import BuildEvent, build_by_digest, notify
 from bakepy.publish.index import ImageIndex, split_reference
 from bakepy.publish.merge import Staged, decide, transact
@@ -390,7 +391,7 @@ def publish_project(
     records = [r for c in collected for r in records_for(c, plan.fingerprint, revision)]
     written = write_records(records_dir or work / "records", records)
     notify(BuildEvent("", None, "merging"))
-    published = merge_collected(runner, collected)
+    published = merge_collected(runner, collected, run=run)
     published = [
         Published(**{**p.__dict__, "emulated": tuple(x for x in p.platforms if x in emulated)})
         for p in published
@@ -443,25 +444,77 @@ def build_without_push(
     return PublishReport((), (), bake_file, pushed=False, built=built)
 
 
-def merge_collected(runner: Runner, collected: Sequence[Collected]) -> list[Published]:
+def merge_collected(
+    runner: Runner,
+    collected: Sequence[Collected],
+    *,
+    run: Path | None = None,
+    force: bool | None = None,
+    before_commit: Callable[[Sequence[Staged]], None] | None = None,
+) -> list[Published]:
     """Stages 3 to 5 for checked sources: read every tag, decide, stage every index by digest, move every tag
     in one call per target, read them back; any failure after a tag may have moved puts back what moved.
 
+    `run`: this run's folder, where the commit's journal goes (default: a new run folder under `.bakepy/` of
+    the current directory, where `bakepy merge` and `assemble` run). First of all, an earlier run's journal
+    left unfinished there (killed mid-commit) is finished: its roll back, or its commit if every move landed;
+    one that still cannot be finished stops this run before it reads or moves anything. A tag read as absent
+    counts as absent only once confirmed (`confirm_absent`). `force` (default: `BAKEPY_FORCE_TAGS`, what
+    `--force-tags` sets): overwrite a tag another run moved during this one, and say so.
+
     No docker process runs here where the registries take anonymous writes (the tag moves are PUTs), so
     python-on-whales is imported only when one is needed (~0.25 s of CPU otherwise spent for nothing)."""
+    import sys
+
+    from bakepy.errors import RegistryError
+    from bakepy.publish.journal import finish_pending
+    from bakepy.publish.merge import Ledger, confirm_absent, race_check, settle
+
+    if run is None:
+        run = run_directory(workdir(Path.cwd()))
+    earlier = finish_pending(
+        runner, run.parent, say=lambda line: sys.stderr.write(f"note: {line}\n"), skip=[run]
+    )
+    unfinished = [r for r in earlier if not r.clean]
+    if unfinished:
+        raise RegistryError(
+            "an earlier run was killed while moving tags and its roll back cannot be finished yet: "
+            + "; ".join(r.describe() for r in unfinished)
+            + "; this run moved nothing",
+            hint="run `bakepy recover` once the registry answers (or restore the tags named with the commands "
+            "given), then publish again",
+        )
     known: dict[str, ImageIndex] = {d: i for c in collected for d, i in c.indexes.items()}
     tags = [t for c in collected for t in c.spec.tags]
-    current = inspect_many(runner, tags, known=known)
+    current = confirm_absent(runner, inspect_many(runner, tags, known=known))
     known.update({i.digest: i for i in current.values() if i is not None})
     merges = [decide(c, current) for c in collected]
+    ledger = Ledger()
 
     def read_back(staged: Sequence[Staged]) -> list[Published]:
         every = {s.digest: s.index for s in staged}
         after = inspect_many(
             runner, [t for s in staged for t in s.merge.collected.spec.tags], known=every
         )
-        return verify(staged, after)
+        # a tag holding another index now: another run moved it after this run's move
+        race_check(
+            runner,
+            staged,
+            {t: (i.digest if i else None) for t, i in after.items()},
+            when="after this run's own move (read back after the commit)",
+        )
+        published = verify(staged, after)
+        settle(runner, staged, ledger)  # and once more, for a PUT of another run still on its way
+        return published
 
-    published: list[Published] = transact(runner, merges, known, verify=read_back)
+    published: list[Published] = transact(
+        runner, merges, known, verify=read_back, journal_dir=run, force=force, ledger=ledger,
+        before_commit=before_commit,
+    )  # fmt: skip
+    for tag, before, now in ledger.forced:
+        sys.stderr.write(
+            f"warning: {tag} was moved to {now or 'nothing'} by someone else during this run (it held "
+            f"{before or 'nothing'} when this run read it); overwritten, as --force-tags says\n"
+        )
     runner.log(session().stats.describe())
     return published
