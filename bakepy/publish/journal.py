@@ -262,13 +262,36 @@ def finish_pending(
     return out
 
 
+def finish_earlier(runner: Runner, runs: Path, *, skip: Iterable[Path] = ()) -> list[Finished]:
+    """What `publish`, `merge` and `assemble` do before reading or moving any tag: finish every unfinished
+    journal under `runs` (a note on stderr for each), and refuse, with nothing moved, while one cannot be
+    finished (a `RegistryError` naming its tags and the commands that restore them)."""
+    import sys
+
+    from bakepy.errors import RegistryError
+
+    done = finish_pending(
+        runner, runs, say=lambda line: sys.stderr.write(f"note: {line}\n"), skip=skip
+    )
+    unfinished = [r for r in done if not r.clean]
+    if unfinished:
+        raise RegistryError(
+            "an earlier run was killed while moving tags and its roll back cannot be finished yet: "
+            + "; ".join(r.describe() for r in unfinished)
+            + "; this run moved nothing",
+            hint="run `bakepy recover` once the registry answers (or restore the tags named with the "
+            "commands given), then publish again",
+        )
+    return done
+
+
 def finish_one(runner: Runner, entry: Entry, journal: Journal | None = None) -> Finished:
     """Read every tag of `entry`; complete → committed; else put back each tag whose PUT may have left."""
     from bakepy.publish.merge import TagWrite, put_back, read_tag
 
-    if entry.moves and set(entry.sent) == {m.tag for m in entry.moves}:
-        # every write left: if every intended tag holds the run's index, the commit is complete (the index was
-        # checked before the first move); reads decide, the marks only say which tags to read
+    if entry.moves and entry.sent:
+        # if every intended tag holds the run's index, the commit is complete (the index was checked before the
+        # first move; a tag whose write never left may hold it already): the reads decide
         try:
             complete = all(
                 read_tag(runner, m.tag, expect=m.digest) == m.digest for m in entry.moves

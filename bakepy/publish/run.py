@@ -466,24 +466,12 @@ def merge_collected(
     python-on-whales is imported only when one is needed (~0.25 s of CPU otherwise spent for nothing)."""
     import sys
 
-    from bakepy.errors import RegistryError
-    from bakepy.publish.journal import finish_pending
+    from bakepy.publish.journal import finish_earlier
     from bakepy.publish.merge import Ledger, confirm_absent, race_check, settle
 
     if run is None:
         run = run_directory(workdir(Path.cwd()))
-    earlier = finish_pending(
-        runner, run.parent, say=lambda line: sys.stderr.write(f"note: {line}\n"), skip=[run]
-    )
-    unfinished = [r for r in earlier if not r.clean]
-    if unfinished:
-        raise RegistryError(
-            "an earlier run was killed while moving tags and its roll back cannot be finished yet: "
-            + "; ".join(r.describe() for r in unfinished)
-            + "; this run moved nothing",
-            hint="run `bakepy recover` once the registry answers (or restore the tags named with the commands "
-            "given), then publish again",
-        )
+    finish_earlier(runner, run.parent, skip=[run])  # a run killed mid-commit: finished first
     known: dict[str, ImageIndex] = {d: i for c in collected for d, i in c.indexes.items()}
     tags = [t for c in collected for t in c.spec.tags]
     current = confirm_absent(runner, inspect_many(runner, tags, known=known))
