@@ -115,12 +115,14 @@ def render_bake(
     targets: Sequence[str] | None = None,
     platform: str | None = None,
     publish: bool = False,
+    fingerprints: Mapping[str, Mapping[str | None, str]] | None = None,
 ) -> dict[str, Any]:
     """The bake definition of `targets` (names of targets or groups; default: every target and group).
 
     `platform` keeps only that platform of each target (one runner's slice) and picks its cache scope.
     `publish` drops every selected target's `tags` and gives it exactly one push-by-digest image output
-    naming the repositories it publishes to.
+    naming the repositories it publishes to. `fingerprints` (target → platform → value, `--changed`) are
+    written as the `bakepy.fingerprint` annotation on each platform manifest and its index descriptor.
     """
     resolved = project if isinstance(project, ResolvedProject) else project.resolved
     if platform is not None:
@@ -177,6 +179,12 @@ def render_bake(
                     hint="add [project] registries and tags, or full references in the target's `tags`",
                 )
             body["output"] = [publish_output(list(repositories))]
+            prints = (fingerprints or {}).get(name) or {}
+            if prints:
+                body["annotations"] = [
+                    *body.get("annotations", []),
+                    *_fingerprint_annotations(prints),
+                ]
         out_targets[name] = _escaped(body)
 
     groups: dict[str, Any] = {}
@@ -191,6 +199,21 @@ def render_bake(
         groups["default"] = {"targets": list(selected)}
     # An empty "group" block is a parse error for buildx ("Missing block label"): leave it out.
     return {"group": groups, "target": out_targets} if groups else {"target": out_targets}
+
+
+def _fingerprint_annotations(prints: Mapping[str | None, str]) -> list[str]:
+    """`manifest[PLATFORM]:` and `manifest-descriptor[PLATFORM]:` annotations (buildx's syntax): the manifest
+    carries it for a plain-manifest push, the descriptor lets `--changed` read every platform from the index."""
+    from bakepy.publish.fingerprint import ANNOTATION
+
+    out = []
+    for platform, value in sorted(prints.items(), key=lambda item: item[0] or ""):
+        where = f"[{platform}]" if platform else ""
+        out += [
+            f"manifest{where}:{ANNOTATION}={value}",
+            f"manifest-descriptor{where}:{ANNOTATION}={value}",
+        ]
+    return out
 
 
 def dumps(bake: Mapping[str, Any]) -> str:

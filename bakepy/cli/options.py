@@ -100,6 +100,20 @@ VarOpt = Annotated[
     ),
 ]
 NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Build without BuildKit's cache.")]
+ChangedOpt = Annotated[
+    bool,
+    typer.Option(
+        "--changed",
+        help="Build only the targets whose inputs changed since the image their tags hold (and what "
+        "depends on them); the others' new tags hold the platform manifests they hold now (docs/changed.md).",
+    ),
+]
+AllOpt = Annotated[
+    bool,
+    typer.Option(
+        "--all", help="With --changed: build every target anyway (fingerprints are still written)."
+    ),
+]
 PullOpt = Annotated[
     bool, typer.Option("--pull", help="Always pull the base images' newest versions.")
 ]

@@ -12,7 +12,9 @@ import typer
 
 from bakepy.cli.app import app
 from bakepy.cli.options import (
+    AllOpt,
     BuilderOpt,
+    ChangedOpt,
     ContextOpt,
     ContextSourceOpt,
     FileOpt,
@@ -80,6 +82,8 @@ def publish(
     context_source: ContextSourceOpt = "auto",
     metadata_bake: MetadataBakeOpt = None,
     strict: StrictOpt = False,
+    changed: ChangedOpt = False,
+    everything: AllOpt = False,
 ) -> None:
     """Build TARGETS for all their platforms, push by digest, then move every tag in every registry in one shot.
 
@@ -120,10 +124,14 @@ def publish(
             dry_run=dry_run,
             records_dir=records,
             push=push,
+            changed=changed,
+            everything=everything,
         )
         durations: dict[tuple[str, str | None], float] = {}
     else:
-        report, durations = _publish_with_progress(loaded, chosen, targets or (), records, passed)
+        report, durations = _publish_with_progress(
+            loaded, chosen, targets or (), records, passed, changed=changed, everything=everything
+        )
     if as_json:
         print(json.dumps(report.to_json(), indent=2, sort_keys=True))
     elif not report.pushed:
@@ -197,6 +205,9 @@ def _publish_with_progress(
     targets: list[str] | tuple[str, ...],
     records: Path | None,
     passed: Any,
+    *,
+    changed: bool = False,
+    everything: bool = False,
 ) -> tuple[Any, dict[tuple[str, str | None], float]]:
     """publish_project under the live view (terminal) or state lines (CI); buildx's tail on a failed build."""
     from bakepy.cli.app import state
@@ -221,7 +232,7 @@ def _publish_with_progress(
         try:
             report = publish_project(
                 loaded.path, loaded.project, runner, targets=targets, records_dir=records,
-                echo=view.line, builder_read=reading,
+                echo=view.line, builder_read=reading, changed=changed, everything=everything,
             )  # fmt: skip
             return report, view.durations()
         except BuildError:

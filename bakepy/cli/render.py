@@ -16,7 +16,9 @@ import typer
 
 from bakepy.cli.app import app
 from bakepy.cli.options import (
+    AllOpt,
     BuilderOpt,
+    ChangedOpt,
     ContextOpt,
     ContextSourceOpt,
     FileOpt,
@@ -163,12 +165,15 @@ def plan(
     pull: PullOpt = False,
     metadata_bake: MetadataBakeOpt = None,
     strict: StrictOpt = False,
+    changed: ChangedOpt = False,
+    everything: AllOpt = False,
 ) -> None:
     """Show what a publish would do: targets x platforms x tags x registries, and every command it runs.
 
     With tag rules ([project.metadata]) the tags are those of the git/CI context (`--context` previews another).
     Give it the options you give `bakepy publish` (--builder, --set, --no-cache, --pull, --metadata-bake) and
-    its commands are the ones that publish runs.
+    its commands are the ones that publish runs. With --changed it reads the registries and says, per target,
+    why it builds (which input changed) or which tag's platform manifests it keeps.
     """
     from bakepy.publish.plan import plan_publish, plan_to_json
 
@@ -177,13 +182,33 @@ def plan(
     loaded = contextual(loaded, targets, context, context_source)
     passed = bake_options(set_, no_cache, pull)
     publish_plan = plan_publish(loaded.project, targets or (), platforms or None)
+    changes = None
+    if changed:
+        from bakepy.engine.runner import Runner
+        from bakepy.publish.changed import read_changes
+
+        runner = Runner(builder=chosen_builder(builder, loaded.project))
+        changes = read_changes(
+            runner, publish_plan, loaded.project, loaded.path.parent, everything=everything
+        )
+        publish_plan = changes.applied(publish_plan)
     data = plan_to_json(
         publish_plan, builder=chosen_builder(builder, loaded.project), passed=passed.args()
     )
+    if changes is not None:
+        data["changes"] = changes.to_json()
     if json_output:
         sys.stdout.write(json.dumps(data, indent=2, sort_keys=True) + "\n")
         return
     print_plan(data)
+    if changes is not None:
+        from rich.console import Console
+
+        from bakepy.publish.changed import describe
+
+        console = Console(highlight=False, soft_wrap=True)
+        for line in describe(changes):
+            console.print(line, markup=False)
 
 
 def print_plan(data: Mapping[str, object]) -> None:
@@ -237,6 +262,11 @@ def _command_line(command: Mapping[str, object]) -> str:
         return (
             f"# assemble {command.get('target')}: read and check {listed}, "
             "copy them by digest and stage their index (registry API, no command)"
+        )
+    if command.get("step") == "reuse":
+        return (
+            f"# reuse {command.get('target')}: unchanged, not built; its new tags hold the platform manifests of "
+            f"{command.get('source')} (copied by digest where missing, registry API, no command)"
         )
     return "# " + " ".join(f"{key}={value}" for key, value in sorted(command.items()))
 

@@ -162,6 +162,7 @@ _REPLACE = [
     "annotate",
     "publish",
     "metadata",
+    "rebuild",
     "tags",
     "platforms",
     "cache_to",

@@ -170,6 +170,9 @@ class Target(KebabModel):
     written. Targets whose outputs are all local, tar, oci, docker or cacheonly are never published either."""
     metadata: MetadataSettings | None = None
     """bakepy: tag rules, OCI labels and annotations from the git/CI context; its keys win over [project]'s."""
+    rebuild: Literal["changed", "always"] | None = None
+    """bakepy: with `--changed`, `"changed"` (the default) builds this target only when its inputs' fingerprint
+    changed; `"always"` builds it every time (for builds that fetch what no fingerprint sees: `RUN curl …`)."""
 
     BAKE_ONLY_FIELDS: ClassVar[tuple[str, ...]] = (
         "image",
@@ -177,6 +180,7 @@ class Target(KebabModel):
         "annotate",
         "publish",
         "metadata",
+        "rebuild",
     )
     LOCAL_OUTPUTS: ClassVar[tuple[str, ...]] = ("local", "tar", "oci", "docker", "cacheonly")
 

@@ -67,6 +67,8 @@ class TargetPlan:
     """Registry host -> the full tag references created there by the merge."""
     sources: tuple[str, ...] = ()
     """Assembled from these images already pushed (`sources`, then `annotate` ones as `!PLATFORM=REF`), not built."""
+    reuse: str | None = None
+    """`--changed`: unchanged, so not built; the new tags hold this index's platform manifests (`REPO@DIGEST`)."""
 
     @property
     def tags(self) -> tuple[str, ...]:
@@ -100,8 +102,8 @@ class PublishPlan:
 
     @property
     def built(self) -> tuple[str, ...]:
-        """The targets a bake builds (the others are assembled from images already pushed)."""
-        return tuple(t.name for t in self.targets if not t.sources)
+        """The targets a bake builds (the others are assembled from images already pushed, or reused)."""
+        return tuple(t.name for t in self.targets if not t.sources and not t.reuse)
 
     def target(self, name: str) -> TargetPlan:
         for plan in self.targets:
@@ -331,7 +333,11 @@ def merge_commands(
     for target in plan.targets:
         if not target.tags_by_registry:
             continue
-        digest = (digests or {}).get(target.name) or digest_placeholder(target.name)
+        digest = (
+            (digests or {}).get(target.name)
+            or (target.reuse.partition("@")[2] if target.reuse else None)
+            or digest_placeholder(target.name)
+        )
         registries = tuple(target.tags_by_registry)
         tags = [t for r in registries for t in target.tags_by_registry[r]]
         argv = imagetools_create_argv(tags, [f"{target.source(registries[0])}@{digest}"])
@@ -358,6 +364,7 @@ def plan_to_json(
                 "repositories": list(t.repositories),
                 "tags": {registry: list(tags) for registry, tags in t.tags_by_registry.items()},
                 **({"sources": list(t.sources)} if t.sources else {}),
+                **({"reuse": t.reuse} if t.reuse else {}),
             }
             for t in plan.targets
         ],
@@ -385,6 +392,11 @@ def plan_to_json(
                 {"step": "assemble", "target": t.name, "sources": list(t.sources)}
                 for t in plan.targets
                 if t.sources
+            ),
+            *(
+                {"step": "reuse", "target": t.name, "source": t.reuse}
+                for t in plan.targets
+                if t.reuse
             ),
             *(
                 {

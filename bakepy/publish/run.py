@@ -176,6 +176,7 @@ def build_per_platform(
     *,
     cwd: Path,
     echo: Callable[[str], None] | None = None,
+    fingerprints: Mapping[str, Mapping[str | None, str]] | None = None,
 ) -> tuple[dict[str, list[str]], dict[str, str]]:
     """One bake per platform, side by side, for builders with several nodes.
 
@@ -193,12 +194,24 @@ def build_per_platform(
     for platform in platforms:
         names = [s.name for s in specs if platform in s.platforms]
         file = run / f"docker-bake-{platform_slug(platform)}.json"
-        file.write_text(dumps(render_bake(project, targets=names, platform=platform, publish=True)))
+        file.write_text(
+            dumps(
+                render_bake(
+                    project,
+                    targets=names,
+                    platform=platform,
+                    publish=True,
+                    fingerprints=fingerprints,
+                )
+            )
+        )
         jobs.append((platform, names, file))
     default = [s.name for s in specs if not s.platforms]
     if default:  # the builder's default platform: one node
         file = run / "docker-bake-default.json"
-        file.write_text(dumps(render_bake(project, targets=default, publish=True)))
+        file.write_text(
+            dumps(render_bake(project, targets=default, publish=True, fingerprints=fingerprints))
+        )
         jobs.append((None, default, file))
 
     def bake(job: tuple[str | None, list[str], Path]) -> dict[str, str]:
@@ -292,10 +305,15 @@ def publish_project(
     echo: Callable[[str], None] | None = None,
     push: bool = True,
     builder_read: Future[BuilderInfo | None] | None = None,
+    changed: bool = False,
+    everything: bool = False,
 ) -> PublishReport:
     """Render, build by digest, merge, verify: the whole `bakepy publish` for a loaded project. Without
     `push`, build every platform of every selected target and move nothing (`build_without_push`). `builder_read`:
-    the caller's read of the builder, under way (`read_builder_in_background`), else one is started here."""
+    the caller's read of the builder, under way (`read_builder_in_background`), else one is started here.
+    `changed` (`--changed`, docs/changed.md): build only the targets whose inputs' fingerprint changed (all of
+    them with `everything`), write the fingerprints as annotations, and merge the others from the index their
+    tags hold now, in the same transaction."""
     from bakepy.bake.render import dumps, render_bake
     from bakepy.errors import NothingToDoError
     from bakepy.publish.plan import plan_publish, plan_to_json
@@ -317,10 +335,25 @@ def publish_project(
         )
     project_dir = project_file.parent
     work = workdir(project_dir)
-    names = [s.name for s in specs]
+    prints: dict[str, dict[str | None, str]] | None = None
+    changes = None
+    if changed:
+        import sys
+
+        from bakepy.publish.changed import describe, read_changes, with_fingerprints
+
+        changes = read_changes(runner, plan, project, project_dir, everything=everything)
+        plan = changes.applied(plan)
+        specs = with_fingerprints(specs, changes)
+        prints = changes.annotations()
+        for line in describe(changes):
+            sys.stderr.write(f"changed: {line}\n")
+    names = [s.name for s in specs if s.name in plan.built or not changed]
     if dry_run:
         bake_file = work / "docker-bake.json"
-        bake_file.write_text(dumps(render_bake(project, targets=names, publish=True)))
+        bake_file.write_text(
+            dumps(render_bake(project, targets=names, publish=True, fingerprints=prints))
+        )
         metadata = str(work / "metadata.json")
         return PublishReport(
             (),
@@ -347,7 +380,11 @@ def publish_project(
     bake_file = run / "docker-bake.json"
     if built:
         bake_file.write_text(
-            dumps(render_bake(project, targets=[s.name for s in built], publish=True))
+            dumps(
+                render_bake(
+                    project, targets=[s.name for s in built], publish=True, fingerprints=prints
+                )
+            )
         )
     platforms = sorted({p for s in built for p in s.platforms})
     sources: dict[str, list[str]] = {}
@@ -361,7 +398,7 @@ def publish_project(
         nodes = len(builder.nodes) if builder is not None else len(stored.nodes) if stored else 1
         if len(platforms) > 1 and nodes > 1:
             sources, platform_of = build_per_platform(
-                runner, project, built, run, cwd=project_dir, echo=echo
+                runner, project, built, run, cwd=project_dir, echo=echo, fingerprints=prints
             )
         else:
             digests = build_by_digest(
@@ -382,6 +419,11 @@ def publish_project(
     )
     pairs = [(s, sources[s.name]) for s in built]
     pairs += [(a.spec, list(a.digests)) for a in assemblies]
+    if changes is not None:
+        # unchanged: the index their tags hold, in every registry, merged with the rest in one transaction
+        from bakepy.publish.changed import reused_sources
+
+        pairs += reused_sources(changes, specs)
     for a in assemblies:
         platform_of.update(a.platform_of)
     annotated = {d for a in assemblies for d in a.annotated}

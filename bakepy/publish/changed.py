@@ -1,0 +1,310 @@
+"""`--changed`: which targets a release builds, and which keep the platform manifests their tags hold now.
+
+This module owns the decision (docs/changed.md). Each target × platform's input fingerprint
+(`publish/fingerprint.py`) is compared with the `bakepy.fingerprint` annotation a `--changed` publish wrote on
+the platform manifests its tags point at now (read from the index's descriptors, or from a plain manifest's own
+annotations). A target builds when any of its platforms changed (bake builds targets, not platforms), when it
+cannot be fingerprinted, when it has no published tag yet, when `rebuild = "always"` or `--all` says so, and when
+a target it names as a `target:` context builds. The others are *reused*: the index their tag holds (platform
+manifests, attestations) becomes their source in the same merge as the built ones, so every tag of the release
+moves in one transaction, or none does.
+
+`decide_changes` is pure (tested with tables); `read_changes` reads the registries and the files, and
+`reused_sources` copies a reused index into a registry where the target publishes but it is missing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bakepy.model import ResolvedProject
+from bakepy.publish.fingerprint import ANNOTATION, Fingerprint, fingerprint_targets
+from bakepy.publish.index import ImageIndex, repository_of
+from bakepy.publish.plan import PublishPlan
+
+if TYPE_CHECKING:
+    from bakepy.engine.runner import Runner
+    from bakepy.model import Project
+    from bakepy.publish.sources import TargetSpec
+
+__all__ = [
+    "ChangeSet",
+    "TargetChange",
+    "annotations_by_platform",
+    "decide_changes",
+    "describe",
+    "index_fingerprint",
+    "read_changes",
+    "reused_sources",
+    "with_fingerprints",
+]
+
+
+@dataclass(frozen=True)
+class TargetChange:
+    """One target's verdict: `build`, and `why` (one line per reason), or the index it reuses."""
+
+    name: str
+    build: bool
+    why: tuple[str, ...]
+    fingerprints: tuple[Fingerprint, ...]
+    reuse: str | None = None
+    """`REPOSITORY@DIGEST` of the index whose platform manifests the new tags hold (not built)."""
+    reuse_tag: str | None = None
+    """The tag that index was read from."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "target": self.name,
+            "build": self.build,
+            "why": list(self.why),
+            **({"reuse": self.reuse, "from_tag": self.reuse_tag} if self.reuse else {}),
+            "fingerprints": {f.platform or "default": f.value or None for f in self.fingerprints},
+        }
+
+
+@dataclass(frozen=True)
+class ChangeSet:
+    """Every published target's verdict, in dependency order (a target after the ones it names as contexts)."""
+
+    targets: tuple[TargetChange, ...]
+
+    @property
+    def building(self) -> tuple[str, ...]:
+        return tuple(t.name for t in self.targets if t.build)
+
+    @property
+    def reused(self) -> tuple[TargetChange, ...]:
+        return tuple(t for t in self.targets if not t.build)
+
+    def annotations(self) -> dict[str, dict[str | None, str]]:
+        """target → platform → the fingerprint annotation value its build writes (computable ones only)."""
+        return {
+            t.name: {f.platform: f.annotation() for f in t.fingerprints if f.unknown is None}
+            for t in self.targets
+            if t.build
+        }
+
+    def applied(self, plan: PublishPlan) -> PublishPlan:
+        """`plan` with each reused target's index as its only source (so it is merged, not built)."""
+        reuse = {t.name: t.reuse for t in self.targets if t.reuse}
+        return dataclasses.replace(
+            plan,
+            targets=tuple(
+                dataclasses.replace(tp, reuse=reuse[tp.name]) if tp.name in reuse else tp
+                for tp in plan.targets
+            ),
+        )
+
+    def to_json(self) -> list[dict[str, Any]]:
+        return [t.to_json() for t in self.targets]
+
+
+def annotations_by_platform(index: ImageIndex, planned: Sequence[str]) -> dict[str | None, str]:
+    """platform → the fingerprint annotation on its image (the index descriptor's, or a plain manifest's own,
+    keyed by the plan's one platform or None)."""
+    if not index.is_index:
+        doc = json.loads(index.raw) if index.raw else {}
+        value = (doc.get("annotations") or {}).get(ANNOTATION)
+        key = planned[0] if len(planned) == 1 else None
+        return {key: str(value)} if value else {}
+    out: dict[str | None, str] = {}
+    for entry in index.images:
+        value = entry.annotations.get(ANNOTATION)
+        if value:
+            out[_normal(entry.platform) if planned else None] = value
+    return out
+
+
+def _normal(platform: str | None) -> str | None:
+    """A platform as the plan spells it (`linux/arm64/v8` → `linux/arm64`)."""
+    from bakepy.model import normalize_platform
+
+    if platform is None:
+        return None
+    try:
+        return normalize_platform(platform)
+    except ValueError:
+        return platform
+
+
+def index_fingerprint(fingerprints: Sequence[Fingerprint]) -> str:
+    """The index's annotation: every platform's fingerprint value, hashed (`v1 HASH`)."""
+    values = sorted(f"{f.platform or ''}={f.value}" for f in fingerprints)
+    return "v1 " + hashlib.sha256("\n".join(values).encode()).hexdigest()[:32]
+
+
+def _platform_order(resolved: ResolvedProject, names: Sequence[str]) -> list[str]:
+    """`names` with every target after the targets it links as `target:` contexts (stable otherwise)."""
+    placed: dict[str, None] = {}
+
+    def place(name: str, seen: tuple[str, ...]) -> None:
+        if name in placed or name in seen:
+            return
+        for linked in resolved.linked(name):
+            if linked in names:
+                place(linked, (*seen, name))
+        placed[name] = None
+
+    for name in names:
+        place(name, ())
+    return list(placed)
+
+
+def decide_changes(
+    resolved: ResolvedProject,
+    plan: PublishPlan,
+    fingerprints: Mapping[tuple[str, str | None], Fingerprint],
+    current: Mapping[str, ImageIndex | None],
+    *,
+    everything: bool = False,
+) -> ChangeSet:
+    """Which of `plan`'s targets build, from their `fingerprints` and what their tags hold now (`current`:
+    full tag → what it points at, None: absent). Pure."""
+    verdicts: dict[str, TargetChange] = {}
+    for name in _platform_order(resolved, [t.name for t in plan.targets]):
+        tp = plan.target(name)
+        prints = tuple(fingerprints[(name, p)] for p in (tp.platforms or (None,)))
+        if tp.sources:
+            verdicts[name] = TargetChange(name, True, ("assembled from its sources",), prints)
+            continue
+        why: list[str] = []
+        if everything:
+            why.append("--all")
+        elif resolved.targets[name].rebuild == "always":
+            why.append('rebuild = "always"')
+        reuse: tuple[str, str] | None = None
+        first_why: list[str] = []
+        for tag in tp.tags:
+            index = current.get(tag)
+            if index is None:
+                continue
+            have = annotations_by_platform(index, tp.platforms)
+            planned = set(tp.platforms) if tp.platforms else {None}
+            here: list[str] = []
+            if tp.platforms and {_normal(p) for p in index.platforms} != planned:
+                here.append(
+                    f"platforms: {tag} holds {', '.join(sorted(index.platforms))}, the plan "
+                    f"{', '.join(sorted(tp.platforms))}"
+                )
+            for f in prints:
+                changes = f.changes_from(have.get(f.platform))
+                if changes:
+                    here.append(f"{f.platform or 'default platform'}: {', '.join(changes)}")
+            if not here:
+                reuse = (f"{repository_of(tag)}@{index.digest}", tag)
+                break
+            if not first_why:
+                first_why = [f"{line} (vs {tag})" for line in here]
+        if reuse is None:
+            why += first_why or [
+                "not published yet (none of its tags exists)"
+                if not any(f.unknown for f in prints)
+                else next(
+                    f"{f.platform or 'default platform'}: {f.unknown}" for f in prints if f.unknown
+                )
+            ]
+        building = [
+            linked
+            for linked in resolved.linked(name)
+            if linked in verdicts and verdicts[linked].build
+        ]
+        if building and reuse is not None:
+            why.append(f"depends on {', '.join(building)}, which builds")
+        if why:
+            verdicts[name] = TargetChange(name, True, tuple(why), prints)
+        else:
+            assert reuse is not None
+            verdicts[name] = TargetChange(
+                name, False, (f"unchanged: keeps what {reuse[1]} holds",), prints, *reuse
+            )
+    return ChangeSet(tuple(verdicts.values()))
+
+
+def _head_digest(ref: str) -> str | None:
+    from bakepy.engine.registry import NoAnswer, head_digest
+    from bakepy.errors import BakepyError
+
+    try:
+        return head_digest(ref)
+    except (NoAnswer, BakepyError, OSError):
+        return None  # said as "cannot be read": the target counts as changed
+
+
+def read_changes(
+    runner: Runner,
+    plan: PublishPlan,
+    project: Project,
+    project_dir: Path,
+    *,
+    everything: bool = False,
+) -> ChangeSet:
+    """Fingerprint every planned target × platform (base images read from their registries now) and read what
+    every planned tag holds, then `decide_changes`."""
+    from bakepy.engine.registry import inspect_many
+
+    resolved = project.resolved
+    names = [t.name for t in plan.targets]
+    prints = fingerprint_targets(
+        resolved,
+        names,
+        {t.name: t.platforms for t in plan.targets},
+        project_dir=project_dir,
+        resolve=_head_digest,
+    )
+    tags = [tag for t in plan.targets if not t.sources for tag in t.tags]
+    current = inspect_many(runner, tags) if tags else {}
+    return decide_changes(resolved, plan, prints, current, everything=everything)
+
+
+def with_fingerprints(specs: Sequence[TargetSpec], changes: ChangeSet) -> list[TargetSpec]:
+    """`specs` with the index annotation `bakepy.fingerprint` (every platform's, hashed) where computable."""
+    prints = {t.name: t.fingerprints for t in changes.targets}
+    out = []
+    for spec in specs:
+        found = prints.get(spec.name, ())
+        if found and all(f.unknown is None for f in found):
+            extra = {f"index:{ANNOTATION}": index_fingerprint(found)}
+            spec = dataclasses.replace(spec, index_annotations={**spec.index_annotations, **extra})
+        out.append(spec)
+    return out
+
+
+def describe(changes: ChangeSet) -> list[str]:
+    """One line per target: builds (and why) or reused (and from which tag)."""
+    lines = []
+    for t in changes.targets:
+        verdict = "builds" if t.build else "unchanged"
+        reasons = (
+            "; ".join(t.why) if t.build else f"keeps the platform manifests {t.reuse_tag} holds"
+        )
+        lines.append(f"{t.name}: {verdict}: {reasons}")
+    return lines
+
+
+def reused_sources(
+    changes: ChangeSet, specs: Sequence[TargetSpec]
+) -> list[tuple[TargetSpec, list[str]]]:
+    """Each reused target's index, as the source `collect_all` checks: copied by digest (children, blobs and
+    attestations with it) into every repository it publishes to where it is missing. No tag moves here."""
+    from bakepy.engine.registry import copy, read_present
+
+    out: list[tuple[TargetSpec, list[str]]] = []
+    by_name = {s.name: s for s in specs}
+    for change in changes.reused:
+        spec = by_name.get(change.name)
+        if spec is None or change.reuse is None:
+            continue
+        source, _, digest = change.reuse.partition("@")
+        for registry in spec.registries():
+            repository = spec.repository_in(registry)
+            if repository != source and not read_present(f"{repository}@{digest}"):
+                copy(change.reuse, repository)
+        out.append((spec, [digest]))
+    return out

@@ -1,0 +1,150 @@
+"""`--changed` decisions (publish/changed.py): which targets build and why, which reuse the index their tags
+hold, dependants of a building target, `--all` and `rebuild = "always"`; the plan's commands without them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from bakepy.config import load_toml
+from bakepy.model import Project
+from bakepy.publish.changed import annotations_by_platform, decide_changes, index_fingerprint
+from bakepy.publish.fingerprint import Fingerprint
+from bakepy.publish.index import ImageIndex, ManifestEntry
+from bakepy.publish.plan import merge_commands, plan_publish, plan_to_json
+
+PROJECT = """
+[project]
+registries = ["r.example", "s.example"]
+tags = ["1.0.1", "latest"]
+platforms = ["linux/amd64", "linux/arm64"]
+[target.base]
+context = "base"
+[target.app]
+contexts = { base = "target:base" }
+[target.web]
+[target.tool]
+"""
+PLATFORMS = ("linux/amd64", "linux/arm64")
+
+
+def _project(extra: str = "") -> Project:
+    return load_toml(PROJECT + extra, source="bakepy.toml", table=(), env={})
+
+
+def _prints(changed: Mapping[str, str] = {}) -> dict[tuple[str, str | None], Fingerprint]:
+    out = {}
+    for name in ("base", "app", "web", "tool"):
+        for p in PLATFORMS:
+            parts = {"context": name * 8, "platform": p * 2}
+            if name in changed:
+                parts["context"] = changed[name] * 8
+            out[(name, p)] = Fingerprint(name, p, parts)
+    return out
+
+
+def _index(name: str, prints: Mapping[tuple[str, str | None], Fingerprint]) -> ImageIndex:
+    entries = tuple(
+        ManifestEntry(
+            f"sha256:{name}{i}",
+            "application/vnd.oci.image.manifest.v1+json",
+            1,
+            p,
+            annotations={"bakepy.fingerprint": prints[(name, p)].annotation()},
+        )
+        for i, p in enumerate(PLATFORMS)
+    )
+    return ImageIndex(f"sha256:{name}-index", "application/vnd.oci.image.index.v1+json", entries)
+
+
+def _current(
+    prints: Mapping[tuple[str, str | None], Fingerprint], missing: tuple[str, ...] = ()
+) -> dict[str, ImageIndex | None]:
+    out: dict[str, ImageIndex | None] = {}
+    for name in ("base", "app", "web", "tool"):
+        for registry in ("r.example", "s.example"):
+            out[f"{registry}/{name}:1.0.1"] = None  # the new release's tag does not exist yet
+            out[f"{registry}/{name}:latest"] = None if name in missing else _index(name, prints)
+    return out
+
+
+def test_only_the_changed_target_and_its_dependants_build() -> None:
+    project = _project()
+    plan = plan_publish(project)
+    old = _prints()
+    changes = decide_changes(project.resolved, plan, _prints({"base": "new"}), _current(old))
+    assert changes.building == ("base", "app")
+    verdict = {t.name: t for t in changes.targets}
+    assert verdict["base"].why == (
+        "linux/amd64: context (vs r.example/base:latest)",
+        "linux/arm64: context (vs r.example/base:latest)",
+    )
+    assert verdict["web"].reuse == "r.example/web@sha256:web-index"
+    assert verdict["web"].why == ("unchanged: keeps what r.example/web:latest holds",)
+    assert [t.name for t in changes.targets].index("base") < [
+        t.name for t in changes.targets
+    ].index("app")
+
+    applied = changes.applied(plan)
+    assert applied.built == ("base", "app")
+    data = plan_to_json(applied)
+    build = next(c for c in data["commands"] if c["step"] == "build")
+    assert build["argv"][-2:] == ["base", "app"]
+    reuse = [c["target"] for c in data["commands"] if c["step"] == "reuse"]
+    assert reuse == ["web", "tool"]
+    web = next(m for m in merge_commands(applied) if m.target == "web")
+    assert web.argv[-1] == "r.example/web@sha256:web-index"
+    assert changes.annotations()["base"]["linux/amd64"].startswith("v1 ")
+
+
+def test_nothing_changed_builds_nothing() -> None:
+    project = _project()
+    prints = _prints()
+    changes = decide_changes(project.resolved, plan_publish(project), prints, _current(prints))
+    assert changes.building == ()
+
+
+def test_dependant_builds_when_what_it_links_builds_even_if_its_print_matches() -> None:
+    project = _project()
+    prints = _prints()
+    current = _current(prints, missing=("base",))  # base not published yet
+    changes = decide_changes(project.resolved, plan_publish(project), prints, current)
+    verdict = {t.name: t for t in changes.targets}
+    assert verdict["base"].why == ("not published yet (none of its tags exists)",)
+    assert verdict["app"].why == ("depends on base, which builds",)
+
+
+def test_all_and_rebuild_always_and_unknown() -> None:
+    project = _project()
+    prints = _prints()
+    changes = decide_changes(
+        project.resolved, plan_publish(project), prints, _current(prints), everything=True
+    )
+    assert changes.building == ("base", "app", "web", "tool")
+    always = load_toml(
+        PROJECT.replace("[target.tool]", '[target.tool]\nrebuild = "always"'),
+        source="bakepy.toml",
+        table=(),
+        env={},
+    )
+    changes = decide_changes(always.resolved, plan_publish(always), prints, _current(prints))
+    assert changes.building == ("tool",)
+    assert changes.targets[-1].why == ('rebuild = "always"',)
+    unknown = dict(prints)
+    unknown[("web", "linux/arm64")] = Fingerprint("web", "linux/arm64", {}, "remote context x")
+    changes = decide_changes(project.resolved, plan_publish(project), unknown, _current(prints))
+    assert changes.building == ("web",)
+    assert changes.targets[2].why == ("linux/arm64: remote context x (vs r.example/web:latest)",)
+
+
+def test_annotations_of_a_plain_manifest_and_the_index_value() -> None:
+    raw = b'{"annotations": {"bakepy.fingerprint": "v1 abc"}}'
+    plain = ImageIndex(
+        "sha256:x",
+        "application/vnd.oci.image.manifest.v1+json",
+        (ManifestEntry("sha256:x", "m", 1, None),),
+        is_index=False,
+        raw=raw,
+    )
+    assert annotations_by_platform(plain, ("linux/amd64",)) == {"linux/amd64": "v1 abc"}
+    prints = list(_prints().values())[:2]
+    assert index_fingerprint(prints) == index_fingerprint(prints[::-1])
