@@ -183,7 +183,7 @@ def render_bake(
             if prints:
                 body["annotations"] = [
                     *body.get("annotations", []),
-                    *_fingerprint_annotations(prints),
+                    *_fingerprint_annotations(prints, written.get(name)),
                 ]
         out_targets[name] = _escaped(body)
 
@@ -201,13 +201,16 @@ def render_bake(
     return {"group": groups, "target": out_targets} if groups else {"target": out_targets}
 
 
-def _fingerprint_annotations(prints: Mapping[str | None, str]) -> list[str]:
+def _fingerprint_annotations(prints: Mapping[str | None, str], only: str | None) -> list[str]:
     """`manifest[PLATFORM]:` and `manifest-descriptor[PLATFORM]:` annotations (buildx's syntax): the manifest
-    carries it for a plain-manifest push, the descriptor lets `--changed` read every platform from the index."""
-    from bakepy.publish.fingerprint import ANNOTATION
+    carries it for a plain-manifest push, the descriptor lets `--changed` read every platform from the index;
+    and `index:`, over every platform (also in a one-platform slice, `only`: the merged index gets it)."""
+    from bakepy.publish.fingerprint import ANNOTATION, index_annotation
 
-    out = []
+    out = [f"index:{ANNOTATION}={index_annotation(list(prints.values()))}"]
     for platform, value in sorted(prints.items(), key=lambda item: item[0] or ""):
+        if only is not None and platform is not None and platform != _key(only):
+            continue
         where = f"[{platform}]" if platform else ""
         out += [
             f"manifest{where}:{ANNOTATION}={value}",

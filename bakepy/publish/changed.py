@@ -16,7 +16,6 @@ moves in one transaction, or none does.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -24,7 +23,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bakepy.model import ResolvedProject
-from bakepy.publish.fingerprint import ANNOTATION, Fingerprint, fingerprint_targets
+from bakepy.publish.fingerprint import (
+    ANNOTATION,
+    Fingerprint,
+    fingerprint_targets,
+    index_annotation,
+)
 from bakepy.publish.index import ImageIndex, repository_of
 from bakepy.publish.plan import PublishPlan
 
@@ -135,9 +139,8 @@ def _normal(platform: str | None) -> str | None:
 
 
 def index_fingerprint(fingerprints: Sequence[Fingerprint]) -> str:
-    """The index's annotation: every platform's fingerprint value, hashed (`v1 HASH`)."""
-    values = sorted(f"{f.platform or ''}={f.value}" for f in fingerprints)
-    return "v1 " + hashlib.sha256("\n".join(values).encode()).hexdigest()[:32]
+    """The index's annotation (`fingerprint.index_annotation` of every platform's annotation)."""
+    return index_annotation([f.annotation() for f in fingerprints])
 
 
 def _platform_order(resolved: ResolvedProject, names: Sequence[str]) -> list[str]:

@@ -36,6 +36,7 @@ __all__ = [
     "context_digest",
     "fingerprint_targets",
     "ignored",
+    "index_annotation",
     "is_remote",
     "parse_dockerignore",
     "read_annotation",
@@ -406,6 +407,11 @@ class Fingerprint:
         mine = {k: v[:10] for k, v in self.parts.items()}
         changed = sorted(k for k in mine.keys() | parts.keys() if mine.get(k) != parts.get(k))
         return tuple(changed) or ("inputs",)
+
+
+def index_annotation(values: Sequence[str]) -> str:
+    """The index's annotation: every platform's annotation value, hashed (`v1 HASH`)."""
+    return f"{_VERSION} " + hashlib.sha256("\n".join(sorted(values)).encode()).hexdigest()[:32]
 
 
 def read_annotation(text: str | None) -> tuple[str, dict[str, str]] | None:

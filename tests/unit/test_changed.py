@@ -148,3 +148,24 @@ def test_annotations_of_a_plain_manifest_and_the_index_value() -> None:
     assert annotations_by_platform(plain, ("linux/amd64",)) == {"linux/amd64": "v1 abc"}
     prints = list(_prints().values())[:2]
     assert index_fingerprint(prints) == index_fingerprint(prints[::-1])
+
+
+def test_render_writes_the_fingerprint_annotations() -> None:
+    from bakepy.bake.render import render_bake
+
+    project = _project()
+    prints = {"web": {"linux/amd64": "v1 a context:1", "linux/arm64": "v1 b context:2"}}
+    body = render_bake(project, targets=["web"], publish=True, fingerprints=prints)["target"]["web"]
+    assert body["annotations"][1:] == [
+        "manifest[linux/amd64]:bakepy.fingerprint=v1 a context:1",
+        "manifest-descriptor[linux/amd64]:bakepy.fingerprint=v1 a context:1",
+        "manifest[linux/arm64]:bakepy.fingerprint=v1 b context:2",
+        "manifest-descriptor[linux/arm64]:bakepy.fingerprint=v1 b context:2",
+    ]
+    assert body["annotations"][0].startswith("index:bakepy.fingerprint=v1 ")
+    one = render_bake(
+        project, targets=["web"], platform="linux/arm64", publish=True, fingerprints=prints
+    )["target"]["web"]["annotations"]
+    assert one[0] == body["annotations"][0]  # the whole index's, also in a one-platform slice
+    assert [a for a in one if "amd64" in a] == []
+    assert "annotations" not in render_bake(project, targets=["web"], publish=True)["target"]["web"]

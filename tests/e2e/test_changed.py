@@ -1,0 +1,204 @@
+"""`publish --changed` on the real stack (issue 26): a 5-target project in a git repository, two targets sharing a
+base through `contexts = { base = "target:base" }`, released at v1.0.0, then
+
+- one file changed in the base's context (v1.0.1): exactly base and its two dependants are built (counted from
+  the bake file bakepy rendered for the run), and every target's 1.0.1 and latest are complete in both
+  registries, the unchanged targets' 1.0.1 holding their 1.0.0 platform manifests;
+- a change only in `.dockerignore`d files (v1.0.2): nothing is built, every tag moves;
+- the base image re-pushed with new content (v1.0.3): every target FROM it builds (and the dependants).
+
+Checked through the registries' HTTP API."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import registry_api as api
+from e2e_support import bakepy, env_for
+
+PLATFORMS = ["linux/amd64", "linux/arm64"]
+TARGETS = ("base", "app1", "app2", "web", "tool")
+
+
+def git(cwd: Path, *args: str, env: dict[str, str]) -> str:
+    done = subprocess.run(
+        ["git", *args], cwd=cwd, env=env, capture_output=True, text=True, check=False, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def clean_env(stack: Any) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in env_for(stack).items()
+        if not k.startswith(("GITHUB_", "GITLAB_", "CI_")) and k != "BAKEPY_REVISION"
+    }
+    env.update(
+        GIT_AUTHOR_NAME="t",
+        GIT_AUTHOR_EMAIL="t@example.invalid",
+        GIT_COMMITTER_NAME="t",
+        GIT_COMMITTER_EMAIL="t@example.invalid",
+    )
+    return env
+
+
+def os_image(root: Path, stack: Any, env: dict[str, str], repo: str, content: str) -> None:
+    """The shared base image, `<repo>-os:1` in the first registry, (re)pushed with `content`."""
+    root.mkdir(exist_ok=True)
+    (root / "Dockerfile").write_text(f"FROM busybox\nRUN echo {content} > /os-release-test\n")
+    (root / "bakepy.toml").write_text(
+        f"[project]\nregistries = {json.dumps(stack.registries[:1])}\nplatforms = {json.dumps(PLATFORMS)}\n"
+        f'tags = ["1"]\n[target.os]\nimage = "{repo}-os"\n'
+    )
+    result = bakepy(["publish", "--json"], root, env)
+    assert result.returncode == 0, result.stderr
+
+
+def project_files(root: Path, os_ref: str, registries: list[str], repo: str) -> None:
+    files = {
+        "bakepy.toml": f"""\
+[project]
+registries = {json.dumps(registries)}
+platforms = {json.dumps(PLATFORMS)}
+
+[project.metadata]
+tags = ["type=semver,pattern={{{{version}}}}"]
+
+[target.base]
+context = "base"
+image = "{repo}-base"
+
+[target.app1]
+context = "app1"
+contexts = {{ base = "target:base" }}
+image = "{repo}-app1"
+
+[target.app2]
+context = "app2"
+contexts = {{ base = "target:base" }}
+image = "{repo}-app2"
+
+[target.web]
+context = "web"
+image = "{repo}-web"
+
+[target.tool]
+context = "tool"
+image = "{repo}-tool"
+""",
+        "base/Dockerfile": f"FROM {os_ref}\nCOPY base.txt /base.txt\n",
+        "base/base.txt": "base 1\n",
+        "app1/Dockerfile": "FROM base\nCOPY . /app1\n",
+        "app1/main.txt": "app1\n",
+        "app2/Dockerfile": "FROM base\nCOPY . /app2\n",
+        "app2/main.txt": "app2\n",
+        "web/Dockerfile": f"FROM {os_ref}\nCOPY . /web\n",
+        "web/.dockerignore": "*.log\nnotes/\n",
+        "web/index.html": "<p>hi</p>\n",
+        "web/debug.log": "1\n",
+        "tool/Dockerfile": "FROM scratch\nCOPY tool.txt /tool.txt\n",
+        "tool/tool.txt": "tool\n",
+    }
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+
+
+def release(project: Path, tag: str, env: dict[str, str]) -> tuple[set[str], str]:
+    """Commit, tag, check out the tag and `publish --changed`: (targets built by the run, stderr)."""
+    if (project / ".git" / "refs" / "heads" / "main").exists():
+        git(project, "checkout", "-q", "main", env=env)
+    git(project, "add", "-A", env=env)
+    git(project, "commit", "-q", "--allow-empty", "-m", tag, env=env)
+    git(project, "tag", "-a", "-m", tag, tag, env=env)
+    git(project, "checkout", "-q", "--detach", tag, env=env)
+    git(project, "branch", "-f", "main", "HEAD", env=env)
+    runs = project / ".bakepy" / "runs"
+    before = set(runs.iterdir()) if runs.exists() else set()
+    result = bakepy(["publish", "--changed", "--json"], project, env)
+    assert result.returncode == 0, result.stderr
+    (run,) = set(runs.iterdir()) - before
+    bake_file = run / "docker-bake.json"
+    built: set[str] = set()
+    if bake_file.exists():
+        bake = json.loads(bake_file.read_text())
+        built = {n for n, body in bake["target"].items() if body.get("output")}
+    return built, result.stderr
+
+
+def images(registry: str, repo: str, tag: str) -> dict[str, str]:
+    _, index = api.get_manifest(registry, repo, tag)
+    assert api.platforms(index) == set(PLATFORMS), (registry, repo, tag)
+    return {p: d["digest"] for p, d in api.image_manifests(index).items()}
+
+
+def test_publish_changed_builds_only_what_changed(
+    stack: Any, unique_repo: str, tmp_path: Path
+) -> None:
+    env = clean_env(stack)
+    os_repo = f"{stack.registries[0]}/{unique_repo}-os:1"
+    os_image(tmp_path / "os", stack, env, unique_repo, "one")
+    project = tmp_path / "proj"
+    project_files(project, os_repo, stack.registries, unique_repo)
+    git(project, "init", "-q", "-b", "main", env=env)
+
+    built, _ = release(project, "v1.0.0", env)
+    assert built == set(TARGETS)  # nothing published yet
+    first = {
+        (r, t): images(r, f"{unique_repo}-{t}", "1.0.0") for r in stack.registries for t in TARGETS
+    }
+    for registry in stack.registries:
+        _, index = api.get_manifest(registry, f"{unique_repo}-web", "1.0.0")
+        assert index["annotations"]["bakepy.fingerprint"].startswith("v1 ")
+        for descriptor in api.image_manifests(index).values():
+            assert descriptor["annotations"]["bakepy.fingerprint"].startswith("v1 ")
+
+    # -- one file of the base's context: base and its two dependants build -----------------------------
+    (project / "base/base.txt").write_text("base 2\n")
+    built, stderr = release(project, "v1.0.1", env)
+    assert built == {"base", "app1", "app2"}, stderr
+    assert "web: unchanged" in stderr and "base: builds: linux/amd64: context" in stderr
+    for registry in stack.registries:
+        for target in TARGETS:
+            repo = f"{unique_repo}-{target}"
+            now = images(registry, repo, "1.0.1")
+            assert (
+                api.get_manifest(registry, repo, "latest")[0]
+                == (api.get_manifest(registry, repo, "1.0.1")[0])
+            )
+            if target in ("web", "tool"):
+                assert now == first[(registry, target)]  # the 1.0.0 platform manifests
+            else:
+                assert set(now.values()).isdisjoint(first[(registry, target)].values())
+
+    # -- only ignored files: nothing builds, every tag moves --------------------------------------------
+    (project / "web/debug.log").write_text("2\n")
+    (project / "web/notes").mkdir()
+    (project / "web/notes/todo.txt").write_text("x\n")
+    second = {
+        (r, t): images(r, f"{unique_repo}-{t}", "1.0.1") for r in stack.registries for t in TARGETS
+    }
+    built, stderr = release(project, "v1.0.2", env)
+    assert built == set(), stderr
+    for registry in stack.registries:
+        for target in TARGETS:
+            repo = f"{unique_repo}-{target}"
+            assert images(registry, repo, "1.0.2") == second[(registry, target)]
+            assert (
+                api.get_manifest(registry, repo, "latest")[0]
+                == (api.get_manifest(registry, repo, "1.0.2")[0])
+            )
+
+    # -- the base image re-pushed with new content: every target FROM it (and its dependants) builds ----
+    os_image(tmp_path / "os", stack, env, unique_repo, "two")
+    built, stderr = release(project, "v1.0.3", env)
+    assert built == {"base", "app1", "app2", "web"}, stderr
+    assert "tool: unchanged" in stderr
+    for registry in stack.registries:
+        assert images(registry, f"{unique_repo}-tool", "1.0.3") == first[(registry, "tool")]
+        assert images(registry, f"{unique_repo}-web", "1.0.3") != second[(registry, "web")]
