@@ -31,6 +31,7 @@ from bakepy.errors import ConfigError, NothingToDoError, RegistryError
 from bakepy.inputs import check_build_inputs, check_records_dir
 from bakepy.model import Project
 from bakepy.publish.build import build_by_digest, emulated_platforms, run_bake
+from bakepy.publish.merge import Staged
 from bakepy.publish.plan import imagetools_create_argv
 from bakepy.publish.records import (
     DigestRecord,
@@ -39,7 +40,15 @@ from bakepy.publish.records import (
     source_revision,
     write_records,
 )
-from bakepy.publish.run import WORKDIR, merge_collected, records_for, specs_from_plan, workdir
+from bakepy.publish.run import (
+    WORKDIR,
+    before_commit_for,
+    merge_collected,
+    records_for,
+    signer_for,
+    specs_from_plan,
+    workdir,
+)
 from bakepy.publish.sources import Collected, TargetSpec, collect_all
 from bakepy.publish.verify import Published
 from bakepy.safefs import ensure_folder, write_atomic
@@ -440,13 +449,18 @@ def merge_commands(checked: MergeInput) -> list[tuple[str, ...]]:
     return out
 
 
-def merge_records(runner: Runner, checked: MergeInput) -> list[Published]:
-    """Check every source in every registry, compare with the records, then the publish transaction."""
+def merge_records(
+    runner: Runner,
+    checked: MergeInput,
+    before_commit: Callable[[Sequence[Staged]], None] | None = None,
+) -> list[Published]:
+    """Check every source in every registry, compare with the records, then the publish transaction
+    (`before_commit`: signing and the pushed-digest history, as in publish)."""
     platform_of = {r.source: r.platform for rs in checked.records.values() for r in rs}
     collected = collect_all(runner, checked.sources, platform_of)
     for c in collected:
         match_records(c, checked.records[c.spec.name])
-    return merge_collected(runner, collected)
+    return merge_collected(runner, collected, before_commit=before_commit)
 
 
 def match_records(collected: Collected, records: Sequence[DigestRecord]) -> None:
@@ -516,5 +530,7 @@ def merge_project(
         commands = tuple(merge_commands(checked))
         return MergeReport((), checked.missing, checked.skipped, checked.ignored, count, commands)
     write_timeout()  # a bad BAKEPY_REGISTRY_TIMEOUT fails before any registry is asked
-    published = merge_records(runner, checked)
+    signer = signer_for(project, project_file.parent, runner)
+    hook = before_commit_for(workdir(project_file.parent), runner, signer)
+    published = merge_records(runner, checked, hook)
     return MergeReport(tuple(published), checked.missing, checked.skipped, checked.ignored, count)

@@ -33,6 +33,7 @@ _COMMANDS: dict[str, str] = {
     "assemble": "assemble",
     "status": "assemble",
     "promote": "promote",
+    "gc": "gc_",
     "builder": "builder",
     "tags": "tags",
     "recover": "recover",

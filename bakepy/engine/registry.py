@@ -144,7 +144,9 @@ def read(ref: str, *, timeout: float = READ_TIMEOUT) -> ImageIndex | None:
     """The manifest or index `ref` names, from its exact bytes (the digest computed, never trusted), or None
     when it does not exist. A reference by digest whose content this run already read costs one HEAD."""
     registry, _, _, digest = split_reference(ref)
-    if digest is None and registry in HUB_NAMES:  # Docker Hub counts GETs against its pull limit, not HEADs
+    if (
+        digest is None and registry in HUB_NAMES
+    ):  # Docker Hub counts GETs against its pull limit, not HEADs
         now = head_digest(ref, timeout=timeout)
         if now is None:
             return None

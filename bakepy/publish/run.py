@@ -43,6 +43,7 @@ from bakepy.publish.verify import Published, verify
 from bakepy.safefs import check_free, create_exclusive, ensure_folder, file_error
 
 if TYPE_CHECKING:
+    from bakepy.engine.cosign import Cosign
     from bakepy.model import Project
     from bakepy.publish.assemble import Assembly
     from bakepy.publish.plan import PublishPlan
@@ -374,6 +375,9 @@ def publish_project(
     require_push_access(
         ["/".join(split_reference(r)[:2]) for s in specs for r in s.repositories]
     )  # and, where the registry can say without a write, a login that may not push
+    signer = signer_for(
+        project, project_dir, runner
+    )  # cosign and its keys, checked before the build
     run = run_directory(work)  # per run: two publishes at once never share a bake or metadata file
     assemblies = _assemblies(runner, plan, specs)  # sources read and checked before anything builds
     built = [s for s in specs if s.name in plan.built]
@@ -433,7 +437,9 @@ def publish_project(
     records = [r for c in collected for r in records_for(c, plan.fingerprint, revision)]
     written = write_records(records_dir or work / "records", records)
     notify(BuildEvent("", None, "merging"))
-    published = merge_collected(runner, collected, run=run)
+    published = merge_collected(
+        runner, collected, run=run, before_commit=before_commit_for(work, runner, signer)
+    )
     published = [
         Published(**{**p.__dict__, "emulated": tuple(x for x in p.platforms if x in emulated)})
         for p in published
@@ -484,6 +490,45 @@ def build_without_push(
         for p in (resolved.targets[n].platforms or (None,))
     )
     return PublishReport((), (), bake_file, pushed=False, built=built)
+
+
+def signer_for(project: Project, project_dir: Path, runner: Runner) -> Cosign | None:
+    """The project's cosign (`[project.sign]`), checked (cosign installed, key files there), or None."""
+    settings = project.settings.sign
+    if settings is None:
+        return None
+    from bakepy.engine.cosign import Cosign
+
+    signer = Cosign(settings, project_dir, log=runner.log)
+    signer.check()
+    return signer
+
+
+def before_commit_for(
+    work: Path, runner: Runner, signer: Cosign | None
+) -> Callable[[Sequence[Staged]], None]:
+    """What runs between staging and the first tag move: the staged and source digests appended to the
+    project's history (`bakepy gc` reads it; recorded before any tag names them, so gc's grace covers a
+    publish under way), then, with `[project.sign]`, every staged index signed and verified."""
+
+    def hook(staged: Sequence[Staged]) -> None:
+        from bakepy.publish.gc import record_pushed
+
+        record_pushed(
+            work,
+            [
+                (d.repository, digest)
+                for s in staged
+                for d in s.merge.decisions
+                for digest in (s.digest, *s.merge.collected.digests)
+            ],
+        )
+        if signer is not None:
+            from bakepy.publish.sign import sign_staged
+
+            runner.log(sign_staged(signer, staged).describe())
+
+    return hook
 
 
 def merge_collected(
