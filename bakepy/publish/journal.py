@@ -3,7 +3,7 @@
 
 Two files in the run's folder (`.bakepy/runs/<run>/`), both through `bakepy.safefs` (no link followed, fsync'd):
 
-* `journal.json`, created exclusively before any tag moves: every tag the run means to move, the index it moves
+* `journal.json`, written whole (renamed into place) before any tag moves: every tag the run means to move, the index it moves
   to and the value the tag held when the run read it;
 * `journal.marks`, appended to (one JSON line each, fsync'd): `sending` with the value the tag must still hold
   (what a roll back restores), before the read that precedes its PUT; `skipped` when that read found it moved
@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bakepy.errors import BakepyError, LocalFileError
-from bakepy.safefs import append_synced, create_exclusive, file_error, read_regular
+from bakepy.safefs import append_synced, file_error, read_regular, write_atomic
 
 if TYPE_CHECKING:
     from bakepy.engine.runner import Runner
@@ -96,7 +96,8 @@ class Journal:
 
     @classmethod
     def begin(cls, folder: Path, moves: Sequence[Move]) -> Journal:
-        """Write the intent (exclusively, fsync'd) and lock it; a `LocalFileError` here means nothing moved."""
+        """Write the intent (whole, fsync'd, no link followed) and lock it; a `LocalFileError` here means
+        nothing moved."""
         doc = {
             "version": VERSION,
             "pid": os.getpid(),
@@ -105,7 +106,8 @@ class Journal:
             "moves": [m.to_json() for m in moves],
         }
         data = (json.dumps(doc, indent=1, sort_keys=True) + "\n").encode()
-        create_exclusive(folder, JOURNAL, data, what=_WHAT, mode=0o600, consequence=_BEFORE_MOVE)
+        # whole or not at all (temporary file, fsync, rename): a crash while writing it leaves no half journal
+        write_atomic(folder, JOURNAL, data, what=_WHAT, mode=0o600, consequence=_BEFORE_MOVE)
         fd = _lock(folder / JOURNAL, block=True)
         if fd is None:  # cannot happen for a file this process just made; refuse rather than guess
             raise LocalFileError(f"{folder / JOURNAL}: cannot lock {_WHAT}; {_BEFORE_MOVE}")
