@@ -158,17 +158,36 @@ _PROXY_VARIABLES = tuple(
 )
 
 
-class _Pool(threading.local):
-    """This thread's kept-alive connections, one per scheme and host."""
+class _Pool:
+    """Kept-alive connections, idle ones per scheme and host, shared by every thread of the run: a connection is
+    checked out for one request and back in after it, so the worker threads of each fan-out (reads, stages,
+    tag moves, read-backs) reuse the connections the previous one opened instead of each connecting anew."""
+
+    MAX_IDLE = 16  # per host: more than the widest fan-out (8 workers)
 
     def __init__(self) -> None:
-        self.connections: dict[tuple[str, str], http.client.HTTPConnection] = _Connections()
+        self._idle: dict[tuple[str, str], list[http.client.HTTPConnection]] = {}
+        self._lock = threading.Lock()
 
+    def take(self, key: tuple[str, str]) -> http.client.HTTPConnection | None:
+        with self._lock:
+            idle = self._idle.get(key)
+            return idle.pop() if idle else None
 
-class _Connections(dict[tuple[str, str], http.client.HTTPConnection]):
-    def __del__(self) -> None:  # a worker thread ended: close its sockets before they are collected
-        for conn in self.values():
-            conn.close()
+    def give(self, key: tuple[str, str], conn: http.client.HTTPConnection) -> None:
+        with self._lock:
+            idle = self._idle.setdefault(key, [])
+            if len(idle) < self.MAX_IDLE:
+                idle.append(conn)
+                return
+        conn.close()
+
+    def __del__(
+        self,
+    ) -> None:  # the run's session is dropped: close its sockets before they are collected
+        for idle in self._idle.values():
+            for conn in idle:
+                conn.close()
 
 
 @dataclass
@@ -283,9 +302,8 @@ class Session:
             return self._proxied(method, url, headers, body, timeout)
         key = (parts.scheme, parts.netloc)
         target = parts.path + (f"?{parts.query}" if parts.query else "")
-        pool = self._pool.connections
         for attempt in range(2):
-            conn = pool.get(key)
+            conn = self._pool.take(key)
             reused = conn is not None
             if conn is None:
                 if parts.scheme == "https":
@@ -294,7 +312,6 @@ class Session:
                     )
                 else:
                     conn = http.client.HTTPConnection(parts.netloc, timeout=timeout)
-                pool[key] = conn
             conn.timeout = timeout
             if conn.sock is not None:
                 conn.sock.settimeout(timeout)
@@ -304,17 +321,16 @@ class Session:
                 data = response.read()
             except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
                 conn.close()
-                del pool[key]
                 if reused and attempt == 0:
                     continue  # the registry closed an idle connection: a fresh one, once
                 raise
             except BaseException:
                 conn.close()
-                pool.pop(key, None)
                 raise
             if response.will_close:
                 conn.close()
-                del pool[key]
+            else:
+                self._pool.give(key, conn)
             return Response(response.status, response.headers, data)
         raise AssertionError("unreachable")
 

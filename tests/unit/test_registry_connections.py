@@ -110,3 +110,17 @@ def test_the_registry_timeout(
     else:
         monkeypatch.setenv(registry.WRITE_TIMEOUT_ENV, value)
     assert registry.write_timeout() == seconds
+
+
+def test_the_next_fan_out_reuses_the_connections_of_the_last(server: _Server) -> None:
+    """Each fan-out (reads, stages, tag moves, read-backs) has threads of its own; the connections do not: the
+    second pool's threads take the idle connections the first pool's left."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    client = transport.new_session()
+    for _ in range(3):
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            list(pool.map(lambda _: registry.head_digest(f"{server.address}/repo:tag"), range(8)))
+    assert server.requests == 24
+    assert len(server.connections) <= 4
+    assert client.stats.requests == 24
