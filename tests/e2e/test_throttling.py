@@ -53,7 +53,9 @@ def test_a_429_with_retry_after_on_a_tag_put_and_a_reset_on_a_read_are_waited_ou
     assert re.search(
         r"retry 1: PUT .*/manifests/latest after HTTP 429 \(Retry-After 1 s\)", result.stderr
     )
-    assert re.search(r"retry 1: GET .*/manifests/sha256:\S+ after Connection", result.stderr)
+    # the reset read was asked again: over a fresh connection at once where it came on a kept-alive one (what a
+    # registry closing an idle connection looks like), else after a logged backoff
+    assert sum(1 for h in proxy.log if h.method == "GET" and "/manifests/sha256:" in h.path) >= 2
     assert took >= 1.0  # the Retry-After was honoured
     state = _state(stack.registries[1], unique_repo)
     assert state["latest"] is not None and state["latest"] == state["1.0"]
