@@ -57,6 +57,55 @@ def _login_steps(x: Login) -> list[dict[str, Any]]:
 
 
 # -- GitHub Actions -------------------------------------------------------------------------------------
+def _plan_steps(
+    spec: WorkflowSpec,
+    setup: list[dict[str, Any]],
+    login_steps: list[dict[str, Any]],
+    runner_args: list[str],
+) -> list[dict[str, Any]]:
+    """The plan job: the matrix; with --changed also the registry logins (it reads what every tag holds and
+    copies an unchanged target's index where it is missing) and the unchanged targets' digest records, uploaded
+    for the merge job beside the builds' own."""
+    if not spec.changed:
+        return [
+            *setup,
+            {
+                "name": "Split the plan per platform",
+                "id": "matrix",
+                "run": spec.bakepy("matrix", "--format", "github", *runner_args),
+            },
+        ]
+    return [
+        setup[0],
+        *login_steps,
+        *setup[1:],
+        {
+            "name": "Split what changed per platform (the unchanged targets are reused, not built)",
+            "id": "matrix",
+            "run": spec.bakepy(
+                "matrix",
+                "--format",
+                "github",
+                *runner_args,
+                "--changed",
+                "--reused-records",
+                RECORDS_DIR,
+            ),
+        },
+        {
+            "name": "Upload the unchanged targets' digest records",
+            "if": _PUBLISHING,
+            "uses": GITHUB_ACTIONS["upload-artifact"],
+            "with": {
+                "name": f"{ARTIFACT_PREFIX}reused",
+                "path": f"{RECORDS_DIR}/",
+                "if-no-files-found": "ignore",
+                "retention-days": 1,
+            },
+        },
+    ]
+
+
 def github_workflow(spec: WorkflowSpec) -> str:
     """The complete `.github/workflows/*.yml`: plan → build per platform → merge."""
     logins = [x for r in spec.registries if (x := login_for(r, "github")) is not None]
@@ -181,19 +230,15 @@ def github_workflow(spec: WorkflowSpec) -> str:
                 "outputs": {
                     "matrix": "${{ steps.matrix.outputs.matrix }}",
                     "context": "${{ steps.matrix.outputs.context }}",
+                    **({"build": "${{ steps.matrix.outputs.build }}"} if spec.changed else {}),
                 },
-                "steps": [
-                    *setup,
-                    {
-                        "name": "Split the plan per platform",
-                        "id": "matrix",
-                        "run": spec.bakepy("matrix", "--format", "github", *runner_args),
-                    },
-                ],
+                "steps": _plan_steps(spec, setup, login_steps, runner_args),
             },
             "build": {
                 "name": "build ${{ matrix.platform }}",
                 "needs": "plan",
+                # --changed: nothing changed gives an empty matrix, which GitHub refuses to run
+                **({"if": "needs.plan.outputs.build == 'true'"} if spec.changed else {}),
                 "runs-on": "${{ matrix.runner }}",
                 "env": {_CONTEXT: "${{ needs.plan.outputs.context }}"},
                 "strategy": {
@@ -204,7 +249,13 @@ def github_workflow(spec: WorkflowSpec) -> str:
             },
             "merge": {
                 "needs": ["plan", "build"],
-                "if": _PUBLISHING,
+                # --changed: also when no build job ran (the unchanged targets' tags still move)
+                "if": (
+                    f"!cancelled() && needs.plan.result == 'success' && "
+                    f"(needs.build.result == 'success' || needs.build.result == 'skipped') && {_PUBLISHING}"
+                )
+                if spec.changed
+                else _PUBLISHING,
                 "runs-on": "ubuntu-latest",
                 "env": {_CONTEXT: "${{ needs.plan.outputs.context }}"},
                 "steps": merge_steps,

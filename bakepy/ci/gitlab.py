@@ -13,7 +13,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from bakepy.ci.matrix import MatrixEntry
+from bakepy.ci.matrix import MatrixEntry, changed_variable
 from bakepy.ci.workflow import (
     GITLAB_COSIGN_INSTALL,
     GITLAB_DEFAULT_OUTPUT,
@@ -100,12 +100,26 @@ def gitlab_pipeline(spec: WorkflowSpec, entries: Sequence[MatrixEntry]) -> str:
         }
         plan["image"] = GITLAB_PYTHON_IMAGE
         plan_script = ['pip install "$BAKEPY_INSTALL"']
+    changed = ("--changed", "--reused-records", RECORDS_DIR) if spec.changed else ()
+    if spec.changed:
+        # --changed reads what every tag holds and copies an unchanged target's index where it is missing:
+        # the plan job logs in like the others (so runs where they run)
+        plan = {"stage": "plan", "extends": ".bakepy", "rules": _EVERY}
+        plan_script = []
     plan["script"] = [
         *plan_script,
-        spec.bakepy("matrix", "--format", "gitlab", "--dotenv", CONTEXT_DOTENV, *runner_args),
+        spec.bakepy(
+            "matrix", "--format", "gitlab", "--dotenv", CONTEXT_DOTENV, *runner_args, *changed
+        ),
         spec.bakepy(*check, targets=True),
     ]
     plan["artifacts"] = {"reports": {"dotenv": CONTEXT_DOTENV}}
+    if spec.changed:  # the unchanged targets' digest records, merged with the builds' own
+        plan["artifacts"] = {
+            **plan["artifacts"],
+            "paths": [f"{RECORDS_DIR}/"],
+            "expire_in": "1 day",
+        }
     pipeline: dict[str, Any] = {
         "stages": ["plan", "build", "merge"],
         "variables": variables,
@@ -117,6 +131,16 @@ def gitlab_pipeline(spec: WorkflowSpec, entries: Sequence[MatrixEntry]) -> str:
     )
     no_push = spec.bakepy("build", "--platform", '"$BAKEPY_PLATFORM"')
     build_command = f'if [ -n "$CI_MERGE_REQUEST_IID" ]; then {no_push}; else {push}; fi'
+    push_changed = spec.bakepy(
+        "build",
+        "--platform",
+        '"$BAKEPY_PLATFORM"',
+        "--push-by-digest",
+        "--records",
+        RECORDS_DIR,
+        targets=False,
+    )
+    no_push_changed = spec.bakepy("build", "--platform", '"$BAKEPY_PLATFORM"', targets=False)
     for entry in entries:
         script = []
         if entry.qemu and not shell:  # a shell runner registers its own QEMU (binfmt_misc)
@@ -124,7 +148,17 @@ def gitlab_pipeline(spec: WorkflowSpec, entries: Sequence[MatrixEntry]) -> str:
             script.append(
                 f"docker run --privileged --rm tonistiigi/binfmt --install {entry.platform}"
             )
-        script.append(build_command)
+        if (
+            spec.changed
+        ):  # only the targets the plan job found changed for this platform (maybe none)
+            var = f'"${changed_variable(entry.platform)}"'
+            script.append(
+                f"if [ -z {var} ]; then echo 'nothing changed for {entry.platform}'; "
+                f'elif [ -n "$CI_MERGE_REQUEST_IID" ]; then {no_push_changed} ${changed_variable(entry.platform)}; '
+                f"else {push_changed} ${changed_variable(entry.platform)}; fi"
+            )
+        else:
+            script.append(build_command)
         job: dict[str, Any] = {
             "stage": "build",
             "extends": ".bakepy",

@@ -28,8 +28,11 @@ __all__ = [
     "DEFAULT_KEY",
     "DEFAULT_RUNNER_PLATFORMS",
     "GITHUB_DEFAULT_RUNNER",
+    "GITHUB_MATRIX_LIMIT",
     "By",
     "MatrixEntry",
+    "changed_dotenv",
+    "changed_variable",
     "matrix_entries",
     "matrix_github",
     "matrix_gitlab",
@@ -70,6 +73,23 @@ def native_platforms(label: str | None) -> tuple[str, ...]:
         if pattern.match(label):
             return platforms
     return ()
+
+
+def changed_variable(platform: str) -> str:
+    """`linux/arm/v7` → `BAKEPY_CHANGED_LINUX_ARM_V7`: the variable (GitLab's plan dotenv) holding the targets a
+    `--changed` pipeline builds for that platform, space-separated (empty: its job builds nothing)."""
+    return "BAKEPY_CHANGED_" + re.sub(r"[^A-Z0-9]", "_", platform.upper())
+
+
+def changed_dotenv(plan: PublishPlan) -> str:
+    """`BAKEPY_CHANGED_<PLATFORM>=targets` lines for every platform of `plan` (reused targets left out)."""
+    platforms: dict[str, list[str]] = {}
+    for target in plan.targets:
+        for platform in target.platforms:
+            platforms.setdefault(platform, [])
+            if not target.reuse:
+                platforms[platform].append(target.name)
+    return "".join(f"{changed_variable(p)}={' '.join(n)}\n" for p, n in platforms.items())
 
 
 def platform_slug(platform: str) -> str:
@@ -138,17 +158,22 @@ def matrix_entries(
     *,
     by: By = "platform",
     fallback_runner: str | None = None,
+    limit: int = 256,
 ) -> list[MatrixEntry]:
     """The build jobs of `plan`: per platform (every target building it, in plan order) or per target × platform.
 
     `runners` maps platforms (and `default`) to runner labels; `fallback_runner` is used when `default` is not
     set (GitHub needs some `runs-on`). Platforms come in the order they first appear in the plan. A target with
-    no platform (the builder's default) cannot be split per platform and is refused.
+    no platform (the builder's default) cannot be split per platform and is refused. Targets the plan reuses
+    (`--changed`) get no job. Per target × platform, more than `limit` jobs (GitHub's 256) are folded into
+    per-platform chunks of targets so the matrix stays within it.
     """
     from bakepy.errors import ConfigError
 
     order: dict[str, list[str]] = {}
     for target in plan.targets:
+        if target.reuse:  # `--changed`: unchanged, not built (the merge reuses its index)
+            continue
         if not target.platforms:
             raise ConfigError(
                 f"target {target.name} sets no platforms, so it cannot be split per platform",
@@ -171,7 +196,48 @@ def matrix_entries(
     if by == "target-platform":
         position = {name: i for i, name in enumerate(plan.names)}
         entries.sort(key=lambda e: position[e.targets[0]])  # stable: platforms keep their order
+        if len(entries) > limit:
+            entries = _within(entries, limit)
     return entries
+
+
+GITHUB_MATRIX_LIMIT = 256
+"""GitHub Actions runs at most 256 jobs per matrix (its documented limit); a larger one fails the workflow."""
+
+
+def _within(entries: Sequence[MatrixEntry], limit: int) -> list[MatrixEntry]:
+    """Per-target jobs folded into at most `limit` jobs: each platform's targets in even chunks (one bake per
+    chunk), every platform keeping at least one job. ConfigError when even one job per platform is too many."""
+    from bakepy.errors import ConfigError
+
+    by_platform: dict[str, list[MatrixEntry]] = {}
+    for e in entries:
+        by_platform.setdefault(e.platform, []).append(e)
+    if len(by_platform) > limit:
+        raise ConfigError(
+            f"{len(by_platform)} platforms need {len(by_platform)} build jobs, more than the {limit} a matrix "
+            "may hold",
+            hint="publish fewer platforms per run (select targets), or split the project",
+        )
+    total = len(entries)
+    out: list[MatrixEntry] = []
+    for platform, group in by_platform.items():
+        chunks = max(1, limit * len(group) // total)
+        size = -(-len(group) // chunks)
+        for i in range(0, len(group), size):
+            part = group[i : i + size]
+            names = tuple(t for e in part for t in e.targets)
+            first = part[0]
+            out.append(
+                MatrixEntry(
+                    platform,
+                    first.runner,
+                    names,
+                    first.qemu,
+                    f"{platform_slug(platform)}--{i // size + 1}",
+                )
+            )
+    return out
 
 
 def matrix_github(entries: Sequence[MatrixEntry]) -> str:

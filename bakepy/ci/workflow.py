@@ -88,6 +88,9 @@ class WorkflowSpec:
     sign: SignSettings | None = (
         None  # [project.sign]: the merge job signs (cosign installed, OIDC or key)
     )
+    changed: bool = (
+        False  # `--changed`: the plan job builds only what changed, the merge job reuses the rest
+    )
 
     def signing_secrets(self) -> list[str]:
         """CI secrets the merge job passes to cosign: the key's password, and the key itself where the project
@@ -107,6 +110,8 @@ class WorkflowSpec:
             args += ["--runner", f"{platform}={label}"]
         if self.install != default_install() and not self.install_in_config:
             args += ["--install", self.install]
+        if self.changed:
+            args.append("--changed")
         return args
 
     def runner_args(self) -> list[str]:
@@ -132,6 +137,7 @@ def workflow_spec(
     runners: Mapping[str, str] | None = None,
     install: str | None = None,
     output: str | None = None,
+    changed: bool = False,
 ) -> WorkflowSpec:
     """The spec of a project's workflow: its registries (from the plan) and cache type; `runners` are the
     `--runner` overrides (already parsed), passed on to the commands the workflow runs."""
@@ -158,6 +164,7 @@ def workflow_spec(
         install_in_config=install is None and settings is not None and settings.install is not None,
         output=output,
         sign=resolved.settings.sign,
+        changed=changed,
     )
 
 

@@ -17,7 +17,9 @@ import typer
 
 from bakepy.cli.app import app
 from bakepy.cli.options import (
+    AllOpt,
     BuilderOpt,
+    ChangedOpt,
     FileOpt,
     JsonOpt,
     LoadOpt,
@@ -35,6 +37,8 @@ from bakepy.cli.options import (
 if TYPE_CHECKING:
     from bakepy.ci.workflow import WorkflowSpec
     from bakepy.config import LoadedProject
+    from bakepy.publish.changed import ChangeSet
+    from bakepy.publish.plan import PublishPlan
 
 RunnerOpt = Annotated[
     list[str] | None,
@@ -119,6 +123,18 @@ def matrix(
         ),
     ] = None,
     as_json: JsonOpt = False,
+    changed: ChangedOpt = False,
+    everything: AllOpt = False,
+    reused_records: Annotated[
+        Path | None,
+        typer.Option(
+            "--reused-records",
+            metavar="DIR",
+            help="With --changed: write the digest records of the targets not built here (their index copied "
+            "by digest into every registry where it is missing), for the merge job.",
+            file_okay=False,
+        ),
+    ] = None,
 ) -> None:
     """Split the publish plan into CI build jobs: platform, runner label, targets, and whether QEMU is needed.
 
@@ -156,12 +172,23 @@ def matrix(
     runners, _ = _runners(loaded, runner, ci)
     fallback = GITHUB_DEFAULT_RUNNER if fmt == "github" else None
     context = json.dumps(found.to_json(), separators=(",", ":"), sort_keys=True) if found else ""
+    changes = None
+    if changed:
+        plan, changes = _changed(loaded, plan, everything=everything, records=reused_records)
     if dotenv is not None:
+        from bakepy.ci.matrix import changed_dotenv
+
         dotenv.parent.mkdir(parents=True, exist_ok=True)
-        dotenv.write_text(f"BAKEPY_CONTEXT={context}\n" if context else "", encoding="utf-8")
+        text = f"BAKEPY_CONTEXT={context}\n" if context else ""
+        if changes is not None:
+            text += changed_dotenv(plan)
+        dotenv.write_text(text, encoding="utf-8")
     entries = matrix_entries(plan, runners, by=split, fallback_runner=fallback)
     if as_json or fmt == "json":
-        text = json.dumps(matrix_json(plan, entries, split), indent=2, sort_keys=True)
+        data = matrix_json(plan, entries, split)
+        if changes is not None:
+            data["changes"] = changes.to_json()
+        text = json.dumps(data, indent=2, sort_keys=True)
     elif fmt == "github":
         text = matrix_github(entries)
     else:
@@ -170,7 +197,44 @@ def matrix(
     if os.environ.get("GITHUB_OUTPUT"):
         # What `strategy.matrix: ${{ fromJSON(…) }}` reads, whatever --format printed.
         github = matrix_entries(plan, runners, by=split, fallback_runner=GITHUB_DEFAULT_RUNNER)
-        _append("GITHUB_OUTPUT", f"matrix={matrix_github(github)}\ncontext={context}\n")
+        build = (
+            "true" if github else "false"
+        )  # an empty matrix is an error for GitHub: no build job then
+        _append(
+            "GITHUB_OUTPUT", f"matrix={matrix_github(github)}\ncontext={context}\nbuild={build}\n"
+        )
+
+
+def _changed(
+    loaded: LoadedProject, plan: PublishPlan, *, everything: bool, records: Path | None
+) -> tuple[PublishPlan, ChangeSet]:
+    """`matrix --changed`: the plan without the unchanged targets (said on stderr, one line each); with
+    `records`, their index placed in every registry and their digest records written there."""
+    from bakepy.ci.split import target_fingerprints
+    from bakepy.engine.runner import Runner
+    from bakepy.publish.changed import describe, read_changes, reused_records, reused_sources
+    from bakepy.publish.records import source_revision, write_records
+    from bakepy.publish.run import specs_from_plan
+
+    changes = read_changes(
+        Runner(), plan, loaded.project, loaded.path.parent, everything=everything
+    )
+    for line in describe(changes):
+        sys.stderr.write(f"changed: {line}\n")
+    plan = changes.applied(plan)
+    if records is not None and changes.reused:
+        specs = specs_from_plan(plan, loaded.project)
+        reused_sources(changes, specs)
+        write_records(
+            records,
+            reused_records(
+                changes,
+                specs,
+                target_fingerprints(loaded.project, plan),
+                source_revision(loaded.path.parent),
+            ),
+        )
+    return plan, changes
 
 
 # -- build ----------------------------------------------------------------------------------------------
@@ -407,6 +471,7 @@ def _workflow_spec(
     runner: list[str] | None,
     install: str | None,
     output: Path | None,
+    changed: bool = False,
 ) -> tuple[WorkflowSpec, Any, dict[str, str]]:
     from bakepy.ci.workflow import workflow_spec
     from bakepy.cli.options import contextual, uses_metadata
@@ -425,6 +490,7 @@ def _workflow_spec(
         runners=given,
         install=install,
         output=str(output) if output is not None else None,
+        changed=changed,
     )
     return spec, plan, runners
 
@@ -482,6 +548,14 @@ def ci_github(
     install: InstallOpt = None,
     check: CheckOpt = False,
     as_json: JsonOpt = False,
+    changed: Annotated[
+        bool,
+        typer.Option(
+            "--changed",
+            help="Build only what changed (docs/changed.md): the plan job finds the changed targets once, "
+            "the build jobs build only those, the merge job moves every tag, the unchanged ones included.",
+        ),
+    ] = False,
 ) -> None:
     """A GitHub Actions workflow: plan (bakepy matrix) → build per platform on its runner → merge.
 
@@ -493,7 +567,7 @@ def ci_github(
 
     if check and output is None:
         output = Path(GITHUB_DEFAULT_OUTPUT)  # what it was written to, as its header says
-    spec, _, _ = _workflow_spec("github", targets, file, runner, install, output)
+    spec, _, _ = _workflow_spec("github", targets, file, runner, install, output, changed=changed)
     _write("github", github_workflow(spec), output, check, spec, as_json)
 
 
@@ -506,6 +580,14 @@ def ci_gitlab(
     install: InstallOpt = None,
     check: CheckOpt = False,
     as_json: JsonOpt = False,
+    changed: Annotated[
+        bool,
+        typer.Option(
+            "--changed",
+            help="Build only what changed (docs/changed.md): the plan job finds the changed targets once, "
+            "the build jobs build only those, the merge job moves every tag, the unchanged ones included.",
+        ),
+    ] = False,
 ) -> None:
     """A GitLab CI pipeline: plan → one build job per platform (tagged with its runner) → merge.
 
@@ -517,7 +599,9 @@ def ci_gitlab(
 
     if check and output is None:
         output = Path(GITLAB_DEFAULT_OUTPUT)  # what it was written to, as its header says
-    spec, plan, runners = _workflow_spec("gitlab", targets, file, runner, install, output)
+    spec, plan, runners = _workflow_spec(
+        "gitlab", targets, file, runner, install, output, changed=changed
+    )
     entries = matrix_entries(plan, runners, by="platform")
     if not check:
         for warning in gitlab_warnings(spec, entries):

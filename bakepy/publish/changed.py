@@ -35,6 +35,7 @@ from bakepy.publish.plan import PublishPlan
 if TYPE_CHECKING:
     from bakepy.engine.runner import Runner
     from bakepy.model import Project
+    from bakepy.publish.records import DigestRecord
     from bakepy.publish.sources import TargetSpec
 
 __all__ = [
@@ -45,6 +46,7 @@ __all__ = [
     "describe",
     "index_fingerprint",
     "read_changes",
+    "reused_records",
     "reused_sources",
     "with_fingerprints",
 ]
@@ -62,6 +64,8 @@ class TargetChange:
     """`REPOSITORY@DIGEST` of the index whose platform manifests the new tags hold (not built)."""
     reuse_tag: str | None = None
     """The tag that index was read from."""
+    index: ImageIndex | None = dataclasses.field(default=None, compare=False, repr=False)
+    """What `reuse` is (read with the tag)."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -183,6 +187,7 @@ def decide_changes(
         elif resolved.targets[name].rebuild == "always":
             why.append('rebuild = "always"')
         reuse: tuple[str, str] | None = None
+        reused_index: ImageIndex | None = None
         first_why: list[str] = []
         for tag in tp.tags:
             index = current.get(tag)
@@ -202,6 +207,7 @@ def decide_changes(
                     here.append(f"{f.platform or 'default platform'}: {', '.join(changes)}")
             if not here:
                 reuse = (f"{repository_of(tag)}@{index.digest}", tag)
+                reused_index = index
                 break
             if not first_why:
                 first_why = [f"{line} (vs {tag})" for line in here]
@@ -225,7 +231,12 @@ def decide_changes(
         else:
             assert reuse is not None
             verdicts[name] = TargetChange(
-                name, False, (f"unchanged: keeps what {reuse[1]} holds",), prints, *reuse
+                name,
+                False,
+                (f"unchanged: keeps what {reuse[1]} holds",),
+                prints,
+                *reuse,
+                index=reused_index,
             )
     return ChangeSet(tuple(verdicts.values()))
 
@@ -289,6 +300,43 @@ def describe(changes: ChangeSet) -> list[str]:
         )
         lines.append(f"{t.name}: {verdict}: {reasons}")
     return lines
+
+
+def reused_records(
+    changes: ChangeSet,
+    specs: Sequence[TargetSpec],
+    fingerprints: Mapping[str, str],
+    revision: str | None,
+) -> list[DigestRecord]:
+    """Digest records for the reused targets, one per platform, as a build writes them (`fingerprints`: target
+    → the plan fingerprint its records carry): the CI plan job writes them, so the merge job moves the reused
+    targets' tags in the same transaction as the built ones."""
+    from bakepy.publish.records import DigestRecord
+
+    by_name = {s.name: s for s in specs}
+    out = []
+    for change in changes.reused:
+        spec, index = by_name.get(change.name), change.index
+        if spec is None or index is None:
+            continue
+        images = index.platform_digests() if index.is_index else {}
+        if not index.is_index and len(spec.platforms) == 1:
+            images = {spec.platforms[0]: index.digest}
+        for platform, image in sorted(images.items()):
+            out.append(
+                DigestRecord(
+                    target=change.name,
+                    platform=_normal(platform) or platform,
+                    digest=image,
+                    source=index.digest,
+                    media_type=index.media_type,
+                    size=index.size,
+                    repositories=spec.repositories,
+                    fingerprint=fingerprints[change.name],
+                    revision=revision,
+                )
+            )
+    return out
 
 
 def reused_sources(

@@ -169,3 +169,55 @@ def test_render_writes_the_fingerprint_annotations() -> None:
     assert one[0] == body["annotations"][0]  # the whole index's, also in a one-platform slice
     assert [a for a in one if "amd64" in a] == []
     assert "annotations" not in render_bake(project, targets=["web"], publish=True)["target"]["web"]
+
+
+def test_the_matrix_has_only_the_changed_jobs_and_stays_within_githubs_limit() -> None:
+    from bakepy.ci.matrix import changed_dotenv, matrix_entries
+
+    project = _project()
+    plan = plan_publish(project)
+    old = _prints()
+    applied = decide_changes(
+        project.resolved, plan, _prints({"web": "new"}), _current(old)
+    ).applied(plan)
+    entries = matrix_entries(applied, {}, by="target-platform")
+    assert [(e.targets, e.platform) for e in entries] == [
+        (("web",), "linux/amd64"),
+        (("web",), "linux/arm64"),
+    ]
+    assert changed_dotenv(applied) == (
+        "BAKEPY_CHANGED_LINUX_AMD64=web\nBAKEPY_CHANGED_LINUX_ARM64=web\n"
+    )
+    nothing = decide_changes(project.resolved, plan, old, _current(old)).applied(plan)
+    assert matrix_entries(nothing, {}) == []
+    assert changed_dotenv(nothing) == "BAKEPY_CHANGED_LINUX_AMD64=\nBAKEPY_CHANGED_LINUX_ARM64=\n"
+
+    many = "\n".join(f"[target.t{i}]" for i in range(200))
+    big = load_toml(PROJECT + many, source="bakepy.toml", table=(), env={})
+    split = matrix_entries(plan_publish(big), {}, by="target-platform")
+    assert len(split) <= 256
+    built = sorted((t, e.platform) for e in split for t in e.targets)
+    assert built == sorted((t, p) for t in big.resolved.default_targets for p in PLATFORMS)
+    assert len({e.slug for e in split}) == len(split)
+
+
+def test_generated_pipelines_with_changed() -> None:
+    from bakepy.ci.github import github_workflow
+    from bakepy.ci.gitlab import gitlab_pipeline
+    from bakepy.ci.matrix import matrix_entries
+    from bakepy.ci.workflow import workflow_spec
+
+    project = _project()
+    plan = plan_publish(project)
+    spec = workflow_spec(project, plan, ci="github", changed=True)
+    text = github_workflow(spec)
+    assert "--changed --reused-records" in text
+    assert "needs.plan.outputs.build == 'true'" in text
+    assert "needs.build.result == 'skipped'" in text
+    assert "bakepy-records-reused" in text or "reused" in text
+    assert "--changed" not in github_workflow(workflow_spec(project, plan, ci="github"))
+    spec = workflow_spec(project, plan, ci="gitlab", changed=True)
+    pipeline = gitlab_pipeline(spec, matrix_entries(plan, {}))
+    assert "$BAKEPY_CHANGED_LINUX_ARM64" in pipeline
+    assert "nothing changed for linux/arm64" in pipeline
+    assert "--changed --reused-records" in pipeline
