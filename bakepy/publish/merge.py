@@ -689,7 +689,9 @@ def put_back(
             elif registry.delete_tag(w.tag, digest=w.digest, others_safe=w.digest not in befores):
                 out.removed.append(w.tag)
                 if mark is not None:
-                    mark(w.tag, "removed")
+                    # a full disk must not stop the roll back
+                    with contextlib.suppress(BakepyError):
+                        mark(w.tag, "removed")
             else:
                 refused = "it did not exist before and this registry does not let bakepy delete it"
                 out.failed.append((w.tag, refused))
