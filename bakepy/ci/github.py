@@ -154,7 +154,13 @@ def github_workflow(spec: WorkflowSpec) -> str:
             "if": _PUBLISHING,
             "env": {"PLATFORM": "${{ matrix.platform }}"},
             "run": spec.bakepy(
-                "build", "--platform", '"$PLATFORM"', "--push-by-digest", "--records", RECORDS_DIR
+                "build",
+                "--platform",
+                '"$PLATFORM"',
+                "--push-by-digest",
+                "--records",
+                RECORDS_DIR,
+                *(("--fingerprint",) if spec.changed else ()),
             ),
         },
         {

@@ -138,6 +138,7 @@ def gitlab_pipeline(spec: WorkflowSpec, entries: Sequence[MatrixEntry]) -> str:
         "--push-by-digest",
         "--records",
         RECORDS_DIR,
+        "--fingerprint",
         targets=False,
     )
     no_push_changed = spec.bakepy("build", "--platform", '"$BAKEPY_PLATFORM"', targets=False)

@@ -162,8 +162,10 @@ def build_platform(
     records_dir: Path | None = None,
     push: bool = True,
     echo: Callable[[str], None] | None = None,
+    fingerprint: bool = False,
 ) -> BuildReport:
-    """Build one platform's slice of the selection in one bake; with `push`, by digest, and write its records."""
+    """Build one platform's slice of the selection in one bake; with `push`, by digest, and write its records.
+    `fingerprint`: write each target's input fingerprint on its manifest (docs/changed.md), for `--changed`."""
     from bakepy.bake.render import dumps, render_bake
     from bakepy.ci.matrix import platform_slug
 
@@ -185,10 +187,18 @@ def build_platform(
         what="its run files",
         consequence="nothing was built",
     )
+    prints = None
+    if fingerprint and push:
+        from bakepy.publish.changed import fingerprint_annotations
+
+        prints = fingerprint_annotations(project, names, platform, project_dir)
+    rendered = render_bake(
+        project, targets=names, platform=platform, publish=push, fingerprints=prints
+    )
     bake_file = write_atomic(
         work,
         "docker-bake.json",
-        dumps(render_bake(project, targets=names, platform=platform, publish=push)).encode(),
+        dumps(rendered).encode(),
         what="the rendered bake file",
         consequence="nothing was built",
     )

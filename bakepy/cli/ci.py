@@ -266,6 +266,14 @@ def build(
     load: LoadOpt = False,
     as_json: JsonOpt = False,
     strict: StrictOpt = False,
+    fingerprint: Annotated[
+        bool,
+        typer.Option(
+            "--fingerprint",
+            help="With --push-by-digest: write each target's input fingerprint on its manifest, which "
+            "`--changed` compares with later (docs/changed.md).",
+        ),
+    ] = False,
 ) -> None:
     """Build one platform of TARGETS in one bake (a CI runner's slice); with --push-by-digest, push and record.
 
@@ -313,6 +321,7 @@ def build(
         targets=targets or (),
         records_dir=records,
         push=push_by_digest,
+        fingerprint=fingerprint,
     )
     if report.pushed:
         from bakepy.ci.summary import build_summary_markdown

@@ -44,6 +44,7 @@ __all__ = [
     "annotations_by_platform",
     "decide_changes",
     "describe",
+    "fingerprint_annotations",
     "index_fingerprint",
     "read_changes",
     "reused_records",
@@ -300,6 +301,24 @@ def describe(changes: ChangeSet) -> list[str]:
         )
         lines.append(f"{t.name}: {verdict}: {reasons}")
     return lines
+
+
+def fingerprint_annotations(
+    project: Project, names: Sequence[str], platform: str, project_dir: Path
+) -> dict[str, dict[str | None, str]]:
+    """target → {platform: annotation} for one platform's build (`bakepy build --fingerprint`): what a later
+    `--changed` compares with (base images read from their registries now; what cannot be computed is left
+    out, and counts as changed then)."""
+    prints = fingerprint_targets(
+        project.resolved,
+        names,
+        {n: (platform,) for n in names},
+        project_dir=project_dir,
+        resolve=_head_digest,
+    )
+    return {
+        name: {platform: f.annotation()} for (name, _), f in prints.items() if f.unknown is None
+    }
 
 
 def reused_records(

@@ -202,3 +202,72 @@ def test_publish_changed_builds_only_what_changed(
     for registry in stack.registries:
         assert images(registry, f"{unique_repo}-tool", "1.0.3") == first[(registry, "tool")]
         assert images(registry, f"{unique_repo}-web", "1.0.3") != second[(registry, "web")]
+
+
+def test_the_ci_flow_builds_only_what_changed_and_merges_everything(
+    stack: Any, unique_repo: str, tmp_path: Path
+) -> None:
+    """`bakepy matrix --changed --reused-records` → `bakepy build --platform P --push-by-digest --fingerprint`
+    of the changed targets only → one `bakepy merge`: every target's 1.0.1 complete, in one transaction."""
+    env = clean_env(stack)
+    os_image(tmp_path / "os", stack, env, unique_repo, "one")
+    project = tmp_path / "proj"
+    project_files(
+        project, f"{stack.registries[0]}/{unique_repo}-os:1", stack.registries, unique_repo
+    )
+    git(project, "init", "-q", "-b", "main", env=env)
+    built, _ = release(project, "v1.0.0", env)
+    assert built == set(TARGETS)
+    first = {
+        (r, t): images(r, f"{unique_repo}-{t}", "1.0.0") for r in stack.registries for t in TARGETS
+    }
+
+    (project / "app2/main.txt").write_text("app2, changed\n")
+    git(project, "checkout", "-q", "main", env=env)
+    git(project, "commit", "-q", "-am", "app2", env=env)
+    git(project, "tag", "-a", "-m", "v1.0.1", "v1.0.1", env=env)
+    git(project, "checkout", "-q", "--detach", "v1.0.1", env=env)
+    records = tmp_path / "records"
+    result = bakepy(
+        ["matrix", "--changed", "--reused-records", str(records), "--format", "json"], project, env
+    )
+    assert result.returncode == 0, result.stderr
+    matrix = json.loads(result.stdout)
+    assert [(e["platform"], e["targets"]) for e in matrix["entries"]] == [
+        (p, ["app2"]) for p in PLATFORMS
+    ]
+    assert {c["target"] for c in matrix["changes"] if c["build"]} == {"app2"}
+    assert len(list(records.glob("*.json"))) == 2 * 4  # 4 reused targets x 2 platforms
+    for entry in matrix["entries"]:
+        result = bakepy(
+            ["build", "--platform", entry["platform"], "--push-by-digest", "--records",
+             str(records), "--fingerprint", *entry["targets"]],
+            project, env,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+    result = bakepy(["merge", "--records", str(records), "--json"], project, env)
+    assert result.returncode == 0, result.stderr
+    for registry in stack.registries:
+        for target in TARGETS:
+            repo = f"{unique_repo}-{target}"
+            now = images(registry, repo, "1.0.1")
+            assert (
+                api.get_manifest(registry, repo, "latest")[0]
+                == (api.get_manifest(registry, repo, "1.0.1")[0])
+            )
+            if target == "app2":
+                assert set(now.values()).isdisjoint(first[(registry, target)].values())
+                _, index = api.get_manifest(registry, repo, "1.0.1")
+                for descriptor in api.image_manifests(index).values():
+                    assert descriptor["annotations"]["bakepy.fingerprint"].startswith("v1 ")
+            else:
+                assert now == first[(registry, target)]
+
+    # the next release, nothing changed since the CI build: nothing to build
+    git(project, "checkout", "-q", "main", env=env)
+    git(project, "commit", "-q", "--allow-empty", "-m", "nothing", env=env)
+    git(project, "tag", "-a", "-m", "v1.0.2", "v1.0.2", env=env)
+    git(project, "checkout", "-q", "--detach", "v1.0.2", env=env)
+    result = bakepy(["matrix", "--changed", "--format", "json"], project, env)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["entries"] == [], result.stderr
