@@ -212,7 +212,10 @@ CLOCK_MASK = "<clock>"
 _TIMESTAMP = re.compile(
     r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})",
 )
-_DATE = re.compile(r"(?<![\d-])(?:\d{4}-\d{2}-\d{2}|\d{8})(?![\d-])")
+# a date, and in the compact form the time of day that formatdate("YYYYMMDDhhmm", timestamp()) adds
+_DATE = re.compile(
+    r"(?<![\d-])(\d{4}-\d{2}-\d{2})(?![\d-])|(?<!\d)(\d{8})(?:\d{4}(?:\d{2})?)?(?!\d)"
+)
 #: How far from now a timestamp may be and still count as the clock's (timestamp() prints the run's time).
 CLOCK_WINDOW = timedelta(days=1)
 _URL_PREFIXES = (
@@ -228,7 +231,7 @@ _URL_PREFIXES = (
 
 def clock_values(text: str, now: datetime) -> list[str]:
     """What timestamp() (and formatdate() of it) printed in `text`: RFC 3339 timestamps within CLOCK_WINDOW of
-    `now`, and dates (2026-11-29, 20261129) of a day in that window."""
+    `now`, and dates (2026-11-29, 20261129, also with the time as 202611291405) of a day in that window."""
     out = []
     for match in _TIMESTAMP.finditer(text):
         try:
@@ -240,7 +243,7 @@ def clock_values(text: str, now: datetime) -> list[str]:
     days = {(now + k * CLOCK_WINDOW).date() for k in (-1, 0, 1)}
     spelled = {f"{d:%Y-%m-%d}" for d in days} | {f"{d:%Y%m%d}" for d in days}
     rest = _TIMESTAMP.sub("", text)
-    out += [m.group() for m in _DATE.finditer(rest) if m.group() in spelled]
+    out += [m.group() for m in _DATE.finditer(rest) if (m.group(1) or m.group(2)) in spelled]
     return out
 
 

@@ -313,3 +313,110 @@ def test_a_matrix_of_one_key_whose_rows_cover_every_combination_keeps_its_writte
     assert [(r["os"], r["v"]) for r in unordered.targets[0].attributes["matrix"]["item"]] == [
         ("jammy", "1"), ("jammy", "2"), ("noble", "1"), ("noble", "2")
     ]  # fmt: skip
+
+
+def _same_targets(flat: ImportedProject, factored: ImportedProject) -> None:
+    """The flat import's targets and groups resolve the same from the factored one (which may add a base, or a
+    family matrix's own group, that the original does not have)."""
+    before = load_toml(to_toml(flat), env={}).resolved
+    after = load_toml(to_toml(factored), env={}).resolved
+    assert {n: after.targets[n] for n in before.targets} == dict(before.targets)
+    assert {n: sorted(after.groups[n].targets) for n in before.groups} == {
+        n: sorted(g.targets) for n, g in before.groups.items()
+    }
+
+
+# -- issue 24, item 6: imports people keep ---------------------------------------------------------------------
+
+
+def test_a_public_target_others_hold_entirely_is_their_base() -> None:
+    """Mailu's `defaults`: every image inherits it; the import writes it once instead of in every target."""
+    shared = {"platforms": ["linux/amd64"], "args": {"VERSION": "local"}}
+    flat = _project(
+        {
+            "defaults": dict(shared),
+            "admin": {**shared, "context": "core/admin", "tags": ["mailu/admin"]},
+            "front": {**shared, "context": "core/nginx", "tags": ["mailu/nginx"]},
+            "docs": {**shared, "context": "docs", "args": {"VERSION": "local", "v": "1"}},
+        }
+    )
+    factored = factoring.factor(flat, written_groups=())
+    attrs = _attrs(factored)
+    assert attrs["defaults"] == shared
+    assert attrs["admin"] == {
+        "inherits": ["defaults"],
+        "context": "core/admin",
+        "tags": ["mailu/admin"],
+    }
+    assert attrs["docs"] == {"inherits": ["defaults"], "context": "docs", "args": {"v": "1"}}
+    _same_resolution(flat, factored)
+
+
+def test_a_public_target_held_by_one_other_only_stays_flat() -> None:
+    flat = _project({"a": {"target": "x"}, "b": {"target": "x", "context": "b"}})
+    assert "inherits" not in _attrs(factoring.factor(flat, written_groups=()))["b"]
+
+
+def test_what_many_targets_share_becomes_a_private_base() -> None:
+    labels = {
+        f"org.opencontainers.image.{k}": f"value of {k}" for k in ("url", "vendor", "licenses")
+    }
+    flat = _project(
+        {
+            f"app{i}": {
+                "context": f"app{i}",
+                "platforms": ["linux/amd64", "linux/arm64"],
+                "labels": {**labels, "org.opencontainers.image.title": f"app {i}"},
+                "attest": [{"type": "sbom"}],
+                "tags": [f"acme/app{i}"],
+            }
+            for i in range(6)
+        }
+    )
+    factored = factoring.factor(flat, written_groups=())
+    attrs = _attrs(factored)
+    assert attrs["_common"] == {
+        "platforms": ["linux/amd64", "linux/arm64"],
+        "labels": labels,
+        "attest": [{"type": "sbom"}],
+    }
+    assert attrs["app3"] == {
+        "inherits": ["_common"],
+        "context": "app3",
+        "labels": {"org.opencontainers.image.title": "app 3"},
+        "tags": ["acme/app3"],
+    }
+    assert not any("_common" in r for r in factored.remarks)
+    _same_targets(flat, factored)
+
+
+def test_no_base_is_made_where_it_saves_little() -> None:
+    flat = _project({f"a{i}": {"platforms": ["linux/amd64"], "tags": [f"a{i}"]} for i in range(3)})
+    assert "_common" not in _attrs(factoring.factor(flat, written_groups=()))
+
+
+def test_a_matrix_whose_rows_differ_in_list_length_is_one_matrix_per_family() -> None:
+    """cloudnative-pg: the `system` rows of each version have two more (rolling) tags; the group is written and
+    lists every member, the families are matrices of their own."""
+    targets: dict[str, dict[str, Any]] = {}
+    for pg in ("16", "17", "18"):
+        for tgt in ("minimal", "system"):
+            tags = [f"pg:{pg}-{tgt}"] + ([f"pg:{pg}", f"pg:{pg}-latest"] if tgt == "system" else [])
+            targets[f"pg-{pg}-{tgt}"] = {"target": tgt, "tags": tags, "args": {"PG": pg}}
+    flat = _project(targets, groups={"default": tuple(sorted(targets))})
+    factored = factoring.factor(flat, written_groups=())
+    labels = sorted(t.name for t in factored.targets)
+    assert labels == ["_default-1", "_default-2"]
+    assert all("matrix" in t.attributes for t in factored.targets)
+    assert factored.groups == (ImportedGroup("default", tuple(sorted(targets))),)
+    _same_targets(flat, factored)
+
+
+def test_long_groups_are_written_several_members_a_line() -> None:
+    names = tuple(f"postgresql-{v}-minimal-bookworm" for v in range(10, 30))
+    toml = to_toml(_project({n: {"target": "x"} for n in names}, groups={"default": names}))
+    group = toml[toml.index("[group.default]") :].splitlines()
+    assert group[1] == "targets = [" and group[-1] == "]"
+    assert 2 < len(group) - 2 < len(names)
+    assert all(len(line) <= 100 for line in group)
+    assert load_toml(toml, env={}).resolved.groups["default"].targets == names

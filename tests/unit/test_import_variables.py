@@ -266,3 +266,17 @@ def test_probe_candidates_take_collapsed_lists() -> None:
     probed = {"app": {"tags": ["org/app:bkpy0vx", "org/app:"]}}
     assert expands_to(base, probed, {"bkpy0vx": ""})
     assert not expands_to(base, probed, {"bkpy0vx": "1"})
+
+
+def test_values_made_from_the_clock_are_one_note() -> None:
+    """cloudnative-pg's `now = timestamp()` in every target's labels and tags: one note, not one per place."""
+    stamp = "2026-11-29T10:00:00Z"
+    targets = {
+        f"pg-{i}": {"labels": {"created": stamp}, "tags": [f"pg:{i}-202611291000"]}
+        for i in range(20)
+    }
+    project = importer.convert(_resolved(targets, clock_used=True))
+    assert len(project.notes) == 1
+    (note,) = project.notes
+    assert "and 39 more values look made from the clock" in note.message
+    assert "\n" not in note.message

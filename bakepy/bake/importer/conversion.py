@@ -148,7 +148,11 @@ def _templating(resolved: ResolvedBake, baseline: Mapping[str, Any]) -> _Templat
             if not isinstance(base, str) or not isinstance(new, str) or new == base:
                 continue
             template = _template_from(new, combined_sentinels)
-            if template.variables and template.resolve(values) == base:
+            resolved_value = template.resolve(values)
+            if template.variables and (
+                resolved_value == base
+                or (resolved.clock_used and _unclocked(resolved_value) == _unclocked(base))
+            ):
                 result.templates[path] = template
 
     for probe in resolved.probes:
@@ -173,7 +177,12 @@ def _templating(resolved: ResolvedBake, baseline: Mapping[str, Any]) -> _Templat
         for path, new in _leaves(probed_targets, "target"):
             found = result.templates.get(path)
             if found is not None:
-                if found.resolve(assignment) != new:
+                got = found.resolve(assignment)
+                if got != new and not (
+                    resolved.clock_used
+                    and isinstance(new, str)
+                    and _unclocked(got) == _unclocked(new)
+                ):
                     result.diverges.setdefault(name, []).append(path)
             elif new != base_leaves.get(path):
                 result.frozen.setdefault(name, []).append(path)
@@ -220,6 +229,12 @@ def _assigned(
         if not changed:
             break
     return out
+
+
+def _unclocked(text: str) -> str:
+    """`text` with the digits of every clock value (`_CLOCK_VALUE`) blanked, its shape kept: two prints of
+    timestamp() a second apart agree, a date and a time do not."""
+    return _CLOCK_VALUE.sub(lambda m: re.sub(r"\d", "0", m.group(0)), text)
 
 
 def _reclocked(targets: Mapping[str, Any], baseline: Mapping[str, Any]) -> dict[str, Any]:
@@ -471,7 +486,9 @@ def _frozen_notes(
             for path, value in _leaves(baseline, "target")
             if isinstance(value, str)
             and _CLOCK_VALUE.search(value)
-            and not any(kept in value for kept in followed)  # `${NAME}` there follows the clock
+            and not any(  # `${NAME}` there follows the clock
+                _unclocked(kept) in _unclocked(value) for kept in followed
+            )
         ]
         if stamped:
             # One note for every value made from the clock outside a variable (`now = timestamp()` used in
@@ -602,6 +619,7 @@ def _variable_notes(
         if not problems:
             continue
         shown = "null" if value is None else json.dumps(value)
+        shown = shown if len(shown) <= 60 else f"{shown[:57]}…"
         kept_as = f"kept as ${{{name}}} where it lands as is, but " if name in used else ""
         yield ImportNote(
             f"variable.{name}",

@@ -24,6 +24,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from bakepy.bake.importer.bases import public_bases, shared_base
 from bakepy.bake.importer.imported import (
     ImportedGroup,
     ImportedProject,
@@ -152,19 +153,25 @@ def _residual(child: _Attributes, base: _Attributes) -> dict[str, Value] | None:
 
 
 def choose_parents(
-    name: str, attributes: _Attributes, privates: Mapping[str, _Attributes]
+    name: str,
+    attributes: _Attributes,
+    privates: Mapping[str, _Attributes],
+    *,
+    loose: Collection[str] | None = None,
 ) -> tuple[str, ...]:
-    """The private targets `name` can inherit: each one it provides (a public target may replace some of
-    their values), less those another chosen one covers.
+    """The bases (`privates`: private targets, and public ones others hold entirely) `name` can inherit: each
+    one it provides, less those another chosen one covers. A public target may replace some values of the
+    bases in `loose` (default: all of them); a base inherits only exactly.
 
-    A private target only inherits strictly smaller ones (it provides them, they do not provide it), so the
-    result never has a cycle; of two private targets with the same attributes the first by name is used.
+    A base only inherits strictly smaller ones (it provides them, they do not provide it), so the result never
+    has a cycle; of two bases with the same attributes the first by name is used.
     """
+    loose = privates.keys() if loose is None else loose
     candidates = [
         p
         for p, attrs in sorted(privates.items())
         if p != name
-        and provides(attributes, attrs, overrides=name not in privates)
+        and provides(attributes, attrs, overrides=name not in privates and p in loose)
         and not (name in privates and provides(attrs, attributes))
     ]
 
@@ -219,18 +226,39 @@ def factor(
     matrix of one key), keep that order; private targets in `keep` (asked for by name) stay even when nothing
     inherits them.
     """
-    flat = _resolved(project)
     privates = {t.name: t.attributes for t in project.targets if t.name.startswith("_")}
+    holds = {  # strictly: a target the same as another is no base of it
+        t.name: [
+            o.name
+            for o in project.targets
+            if o is not t
+            and provides(t.attributes, o.attributes)
+            and not provides(o.attributes, t.attributes)
+        ]
+        for t in project.targets
+    }
+    bases = {
+        **privates,
+        **{n: _attributes_of(project, n) for n in public_bases(project.targets, holds)},
+    }
+    made = None
+    if not bases:
+        taken = {t.name for t in project.targets} | {g.name for g in project.groups}
+        made = shared_base(project.targets, taken)
+        if made is not None:
+            project = replace(project, targets=(made, *project.targets))
+            bases = privates = {made.name: made.attributes}
+    flat = _resolved(project)
     in_groups = {m for g in project.groups for m in g.targets}
     wanted = in_groups | set(keep)
     if flat is None:
-        return _prune(project, wanted)
+        return _unmade(_prune(project, wanted), made)
 
     by_name = {t.name: t for t in project.targets}
     factored: dict[str, ImportedTarget] = {}
     for target in project.targets:
-        parents = choose_parents(target.name, target.attributes, privates)
-        written = _with_inherits(target, parents, privates) if parents else None
+        parents = choose_parents(target.name, target.attributes, bases, loose=set(privates))
+        written = _with_inherits(target, parents, bases) if parents else None
         factored[target.name] = written or target
 
     candidate = _prune(replace(project, targets=tuple(factored.values())), wanted)
@@ -248,7 +276,26 @@ def factor(
 
     if written_groups is not None:
         candidate = _matrices(candidate, flat, set(written_groups), set(ordered_matrices))
-    return candidate
+    return _unmade(candidate, made)
+
+
+def _attributes_of(project: ImportedProject, name: str) -> Mapping[str, Value]:
+    return next(t.attributes for t in project.targets if t.name == name)
+
+
+def _unmade(project: ImportedProject, made: ImportedTarget | None) -> ImportedProject:
+    """`project` without a base the import made (`bases.shared_base`) that nothing inherits in the end, and
+    without it in the header's list of folded private targets (it was never the user's)."""
+    if made is None:
+        return project
+    remarks = []
+    for remark in project.remarks:
+        if remark.startswith(_FOLDED):
+            names = [n for n in remark[len(_FOLDED) :].strip().split(", ") if n != made.name]
+            remark = f"{_FOLDED} {', '.join(names)}" if names else ""
+        if remark:
+            remarks.append(remark)
+    return replace(project, remarks=tuple(remarks))
 
 
 def _differences(
@@ -284,7 +331,11 @@ def _prune(project: ImportedProject, wanted: set[str]) -> ImportedProject:
     """Leave out private targets nothing inherits (transitively), a group names or the user asked for."""
     by_name = {t.name: t for t in project.targets}
     needed: set[str] = set()
-    todo = [t.name for t in project.targets if not t.name.startswith("_") or t.name in wanted]
+    todo = [
+        t.name
+        for t in project.targets
+        if not t.name.startswith("_") or t.name in wanted or "matrix" in t.attributes
+    ]
     while todo:
         name = todo.pop()
         if name in needed or name not in by_name:
@@ -328,7 +379,9 @@ def _matrices(
         if group.name in written_groups or len(group.targets) < 2:
             continue
         keep_order = group.name in ordered
-        rebuilt = _as_matrix(current, group, keep_order=keep_order)
+        rebuilt = _as_matrix(current, group, keep_order=keep_order) or _as_matrices(
+            current, group, keep_order=keep_order
+        )
         if rebuilt is None:
             continue
         before, got = _resolved(current), _resolved(rebuilt)
@@ -366,11 +419,19 @@ def _row_order(columns: Mapping[str, Sequence[str]]) -> list[int]:
 
 
 def _as_matrix(
-    project: ImportedProject, group: ImportedGroup, *, keep_order: bool = False
+    project: ImportedProject,
+    group: ImportedGroup,
+    *,
+    keep_order: bool = False,
+    part: tuple[str, Sequence[str]] | None = None,
 ) -> ImportedProject | None:
+    """`project` with the members of `group` written as one matrix target named after it (the group is then
+    the matrix's own); with `part` (a label and some of the members), only those, as a matrix target of that
+    label, the group staying written."""
     by_name = {t.name: t for t in project.targets}
-    members = [by_name.get(m) for m in group.targets]
-    if group.name in by_name or group.description:
+    label, names_in = part if part is not None else (group.name, group.targets)
+    members = [by_name.get(m) for m in names_in]
+    if label in by_name or (group.description and part is None):
         return None
     if any(m is None or m.unsupported or m.name.startswith("_") for m in members):
         return None
@@ -419,7 +480,7 @@ def _as_matrix(
         ((only_key, only),) = columns.items()
         matrix = {only_key: list(only)}
     else:
-        order = range(len(group.targets)) if keep_order else _row_order(columns)
+        order = range(len(names_in)) if keep_order else _row_order(columns)
         rows: list[Value] = [{k: v[i] for k, v in columns.items()} for i in order]
         matrix = {"item": rows}
 
@@ -433,8 +494,8 @@ def _as_matrix(
     for key, value in first.items():
         if key != "inherits":
             attributes[key] = _substitute(value, (key,), pieces, spliced)
-    definition = ImportedTarget(group.name, attributes)
-    names = set(group.targets)
+    definition = ImportedTarget(label, attributes)
+    names = set(names_in)
     targets_out: list[ImportedTarget] = []
     for target in project.targets:
         if target.name == targets[0].name:
@@ -444,7 +505,46 @@ def _as_matrix(
     return replace(
         project,
         targets=tuple(targets_out),
-        groups=tuple(g for g in project.groups if g.name != group.name),
+        groups=tuple(g for g in project.groups if g.name != group.name or part is not None),
+    )
+
+
+def _parts(project: ImportedProject, group: ImportedGroup) -> list[list[str]]:
+    """The members of `group` in families that one matrix each can write: the same attributes, list lengths
+    and parents (`tags` with two more rolling tags on some rows makes two families); single ones stay flat."""
+    by_name = {t.name: t for t in project.targets}
+    families: dict[str, list[str]] = {}
+    for name in group.targets:
+        target = by_name.get(name)
+        if target is None or target.unsupported or name.startswith("_"):
+            return []
+        key = repr((_shape(target.attributes), target.attributes.get("inherits")))
+        families.setdefault(key, []).append(name)
+    return sorted((f for f in families.values() if len(f) > 1), key=len, reverse=True)
+
+
+def _as_matrices(
+    project: ImportedProject, group: ImportedGroup, *, keep_order: bool
+) -> ImportedProject | None:
+    """`group`'s members as one matrix target per family (`_parts`), named `_GROUP-1`, `_GROUP-2`, …, the
+    group listing every member (in one order, as `_row_order` does, for a matrix of several keys)."""
+    parts = _parts(project, group)
+    if len(parts) < 2 and not (parts and len(parts[0]) < len(group.targets)):
+        return None
+    taken = {t.name for t in project.targets} | {g.name for g in project.groups}
+    current = project
+    for i, family in enumerate(parts, 1):
+        label = f"_{group.name}-{i}"
+        while label in taken:
+            label += "x"
+        rebuilt = _as_matrix(current, group, keep_order=keep_order, part=(label, family))
+        if rebuilt is None:
+            return None
+        current = rebuilt
+    members = group.targets if keep_order else tuple(sorted(group.targets))
+    return replace(
+        current,
+        groups=tuple(replace(g, targets=members) if g is group else g for g in current.groups),
     )
 
 
@@ -555,7 +655,12 @@ def _tokenize(text: str, values: Mapping[str, str]) -> tuple[str | _Column, ...]
             by_value[value] = key
     if not by_value:
         return (text,)
-    pattern = re.compile("|".join(re.escape(v) for v in sorted(by_value, key=len, reverse=True)))
+    # A value is not taken out of a longer number: "16" in "16.4" is part of the version, not the major.
+    pattern = re.compile(
+        "|".join(
+            rf"(?<![0-9.]){re.escape(v)}(?![0-9.])" for v in sorted(by_value, key=len, reverse=True)
+        )
+    )
     out: list[str | _Column] = []
     pos = 0
     for match in pattern.finditer(text):

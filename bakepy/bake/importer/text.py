@@ -36,12 +36,9 @@ def _comment_lines(text: str, *, prefix: str = "# ", width: int = LINE_LENGTH) -
 
 def _summary(project: ImportedProject, command: str) -> list[str]:
     sources = ", ".join(project.sources) or "the bake files of the current directory"
+    # Only what the reader must act on: how the import reads bake files is docs/import.md's to say.
     return [
-        f"Imported by `{command}` from {sources}.",
-        "Read through `docker buildx bake --print`: functions and override files are applied; inherits of "
-        "private targets and matrices are kept where bakepy resolves them to exactly what bake printed, other "
-        "targets list all their attributes. A variable is kept as ${NAME} where its value lands as is; its "
-        "default is its value at import.",
+        f"Imported by `{command}` from {sources}: bake prints the same for it (docs/import.md).",
         *project.remarks,
     ]
 
@@ -49,9 +46,7 @@ def _summary(project: ImportedProject, command: str) -> list[str]:
 def _notes_block(project: ImportedProject, prefix: str = "# ") -> list[str]:
     if not project.notes:
         return []
-    lines = [
-        f"{prefix}Not carried over exactly (bakepy import also printed these as warnings):".rstrip()
-    ]
+    lines = [f"{prefix}Frozen or not carried over (also printed as warnings):".rstrip()]
     for note in project.notes:
         lines += _comment_lines(f"- {note}", prefix=prefix)
     return lines

@@ -105,5 +105,25 @@ def to_toml(project: ImportedProject) -> str:
         # bakepy takes group (and variable) descriptions literally: no escaping.
         if group.description:
             lines.append(f"description = {toml_string(group.description)}")
-        lines += _toml_pair("targets", list(group.targets)) or []
+        lines += _packed("targets", list(group.targets))
     return "\n".join(lines) + "\n"
+
+
+def _packed(key: str, names: list[str]) -> list[str]:
+    """`key = [...]` on one line if it fits, else as many names a line as fit (a matrix's 54 members are a
+    paragraph, not 54 lines)."""
+    items: list[Value] = list(names)
+    one = f"{toml_key(key)} = {_toml_inline(items)}"
+    if len(one) <= LINE_LENGTH:
+        return [one]
+    lines = [f"{toml_key(key)} = ["]
+    line = " "
+    for name in names:
+        item = f" {toml_string(name)},"
+        if len(line) + len(item) > LINE_LENGTH and line.strip():
+            lines.append(line)
+            line = " "
+        line += item
+    if line.strip():
+        lines.append(line)
+    return [*lines, "]"]
