@@ -225,10 +225,12 @@ def _publish_with_progress(
     runner.bake_options = passed
     with view.shown(), observe(view.event):
         # The view's node and QEMU marks come from `buildx inspect`, read beside the work, never waited for.
-        reading = read_builder_in_background(runner)
-        reading.add_done_callback(
-            lambda read: view.use_builder(read.result()) if not read.exception() else None
-        )
+        # --changed: only when something builds (a release with nothing changed starts no process)
+        reading = None if changed else read_builder_in_background(runner)
+        if reading is not None:
+            reading.add_done_callback(
+                lambda read: view.use_builder(read.result()) if not read.exception() else None
+            )
         try:
             report = publish_project(
                 loaded.path, loaded.project, runner, targets=targets, records_dir=records,

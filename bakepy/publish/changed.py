@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bakepy.errors import BakepyError
 from bakepy.model import ResolvedProject
 from bakepy.publish.fingerprint import (
     ANNOTATION,
@@ -67,6 +68,8 @@ class TargetChange:
     """The tag that index was read from."""
     index: ImageIndex | None = dataclasses.field(default=None, compare=False, repr=False)
     """What `reuse` is (read with the tag)."""
+    present: tuple[str, ...] = ()
+    """Repositories where a tag read for this decision holds `reuse` already (no need to check or copy)."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -172,9 +175,12 @@ def decide_changes(
     current: Mapping[str, ImageIndex | None],
     *,
     everything: bool = False,
+    fallbacks: Mapping[str, Sequence[str]] | None = None,
 ) -> ChangeSet:
     """Which of `plan`'s targets build, from their `fingerprints` and what their tags hold now (`current`:
-    full tag → what it points at, None: absent). Pure."""
+    full reference → what it points at, None: absent). A release's new tags do not exist yet: after its own
+    tags, a target is compared with its `fallbacks` (each repository's `latest`, the index its last local
+    publish recorded), in that order. Pure."""
     verdicts: dict[str, TargetChange] = {}
     for name in _platform_order(resolved, [t.name for t in plan.targets]):
         tp = plan.target(name)
@@ -190,7 +196,7 @@ def decide_changes(
         reuse: tuple[str, str] | None = None
         reused_index: ImageIndex | None = None
         first_why: list[str] = []
-        for tag in tp.tags:
+        for tag in (*tp.tags, *(fallbacks or {}).get(name, ())):
             index = current.get(tag)
             if index is None:
                 continue
@@ -231,6 +237,14 @@ def decide_changes(
             verdicts[name] = TargetChange(name, True, tuple(why), prints)
         else:
             assert reuse is not None
+            digest = reuse[0].partition("@")[2]
+            present = tuple(
+                dict.fromkeys(
+                    repository_of(ref)
+                    for ref in (*tp.tags, *(fallbacks or {}).get(name, ()))
+                    if (found := current.get(ref)) is not None and found.digest == digest
+                )
+            )
             verdicts[name] = TargetChange(
                 name,
                 False,
@@ -238,6 +252,7 @@ def decide_changes(
                 prints,
                 *reuse,
                 index=reused_index,
+                present=present,
             )
     return ChangeSet(tuple(verdicts.values()))
 
@@ -259,9 +274,11 @@ def read_changes(
     project_dir: Path,
     *,
     everything: bool = False,
+    records_dir: Path | None = None,
 ) -> ChangeSet:
     """Fingerprint every planned target × platform (base images read from their registries now) and read what
-    every planned tag holds, then `decide_changes`."""
+    every planned tag holds (and the fallbacks: `latest`, the last local publish's records in `records_dir`),
+    then `decide_changes`."""
     from bakepy.engine.registry import inspect_many
 
     resolved = project.resolved
@@ -273,9 +290,33 @@ def read_changes(
         project_dir=project_dir,
         resolve=_head_digest,
     )
-    tags = [tag for t in plan.targets if not t.sources for tag in t.tags]
-    current = inspect_many(runner, tags) if tags else {}
-    return decide_changes(resolved, plan, prints, current, everything=everything)
+    fallbacks = _fallbacks(plan, records_dir)
+    refs = [r for t in plan.targets if not t.sources for r in (*t.tags, *fallbacks.get(t.name, ()))]
+    current = inspect_many(runner, list(dict.fromkeys(refs))) if refs else {}
+    return decide_changes(
+        resolved, plan, prints, current, everything=everything, fallbacks=fallbacks
+    )
+
+
+def _fallbacks(plan: PublishPlan, records_dir: Path | None) -> dict[str, list[str]]:
+    """target → what to compare with when none of its new tags exists yet: `REPOSITORY:latest` of each of its
+    repositories, then `REPOSITORY@SOURCE` of its last local publish's digest records (`records_dir`)."""
+    from bakepy.publish.records import read_record_files
+
+    out: dict[str, list[str]] = {}
+    for tp in plan.targets:
+        out[tp.name] = [f"{r}:latest" for r in tp.repositories if f"{r}:latest" not in tp.tags]
+    if records_dir is not None and records_dir.is_dir():
+        try:
+            found = read_record_files(records_dir)
+        except BakepyError:
+            found = []  # unreadable records only cost a build
+        for _, record in found:
+            if record.target in out and record.repositories:
+                ref = f"{record.repositories[0]}@{record.source}"
+                if ref not in out[record.target]:
+                    out[record.target].append(ref)
+    return out
 
 
 def with_fingerprints(specs: Sequence[TargetSpec], changes: ChangeSet) -> list[TargetSpec]:
@@ -374,7 +415,8 @@ def reused_sources(
         source, _, digest = change.reuse.partition("@")
         for registry in spec.registries():
             repository = spec.repository_in(registry)
-            if repository != source and not read_present(f"{repository}@{digest}"):
+            known = repository == source or repository in change.present
+            if not known and not read_present(f"{repository}@{digest}"):
                 copy(change.reuse, repository)
         out.append((spec, [digest]))
     return out

@@ -343,7 +343,14 @@ def publish_project(
 
         from bakepy.publish.changed import describe, read_changes, with_fingerprints
 
-        changes = read_changes(runner, plan, project, project_dir, everything=everything)
+        changes = read_changes(
+            runner,
+            plan,
+            project,
+            project_dir,
+            everything=everything,
+            records_dir=records_dir or work / "records",
+        )
         plan = changes.applied(plan)
         specs = with_fingerprints(specs, changes)
         prints = changes.annotations()
@@ -370,7 +377,11 @@ def publish_project(
         )
     runner.docker_path()  # no docker CLI: say how to get it before anything else
     write_timeout()  # a bad BAKEPY_REGISTRY_TIMEOUT fails here, before anything is built
-    reading = builder_read or read_builder_in_background(runner)  # read while the registries answer
+    reading = builder_read
+    if (
+        reading is None and plan.built
+    ):  # read while the registries answer (`--changed`: only to build)
+        reading = read_builder_in_background(runner)
     # a registry that does not answer, or wants a login nobody did, fails in seconds, not after the build
     require_push_access(
         ["/".join(split_reference(r)[:2]) for s in specs for r in s.repositories]
@@ -398,6 +409,7 @@ def publish_project(
         # How many nodes decides how to build: buildx's store says in microseconds; only where it cannot does the
         # build wait for `buildx inspect`, which otherwise runs beside it (for the report's emulated platforms).
         stored = runner.stored_builder()
+        assert reading is not None  # started above whenever something builds
         builder = reading.result() if stored is None else None
         nodes = len(builder.nodes) if builder is not None else len(stored.nodes) if stored else 1
         if len(platforms) > 1 and nodes > 1:

@@ -221,3 +221,24 @@ def test_generated_pipelines_with_changed() -> None:
     assert "$BAKEPY_CHANGED_LINUX_ARM64" in pipeline
     assert "nothing changed for linux/arm64" in pipeline
     assert "--changed --reused-records" in pipeline
+
+
+def test_new_tags_fall_back_to_latest_and_the_last_local_records() -> None:
+    project = load_toml(
+        PROJECT.replace('tags = ["1.0.1", "latest"]', 'tags = ["1.0.2"]'),
+        source="bakepy.toml",
+        table=(),
+        env={},
+    )
+    plan = plan_publish(project)
+    prints = _prints()
+    current: dict[str, ImageIndex | None] = {t: None for tp in plan.targets for t in tp.tags}
+    current["r.example/web:latest"] = _index("web", prints)
+    current["r.example/tool@sha256:tool-index"] = _index("tool", prints)
+    fallbacks = {tp.name: [f"{r}:latest" for r in tp.repositories] for tp in plan.targets}
+    fallbacks["tool"].append("r.example/tool@sha256:tool-index")
+    changes = decide_changes(project.resolved, plan, prints, current, fallbacks=fallbacks)
+    verdict = {t.name: t for t in changes.targets}
+    assert verdict["web"].reuse == "r.example/web@sha256:web-index"
+    assert verdict["tool"].reuse == "r.example/tool@sha256:tool-index"
+    assert changes.building == ("base", "app")
