@@ -42,11 +42,11 @@ from bakepy.publish.build import BuildEvent
 
 _COLORS = {
     "done": "green", "failed": "red", "pushing": "cyan", "building": "yellow", "built": "blue",
-    "canceled": "magenta", "interrupted": "magenta",
+    "canceled": "magenta", "interrupted": "magenta", "reused": "dim",
 }  # fmt: skip
 _STEP_ROOM = 12  # the least room a step gets before columns make way for it: `2/3 RUN ma…`
 # The states a row ends in: nothing BuildKit says later changes them (a failure excepted, for done).
-FINAL = ("done", "failed", "canceled", "interrupted")
+FINAL = ("done", "failed", "canceled", "interrupted", "reused")
 
 
 @dataclass
@@ -220,6 +220,9 @@ class ProgressView:
                 unit.step = event.text
         elif unit.state in FINAL:
             return
+        elif event.kind == "reused":  # `--changed`: unchanged, not built
+            unit.end("reused", None, now)
+            unit.step = "unchanged: its tags keep their platform manifests"
         elif event.kind == "canceled":
             unit.end("canceled", event.completed, now)
             unit.step = "stopped: another step failed"

@@ -46,7 +46,7 @@ _TIME = re.compile(
 # What a vertex that BuildKit stopped because another failed says (`…: exit code: 137: context canceled`).
 _CANCELED = re.compile(r"(?:^|: )(?:context )?cancel(?:l)?ed$")
 
-EventKind = Literal["step", "export", "pushed", "error", "canceled", "built", "merging"]
+EventKind = Literal["step", "export", "pushed", "error", "canceled", "built", "merging", "reused"]
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,8 @@ class BuildEvent:
     Each is a vertex (`vertex`, numbered as the plain output numbers them) as BuildKit last reported it: a build
     `step` (`text` like `2/3 RUN make`; `started` None: BuildKit knows it is to come), the `export` (exporting
     and pushing by digest), `pushed` (the export ended, its push done), an `error` (`text`: BuildKit's message)
-    or `canceled` (stopped because another step failed). `started` / `completed` are BuildKit's times (seconds
+    or `canceled` (stopped because another step failed); `reused` (`--changed`): not built, its tags keep the
+    platform manifests they hold. `started` / `completed` are BuildKit's times (seconds
     since the epoch, the builder's clock), `cached` whether BuildKit reused the step."""
 
     target: str

@@ -356,6 +356,9 @@ def publish_project(
         prints = changes.annotations()
         for line in describe(changes):
             sys.stderr.write(f"changed: {line}\n")
+        for change in changes.reused:  # the live view's rows: not built
+            for f in change.fingerprints:
+                notify(BuildEvent(change.name, f.platform, "reused"))
     names = [s.name for s in specs if s.name in plan.built or not changed]
     if dry_run:
         bake_file = work / "docker-bake.json"

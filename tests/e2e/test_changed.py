@@ -120,14 +120,21 @@ def release(project: Path, tag: str, env: dict[str, str]) -> tuple[set[str], str
     git(project, "branch", "-f", "main", "HEAD", env=env)
     runs = project / ".bakepy" / "runs"
     before = set(runs.iterdir()) if runs.exists() else set()
-    result = bakepy(["publish", "--changed", "--json"], project, env)
+    trace = project.parent / f"trace-{tag}.jsonl"
+    result = bakepy(["publish", "--changed"], project, {**env, "BAKEPY_PROGRESS_TRACE": str(trace)})
     assert result.returncode == 0, result.stderr
     (run,) = set(runs.iterdir()) - before
     bake_file = run / "docker-bake.json"
-    built: set[str] = set()
+    in_bake: set[str] = set()
     if bake_file.exists():
         bake = json.loads(bake_file.read_text())
-        built = {n for n, body in bake["target"].items() if body.get("output")}
+        in_bake = {n for n, body in bake["target"].items() if body.get("output")}
+    # counted from BuildKit's steps: the units the live view saw BuildKit build (or push), and the rest reused
+    rows = [json.loads(line) for line in trace.read_text().splitlines()] if trace.exists() else []
+    built = {r["target"] for r in rows if r["state"] in ("building", "built", "pushing")}
+    reused = {r["target"] for r in rows if r["state"] == "reused"}
+    assert built == in_bake, (built, in_bake, result.stderr)
+    assert built | reused == set(TARGETS) and not built & reused, rows
     return built, result.stderr
 
 
