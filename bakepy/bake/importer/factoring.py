@@ -534,6 +534,9 @@ def _as_matrices(
     taken = {t.name for t in project.targets} | {g.name for g in project.groups}
     current = project
     for i, family in enumerate(parts, 1):
+        # bake lists a matrix of several keys in Go map order: the rows of a family that is not every
+        # combination of its keys (`_row_order`) are sorted by name, so two imports write the same file
+        family = family if keep_order else sorted(family)
         label = f"_{group.name}-{i}"
         while label in taken:
             label += "x"
