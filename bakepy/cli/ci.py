@@ -151,10 +151,12 @@ def matrix(
         matrix_gitlab,
         matrix_json,
     )
+    from bakepy.cli.options import check_changed
     from bakepy.config import load_project
     from bakepy.errors import ConfigError
     from bakepy.publish.plan import plan_publish
 
+    check_changed(changed, everything)
     if fmt not in ("github", "gitlab", "json"):
         raise ConfigError(f"--format: {fmt!r} is not one of github, gitlab, json")
     if by not in ("platform", "target-platform"):

@@ -114,6 +114,19 @@ AllOpt = Annotated[
         "--all", help="With --changed: build every target anyway (fingerprints are still written)."
     ),
 ]
+
+
+def check_changed(changed: bool, everything: bool) -> None:
+    """`--all` only means something with `--changed`: ConfigError (exit 2) otherwise, with the fix."""
+    if everything and not changed:
+        from bakepy.errors import ConfigError
+
+        raise ConfigError(
+            "--all forces every target to build under --changed; without --changed everything builds anyway",
+            hint="add --changed (to write the fingerprints while building everything), or drop --all",
+        )
+
+
 PullOpt = Annotated[
     bool, typer.Option("--pull", help="Always pull the base images' newest versions.")
 ]

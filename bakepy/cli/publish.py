@@ -93,11 +93,13 @@ def publish(
     """
     from rich.console import Console
 
+    from bakepy.cli.options import check_changed
     from bakepy.engine.runner import Runner
     from bakepy.errors import ConfigError
     from bakepy.inputs import check_build_inputs, check_records_dir
     from bakepy.publish.run import WORKDIR, publish_project
 
+    check_changed(changed, everything)
     if progress not in ("auto", "plain"):
         raise ConfigError(f"--progress {progress!r}: use auto or plain")
     started = time.monotonic()

@@ -175,8 +175,10 @@ def plan(
     its commands are the ones that publish runs. With --changed it reads the registries and says, per target,
     why it builds (which input changed) or which tag's platform manifests it keeps.
     """
+    from bakepy.cli.options import check_changed
     from bakepy.publish.plan import plan_publish, plan_to_json
 
+    check_changed(changed, everything)
     loaded = with_metadata_bake(load_with_vars(file, var), metadata_bake, var)
     print_warnings(loaded.project, strict)
     loaded = contextual(loaded, targets, context, context_source)

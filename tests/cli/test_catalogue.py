@@ -277,6 +277,11 @@ CASES: list[C] = [
     C("record-revision-other", merge(rec(revision="def")), "merge --records recs", 2, "records were built from revision def, but this checkout is abc", env={"BAKEPY_REVISION": "abc"}),
     C("record-not-utf8", merge(b"\xff\xfe{}"), "merge --records recs", 2, "not a readable JSON digest record"),
     C("record-other-fingerprint", merge(rec()), "merge --records recs", 2, "was built for another plan", env={"BAKEPY_REVISION": "abc"}),
+    # -- --changed (docs/changed.md) ---------------------------------------------------------------------------------
+    C("all-without-changed-plan", {T: RT, D: DF}, "plan --all", 2, "--all forces every target to build under --changed"),
+    C("all-without-changed-publish", {T: RT, D: DF}, "publish --all", 2, "--all forces every target to build under --changed"),
+    C("all-without-changed-matrix", {T: RT, D: DF}, "matrix --all", 2, "--all forces every target to build under --changed"),
+    C("rebuild-unknown", {T: RT + 'rebuild = "sometimes"\n', D: DF}, "plan --changed", 2, "bakepy.toml: target.app.rebuild: 'sometimes' is not one of 'changed' or 'always'"),
 ]
 # fmt: on
 
