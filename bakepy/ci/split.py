@@ -45,6 +45,7 @@ from bakepy.publish.run import (
     before_commit_for,
     merge_collected,
     records_for,
+    run_directory,
     signer_for,
     specs_from_plan,
     workdir,
@@ -463,6 +464,8 @@ def merge_records(
     runner: Runner,
     checked: MergeInput,
     before_commit: Callable[[Sequence[Staged]], None] | None = None,
+    *,
+    run: Path | None = None,
 ) -> list[Published]:
     """Check every source in every registry, compare with the records, then the publish transaction
     (`before_commit`: signing and the pushed-digest history, as in publish)."""
@@ -470,7 +473,7 @@ def merge_records(
     collected = collect_all(runner, checked.sources, platform_of)
     for c in collected:
         match_records(c, checked.records[c.spec.name])
-    return merge_collected(runner, collected, before_commit=before_commit)
+    return merge_collected(runner, collected, before_commit=before_commit, run=run)
 
 
 def match_records(collected: Collected, records: Sequence[DigestRecord]) -> None:
@@ -541,6 +544,14 @@ def merge_project(
         return MergeReport((), checked.missing, checked.skipped, checked.ignored, count, commands)
     write_timeout()  # a bad BAKEPY_REGISTRY_TIMEOUT fails before any registry is asked
     signer = signer_for(project, project_file.parent, runner)
-    hook = before_commit_for(workdir(project_file.parent), runner, signer)
-    published = merge_records(runner, checked, hook)
+    work = workdir(project_file.parent)
+    from bakepy.publish.journal import finish_earlier
+
+    finish_earlier(
+        runner, work / "runs"
+    )  # a run killed mid-commit is finished before anything is read
+    run = run_directory(
+        work
+    )  # the journal follows the project (with -f too), not the current directory
+    published = merge_records(runner, checked, before_commit_for(work, runner, signer), run=run)
     return MergeReport(tuple(published), checked.missing, checked.skipped, checked.ignored, count)

@@ -21,6 +21,7 @@ from bakepy.cli.options import (
     BuilderOpt,
     ChangedOpt,
     FileOpt,
+    ForceTagsOpt,
     JsonOpt,
     LoadOpt,
     NoCacheOpt,
@@ -383,6 +384,7 @@ def merge(
         ),
     ] = False,
     as_json: JsonOpt = False,
+    force_tags: ForceTagsOpt = False,
 ) -> None:
     """Merge the digest records of per-platform builds: one index per target, every tag in every registry.
 
@@ -390,7 +392,9 @@ def merge(
     then moves every tag at once, or none (rolled back on failure), and verifies them through the registry.
     """
     from bakepy.ci.split import merge_project
-    from bakepy.cli.options import contextual
+    from bakepy.cli.options import contextual, force_tags_option
+
+    force_tags_option(force_tags)
     from bakepy.cli.publish import print_summary
     from bakepy.config import load_project
     from bakepy.engine.runner import Runner

@@ -52,6 +52,24 @@ def chosen_builder(builder: str | None, project: object | None) -> str | None:
     return getattr(settings, "name", None)
 
 
+ForceTagsOpt = Annotated[
+    bool,
+    typer.Option(
+        "--force-tags",
+        help="Overwrite a tag another run moved during this one (and say so), instead of stopping with exit 9 "
+        "(lost the race). Also: BAKEPY_FORCE_TAGS=1.",
+    ),
+]
+
+
+def force_tags_option(force: bool) -> None:
+    """`--force-tags`: the transaction reads it from the environment (`publish.merge.force_tags`)."""
+    if force:
+        import os
+
+        os.environ["BAKEPY_FORCE_TAGS"] = "1"
+
+
 StrictOpt = Annotated[
     bool,
     typer.Option(

@@ -18,6 +18,7 @@ from bakepy.cli.options import (
     ContextOpt,
     ContextSourceOpt,
     FileOpt,
+    ForceTagsOpt,
     JsonOpt,
     MetadataBakeOpt,
     NoCacheOpt,
@@ -84,6 +85,7 @@ def publish(
     strict: StrictOpt = False,
     changed: ChangedOpt = False,
     everything: AllOpt = False,
+    force_tags: ForceTagsOpt = False,
 ) -> None:
     """Build TARGETS for all their platforms, push by digest, then move every tag in every registry in one shot.
 
@@ -93,7 +95,9 @@ def publish(
     """
     from rich.console import Console
 
-    from bakepy.cli.options import check_changed
+    from bakepy.cli.options import check_changed, force_tags_option
+
+    force_tags_option(force_tags)
     from bakepy.engine.runner import Runner
     from bakepy.errors import ConfigError
     from bakepy.inputs import check_build_inputs, check_records_dir

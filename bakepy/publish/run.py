@@ -392,6 +392,11 @@ def publish_project(
     signer = signer_for(
         project, project_dir, runner
     )  # cosign and its keys, checked before the build
+    from bakepy.publish.journal import finish_earlier
+
+    finish_earlier(
+        runner, work / "runs"
+    )  # a run killed mid-commit is finished before anything is built
     run = run_directory(work)  # per run: two publishes at once never share a bake or metadata file
     assemblies = _assemblies(runner, plan, specs)  # sources read and checked before anything builds
     built = [s for s in specs if s.name in plan.built]
