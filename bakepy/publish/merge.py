@@ -532,19 +532,15 @@ def race_check(
                         raise _race(tag, d.before.get(tag), now, when=when)
 
 
-def settle(runner: Runner, staged: Sequence[Staged], ledger: Ledger) -> None:
-    """Read every tag once more after a pause of twice this run's longest read-to-answer time (50 ms to 1 s).
+def settle_pause(ledger: Ledger) -> None:
+    """Wait twice this run's longest read-to-answer time (50 ms to 1 s) after the commit, before the read-back.
 
     Registries have no compare-and-swap: another run that read a tag just before this run's move can still
-    land its own PUT after this run's read-back. Its read-to-answer time is of the order of this run's, so a
-    second read-back that late catches it; this run then lost the race (and puts back its own moves)."""
-    if not ledger.sent():
-        return
-    time.sleep(min(1.0, max(0.05, 2 * ledger.longest)))
-    tags = [t for s in staged for d in s.merge.decisions for t in d.tags]
-    with ThreadPoolExecutor(max_workers=max(1, min(8, len(tags)))) as pool:
-        found = dict(zip(tags, pool.map(lambda t: read_tag(runner, t), tags), strict=True))
-    race_check(runner, staged, found, when="after this run's own move (read back after the commit)")
+    land its own PUT after this run's move. Its read-to-answer time is of the order of this run's, so a
+    read-back that late catches it; this run then lost the race (and puts back its own moves). The one
+    read-back after this pause is both the check that every tag holds the staged index and the race check."""
+    if ledger.sent():
+        time.sleep(min(1.0, max(0.05, 2 * ledger.longest)))
 
 
 def _bytes_known(s: Staged) -> bool:

@@ -574,7 +574,7 @@ def merge_collected(
     import sys
 
     from bakepy.publish.journal import finish_earlier
-    from bakepy.publish.merge import Ledger, confirm_absent, race_check, settle
+    from bakepy.publish.merge import Ledger, confirm_absent, race_check, settle_pause
 
     if run is None:
         run = run_directory(workdir(Path.cwd()))
@@ -587,6 +587,7 @@ def merge_collected(
     ledger = Ledger()
 
     def read_back(staged: Sequence[Staged]) -> list[Published]:
+        settle_pause(ledger)  # a PUT of another run still on its way lands before the one read-back
         every = {s.digest: s.index for s in staged}
         after = inspect_many(
             runner, [t for s in staged for t in s.merge.collected.spec.tags], known=every
@@ -598,9 +599,7 @@ def merge_collected(
             {t: (i.digest if i else None) for t, i in after.items()},
             when="after this run's own move (read back after the commit)",
         )
-        published = verify(staged, after)
-        settle(runner, staged, ledger)  # and once more, for a PUT of another run still on its way
-        return published
+        return verify(staged, after)
 
     published: list[Published] = transact(
         runner, merges, known, verify=read_back, journal_dir=run, force=force, ledger=ledger,
