@@ -351,7 +351,11 @@ class LocalRunner:
         needs_ok = all(r.result == "success" for n in needs for r in done[n])
         needs_ctx = {
             n: {
-                "result": "success" if all(r.result == "success" for r in done[n]) else "failure",
+                "result": "success"
+                if all(r.result == "success" for r in done[n])
+                else "skipped"
+                if all(r.result == "skipped" for r in done[n])
+                else "failure",
                 "outputs": {k: v for r in done[n] for k, v in r.outputs.items()},
             }
             for n in needs
@@ -575,6 +579,8 @@ class LocalRunner:
         files = [p for p in source.rglob("*") if p.is_file()] if source.is_dir() else []
         if not files and inputs.get("if-no-files-found", "warn") == "error":
             raise StepFailed(f"no files in {inputs['path']}")
+        if not files:  # warn or ignore: no artifact, as upload-artifact does
+            return
         with self._lock:
             target = self.artifacts / str(inputs["name"])
             if target.exists():

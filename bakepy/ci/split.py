@@ -175,6 +175,12 @@ def build_platform(
     project_dir = project_file.parent
     # before anything is built: what buildx will read, and where the records go
     check_build_inputs(project.resolved, project_dir, names)
+    prints = None
+    # before any folder of this run is made: the checkout as the plan job saw it
+    if fingerprint and push:
+        from bakepy.publish.changed import fingerprint_annotations
+
+        prints = fingerprint_annotations(project, names, platform, project_dir)
     if push:
         check_records_dir(records_dir or project_dir / WORKDIR / "records")
         records_folder(
@@ -188,11 +194,6 @@ def build_platform(
         what="its run files",
         consequence="nothing was built",
     )
-    prints = None
-    if fingerprint and push:
-        from bakepy.publish.changed import fingerprint_annotations
-
-        prints = fingerprint_annotations(project, names, platform, project_dir)
     rendered = render_bake(
         project, targets=names, platform=platform, publish=push, fingerprints=prints
     )

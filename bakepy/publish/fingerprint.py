@@ -20,7 +20,7 @@ import json
 import os
 import re
 import stat
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -177,12 +177,14 @@ def is_remote(value: str) -> bool:
 
 
 def _entries(
-    root: Path, patterns: Sequence[IgnorePattern]
+    root: Path, patterns: Sequence[IgnorePattern], skip: Collection[Path] = ()
 ) -> Iterator[tuple[str, Path, os.stat_result]]:
-    """Every file, link and directory of `root` BuildKit would send, in a stable order (path, its stat)."""
+    """Every file, link and directory of `root` BuildKit would send, in a stable order (path, its stat); the
+    folders in `skip` (bakepy's own run files) left out whatever the ignore file says."""
     has_exceptions = any(p.exclusion for p in patterns)
     for here, dirs, files in os.walk(root, followlinks=False):
         base = Path(here)
+        dirs[:] = [d for d in dirs if (base / d).resolve() not in skip]
         rel = base.relative_to(root).as_posix()
         prefix = "" if rel == "." else rel + "/"
         keep_dirs = []
@@ -210,12 +212,14 @@ def _entries(
                 yield path, full, full.lstat()
 
 
-def context_digest(root: Path, patterns: Sequence[IgnorePattern]) -> str:
+def context_digest(
+    root: Path, patterns: Sequence[IgnorePattern], skip: Collection[Path] = ()
+) -> str:
     """sha256 of the context BuildKit would receive from `root` with `patterns` applied: each entry's path,
     kind, executable bit, and content (a link: its target). Times and owners are left out (BuildKit's content
     cache keys leave them out too)."""
     digest = hashlib.sha256()
-    for path, full, info in _entries(root, patterns):
+    for path, full, info in _entries(root, patterns, skip):
         if stat.S_ISLNK(info.st_mode):
             digest.update(f"L {path} {os.readlink(full)}\n".encode())
         elif stat.S_ISDIR(info.st_mode):
@@ -429,8 +433,8 @@ def _sha(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _local_dir_digest(path: Path) -> str:
-    return context_digest(path, _ignore_patterns(path, None))
+def _local_dir_digest(path: Path, skip: Collection[Path] = ()) -> str:
+    return context_digest(path, _ignore_patterns(path, None), skip)
 
 
 def fingerprint_targets(
@@ -444,6 +448,9 @@ def fingerprint_targets(
     """(target, platform) → its fingerprint, for `names` on `platforms[name]` (empty: the builder's default,
     fingerprinted as platform None). A context directory hashed for one target is reused by the others."""
     cache: dict[object, str | None] = {}
+    # bakepy's own folder (.bakepy: run files, records) changes on every run and is no image's input; BuildKit
+    # sends it unless .dockerignore says otherwise, but a fingerprint that changes with every run is no use
+    skip = {(project_dir / ".bakepy").resolve()}
 
     def cached(key: object, compute: Callable[[], str | None]) -> str | None:
         if key not in cache:
@@ -487,7 +494,9 @@ def fingerprint_targets(
         parts["dockerfile"] = _sha(dockerfile_text + "\0" + (target.target or ""))
         patterns = _ignore_patterns(context, dockerfile_path)
         try:
-            files = cached(("ctx", context, patterns), lambda: context_digest(context, patterns))
+            files = cached(
+                ("ctx", context, patterns), lambda: context_digest(context, patterns, skip)
+            )
         except OSError as exc:
             return Fingerprint(
                 name, platform, parts, f"cannot read the context {context_value}: {exc}"
@@ -525,7 +534,9 @@ def fingerprint_targets(
                         name, platform, parts, f"{label}: {value} is not a directory"
                     )
                 try:
-                    parts[label] = cached(("dir", path), partial(_local_dir_digest, path)) or ""
+                    parts[label] = (
+                        cached(("dir", path), partial(_local_dir_digest, path, skip)) or ""
+                    )
                 except OSError as exc:
                     return Fingerprint(
                         name, platform, parts, f"{label}: cannot read {value}: {exc}"

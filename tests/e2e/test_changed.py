@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
+import uuid
 from pathlib import Path
 from typing import Any
 
 import registry_api as api
-from e2e_support import bakepy, env_for
+from e2e_support import REPO_ROOT, bakepy, env_for
+from test_ci_run import wheel  # noqa: F401  (the fixture: a wheel of this clone for the CI jobs)
 
 PLATFORMS = ["linux/amd64", "linux/arm64"]
 TARGETS = ("base", "app1", "app2", "web", "tool")
@@ -278,3 +281,91 @@ def test_the_ci_flow_builds_only_what_changed_and_merges_everything(
     result = bakepy(["matrix", "--changed", "--format", "json"], project, env)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["entries"] == [], result.stderr
+
+
+def test_the_generated_github_workflow_runs_only_the_changed_jobs(
+    stack: Any,
+    builder_factory: Any,
+    wheel: Path,  # noqa: F811  (test_ci_run's fixture)
+    unique_repo: str,
+    tmp_path: Path,
+) -> None:
+    """`bakepy ci github --changed`, run as generated (tests/gha_local.py): the release after a change to one
+    target's args has a matrix of that target's jobs only, and the merge job moves every tag of both."""
+    import gha_local
+    from test_ci_run import GITHUB_CI, RELEASE, ci_project, logs, results, run_github
+
+    env = clean_env(stack)
+    registries = list(stack.registries)
+    os_image(tmp_path / "os", stack, env, unique_repo, "one")
+    arm = builder_factory(f"gh-arm-{uuid.uuid4().hex[:6]}", ["linux/arm64"])
+    repo = f"{unique_repo}-gh"
+    root = ci_project(tmp_path / "github", repo, registries, wheel, GITHUB_CI.format())
+    (root / "Dockerfile").write_text(
+        f"FROM {registries[0]}/{unique_repo}-os:1\nARG FLAVOUR\nARG NONCE\nRUN echo $FLAVOUR $NONCE > /x\n"
+    )
+    # the context is the repository: what is not the image's input stays out of it (docs/changed.md)
+    (root / ".dockerignore").write_text(".git\n.github\nbakepy.toml\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "bakepy", "ci", "github", "--changed", "-o",
+         ".github/workflows/publish.yml"],
+        cwd=root, env={**env, "PYTHONPATH": str(REPO_ROOT)}, capture_output=True, text=True,
+        timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    git(root, "init", "-q", "-b", "main", env=env)
+    git(root, "add", "-A", env=env)
+    git(root, "commit", "-q", "-m", "project", env=env)
+    git(root, "tag", RELEASE, env=env)
+
+    def release(tag: str, work: str) -> dict[str, list[gha_local.JobRun]]:
+        sha = git(root, "rev-parse", "HEAD", env=env)
+        event = gha_local.Event("push", f"refs/tags/{tag}", sha)
+        return run_github(root, tmp_path / work, stack, arm, event)
+
+    first = release(RELEASE, "first")
+    assert results(first) == {
+        "plan": ["success"],
+        "build": ["success", "success"],
+        "merge": ["success"],
+    }, logs(first)
+    before = {t: images(registries[1], f"{repo}/{t}", "1.2.3") for t in ("web", "api")}
+
+    text = (root / "bakepy.toml").read_text()
+    start = text.index("[target.web]")
+    nonce = text.index('NONCE = "', start)
+    (root / "bakepy.toml").write_text(text[: nonce + 9] + "changed-" + text[nonce + 9 :])
+    git(root, "commit", "-q", "-am", "web only", env=env)
+    git(root, "tag", "v1.2.4", env=env)
+    second = release("v1.2.4", "second")
+    assert results(second) == {
+        "plan": ["success"],
+        "build": ["success", "success"],
+        "merge": ["success"],
+    }, logs(second)
+    matrix = json.loads(second["plan"][0].outputs["matrix"])["include"]
+    assert {tuple(e["targets"]) for e in matrix} == {("web",)}, logs(second)
+    for registry in registries:
+        assert images(registry, f"{repo}/api", "1.2.4") == before["api"]
+        assert images(registry, f"{repo}/web", "1.2.4") != before["web"]
+        for target in ("web", "api"):
+            assert (
+                api.get_manifest(registry, f"{repo}/{target}", "latest")[0]
+                == (api.get_manifest(registry, f"{repo}/{target}", "1.2.4")[0])
+            )
+
+    # nothing changed: no build job at all (an empty matrix), and the merge still moves every tag
+    git(root, "commit", "-q", "--allow-empty", "-m", "nothing", env=env)
+    git(root, "tag", "v1.2.5", env=env)
+    third = release("v1.2.5", "third")
+    assert results(third) == {
+        "plan": ["success"],
+        "build": ["skipped"],
+        "merge": ["success"],
+    }, logs(third)
+    for registry in registries:
+        for target in ("web", "api"):
+            assert (
+                api.get_manifest(registry, f"{repo}/{target}", "1.2.5")[0]
+                == (api.get_manifest(registry, f"{repo}/{target}", "1.2.4")[0])
+            )

@@ -253,3 +253,13 @@ def test_annotation_round_trip() -> None:
     assert f.changes_from(None) == ("no fingerprint on the published image",)
     assert f.changes_from(f.annotation()) == ()
     assert read_annotation("something else") is None
+
+
+def test_bakepys_own_folder_is_never_an_input(tmp_path: Path) -> None:
+    _files(tmp_path)
+    text = PROJECT.replace('context = "other"', 'context = "."')
+    project = _project(tmp_path, text)
+    first = _prints(tmp_path, project)[("other", "linux/amd64")]
+    (tmp_path / ".bakepy" / "runs").mkdir(parents=True)
+    (tmp_path / ".bakepy" / "runs" / "x.json").write_text("{}")
+    assert _prints(tmp_path, project)[("other", "linux/amd64")] == first
