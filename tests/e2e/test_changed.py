@@ -369,3 +369,77 @@ def test_the_generated_github_workflow_runs_only_the_changed_jobs(
                 api.get_manifest(registry, f"{repo}/{target}", "1.2.5")[0]
                 == (api.get_manifest(registry, f"{repo}/{target}", "1.2.4")[0])
             )
+
+
+def test_the_generated_gitlab_pipeline_builds_only_the_changed_targets(
+    stack: Any,
+    builder_factory: Any,
+    wheel: Path,  # noqa: F811  (test_ci_run's fixture)
+    unique_repo: str,
+    tmp_path: Path,
+) -> None:
+    """`bakepy ci gitlab --changed` under gitlab-ci-local: the per-platform jobs build only the targets the plan
+    job found changed (BAKEPY_CHANGED_<PLATFORM>), the merge job moves every tag, the unchanged ones included."""
+    import textwrap
+
+    from test_ci_run import GITLAB_CI, RELEASE, ci_project, run_gitlab
+
+    env = clean_env(stack)
+    registries = list(stack.registries)
+    os_image(tmp_path / "os", stack, env, unique_repo, "one")
+    arm = builder_factory(f"gl-arm-{uuid.uuid4().hex[:6]}", ["linux/arm64"])
+    repo = f"{unique_repo}-gl"
+    root = ci_project(tmp_path / "gitlab", repo, registries, wheel, GITLAB_CI.format())
+    (root / "Dockerfile").write_text(
+        f"FROM {registries[0]}/{unique_repo}-os:1\nARG FLAVOUR\nARG NONCE\nRUN echo $FLAVOUR $NONCE > /x\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "bakepy", "ci", "gitlab", "--changed", "-o", ".gitlab/bakepy.yml"],
+        cwd=root, env={**env, "PYTHONPATH": str(REPO_ROOT)}, capture_output=True, text=True,
+        timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    (root / ".gitlab-ci.yml").write_text(
+        textwrap.dedent(
+            f"""\
+            include:
+              - local: .gitlab/bakepy.yml
+
+            variables:
+              BUILDX_BUILDER: {stack.builder}
+
+            build:linux-arm64:
+              variables:
+                BUILDX_BUILDER: {arm.name}
+            """
+        )
+    )
+    (root / ".gitignore").write_text(".gitlab-ci-local/\nrecords/\nbakepy-context.env\n")
+    (root / ".dockerignore").write_text(
+        ".git\n.gitlab\n.gitlab-ci.yml\n.gitlab-ci-local\n.gitignore\nrecords\nbakepy-context.env\n"
+        "bakepy.toml\n.gitlab-ci-reports\n"  # the last: gitlab-ci-local's copy of the plan job's dotenv
+    )
+    git(root, "init", "-q", "-b", "main", env=env)
+    git(root, "add", "-A", env=env)
+    git(root, "commit", "-q", "-m", "project", env=env)
+
+    first = run_gitlab(root, stack, f"CI_COMMIT_TAG={RELEASE}")
+    assert first.returncode == 0, first.stdout[-8000:] + first.stderr[-2000:]
+    before = {t: images(registries[1], f"{repo}/{t}", "1.2.3") for t in ("web", "api")}
+
+    text = (root / "bakepy.toml").read_text()
+    nonce = text.index('NONCE = "', text.index("[target.web]"))
+    (root / "bakepy.toml").write_text(text[: nonce + 9] + "changed-" + text[nonce + 9 :])
+    git(root, "commit", "-q", "-am", "web only", env=env)
+    second = run_gitlab(root, stack, "CI_COMMIT_TAG=v1.2.4")
+    out = second.stdout
+    assert second.returncode == 0, out[-8000:] + second.stderr[-2000:]
+    for job in ("plan", "build:linux-amd64", "build:linux-arm64", "merge"):
+        assert f"PASS  {job}" in out, job
+    targets = [line for line in out.splitlines() if '"BAKEPY_TARGETS"' in line]
+    assert len(targets) == 2 and all(
+        line.endswith('"BAKEPY_TARGETS": "web"') for line in targets
+    ), out
+    for registry in registries:
+        assert images(registry, f"{repo}/api", "1.2.4") == before["api"]
+        assert images(registry, f"{repo}/web", "1.2.4") != before["web"]
