@@ -123,6 +123,9 @@ def release(project: Path, tag: str, env: dict[str, str]) -> tuple[set[str], str
     git(project, "branch", "-f", "main", "HEAD", env=env)
     runs = project / ".bakepy" / "runs"
     before = set(runs.iterdir()) if runs.exists() else set()
+    planned = bakepy(["plan", "--changed", "--json"], project, env)
+    assert planned.returncode == 0, planned.stderr
+    said = {c["target"]: c["build"] for c in json.loads(planned.stdout)["changes"]}
     trace = project.parent / f"trace-{tag}.jsonl"
     result = bakepy(["publish", "--changed"], project, {**env, "BAKEPY_PROGRESS_TRACE": str(trace)})
     assert result.returncode == 0, result.stderr
@@ -138,6 +141,7 @@ def release(project: Path, tag: str, env: dict[str, str]) -> tuple[set[str], str
     reused = {r["target"] for r in rows if r["state"] == "reused"}
     assert built == in_bake, (built, in_bake, result.stderr)
     assert built | reused == set(TARGETS) and not built & reused, rows
+    assert {t for t, build in said.items() if build} == built  # plan --changed said the same
     return built, result.stderr
 
 
