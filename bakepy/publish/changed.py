@@ -276,9 +276,10 @@ def read_changes(
     everything: bool = False,
     records_dir: Path | None = None,
 ) -> ChangeSet:
-    """Fingerprint every planned target × platform (base images read from their registries now) and read what
-    every planned tag holds (and the fallbacks: `latest`, the last local publish's records in `records_dir`),
-    then `decide_changes`."""
+    """Fingerprint every planned target × platform (base images read from their registries now), read what
+    every planned tag holds and, side by side, the index of each target's last local publish (its digest
+    records in `records_dir`, in every repository); then, only for targets still without a match, each
+    repository's `latest`; and `decide_changes`."""
     from bakepy.engine.registry import inspect_many
 
     resolved = project.resolved
@@ -290,32 +291,48 @@ def read_changes(
         project_dir=project_dir,
         resolve=_head_digest,
     )
-    fallbacks = _fallbacks(plan, records_dir)
-    refs = [r for t in plan.targets if not t.sources for r in (*t.tags, *fallbacks.get(t.name, ()))]
+    recorded = _recorded(plan, records_dir)
+    refs = [r for t in plan.targets if not t.sources for r in (*t.tags, *recorded.get(t.name, ()))]
     current = inspect_many(runner, list(dict.fromkeys(refs))) if refs else {}
+    changes = decide_changes(
+        resolved, plan, prints, current, everything=everything, fallbacks=recorded
+    )
+    if everything:
+        return changes
+    unmatched = {t.name for t in changes.targets if t.build and t.reuse is None}
+    latest = {
+        tp.name: [f"{r}:latest" for r in tp.repositories if f"{r}:latest" not in tp.tags]
+        for tp in plan.targets
+        if tp.name in unmatched and not tp.sources
+    }
+    more = [r for refs_ in latest.values() for r in refs_ if r not in current]
+    if not more:
+        return changes
+    current = {**current, **inspect_many(runner, more)}
+    fallbacks = {n: [*recorded.get(n, ()), *latest.get(n, ())] for n in names}
     return decide_changes(
         resolved, plan, prints, current, everything=everything, fallbacks=fallbacks
     )
 
 
-def _fallbacks(plan: PublishPlan, records_dir: Path | None) -> dict[str, list[str]]:
-    """target → what to compare with when none of its new tags exists yet: `REPOSITORY:latest` of each of its
-    repositories, then `REPOSITORY@SOURCE` of its last local publish's digest records (`records_dir`)."""
+def _recorded(plan: PublishPlan, records_dir: Path | None) -> dict[str, list[str]]:
+    """target → `REPOSITORY@SOURCE` in each of its repositories, for the index its last local publish recorded
+    (`records_dir`): what a release whose new tags do not exist yet is compared with first."""
     from bakepy.publish.records import read_record_files
 
-    out: dict[str, list[str]] = {}
-    for tp in plan.targets:
-        out[tp.name] = [f"{r}:latest" for r in tp.repositories if f"{r}:latest" not in tp.tags]
-    if records_dir is not None and records_dir.is_dir():
-        try:
-            found = read_record_files(records_dir)
-        except BakepyError:
-            found = []  # unreadable records only cost a build
-        for _, record in found:
-            if record.target in out and record.repositories:
-                ref = f"{record.repositories[0]}@{record.source}"
-                if ref not in out[record.target]:
-                    out[record.target].append(ref)
+    out: dict[str, list[str]] = {tp.name: [] for tp in plan.targets}
+    if records_dir is None or not records_dir.is_dir():
+        return out
+    try:
+        found = read_record_files(records_dir)
+    except BakepyError:
+        return out  # unreadable records only cost a build
+    repositories = {tp.name: tp.repositories for tp in plan.targets}
+    for _, record in found:
+        for repository in repositories.get(record.target, ()):
+            ref = f"{repository}@{record.source}"
+            if ref not in out[record.target]:
+                out[record.target].append(ref)
     return out
 
 
