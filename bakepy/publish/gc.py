@@ -83,25 +83,6 @@ class Collection:
         }
 
 
-def list_tags(repository: str) -> list[str]:
-    """Every tag of `repository` (`tags/list`, following `Link` pages)."""
-    reg, path, _, _ = split_reference(repository)
-    tags: list[str] = []
-    url = f"/v2/{path}/tags/list?n=1000"
-    for _ in range(1000):
-        answer = session().request("GET", reg, url)
-        if answer.status == 404:
-            return tags
-        if answer.status >= 400:
-            raise RegistryError(f"{repository}: the registry answered {answer.status} to tags/list")
-        tags += [str(t) for t in (json.loads(answer.body).get("tags") or ())]
-        link = answer.headers.get("Link") or ""
-        if 'rel="next"' not in link:
-            return tags
-        url = link.split(";")[0].strip().strip("<>")
-    return tags
-
-
 def _closure(repo: str, digest: str, known: dict[str, ImageIndex | None]) -> set[str]:
     """`digest` and everything an index holds (platform images, attestation manifests)."""
     out = {digest}
@@ -133,7 +114,14 @@ def collect(
         latest[digest] = max(when, latest.get(digest, 0.0))
     for repo, recorded in by_repo.items():
         known: dict[str, ImageIndex | None] = {}
-        tags = list_tags(repo)
+        listed = registry.tag_names(repo)
+        if listed is None:
+            raise RegistryError(
+                f"{repo}: the registry's tag list cannot be read, so what is reachable is unknown; "
+                "nothing was listed or deleted",
+                hint="check the registry and the login (bakepy doctor), then run gc again",
+            )
+        tags = sorted(listed)
         artifacts = {t: s for t in tags if (s := _cosign_subject(t)) is not None}
         reachable: set[str] = set()
         for tag in tags:

@@ -274,18 +274,47 @@ def read_tag(
             attempt += 1
 
 
+def _tag_lists(repositories: Sequence[str]) -> dict[str, set[str] | None]:
+    with ThreadPoolExecutor(max_workers=max(1, min(8, len(repositories)))) as pool:
+        return dict(zip(repositories, pool.map(registry.tag_names, repositories), strict=True))
+
+
+def read_current(
+    runner: Runner, tags: Sequence[str], known: Mapping[str, ImageIndex]
+) -> dict[str, ImageIndex | None]:
+    """What every tag holds before the run. Each repository's tag list comes first (one request each); only
+    the tags it names are read (a HEAD each; a GET where the content is new to the run). A tag the list leaves
+    out is absent as far as this read goes, and the read right before this run's PUT is the second read that
+    must agree (one that disagrees stops the run as a race, before that tag moves). Where a registry has no list
+    to trust, every tag is read and each absence confirmed by a second read (`confirm_absent`)."""
+    unique = list(dict.fromkeys(tags))
+    lists = _tag_lists(sorted({repository_of(t) for t in unique}))
+
+    def named(tag: str) -> bool:
+        listed = lists[repository_of(tag)]
+        return listed is None or (split_reference(tag)[2] or "latest") in listed
+
+    to_read = [t for t in unique if named(t)]
+    found = registry.inspect_many(runner, to_read, known=known) if to_read else {}
+    return confirm_absent(runner, {t: found.get(t) for t in unique}, lists=lists)
+
+
 def confirm_absent(
-    runner: Runner, current: Mapping[str, ImageIndex | None]
+    runner: Runner,
+    current: Mapping[str, ImageIndex | None],
+    *,
+    lists: Mapping[str, set[str] | None] | None = None,
 ) -> dict[str, ImageIndex | None]:
     """`current` (every tag as first read) with each tag read as absent confirmed: absent only when the
     registry's tag list does not name it or, where there is no list to trust, a second read agrees. A tag the
-    list names but reads keep missing is read until the deadline, then refused: nothing has moved yet."""
+    list names but reads keep missing is read until the deadline, then refused: nothing has moved yet.
+    `lists`: the tag lists already read (repository → names, None where untrusted)."""
     missing = [t for t, found in current.items() if found is None]
     if not missing:
         return dict(current)
     repositories = sorted({repository_of(t) for t in missing})
-    with ThreadPoolExecutor(max_workers=max(1, min(8, len(repositories)))) as pool:
-        lists = dict(zip(repositories, pool.map(registry.tag_names, repositories), strict=True))
+    if lists is None or any(r not in lists for r in repositories):
+        lists = _tag_lists(repositories)
     end = time.monotonic() + registry.write_timeout()
 
     def settle(tag: str) -> str | None:

@@ -566,7 +566,7 @@ def merge_collected(
     the current directory, where `bakepy merge` and `assemble` run). First of all, an earlier run's journal
     left unfinished there (killed mid-commit) is finished: its roll back, or its commit if every move landed;
     one that still cannot be finished stops this run before it reads or moves anything. A tag read as absent
-    counts as absent only once confirmed (`confirm_absent`). `force` (default: `BAKEPY_FORCE_TAGS`, what
+    counts as absent only once confirmed (`read_current`). `force` (default: `BAKEPY_FORCE_TAGS`, what
     `--force-tags` sets): overwrite a tag another run moved during this one, and say so.
 
     No docker process runs here where the registries take anonymous writes (the tag moves are PUTs), so
@@ -574,14 +574,14 @@ def merge_collected(
     import sys
 
     from bakepy.publish.journal import finish_earlier
-    from bakepy.publish.merge import Ledger, confirm_absent, race_check, settle_pause
+    from bakepy.publish.merge import Ledger, race_check, read_current, settle_pause
 
     if run is None:
         run = run_directory(workdir(Path.cwd()))
     finish_earlier(runner, run.parent, skip=[run])  # a run killed mid-commit: finished first
     known: dict[str, ImageIndex] = {d: i for c in collected for d, i in c.indexes.items()}
     tags = [t for c in collected for t in c.spec.tags]
-    current = confirm_absent(runner, inspect_many(runner, tags, known=known))
+    current = read_current(runner, tags, known)
     known.update({i.digest: i for i in current.values() if i is not None})
     merges = [decide(c, current) for c in collected]
     ledger = Ledger()
