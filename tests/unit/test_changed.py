@@ -3,7 +3,11 @@ hold, dependants of a building target, `--all` and `rebuild = "always"`; the pla
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
+from pathlib import Path
+
+import pytest
 
 from bakepy.config import load_toml
 from bakepy.model import Project
@@ -242,3 +246,69 @@ def test_new_tags_fall_back_to_latest_and_the_last_local_records() -> None:
     assert verdict["web"].reuse == "r.example/web@sha256:web-index"
     assert verdict["tool"].reuse == "r.example/tool@sha256:tool-index"
     assert changes.building == ("base", "app")
+
+
+def test_read_changes_asks_latest_only_where_nothing_else_matched(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import bakepy.engine.registry as registry
+    from bakepy.publish import changed as changed_module
+    from bakepy.publish.fingerprint import fingerprint_targets
+    from bakepy.publish.records import DigestRecord, write_records
+
+    text = PROJECT.replace('tags = ["1.0.1", "latest"]', 'tags = ["1.0.2"]')
+    (tmp_path / "base").mkdir()
+    for folder in (tmp_path, tmp_path / "base"):
+        (folder / "Dockerfile").write_text("FROM scratch\n")
+    project = load_toml(text, source="bakepy.toml", table=(), env={})
+    plan = plan_publish(project)
+    records = tmp_path / "records"  # in the context: written before it is fingerprinted
+    write_records(
+        records,
+        [
+            DigestRecord("web", p, "sha256:" + str(i) * 64, "sha256:" + "e" * 64, "m", 1,
+                         ("r.example/web", "s.example/web"), "f")
+            for i, p in enumerate(PLATFORMS)
+        ],
+    )  # fmt: skip
+    prints = fingerprint_targets(
+        project.resolved,
+        plan.names,
+        {t.name: t.platforms for t in plan.targets},
+        project_dir=tmp_path,
+        resolve=lambda ref: None,
+    )
+    indexes = {name: _index(name, prints) for name in plan.names}
+    indexes["web"] = dataclasses.replace(indexes["web"], digest="sha256:" + "e" * 64)
+    asked: list[list[str]] = []
+
+    def inspect_many(runner: object, refs: list[str], **kwargs: object) -> dict[str, object]:
+        asked.append(list(refs))
+        out: dict[str, object] = {}
+        for ref in refs:
+            name = ref.split("/")[1].split(":")[0].split("@")[0]
+            out[ref] = (
+                indexes[name]
+                if ("@" in ref or ref.endswith(":latest")) and ("@" not in ref or name == "web")
+                else None
+            )
+        return out
+
+    monkeypatch.setattr(registry, "inspect_many", inspect_many)
+    monkeypatch.setattr(changed_module, "_head_digest", lambda ref: None)
+    changes = changed_module.read_changes(
+        object(),  # type: ignore[arg-type]
+        plan,
+        project,
+        tmp_path,
+        records_dir=records,
+    )
+    first, second = asked
+    web = "sha256:" + "e" * 64
+    assert f"r.example/web@{web}" in first and f"s.example/web@{web}" in first
+    assert not any(r.endswith(":latest") for r in first)
+    assert "r.example/web:latest" not in second and "r.example/tool:latest" in second
+    verdict = {t.name: t for t in changes.targets}
+    assert verdict["web"].reuse == f"r.example/web@{web}"
+    assert verdict["web"].present == ("r.example/web", "s.example/web")
+    assert verdict["tool"].reuse == "r.example/tool@sha256:tool-index"
