@@ -36,7 +36,7 @@ def _project(extra: str = "") -> Project:
 
 
 def _prints(changed: Mapping[str, str] = {}) -> dict[tuple[str, str | None], Fingerprint]:
-    out = {}
+    out: dict[tuple[str, str | None], Fingerprint] = {}
     for name in ("base", "app", "web", "tool"):
         for p in PLATFORMS:
             parts = {"context": name * 8, "platform": p * 2}
@@ -158,7 +158,9 @@ def test_render_writes_the_fingerprint_annotations() -> None:
     from bakepy.bake.render import render_bake
 
     project = _project()
-    prints = {"web": {"linux/amd64": "v1 a context:1", "linux/arm64": "v1 b context:2"}}
+    prints: dict[str, Mapping[str | None, str]] = {
+        "web": {"linux/amd64": "v1 a context:1", "linux/arm64": "v1 b context:2"}
+    }
     body = render_bake(project, targets=["web"], publish=True, fingerprints=prints)["target"]["web"]
     assert body["annotations"][1:] == [
         "manifest[linux/amd64]:bakepy.fingerprint=v1 a context:1",
