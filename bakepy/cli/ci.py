@@ -554,6 +554,16 @@ def _write(
         _console(stderr=True).print(f"hint: {cache_hint(ci)}", markup=False)
 
 
+CiChangedOpt = Annotated[
+    bool,
+    typer.Option(
+        "--changed",
+        help="Build only what changed (docs/changed.md): the plan job finds the changed targets once, "
+        "the build jobs build only those, the merge job moves every tag, the unchanged ones included.",
+    ),
+]
+
+
 @ci_app.command("github")
 def ci_github(
     targets: TargetsArg = None,
@@ -563,14 +573,7 @@ def ci_github(
     install: InstallOpt = None,
     check: CheckOpt = False,
     as_json: JsonOpt = False,
-    changed: Annotated[
-        bool,
-        typer.Option(
-            "--changed",
-            help="Build only what changed (docs/changed.md): the plan job finds the changed targets once, "
-            "the build jobs build only those, the merge job moves every tag, the unchanged ones included.",
-        ),
-    ] = False,
+    changed: CiChangedOpt = False,
 ) -> None:
     """A GitHub Actions workflow: plan (bakepy matrix) → build per platform on its runner → merge.
 
@@ -595,14 +598,7 @@ def ci_gitlab(
     install: InstallOpt = None,
     check: CheckOpt = False,
     as_json: JsonOpt = False,
-    changed: Annotated[
-        bool,
-        typer.Option(
-            "--changed",
-            help="Build only what changed (docs/changed.md): the plan job finds the changed targets once, "
-            "the build jobs build only those, the merge job moves every tag, the unchanged ones included.",
-        ),
-    ] = False,
+    changed: CiChangedOpt = False,
 ) -> None:
     """A GitLab CI pipeline: plan → one build job per platform (tagged with its runner) → merge.
 
