@@ -49,7 +49,9 @@ class Rule:
     seconds: float = 0.0
     after: int = 0  # let this many matches through first
     times: int | None = None  # fail at most this many matches (None: every one)
-    headers: dict[str, str] = field(default_factory=dict)  # sent with a `status` answer (Retry-After)
+    headers: dict[str, str] = field(
+        default_factory=dict
+    )  # sent with a `status` answer (Retry-After)
     seen: int = 0
     fired: int = 0
 
@@ -185,8 +187,12 @@ class FaultProxy:
 
     def _answer(self, h: BaseHTTPRequestHandler, status: int, rule: Rule) -> None:
         if status == 429:
-            payload = b'{"errors":[{"code":"TOOMANYREQUESTS","message":"injected fault: slow down"}]}'
-        elif 400 <= status < 500:  # as ECR refuses to move a tag in a repository with immutable tags
+            payload = (
+                b'{"errors":[{"code":"TOOMANYREQUESTS","message":"injected fault: slow down"}]}'
+            )
+        elif (
+            400 <= status < 500
+        ):  # as ECR refuses to move a tag in a repository with immutable tags
             payload = (
                 b'{"errors":[{"code":"TAG_INVALID","message":"injected fault: the image tag already '
                 b'exists and cannot be overwritten because the repository is immutable"}]}'

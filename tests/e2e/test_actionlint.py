@@ -79,7 +79,10 @@ def test_the_example_workflow_passes_actionlint() -> None:
     ("cache", "args"),
     [
         ('cache = { type = "gha" }', ()),
-        ('cache = { type = "gha" }', ("--changed",)),  # docs/changed.md: plan logs in, merge may run alone
+        (
+            'cache = { type = "gha" }',
+            ("--changed",),
+        ),  # docs/changed.md: plan logs in, merge may run alone
         ("", ("all",)),
         (
             'cache = { type = "registry", ref = "ghcr.io/acme/cache" }',
