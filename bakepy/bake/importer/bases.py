@@ -15,22 +15,9 @@ bases it may use, chosen here (pure, on the flat import):
 from collections.abc import Mapping, Sequence
 
 from bakepy.bake.importer.imported import ImportedTarget, Value
+from bakepy.bake.importer.mergerules import APPEND as _APPEND
+from bakepy.bake.importer.mergerules import MAPS as _MAPS
 
-#: bake's Target.Merge by attribute, as factoring uses it (repeated here to keep the modules acyclic).
-_MAPS = frozenset({"args", "labels", "extra-hosts", "contexts"})
-_APPEND = frozenset(
-    {
-        "annotations",
-        "no-cache-filter",
-        "ulimits",
-        "entitlements",
-        "policy",
-        "attest",
-        "secret",
-        "ssh",
-        "cache-from",
-    }
-)
 #: Attributes that name what a target is, never shared through a made-up base.
 _OWN = frozenset({"inherits", "matrix", "name", "tags", "description"})
 #: A made-up base must save at least this many lines to be worth a name of its own.

@@ -34,43 +34,9 @@ from bakepy.bake.importer.imported import (
     Value,
     VarRef,
 )
-
-#: bake's Target.Merge, by attribute (bake's spelling): a child's value replaces its parents' value …
-_REPLACE = frozenset(
-    {
-        "description",
-        "context",
-        "dockerfile",
-        "dockerfile-inline",
-        "target",
-        "call",
-        "pull",
-        "no-cache",
-        "network",
-        "shm-size",
-        "tags",
-        "platforms",
-        "cache-to",
-        "output",
-        "resources",  # merged field by field; kept only when equal, which any merge keeps
-    }
-)
-#: … is merged into its parents' map entry by entry …
-_MAPS = frozenset({"args", "labels", "extra-hosts", "contexts"})
-#: … or is appended to its parents' list.
-_APPEND = frozenset(
-    {
-        "annotations",
-        "no-cache-filter",
-        "ulimits",
-        "entitlements",
-        "policy",
-        "attest",
-        "secret",
-        "ssh",
-        "cache-from",
-    }
-)
+from bakepy.bake.importer.mergerules import APPEND as _APPEND
+from bakepy.bake.importer.mergerules import MAPS as _MAPS
+from bakepy.bake.importer.mergerules import REPLACE as _REPLACE
 
 _Attributes = Mapping[str, Value]
 
