@@ -41,6 +41,24 @@ def env_for(stack: Stack, builder: str | None = None, **extra: str) -> dict[str,
     return env
 
 
+def git_env(stack: Stack, **extra: str) -> dict[str, str]:
+    """`env_for` without the CI's own variables (GITHUB_*, GITLAB_*, CI_*) or a pinned revision, with a git
+    identity: for projects whose tags come from a git repository the test makes."""
+    env = {
+        k: v
+        for k, v in env_for(stack).items()
+        if not k.startswith(("GITHUB_", "GITLAB_", "CI_")) and k != "BAKEPY_REVISION"
+    }
+    env.update(
+        GIT_AUTHOR_NAME="t",
+        GIT_AUTHOR_EMAIL="t@example.invalid",
+        GIT_COMMITTER_NAME="t",
+        GIT_COMMITTER_EMAIL="t@example.invalid",
+    )
+    env.update(extra)
+    return env
+
+
 def bakepy(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "bakepy", *args],

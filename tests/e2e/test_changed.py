@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import registry_api as api
-from e2e_support import REPO_ROOT, bakepy, env_for
-from test_ci_run import wheel  # noqa: F401  (the fixture: a wheel of this clone for the CI jobs)
+from e2e_support import REPO_ROOT, bakepy, git_env
+from test_ci_run import wheel, write_gitlab_ci  # noqa: F401  (the fixture: a wheel of this clone for the CI jobs)
 
 PLATFORMS = ["linux/amd64", "linux/arm64"]
 TARGETS = ("base", "app1", "app2", "web", "tool")
@@ -35,18 +35,7 @@ def git(cwd: Path, *args: str, env: dict[str, str]) -> str:
 
 
 def clean_env(stack: Any) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in env_for(stack).items()
-        if not k.startswith(("GITHUB_", "GITLAB_", "CI_")) and k != "BAKEPY_REVISION"
-    }
-    env.update(
-        GIT_AUTHOR_NAME="t",
-        GIT_AUTHOR_EMAIL="t@example.invalid",
-        GIT_COMMITTER_NAME="t",
-        GIT_COMMITTER_EMAIL="t@example.invalid",
-    )
-    return env
+    return git_env(stack)
 
 
 def os_image(root: Path, stack: Any, env: dict[str, str], repo: str, content: str) -> None:
@@ -384,7 +373,6 @@ def test_the_generated_gitlab_pipeline_builds_only_the_changed_targets(
 ) -> None:
     """`bakepy ci gitlab --changed` under gitlab-ci-local: the per-platform jobs build only the targets the plan
     job found changed (BAKEPY_CHANGED_<PLATFORM>), the merge job moves every tag, the unchanged ones included."""
-    import textwrap
 
     from test_ci_run import GITLAB_CI, RELEASE, ci_project, run_gitlab
 
@@ -403,22 +391,7 @@ def test_the_generated_gitlab_pipeline_builds_only_the_changed_targets(
         timeout=120,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
-    (root / ".gitlab-ci.yml").write_text(
-        textwrap.dedent(
-            f"""\
-            include:
-              - local: .gitlab/bakepy.yml
-
-            variables:
-              BUILDX_BUILDER: {stack.builder}
-
-            build:linux-arm64:
-              variables:
-                BUILDX_BUILDER: {arm.name}
-            """
-        )
-    )
-    (root / ".gitignore").write_text(".gitlab-ci-local/\nrecords/\nbakepy-context.env\n")
+    write_gitlab_ci(root, stack.builder, arm.name)
     (root / ".dockerignore").write_text(
         ".git\n.gitlab\n.gitlab-ci.yml\n.gitlab-ci-local\n.gitignore\nrecords\nbakepy-context.env\n"
         "bakepy.toml\n.gitlab-ci-reports\n"  # the last: gitlab-ci-local's copy of the plan job's dotenv

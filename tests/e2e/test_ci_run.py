@@ -163,13 +163,9 @@ runners = {{ "linux/amd64" = "amd64-runner", "linux/arm64" = "arm64-runner" }}
 """
 
 
-def gitlab_repository(
-    tmp_path: Path, repo: str, registries: list[str], wheel: Path, arm: Builder, stack: Stack
-) -> Path:
-    """The project with its generated include and the user's own .gitlab-ci.yml, which says which builder
-    each build job's runner has (a shell runner's machine brings its builder, as BUILDX_BUILDER)."""
-    root = ci_project(tmp_path / "gitlab", repo, registries, wheel, GITLAB_CI.format())
-    generate(root, "gitlab", ".gitlab/bakepy.yml")
+def write_gitlab_ci(root: Path, builder: str, arm_builder: str) -> None:
+    """The user's own .gitlab-ci.yml beside the generated include: which builder each build job's runner has (a
+    shell runner's machine brings its builder, as BUILDX_BUILDER), and a .gitignore for gitlab-ci-local's files."""
     (root / ".gitlab-ci.yml").write_text(
         textwrap.dedent(
             f"""\
@@ -177,15 +173,25 @@ def gitlab_repository(
               - local: .gitlab/bakepy.yml
 
             variables:
-              BUILDX_BUILDER: {stack.builder}
+              BUILDX_BUILDER: {builder}
 
             build:linux-arm64:
               variables:
-                BUILDX_BUILDER: {arm.name}
+                BUILDX_BUILDER: {arm_builder}
             """
         )
     )
     (root / ".gitignore").write_text(".gitlab-ci-local/\nrecords/\nbakepy-context.env\n")
+
+
+def gitlab_repository(
+    tmp_path: Path, repo: str, registries: list[str], wheel: Path, arm: Builder, stack: Stack
+) -> Path:
+    """The project with its generated include and the user's own .gitlab-ci.yml, which says which builder
+    each build job's runner has (a shell runner's machine brings its builder, as BUILDX_BUILDER)."""
+    root = ci_project(tmp_path / "gitlab", repo, registries, wheel, GITLAB_CI.format())
+    generate(root, "gitlab", ".gitlab/bakepy.yml")
+    write_gitlab_ci(root, stack.builder, arm.name)
     git(root, "init", "-q", "-b", "main")
     git(root, "add", "-A")
     git(root, "commit", "-q", "-m", "project")

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import registry_api as api
-from e2e_support import bakepy, env_for
+from e2e_support import bakepy, git_env
 
 OCI = "org.opencontainers.image."
 RULES = """\
@@ -45,21 +45,12 @@ def git(cwd: Path, *args: str, env: dict[str, str]) -> str:
 
 
 def clean_env(stack: Any, **extra: str) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in env_for(stack).items()
-        if not k.startswith(("GITHUB_", "GITLAB_", "CI_")) and k != "BAKEPY_REVISION"
+    """A git identity and fixed commit dates (the clock-based tags stay the same from run to run)."""
+    dates = {
+        "GIT_COMMITTER_DATE": "2020-01-10T00:30:00+00:00",
+        "GIT_AUTHOR_DATE": "2020-01-10T00:30:00+00:00",
     }
-    env.update(
-        GIT_AUTHOR_NAME="t",
-        GIT_AUTHOR_EMAIL="t@example.invalid",
-        GIT_COMMITTER_NAME="t",
-        GIT_COMMITTER_EMAIL="t@example.invalid",
-        GIT_COMMITTER_DATE="2020-01-10T00:30:00+00:00",
-        GIT_AUTHOR_DATE="2020-01-10T00:30:00+00:00",
-    )
-    env.update(extra)
-    return env
+    return git_env(stack, **{**dates, **extra})
 
 
 def digests(registries: list[str], repo: str) -> dict[str, dict[str, str]]:
