@@ -30,43 +30,9 @@ import uuid
 from pathlib import Path
 
 from _common import bring_up_stack, installed_python, interleaved, report
-
-from bakepy.ci.split import target_fingerprints
-from bakepy.config import load_project
-from bakepy.publish.plan import plan_publish
+from merge import restamp, write_project
 
 PLATFORMS = ("linux/amd64", "linux/arm64")
-
-
-def write_project(
-    root: Path, registries: list[str], repo: str, targets: int, tags: list[str]
-) -> None:
-    lines = [
-        "[project]",
-        f"registries = {json.dumps(registries)}",
-        f"platforms = {json.dumps(list(PLATFORMS))}",
-        f"tags = {json.dumps(tags)}",
-        "",
-    ]
-    for t in range(targets):
-        lines += [
-            f"[target.t{t}]",
-            f'context = "t{t}"',
-            f'image = "{repo}/t{t}"',
-            f'args = {{ N = "{t}" }}',
-            "",
-        ]
-    (root / "bakepy.toml").write_text("\n".join(lines))
-
-
-def restamp(root: Path, records: Path) -> None:
-    """Give every record the fingerprint of the current plan (the tags changed): untimed set-up."""
-    project = load_project(None, root).project
-    fingerprints = target_fingerprints(project, plan_publish(project))
-    for path in records.rglob("*.json"):
-        doc = json.loads(path.read_text())
-        doc["fingerprint"] = fingerprints[doc["target"]]
-        path.write_text(json.dumps(doc))
 
 
 def bakepy(python: str, *args: str, cwd: Path) -> str:
@@ -107,7 +73,7 @@ def main() -> None:
                 f"FROM {registries[0]}/{repo}/os:1\nARG N\nCOPY . /src\n"
             )
             (root / f"t{t}" / "file.txt").write_text(f"{t}\n")
-        write_project(root, registries, repo, args.targets, ["seed"])
+        write_project(root, registries, repo, args.targets, contexts=True, tags=["seed"])
         bakepy(python, "publish", "--changed", cwd=root)  # every target built, fingerprinted
         records = root / ".bakepy" / "records"
         runs = root / ".bakepy" / "runs"
@@ -116,7 +82,9 @@ def main() -> None:
             return [f"{side}-r{round_}"]
 
         def prepare_changed(round_: int) -> None:
-            write_project(root, registries, repo, args.targets, tags(round_, "changed"))
+            write_project(
+                root, registries, repo, args.targets, contexts=True, tags=tags(round_, "changed")
+            )
 
         def publish_changed(round_: int) -> None:
             before = set(runs.iterdir())
@@ -127,7 +95,9 @@ def main() -> None:
             assert sum(": unchanged:" in line for line in verdicts) == args.targets, said
 
         def prepare_merge(round_: int) -> None:
-            write_project(root, registries, repo, args.targets, tags(round_, "merge"))
+            write_project(
+                root, registries, repo, args.targets, contexts=True, tags=tags(round_, "merge")
+            )
             restamp(root, records)
 
         def bare_merge(round_: int) -> None:

@@ -53,8 +53,15 @@ PLATFORMS = ("linux/amd64", "linux/arm64")
 
 
 def write_project(
-    root: Path, registries: list[str], repo: str, targets: int, tags: list[str]
+    root: Path,
+    registries: list[str],
+    repo: str,
+    targets: int,
+    tags: list[str],
+    *,
+    contexts: bool = False,
 ) -> None:
+    """T targets t0…, each built with its own N; `contexts`: each from its own folder tN (bench/changed.py)."""
     lines = [
         "[project]",
         f"registries = {json.dumps(registries)}",
@@ -63,7 +70,14 @@ def write_project(
         "",
     ]
     for t in range(targets):
-        lines += [f"[target.t{t}]", f'image = "{repo}/t{t}"', f'args = {{ N = "{t}" }}', ""]
+        context = [f'context = "t{t}"'] if contexts else []
+        lines += [
+            f"[target.t{t}]",
+            *context,
+            f'image = "{repo}/t{t}"',
+            f'args = {{ N = "{t}" }}',
+            "",
+        ]
     (root / "bakepy.toml").write_text("\n".join(lines))
 
 
