@@ -10,7 +10,9 @@ For each bake file (or set of files that go together) under DIR, in a temporary 
 
 One line per case (`OK`, `FAIL kind: reason`, or `SKIP` when bake itself rejects the original: at `--list`, at
 `--print`, or when it would refuse to build it as printed, a tag that is no valid reference), a summary, and
-the total line counts of the originals and of their imports (issue 10 wants the imports ≤ 1.5× in total).
+the line counts of the originals and of their imports, in total and case by case, with the worst case and the
+cases over 1.5× (issue 24: every import at most 1.5× its original's lines), and the warnings (how many, and any
+two about the same variable or attribute: the aim is one line per variable or construct).
 `--json` prints the same as one JSON document; `--python` imports to a bakefile.py instead; `--keep DIR` keeps
 each case's work directory (the imported project and its rendered JSON) for a closer look.
 
@@ -42,6 +44,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -378,10 +381,28 @@ class Result:
     imported_lines: int | None = None
     seconds: float = 0.0
 
+    @property
+    def ratio(self) -> float | None:
+        """Imported lines per original line (2 decimals), once the import wrote something."""
+        if self.imported_lines is None or not self.original_lines:
+            return None
+        return round(self.imported_lines / self.original_lines, 2)
+
+    @property
+    def over_limit(self) -> bool:
+        """More than LINE_LIMIT times the original's lines (exactly, not as rounded)."""
+        return self.imported_lines is not None and over_limit(
+            self.imported_lines, self.original_lines
+        )
+
     def line(self) -> str:
         head = f"{self.status:<4} {self.case}"
         if self.status == OK:
             notes = [*self.notes]
+            if self.imported_lines is not None:
+                notes.insert(
+                    0, f"{self.original_lines} → {self.imported_lines} lines, {self.ratio}×"
+                )
             if self.warnings:
                 n = len(self.warnings)
                 notes.append(f"{n} import warning{'s' if n > 1 else ''}")
@@ -392,6 +413,25 @@ class Result:
 def line_count(text: str) -> int:
     """Lines as `wc -l` counts them, plus a last line without a newline."""
     return text.count("\n") + (1 if text and not text.endswith("\n") else 0)
+
+
+#: Issue 24: an import of at most 1.5 times the original's lines, case by case (and in total).
+LINE_LIMIT = 1.5
+
+
+def over_limit(imported: int, original: int) -> bool:
+    return imported > LINE_LIMIT * original
+
+
+def _where(warning: str) -> str:
+    """What a warning is about: its path before the first `: ` (`variable.TAG`, `target.app.platforms`)."""
+    return warning.split(": ", 1)[0]
+
+
+def _repeated(warnings: Sequence[str]) -> list[str]:
+    """What more than one of `warnings` is about."""
+    counts = Counter(_where(w) for w in warnings)
+    return sorted(where for where, n in counts.items() if n > 1)
 
 
 def summarise(results: Sequence[Result]) -> dict[str, Any]:
@@ -405,16 +445,47 @@ def summarise(results: Sequence[Result]) -> dict[str, Any]:
     original_imported = sum(r.original_lines for r in imported)
     imported_total = sum(r.imported_lines or 0 for r in imported)
     ratio = round(imported_total / original_imported, 2) if original_imported else None
+    # the worst case by its exact ratio; a tie goes to the longer import, then to the first case
+    ranked = sorted(
+        imported,
+        key=lambda r: (
+            -(r.imported_lines or 0) / max(r.original_lines, 1),
+            -(r.imported_lines or 0),
+        ),
+    )
+    worst = ranked[0] if ranked else None
+    warned = [r for r in results if r.warnings]
+    most_warned = max(warned, key=lambda r: len(r.warnings), default=None)
+    repeated = {r.case: _repeated(r.warnings) for r in warned}
     return {
         "cases": len(results),
         **counts,
         "fail_kinds": dict(sorted(kinds.items())),
         "lines": {
+            "cases": len(imported),
             "original": original_all,
             "original_of_imported": original_imported,
             "imported": imported_total,
             "ratio": ratio,
-            "within_1_5x": ratio is not None and ratio <= 1.5,
+            "within_1_5x": original_imported > 0
+            and not over_limit(imported_total, original_imported),
+            "worst": None
+            if worst is None
+            else {
+                "case": worst.case,
+                "original": worst.original_lines,
+                "imported": worst.imported_lines,
+                "ratio": worst.ratio,
+            },
+            "over_1_5x": [r.case for r in ranked if r.over_limit],
+        },
+        "warnings": {
+            "total": sum(len(r.warnings) for r in results),
+            "most": None
+            if most_warned is None
+            else {"case": most_warned.case, "warnings": len(most_warned.warnings)},
+            # warnings about one variable or attribute said more than once (the aim: one line each)
+            "repeated": {case: where for case, where in repeated.items() if where},
         },
     }
 
@@ -425,7 +496,7 @@ def report_text(results: Sequence[Result]) -> str:
 
 
 def summary_text(results: Sequence[Result]) -> str:
-    """The counts by status and failure kind, and the line totals."""
+    """The counts by status and failure kind, the line totals and the worst case, and the warnings."""
     s = summarise(results)
     kinds = ", ".join(f"{k} {n}" for k, n in s["fail_kinds"].items())
     lines = []
@@ -443,11 +514,36 @@ def summary_text(results: Sequence[Result]) -> str:
         f"lines: originals {ln['original']} in all; {ln['original_of_imported']} of those imported became "
         f"{ln['imported']} imported lines ({judged})"
     )
+    worst = ln["worst"]
+    if worst is not None:
+        over = ln["over_1_5x"]
+        lines.append(
+            f"per case: worst {worst['ratio']}× ({worst['original']} → {worst['imported']} lines, "
+            f"{worst['case']}); {len(over)} of {ln['cases']} imported cases over 1.5×"
+            + (f": {', '.join(over)}" if over else "")
+        )
+    warnings = s["warnings"]
+    if warnings["total"]:
+        most = warnings["most"]
+        repeated = warnings["repeated"]
+        lines.append(
+            f"warnings: {warnings['total']} in all, at most {most['warnings']} in one case "
+            f"({most['case']}); "
+            + (
+                "repeated: "
+                + "; ".join(f"{case}: {', '.join(where)}" for case, where in repeated.items())
+                if repeated
+                else "none about the same variable or attribute twice"
+            )
+        )
     return "\n".join(lines) + "\n"
 
 
 def report_json(results: Sequence[Result]) -> str:
-    doc = {"summary": summarise(results), "results": [asdict(r) for r in results]}
+    doc = {
+        "summary": summarise(results),
+        "results": [{**asdict(r), "ratio": r.ratio, "over_1_5x": r.over_limit} for r in results],
+    }
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
 
 

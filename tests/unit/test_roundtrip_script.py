@@ -280,7 +280,7 @@ def test_case_ok_with_masked_clock_and_warnings(tmp_path: Path) -> None:
         "clock values masked at target.app.labels.at",
     ]
     assert result.line() == (
-        "OK   docker-bake.hcl (clock value frozen in the import: 2026-03-04T05:05:58Z; "
+        "OK   docker-bake.hcl (1 → 1 lines, 1.0×; clock value frozen in the import: 2026-03-04T05:05:58Z; "
         "clock values masked at target.app.labels.at; 1 import warning)"
     )
 
@@ -366,15 +366,23 @@ def test_kept_folder_names_stay_under_the_file_system_limit() -> None:
 # -- reports -------------------------------------------------------------------------------------------------
 
 
-def _result(status: str, kind: str = "", original: int = 10, imported: int | None = 12) -> Any:
+def _result(
+    status: str,
+    kind: str = "",
+    original: int = 10,
+    imported: int | None = 12,
+    warnings: Sequence[str] = (),
+    case: str = "",
+) -> Any:
     return rt.Result(
-        case=f"{status}{kind}",
+        case=case or f"{status}{kind}",
         files=[],
         status=status,
         kind=kind,
         reason="why",
         original_lines=original,
         imported_lines=imported,
+        warnings=list(warnings),
     )
 
 
@@ -391,18 +399,79 @@ def test_summary_counts_and_line_ratio() -> None:
     assert (summary["OK"], summary["FAIL"], summary["SKIP"]) == (1, 3, 1)
     assert summary["fail_kinds"] == {"import": 1, "render": 2}
     assert summary["lines"] == {
+        "cases": 3,
         "original": 45,
         "original_of_imported": 30,
         "imported": 36,
         "ratio": 1.2,
         "within_1_5x": True,
+        "worst": {"case": "OK", "original": 10, "imported": 12, "ratio": 1.2},
+        "over_1_5x": [],
     }
     text = rt.report_text(results)
     assert "FAIL FAILrender: render: why" in text
     assert "5 cases: 1 OK, 3 FAIL, 1 SKIP (import 1, render 2)" in text
     assert "30 of those imported became 36 imported lines (1.2×, within 1.5×)" in text
+    assert "per case: worst 1.2× (10 → 12 lines, OK); 0 of 3 imported cases over 1.5×" in text
     doc = json.loads(rt.report_json(results))
     assert set(doc) == {"summary", "results"} and len(doc["results"]) == 5
+
+
+def test_summary_per_case_ratios_worst_and_cases_over_the_limit() -> None:
+    """The total can hide a small file that doubles: each case is judged on its own, exactly (3001 lines of
+    2000 is over 1.5× although its ratio rounds to 1.5; 30 of 20 is not)."""
+    results = [
+        _result("OK", case="big", original=1000, imported=900),
+        _result("OK", case="tiny", original=3, imported=6),
+        _result("OK", case="edge", original=20, imported=30),
+        _result("OK", case="over", original=2000, imported=3001),
+        _result("SKIP", case="skipped", original=7, imported=None),
+    ]
+    lines = rt.summarise(results)["lines"]
+    assert lines["ratio"] == 1.3 and lines["within_1_5x"] is True
+    assert lines["worst"] == {"case": "tiny", "original": 3, "imported": 6, "ratio": 2.0}
+    assert lines["over_1_5x"] == ["tiny", "over"]
+    assert [r.ratio for r in results] == [0.9, 2.0, 1.5, 1.5, None]
+    text = rt.summary_text(results)
+    assert (
+        "per case: worst 2.0× (3 → 6 lines, tiny); 2 of 4 imported cases over 1.5×: tiny, over"
+        in text
+    )
+    assert results[1].line() == "OK   tiny (3 → 6 lines, 2.0×)"
+    doc = json.loads(rt.report_json(results))
+    assert [(r["case"], r["ratio"], r["over_1_5x"]) for r in doc["results"]] == [
+        ("big", 0.9, False),
+        ("tiny", 2.0, True),
+        ("edge", 1.5, False),
+        ("over", 1.5, True),
+        ("skipped", None, False),
+    ]
+
+
+def test_summary_warnings_and_the_ones_about_the_same_thing() -> None:
+    results = [
+        _result("OK", case="a", warnings=['variable.TAG: frozen at "1": …']),
+        _result(
+            "OK",
+            case="b",
+            warnings=[
+                'variable.TAG: frozen at "1": …',
+                "target.app.labels.created: is the clock …",
+                "target.app.labels.created: and 3 more values …",
+            ],
+        ),
+    ]
+    warnings = rt.summarise(results)["warnings"]
+    assert warnings == {
+        "total": 4,
+        "most": {"case": "b", "warnings": 3},
+        "repeated": {"b": ["target.app.labels.created"]},
+    }
+    assert (
+        "warnings: 4 in all, at most 3 in one case (b); repeated: b: target.app.labels.created"
+        in rt.summary_text(results)
+    )
+    assert "none about the same variable or attribute twice" in rt.summary_text(results[:1])
 
 
 def test_summary_of_runs_that_imported_nothing() -> None:
