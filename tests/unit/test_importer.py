@@ -187,6 +187,68 @@ def test_import_renders_what_bake_printed(case: str, python: bool) -> None:
     assert rendered == printed
 
 
+def _line_count(text: str) -> int:
+    """All lines of a file, as the issue counts them (`wc -l`, plus a last line without a newline)."""
+    return text.count("\n") + (1 if text and not text.endswith("\n") else 0)
+
+
+#: Issue 24: an import people keep is at most 1.5 times the original's lines, case by case.
+LINE_LIMIT = 1.5
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_import_is_at_most_one_and_a_half_times_the_original(case: str) -> None:
+    """Every case of the corpus, small ones too (the header of a 3-line file would double it): the bakepy.toml
+    is at most 1.5 times the lines of the bake files it was imported from (all lines of both, comments too)."""
+    project = _imported(case)
+    original = sum(
+        _line_count((CORPUS / case / name).read_text(encoding="utf-8")) for name in project.sources
+    )
+    imported = _line_count(importer.to_toml(project))
+    assert imported <= LINE_LIMIT * original, (
+        f"{case}: {imported} imported lines for {original} ({imported / original:.2f}x)"
+    )
+
+
+def _project(*notes: tuple[str, str], remarks: Sequence[str] = ()) -> importer.ImportedProject:
+    return importer.ImportedProject(
+        sources=("docker-bake.hcl",),
+        variables=(),
+        targets=(importer.ImportedTarget("app", {"tags": ["acme/app:1"]}),),
+        groups=(),
+        notes=tuple(importer.ImportNote(where, message) for where, message in notes),
+        remarks=tuple(remarks),
+    )
+
+
+def test_no_header_when_there_is_nothing_to_act_on() -> None:
+    assert importer.to_toml(_project()) == '[target.app]\ntags = ["acme/app:1"]\n'
+
+
+def test_the_header_is_what_to_act_on_after_the_source_on_one_line() -> None:
+    frozen = "frozen at null: some values of it change which targets there are"
+    text = importer.to_toml(
+        _project(
+            ("variable.A", frozen),
+            ("variable.TAG", 'frozen at "1": bake computes with it (a condition)'),
+            ("variable.B", frozen),
+        )
+    )
+    assert text.splitlines()[:4] == [
+        "# `bakepy import` of docker-bake.hcl froze or could not carry over:",
+        # the same said of several variables is one item naming them all
+        f"# - variable.A, variable.B: {frozen}",
+        '# - variable.TAG: frozen at "1": bake computes with it (a condition)',
+        "",
+    ]
+    remarked = importer.to_toml(_project(("variable.A", frozen), remarks=["Run bakepy from /x."]))
+    assert remarked.splitlines()[:3] == [
+        "# Imported by `bakepy import` from docker-bake.hcl. Run bakepy from /x. What it froze or could not",
+        "#   carry over:",
+        f"# - variable.A: {frozen}",
+    ]
+
+
 # -- pure pieces -------------------------------------------------------------------------------------------
 
 NASTY = [

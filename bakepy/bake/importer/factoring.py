@@ -321,10 +321,7 @@ def _prune(project: ImportedProject, wanted: set[str]) -> ImportedProject:
     )
 
 
-_FOLDED = (
-    "Private targets (names starting with '_') that no imported target inherits are folded into the "
-    "targets that used them and not imported on their own:"
-)
+_FOLDED = "Private targets folded into the targets that used them, not imported on their own:"
 
 
 # -- matrices ----------------------------------------------------------------------------------------------

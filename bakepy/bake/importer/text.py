@@ -35,6 +35,7 @@ def _comment_lines(text: str, *, prefix: str = "# ", width: int = LINE_LENGTH) -
 
 
 def _summary(project: ImportedProject, command: str) -> list[str]:
+    """The paragraphs of the Python form's docstring: where the project came from, then the remarks."""
     sources = ", ".join(project.sources) or "the bake files of the current directory"
     # Only what the reader must act on: how the import reads bake files is docs/import.md's to say.
     return [
@@ -43,10 +44,42 @@ def _summary(project: ImportedProject, command: str) -> list[str]:
     ]
 
 
+def grouped_notes(project: ImportedProject) -> list[str]:
+    """The notes as the header lists them: notes that say the same of several variables or values are one
+    item naming them all (a file whose 13 variables are null and shape the definition gets one item, not 13;
+    the warnings on stderr stay one line each)."""
+    by_message: dict[str, list[str]] = {}
+    for note in project.notes:
+        by_message.setdefault(note.message, []).append(note.where)
+    return [f"{', '.join(wheres)}: {message}" for message, wheres in by_message.items()]
+
+
+def header_comment(project: ImportedProject, command: str, prefix: str = "# ") -> list[str]:
+    """The comment a written project starts with, holding only what the reader must act on: the notes (what
+    is frozen or not carried over, also printed as warnings) and the remarks (which private targets were
+    folded, where to run from), after the command and its sources on the same line. Nothing at all when there
+    is nothing to act on: where the file came from is its history's to say, and the header of a one-target
+    file would double it (issue 24: every import at most 1.5 times the original's lines)."""
+    notes = grouped_notes(project)
+    if not notes and not project.remarks:
+        return []
+    sources = ", ".join(project.sources) or "the bake files of the current directory"
+    if project.remarks:
+        sentences = [r if r.endswith(".") else f"{r}." for r in project.remarks]
+        more = ["What it froze or could not carry over:"] if notes else []
+        said = " ".join([f"Imported by `{command}` from {sources}.", *sentences, *more])
+    else:
+        said = f"`{command}` of {sources} froze or could not carry over:"
+    lines = _comment_lines(said, prefix=prefix)
+    for note in notes:
+        lines += _comment_lines(f"- {note}", prefix=prefix)
+    return lines
+
+
 def _notes_block(project: ImportedProject, prefix: str = "# ") -> list[str]:
     if not project.notes:
         return []
     lines = [f"{prefix}Frozen or not carried over (also printed as warnings):".rstrip()]
-    for note in project.notes:
+    for note in grouped_notes(project):
         lines += _comment_lines(f"- {note}", prefix=prefix)
     return lines

@@ -2,16 +2,10 @@
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from bakepy.bake.importer.imported import ImportedProject, Template, Value
-from bakepy.bake.importer.text import (
-    LINE_LENGTH,
-    _comment_lines,
-    _notes_block,
-    _summary,
-    template_text,
-)
+from bakepy.bake.importer.text import LINE_LENGTH, _comment_lines, header_comment, template_text
 
 # TOML ------------------------------------------------------------------------------------------------------
 
@@ -63,6 +57,8 @@ def _toml_pair(key: str, value: Value) -> list[str] | None:
             return [f"{toml_key(key)} = {block}"]
     if len(inline) <= LINE_LENGTH:
         return [inline]
+    if isinstance(value, list) and all(isinstance(v, str | Template) for v in value):
+        return _packed(key, value)
     if isinstance(value, list):
         return [f"{toml_key(key)} = [", *(f"  {_toml_inline(v)}," for v in value), "]"]
     if isinstance(value, dict):
@@ -72,10 +68,7 @@ def _toml_pair(key: str, value: Value) -> list[str] | None:
 
 def to_toml(project: ImportedProject) -> str:
     """bakepy.toml text for `project` (step 3): deterministic, every note as a comment."""
-    lines: list[str] = []
-    for paragraph in _summary(project, "bakepy import"):
-        lines += _comment_lines(paragraph)
-    lines += _notes_block(project)
+    lines = header_comment(project, "bakepy import")
     for var in project.variables:
         lines += ["", f"[variable.{toml_key(var.name)}]"]
         if var.default is not None:
@@ -106,20 +99,21 @@ def to_toml(project: ImportedProject) -> str:
         if group.description:
             lines.append(f"description = {toml_string(group.description)}")
         lines += _packed("targets", list(group.targets))
+    if lines and not lines[0]:
+        del lines[0]  # no header: the file starts with its first table
     return "\n".join(lines) + "\n"
 
 
-def _packed(key: str, names: list[str]) -> list[str]:
-    """`key = [...]` on one line if it fits, else as many names a line as fit (a matrix's 54 members are a
-    paragraph, not 54 lines)."""
-    items: list[Value] = list(names)
-    one = f"{toml_key(key)} = {_toml_inline(items)}"
+def _packed(key: str, items: Sequence[Value]) -> list[str]:
+    """`key = [...]` on one line if it fits, else as many items a line as fit: a matrix's 54 members, or a
+    dozen platforms, are a paragraph, not a line each (a list of tables keeps one entry a line)."""
+    one = f"{toml_key(key)} = {_toml_inline(list(items))}"
     if len(one) <= LINE_LENGTH:
         return [one]
     lines = [f"{toml_key(key)} = ["]
     line = " "
-    for name in names:
-        item = f" {toml_string(name)},"
+    for value in items:
+        item = f" {_toml_inline(value)},"
         if len(line) + len(item) > LINE_LENGTH and line.strip():
             lines.append(line)
             line = " "
