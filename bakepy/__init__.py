@@ -2,7 +2,8 @@
 
 This module owns the package version and the public typed API: the model (`from bakepy import Project, Target,
 Group`, `MetadataSettings`, `TagRule` and `BuildContext` for tag rules) and the functions `load`, `render` and `plan`
-(`bakepy.api`). It stays import-light: `bakepy --version` imports it, and neither python_on_whales nor pydantic
+(`bakepy.api`), and `variable_values` for a bakefile that computes with its variables
+(`bakepy.bakefuncs`). It stays import-light: `bakepy --version` imports it, and neither python_on_whales nor pydantic
 may load on that path, so every name is re-exported lazily, on first access.
 """
 
@@ -35,6 +36,7 @@ __all__ = [  # noqa: RUF022  (the version, the model alphabetically, tag rules, 
     "load",
     "plan",
     "render",
+    "variable_values",
 ]
 
 # Where each lazily exported name lives (the model's classes: bakepy.model).
@@ -46,10 +48,12 @@ _HOMES = {
     "load": "bakepy.api",
     "plan": "bakepy.api",
     "render": "bakepy.api",
+    "variable_values": "bakepy.bakefuncs",
 }
 
 if TYPE_CHECKING:
     from bakepy.api import load, plan, render
+    from bakepy.bakefuncs import variable_values
     from bakepy.model import (
         SSH,
         Attestation,

@@ -3,10 +3,24 @@
 import json
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from bakepy.bake.importer.imported import ImportedProject, Template, Value
+from bakepy.bake.importer.hcllive import (
+    CallCode,
+    Chain,
+    Code,
+    Comprehension,
+    DictCode,
+    IfElse,
+    ListCode,
+    LiveForm,
+    Prefix,
+    Subscript,
+    live_form,
+)
+from bakepy.bake.importer.hcllive import inline as code_inline
+from bakepy.bake.importer.imported import ImportedProject, ImportedVariable, Template, Value
 from bakepy.bake.importer.text import (
     LINE_LENGTH,
     _comment_lines,
@@ -41,6 +55,9 @@ _ENTRY_FIELDS = {
     "CacheEntry": ("type", *CACHE_KEYS),
     "Output": ("type", "dest", *OUTPUT_KEYS),
 }
+
+
+_CODE = (Code, CallCode, ListCode, DictCode, IfElse, Chain, Prefix, Subscript, Comprehension)
 
 
 @dataclass(frozen=True)
@@ -95,6 +112,8 @@ def py_string(text: str) -> str:
 
 
 def _py_inline(node: Any) -> str:
+    if isinstance(node, _CODE):
+        return code_inline(node)
     if isinstance(node, _Call):
         return f"{node.name}(" + ", ".join(f"{k}={_py_inline(v)}" for k, v in node.kwargs) + ")"
     if isinstance(node, _Dict):
@@ -118,6 +137,8 @@ def _py_lines(
     """`prefix + node + suffix` at `indent`: one line if it fits (and need not explode), else exploded."""
     pad = " " * indent
     inline = f"{pad}{prefix}{_py_inline(node)}{suffix}"
+    if isinstance(node, _CODE):
+        return _code_lines(node, indent, prefix, suffix)
     items: Sequence[Any]
     if isinstance(node, _Call):
         opening, closing, items = f"{node.name}(", ")", node.kwargs
@@ -141,6 +162,69 @@ def _py_lines(
         else:
             lines += _py_lines(item, indent + 4, "", ",")
     lines.append(f"{pad}{closing}{suffix}")
+    return lines
+
+
+def _code_lines(node: Any, indent: int, prefix: str, suffix: str) -> list[str]:
+    """Translated bake code (`hcllive`) at `indent`: one line if it fits, else split the way ruff splits it
+    (brackets one item per line with a trailing comma; a conditional or a chain of operators parenthesized, one
+    part per line)."""
+    pad = " " * indent
+    one = f"{pad}{prefix}{code_inline(node)}{suffix}"
+    if _width(one) <= LINE_LENGTH:
+        return [one]
+    inner = indent + 4
+    if isinstance(node, CallCode | ListCode | DictCode):
+        if isinstance(node, CallCode):
+            opening, closing, items = f"{node.func}(", ")", node.args
+        elif isinstance(node, ListCode):
+            opening, closing, items = "[", "]", node.items
+        else:
+            opening, closing, items = "{", "}", node.items
+        if not items:
+            return [one]
+        lines = [f"{pad}{prefix}{opening}"]
+        for item in items:
+            if isinstance(node, DictCode):
+                key, value = item
+                lines += _code_lines(value, inner, f"{code_inline(key)}: ", ",")
+            else:
+                lines += _code_lines(item, inner, "", ",")
+        return [*lines, f"{pad}{closing}{suffix}"]
+    if isinstance(node, IfElse):
+        lines = [f"{pad}{prefix}("]
+        for part, word in ((node.body, ""), (node.test, "if "), (node.orelse, "else ")):
+            lines += _operand_lines(part, inner, word)
+        return [*lines, f"{pad}){suffix}"]
+    if isinstance(node, Chain):
+        lines = [f"{pad}{prefix}("]
+        for i, operand in enumerate(node.operands):
+            lines += _code_lines(operand, inner, "" if i == 0 else f"{node.op} ", "")
+        return [*lines, f"{pad}){suffix}"]
+    if isinstance(node, Comprehension):
+        opening, closing = ("{", "}") if node.key is not None else ("[", "]")
+        head = node.value if node.key is None else None
+        lines = [f"{pad}{prefix}{opening}"]
+        if head is not None:
+            lines += _code_lines(head, inner, "", "")
+        else:
+            lines.append(f"{' ' * inner}{code_inline(node.key)}: {code_inline(node.value)}")
+        lines.append(f"{' ' * inner}for {node.names} in {code_inline(node.source)}")
+        if node.condition is not None:
+            lines += _code_lines(node.condition, inner, "if ", "")
+        return [*lines, f"{pad}{closing}{suffix}"]
+    return [one]
+
+
+def _operand_lines(node: Any, indent: int, prefix: str) -> list[str]:
+    """One part of a split conditional: a chain of operators too long for its line continues on the next
+    lines, an operator first, inside the conditional's parentheses (ruff adds none of its own)."""
+    one = f"{' ' * indent}{prefix}{code_inline(node)}"
+    if _width(one) <= LINE_LENGTH or not isinstance(node, Chain):
+        return _code_lines(node, indent, prefix, "")
+    lines: list[str] = []
+    for i, operand in enumerate(node.operands):
+        lines += _code_lines(operand, indent, prefix if i == 0 else f"{node.op} ", "")
     return lines
 
 
@@ -198,30 +282,48 @@ def _py_classes(node: Any) -> set[str]:
     return set()
 
 
-def _py_project(project: ImportedProject) -> _Call:
-    variables = tuple(
-        (
-            var.name,
-            _Call(
-                "Variable",
-                ((("default", template_text(var.default)),) if var.default is not None else ())
-                + ((("description", var.description),) if var.description else ())
-                + ((("frozen", True),) if var.frozen else ()),
-            ),
-        )
-        for var in project.variables
-    )
-    targets = tuple(
-        (
-            target.name,
-            _Call(
-                "Target",
-                tuple(
-                    (key.replace("-", "_"), _py_attribute(key, value))
-                    for key, value in target.attributes.items()
+def _py_variables(project: ImportedProject) -> _Dict:
+    return _Dict(
+        tuple(
+            (
+                var.name,
+                _Call(
+                    "Variable",
+                    ((("default", template_text(var.default)),) if var.default is not None else ())
+                    + ((("description", var.description),) if var.description else ())
+                    + ((("frozen", True),) if var.frozen else ()),
                 ),
-            ),
-        )
+            )
+            for var in project.variables
+        ),
+        explode=True,
+    )
+
+
+def _py_target_attributes(
+    name: str, attributes: Any, live: LiveForm | None
+) -> tuple[tuple[str, Any], ...]:
+    """A target's keywords; with `live`, the attributes (and map entries) bake computes as Python code."""
+    values = live.values.get(name, {}) if live else {}
+    entries = live.entries.get(name, {}) if live else {}
+    out: dict[str, Any] = {}
+    for key, value in attributes.items():
+        out[key] = _py_attribute(key, value)
+    for key, code in values.items():
+        out[key] = code
+    for key, codes in entries.items():
+        node = out.get(key)
+        items = dict(node.items) if isinstance(node, _Dict) else {}
+        for entry, code in codes.items():
+            items[entry] = code
+        out[key] = _Dict(tuple(sorted(items.items())))
+    return tuple((key.replace("-", "_"), node) for key, node in out.items())
+
+
+def _py_project(project: ImportedProject, live: LiveForm | None = None) -> _Call:
+    variables = _py_variables(project)
+    targets = tuple(
+        (target.name, _Call("Target", _py_target_attributes(target.name, target.attributes, live)))
         for target in project.targets
     )
     groups = tuple(
@@ -235,29 +337,104 @@ def _py_project(project: ImportedProject) -> _Call:
         )
         for group in project.groups
     )
-    kwargs = [
+    kwargs: list[tuple[str, Any]] = []
+    if live is not None:
+        kwargs.append(("variables", Code("variables")))
+    elif variables.items:
+        kwargs.append(("variables", variables))
+    kwargs += [
         (key, _Dict(items, explode=True))
-        for key, items in (("variables", variables), ("targets", targets), ("groups", groups))
+        for key, items in (("targets", targets), ("groups", groups))
         if items
     ]
     return _Call("Project", tuple(kwargs))
 
 
-def to_python(project: ImportedProject, *, module: str = "bakepy") -> str:
-    """A bakefile.py for `project` (step 3): the model built with the public API, `ruff format` clean."""
+def _read_sources(project: ImportedProject) -> dict[str, str]:
+    """The bake files the import read, again, from the directory it ran in (where bake ran too)."""
+    from pathlib import Path
+
+    texts: dict[str, str] = {}
+    for name in project.sources:
+        try:
+            texts[name] = Path(name).read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return {}
+    return texts
+
+
+def live_project(
+    project: ImportedProject, texts: dict[str, str] | None = None
+) -> tuple[ImportedProject, LiveForm | None]:
+    """`project` as the Python form writes it: the variables it keeps live (`hcllive`) no longer frozen nor
+    noted, the variables their code reads declared; and the code. `texts` are the bake files (name → text;
+    None: read `project.sources` from the current directory, where the import ran)."""
+    if not any(v.frozen for v in project.variables):
+        return project, None
+    form = live_form(project, _read_sources(project) if texts is None else texts)
+    if form is None:
+        return project, None
+    live = set(form.live)
+    variables = [
+        ImportedVariable(v.name, v.default, v.description, frozen=v.frozen and v.name not in live)
+        for v in project.variables
+    ]
+    variables += [ImportedVariable(name, default) for name, default in form.added]
+    notes = tuple(
+        n
+        for n in project.notes
+        if n.where.removeprefix("variable.") not in live or "." not in n.where
+    )
+    return (
+        replace(project, variables=tuple(sorted(variables, key=lambda v: v.name)), notes=notes),
+        form,
+    )
+
+
+def _live_lines(form: LiveForm) -> list[str]:
+    """The module's code between the variables and the project: the values read, the functions, the
+    top-level attributes."""
+    lines = [
+        "",
+        "# What bake computes with, in Python: each variable's value as bakepy sees it (the environment or",
+        "# --var, else its default), then the bake file's functions and attributes.",
+        "value = variable_values(variables)",
+    ]
+    for python, variable, parse in form.reads:
+        read = f"value[{py_string(variable)}]"
+        lines.append(f"{python} = {parse}({read})" if parse else f"{python} = {read}")
+    for fn in form.functions:
+        params = [*fn.params, *((f"*{fn.variadic}",) if fn.variadic else ())]
+        lines += ["", "", f"def {fn.name}({', '.join(params)}):"]
+        lines.append(f'    """bake\'s function "{fn.hcl_name}"."""')
+        if fn.variadic:
+            lines.append(f"    {fn.variadic} = list({fn.variadic})")
+        lines += _code_lines(fn.result, 4, "return ", "")
+    if form.functions and form.attributes:
+        lines += ["", ""]
+    for name, code in form.attributes:
+        lines += _code_lines(code, 0, f"{name} = ", "")
+    return lines
+
+
+def to_python(
+    project: ImportedProject, *, module: str = "bakepy", texts: dict[str, str] | None = None
+) -> str:
+    """A bakefile.py for `project` (step 3): the model built with the public API, `ruff format` clean; the
+    variables bake computes with kept live as Python where `hcllive` can (`texts`: see `live_project`)."""
+    project, live = live_project(project, texts)
     doc = ["bakepy project, the Python form of a bakepy.toml.", ""]
     for paragraph in _summary(project, "bakepy import --python"):
         safe = paragraph.replace("\\", "\\\\").replace('"""', '\\"""')
         doc += _comment_lines(safe, prefix="")
     lines = ['"""' + doc[0], *doc[1:], '"""', ""]
-    tree = _py_project(project)
+    tree = _py_project(project, live)
     # isort (ruff's I001) puts CONSTANT_CASE names (SSH) before CamelCase ones.
-    classes = sorted(_py_classes(tree), key=lambda n: (not n.isupper(), n))
-    one_line = f"from {module} import {', '.join(classes)}"
-    if len(one_line) <= LINE_LENGTH:
-        lines.append(one_line)
-    else:
-        lines += [f"from {module} import (", *(f"    {c}," for c in classes), ")"]
+    names = _py_classes(tree) | ({"Variable", "variable_values"} if live else set())
+    classes = sorted(names, key=lambda n: (not n.isupper(), not n[:1].isupper(), n))
+    lines += _import_lines(module, classes)
+    if live is not None and live.imports:
+        lines += _import_lines(f"{module}.bakefuncs", sorted(live.imports))
     lines.append("")
     comments = _notes_block(project)
     for target in project.targets:
@@ -266,5 +443,16 @@ def to_python(project: ImportedProject, *, module: str = "bakepy") -> str:
                 f"not imported: target {target.name}: {key} = {json.dumps(value)}"
             )
     lines += [*comments, ""] if comments else []
+    if live is not None:
+        lines += _py_lines(_py_variables(project), 0, "variables = ", "", explode=True)
+        lines += _live_lines(live)
+        lines += ["", ""]
     lines += _py_lines(tree, 0, "project = ", "", explode=True)
     return "\n".join(lines) + "\n"
+
+
+def _import_lines(module: str, names: Sequence[str]) -> list[str]:
+    one_line = f"from {module} import {', '.join(names)}"
+    if len(one_line) <= LINE_LENGTH:
+        return [one_line]
+    return [f"from {module} import (", *(f"    {c}," for c in names), ")"]
