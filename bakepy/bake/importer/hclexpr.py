@@ -175,8 +175,11 @@ def parse_files(texts: Mapping[str, str]) -> HclFiles:
 
 
 def _parse(text: str, where: str) -> Any:
-    import hcl2  # only `bakepy import --python` needs it
-    from lark.exceptions import LarkError
+    try:
+        import hcl2  # only `bakepy import --python` needs it
+        from lark.exceptions import LarkError
+    except ImportError:  # a bakepy installed without its dependencies: variables stay frozen, as before
+        raise HclUnreadable("python-hcl2 is not installed") from None
 
     try:
         return hcl2.parses_to_tree(text)
