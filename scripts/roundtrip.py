@@ -6,7 +6,8 @@ For each bake file (or set of files that go together) under DIR, in a temporary 
 1. `docker buildx bake --list` of the original names every user-visible target and group;
 2. `bakepy import FILES -o bakepy.toml`, then `bakepy render` of it to a docker-bake.json;
 3. `docker buildx bake --print NAME` of the original and of the rendered file, for every NAME, compared as JSON
-   (key order ignored; clock values such as timestamp() masked; local context paths in canonical form).
+   (key order ignored; clock values such as timestamp() masked; local context paths in canonical form; the
+   members of a group bake makes of a matrix of several keys in any order, as bake lists them in Go map order).
 
 One line per case (`OK`, `FAIL kind: reason`, or `SKIP` when bake itself rejects the original: at `--list`, at
 `--print`, or when it would refuse to build it as printed, a tag that is no valid reference), a summary, and
@@ -773,6 +774,7 @@ def _round_trip(
         return _fail(result, "render", str(exc))
     found: list[Difference] = []
     masked: list[str] = []
+    ordered = ordered_groups({f: (work / f).read_text(errors="replace") for f in files})
     for name in names:
         try:
             imported = tools.print_([rendered], name)
@@ -784,6 +786,8 @@ def _round_trip(
             name, mask_clock(originals[name], stamp, masked), mask_clock(imported, stamp)
         )
         if any(d.kind == "group-order" for d in diffs):
+            diffs = [d for d in diffs if not _order_free(d, ordered)]
+        if any(d.kind == "group-order" for d in diffs):
             diffs = _unless_unstable(diffs, tools, files, name, stamp, originals[name])
         found += diffs
     if masked:
@@ -794,6 +798,26 @@ def _round_trip(
         result.differences = [asdict(d) for d in found[:50]]
         return _fail(result, first.kind, f"{first}{more}")
     return result
+
+
+def ordered_groups(texts: Mapping[str, str]) -> set[str] | None:
+    """The groups whose member order bake keeps, read from the files' texts (name → text) as the importer and
+    tests/e2e/test_import_roundtrip.py read them: the groups the files write, and those bake makes of a matrix
+    of one key. Every other group bake makes of a matrix lists its members in Go map order, which changes
+    between runs. None when bakepy cannot be imported here (the check then samples bake's order instead)."""
+    try:
+        from bakepy.bake.importer.resolve import _one_key_matrices, _written_groups
+    except ImportError:  # pragma: no cover - run with a Python that has bakepy
+        return None
+    return {*_written_groups(texts), *_one_key_matrices(texts)}
+
+
+def _order_free(diff: Difference, ordered: set[str] | None) -> bool:
+    """A group-order difference in a group of a matrix of several keys, where bake has no order to keep."""
+    if diff.kind != "group-order" or ordered is None:
+        return False
+    group = diff.path.removeprefix("group.").rsplit(".targets", 1)[0]
+    return diff.path.startswith("group.") and group not in ordered
 
 
 def _unless_unstable(
