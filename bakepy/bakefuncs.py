@@ -396,11 +396,11 @@ def flatten(items: Iterable[Any]) -> list[Any]:
 
 
 def coalesce(*values: Any) -> Any:
-    """The first argument that is neither null nor an empty string."""
+    """The first argument that is not null (cty's: an empty string counts, unlike Terraform's)."""
     for v in values:
-        if v is not None and v != "":
+        if v is not None:
             return v
-    raise BakeFunctionError("coalesce: no non-null, non-empty argument")
+    raise BakeFunctionError("coalesce: no non-null argument")
 
 
 def contains(items: Iterable[Any], value: Any) -> bool:

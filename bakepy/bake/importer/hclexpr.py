@@ -178,7 +178,9 @@ def _parse(text: str, where: str) -> Any:
     try:
         import hcl2  # only `bakepy import --python` needs it
         from lark.exceptions import LarkError
-    except ImportError:  # a bakepy installed without its dependencies: variables stay frozen, as before
+    except (
+        ImportError
+    ):  # a bakepy installed without its dependencies: variables stay frozen, as before
         raise HclUnreadable("python-hcl2 is not installed") from None
 
     try:
@@ -264,6 +266,8 @@ def _add(files: HclFiles, block: tuple[str, str | None, Any]) -> None:
         variadic = values.get("variadic_params")
         result = values.get("result")
         names = _names(params) if params is not None else ()
+        if isinstance(variadic, Name):  # `variadic_params = rest`
+            variadic = Tuple((variadic,))
         variadic_names = _names(variadic) if variadic is not None else ()
         if result is None or names is None or variadic_names is None or len(variadic_names) > 1:
             result = Unsupported(f'function "{label}"')
@@ -347,6 +351,8 @@ def _expression(node: Any) -> Expr:
                 return Unsupported("an object key")
             if isinstance(key, Name):
                 key = Literal(key.name)  # `{ A = 1 }`: a bare key is its own name
+            elif isinstance(key, Template) and all(isinstance(p, str) for p in key.parts):
+                key = Literal("".join(str(p) for p in key.parts))  # `{ "a.b" = 1 }`
             items.append((key, _expression(value_node)))
         return Object(tuple(items))
     if data == "function_call":

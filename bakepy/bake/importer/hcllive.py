@@ -649,8 +649,7 @@ def live_form(project: ImportedProject, texts: Mapping[str, str]) -> LiveForm | 
     for note in project.notes:
         name = note.where.removeprefix("variable.")
         if note.where.startswith("variable.") and any(
-            why in note.message
-            for why in ("took no probe value", "built-in", "clock", "frozen at null")
+            why in note.message for why in ("built-in", "clock", "frozen at null")
         ):
             blocked.add(name)
     candidates = {n for n in frozen if n in files.variables} - blocked
@@ -694,6 +693,12 @@ def live_form(project: ImportedProject, texts: Mapping[str, str]) -> LiveForm | 
     for name in files.functions:
         translator.functions[name] = _python_name(name, taken)
         taken.add(translator.functions[name])
+    for _ in range(2):  # a top-level attribute's type, for the code that reads it (`f"{repo}:x"`)
+        for name, attribute in files.attributes.items():
+            try:
+                names[name] = (names[name][0], translator.expr(attribute, {})[1])
+            except _Untranslatable:
+                pass
 
     imported = {t.name: t for t in project.targets}
     jobs: list[tuple[str, str, str | None, h.Expr]] = []  # (target, key, map entry, expression)
@@ -753,7 +758,9 @@ def live_form(project: ImportedProject, texts: Mapping[str, str]) -> LiveForm | 
         for job in todo:
             try:
                 code, kind = translator.expr(job[3], {})
-                if job[2] is not None or job[1] not in ("tags", "platforms"):
+                if job[2] is not None:  # a map entry is text (`true`, `8` as bake prints them)
+                    code = code if kind == "str" else translator.stdlib("tostring", code)
+                elif job[1] not in ("tags", "platforms"):
                     code = code if kind in ("str", "bool") else translator.stdlib("tostring", code)
                 elif job[1] == "tags":
                     code = translator.stdlib("compact", code)  # bake drops empty tags

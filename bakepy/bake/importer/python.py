@@ -191,6 +191,10 @@ def _code_lines(node: Any, indent: int, prefix: str, suffix: str) -> list[str]:
             else:
                 lines += _code_lines(item, inner, "", ",")
         return [*lines, f"{pad}{closing}{suffix}"]
+    if isinstance(node, IfElse | Chain):
+        within = f"{' ' * inner}{code_inline(node)}"
+        if _width(within) <= LINE_LENGTH:  # parenthesized, it fits on a line of its own
+            return [f"{pad}{prefix}(", within, f"{pad}){suffix}"]
     if isinstance(node, IfElse):
         lines = [f"{pad}{prefix}("]
         for part, word in ((node.body, ""), (node.test, "if "), (node.orelse, "else ")):
