@@ -10,7 +10,8 @@ owns the few primitives every such file goes through:
 * `write_atomic`: a file replaced whole (a temporary file created exclusively beside it, written, fsync'd,
   renamed into place, the folder fsync'd): no link is followed and a reader never sees half a file;
 * `create_exclusive`: a new file that must not exist yet (or, with `exist_ok`, is left as it is);
-* `append_synced`: bytes appended and fsync'd to a regular file (a journal's marks);
+* `Appender` / `append_synced`: lines appended to a regular file held open, fsync'd where they must survive a
+  crash of the machine (a journal's marks, the history of pushed digests);
 * `read_regular`: a file's bytes, only when it is a regular file no larger than a limit, opened so that a FIFO
   or a device never blocks (`O_NONBLOCK`) and a link is never followed (`O_NOFOLLOW`);
 * `list_files`: the files below a folder with a suffix, links included (for `read_regular` to refuse) but never
@@ -38,6 +39,7 @@ from bakepy.errors import LocalFileError
 
 __all__ = [
     "MIN_FREE_BYTES",
+    "Appender",
     "append_synced",
     "check_free",
     "create_exclusive",
@@ -360,6 +362,71 @@ def create_exclusive(
         os.close(dir_fd)
 
 
+class Appender:
+    """A regular file `folder/name` (made if missing) held open for appending: a journal's marks.
+
+    Opened once with the same refusals as every write here (a link, a FIFO or a device with that name is
+    refused, never written to nor waited on); the folder is fsync'd once, when the file is made. Each `append`
+    writes whole lines with one `write` (O_APPEND: lines from several threads never interleave) and, when
+    `durable`, fsyncs the file before returning: what a crash of the machine must not lose. An append that is
+    not durable survives the process being killed (it is in the kernel's cache), not a crash of the machine."""
+
+    def __init__(
+        self,
+        folder: Path,
+        name: str,
+        *,
+        what: str,
+        follow_folder: bool = False,
+        consequence: str | None = None,
+    ) -> None:
+        _plain_name(name)
+        self.path = folder / name
+        self._what = what
+        self._consequence = consequence
+        dir_fd = _open_folder(folder, follow=follow_folder, what=what)
+        try:
+            flags = os.O_WRONLY | os.O_APPEND | _NOFOLLOW | _NONBLOCK | _CLOEXEC
+            try:
+                fd = os.open(name, flags, dir_fd=dir_fd)
+                made = False
+            except FileNotFoundError:
+                fd = os.open(name, flags | os.O_CREAT | os.O_EXCL, 0o666, dir_fd=dir_fd)
+                made = True
+            try:
+                mode = os.fstat(fd).st_mode
+                if not stat.S_ISREG(mode):
+                    raise LocalFileError(
+                        f"{self.path}: is {_kind(mode)}, not a regular file: bakepy does not write {what} to "
+                        f"it{_tail(consequence)}",
+                        hint=f"remove it (rm {self.path})",
+                    )
+                if made:
+                    os.fsync(fd)
+                    _fsync_folder(dir_fd)
+            except BaseException:
+                os.close(fd)
+                raise
+        except OSError as exc:
+            raise file_error(exc, self.path, what, consequence=consequence) from None
+        finally:
+            os.close(dir_fd)
+        self._fd = fd
+
+    def append(self, data: bytes, *, durable: bool = True) -> None:
+        try:
+            _write_all(self._fd, data)
+            if durable:
+                os.fsync(self._fd)
+        except OSError as exc:
+            raise file_error(exc, self.path, self._what, consequence=self._consequence) from None
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+
 def append_synced(
     folder: Path,
     name: str,
@@ -369,31 +436,12 @@ def append_synced(
     follow_folder: bool = False,
     consequence: str | None = None,
 ) -> None:
-    """Append `data` to the regular file `folder/name` (made if missing) and fsync it: a journal's marks. A link,
-    a FIFO or a device with that name is refused, never written to (nor waited on)."""
-    _plain_name(name)
-    path = folder / name
-    dir_fd = _open_folder(folder, follow=follow_folder, what=what)
+    """Append `data` to the regular file `folder/name` (made if missing) and fsync it (`Appender`, once)."""
+    out = Appender(folder, name, what=what, follow_folder=follow_folder, consequence=consequence)
     try:
-        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | _NOFOLLOW | _NONBLOCK | _CLOEXEC
-        fd = os.open(name, flags, 0o666, dir_fd=dir_fd)
-        try:
-            mode = os.fstat(fd).st_mode
-            if not stat.S_ISREG(mode):
-                raise LocalFileError(
-                    f"{path}: is {_kind(mode)}, not a regular file: bakepy does not write {what} to it"
-                    f"{_tail(consequence)}",
-                    hint=f"remove it (rm {path})",
-                )
-            _write_all(fd, data)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        _fsync_folder(dir_fd)
-    except OSError as exc:
-        raise file_error(exc, path, what, consequence=consequence) from None
+        out.append(data)
     finally:
-        os.close(dir_fd)
+        out.close()
 
 
 # -- reading --------------------------------------------------------------------------------------------

@@ -355,6 +355,12 @@ def build(
 
 
 # -- merge ----------------------------------------------------------------------------------------------
+def _summary_imports() -> None:
+    """What `print_summary` imports (its table), done ahead while nothing else runs."""
+    import rich.console
+    import rich.table  # noqa: F401
+
+
 @app.command()
 def merge(
     targets: TargetsArg = None,
@@ -391,6 +397,10 @@ def merge(
     Refuses missing platforms (unless --allow-partial), duplicates, and records of another plan or revision;
     then moves every tag at once, or none (rolled back on failure), and verifies them through the registry.
     """
+    if not dry_run:  # the sources' round trips overlap loading the project (`prefetch_sources`)
+        from bakepy.publish.records import prefetch_sources
+
+        prefetch_sources(records or (file.parent if file else Path.cwd()) / ".bakepy" / "records")
     from bakepy.ci.split import merge_project
     from bakepy.cli.options import contextual, force_tags_option
 
@@ -405,6 +415,8 @@ def merge(
     runner_ = Runner(
         builder=chosen_builder(builder, loaded.project), log=log.append if as_json else None
     )
+    if not as_json:  # the summary's imports, done while the merge waits to read its tags back
+        runner_.idle.append(_summary_imports)
     report = merge_project(
         loaded.path,
         loaded.project,

@@ -19,8 +19,8 @@ import ssl
 import threading
 import time
 import urllib.parse
-from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from bakepy.engine.credentials import HUB_NAMES
@@ -61,6 +61,47 @@ class _Content:
 
 
 _CONTENT = _Content()
+# reference by digest → its read, started early by `prefetch`
+_PREFETCHED: dict[str, Future[ImageIndex | None]] = {}
+_PREFETCH_LOCK = threading.Lock()
+
+
+def prefetch(refs: Iterable[str], *, writes: Iterable[tuple[str, str]] = ()) -> None:
+    """Start reading `refs` (references by digest; others are ignored) side by side in the background, and
+    return at once: the run loads its project meanwhile, so their round trips (and each registry's `/v2/`
+    challenge, logins, tokens and connections on the way) cost no time of their own. A digest names the same
+    content for the whole run and the reads change nothing, so a read made early is as good as one made later.
+    A later `read` of one of them takes its answer (waiting for it if need be); one that failed is simply read
+    again, where its error is reported in context. `writes`: (registry, path) pairs the run will push to, so
+    their tokens ask for `pull,push` at once (`Session.will_write`)."""
+    refs = [r for r in dict.fromkeys(refs) if split_reference(r)[3] is not None]
+    if not refs:
+        return
+    client = session()
+    client.will_write(writes)
+    pool = ThreadPoolExecutor(max_workers=workers_for(refs), thread_name_prefix="bakepy-prefetch")
+
+    def one(ref: str) -> ImageIndex | None:
+        client.prime([split_reference(ref)[0]])
+        return _read(ref, timeout=READ_TIMEOUT)
+
+    with _PREFETCH_LOCK:
+        for ref in refs:
+            if ref not in _PREFETCHED:
+                _PREFETCHED[ref] = pool.submit(one, ref)
+    pool.shutdown(wait=False)
+
+
+def _prefetched(ref: str) -> tuple[bool, ImageIndex | None]:
+    """(True, what it holds) when `prefetch` read `ref` without error; (False, None) otherwise."""
+    with _PREFETCH_LOCK:
+        pending = _PREFETCHED.pop(ref, None)
+    if pending is None:
+        return False, None
+    try:
+        return True, pending.result()
+    except Exception:  # read again by the caller, which reports it in context
+        return False, None
 
 
 def _path(ref: str, *, blob: str | None = None) -> tuple[str, str]:
@@ -142,7 +183,15 @@ def head_digest(ref: str, *, timeout: float = READ_TIMEOUT) -> str | None:
 
 def read(ref: str, *, timeout: float = READ_TIMEOUT) -> ImageIndex | None:
     """The manifest or index `ref` names, from its exact bytes (the digest computed, never trusted), or None
-    when it does not exist. A reference by digest whose content this run already read costs one HEAD."""
+    when it does not exist. A reference by digest whose content this run already read costs one HEAD (none when
+    `prefetch` read it)."""
+    done, found = _prefetched(ref)
+    if done:
+        return found
+    return _read(ref, timeout=timeout)
+
+
+def _read(ref: str, *, timeout: float) -> ImageIndex | None:
     registry, _, _, digest = split_reference(ref)
     if (
         digest is None and registry in HUB_NAMES
@@ -150,7 +199,7 @@ def read(ref: str, *, timeout: float = READ_TIMEOUT) -> ImageIndex | None:
         now = head_digest(ref, timeout=timeout)
         if now is None:
             return None
-        return read(f"{ref.partition('@')[0]}@{now}", timeout=timeout)
+        return _read(f"{ref.partition('@')[0]}@{now}", timeout=timeout)
     cached = _CONTENT.get(digest)
     if cached is not None:
         answer = _read_answer(
@@ -206,12 +255,23 @@ def inspect(runner: Runner, ref: str) -> ImageIndex | None:
     return None if doc is None else parse_index(doc)
 
 
+PER_REGISTRY = 8
+"""Requests in flight at once per registry (reads, tag moves): what a run asks of one registry side by side."""
+
+
+def workers_for(refs: Iterable[str]) -> int:
+    """Threads for one request per reference in `refs`: `PER_REGISTRY` for each registry they name, and no
+    more than there are references (at least one)."""
+    refs = list(refs)
+    registries = {split_reference(ref)[0] for ref in refs}
+    return max(1, min(len(refs), PER_REGISTRY * len(registries)))
+
+
 def inspect_many(
     runner: Runner,
     refs: Sequence[str],
     *,
     known: Mapping[str, ImageIndex] | None = None,
-    workers: int = 8,
 ) -> dict[str, ImageIndex | None]:
     """`inspect` for many references at once, side by side.
 
@@ -242,7 +302,7 @@ def inspect_many(
 
     if len(unique) <= 1:
         return {ref: one(ref) for ref in unique}
-    with ThreadPoolExecutor(max_workers=min(workers, len(unique))) as pool:
+    with ThreadPoolExecutor(max_workers=workers_for(unique)) as pool:
         return dict(zip(unique, pool.map(one, unique), strict=True))
 
 

@@ -18,6 +18,7 @@ import re
 import shlex
 import shutil
 import signal
+import sys
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -47,10 +48,20 @@ Logger = Callable[[str], None]
 
 
 def _default_logger(line: str) -> None:
-    from rich.console import Console
-    from rich.markup import escape
+    """Each command on stderr: dimmed on a terminal (rich), as plain lines otherwise (a CI log, a pipe), where
+    rich would write the same bytes, so it is not even imported for them."""
+    try:
+        terminal = sys.stderr.isatty()
+    except (AttributeError, ValueError):  # replaced or closed
+        terminal = False
+    if terminal or os.environ.get("FORCE_COLOR"):
+        from rich.console import Console
+        from rich.markup import escape
 
-    Console(stderr=True, highlight=False, soft_wrap=True).print(f"[dim]{escape(line)}[/]")
+        Console(stderr=True, highlight=False, soft_wrap=True).print(f"[dim]{escape(line)}[/]")
+    else:
+        sys.stderr.write(line + "\n")
+        sys.stderr.flush()
 
 
 def parse_buildx_version(text: str) -> tuple[int, int, int] | None:
@@ -94,6 +105,16 @@ class Runner:
         self.env = dict(env or {})
         self._docker_path: str | None = None
         self.bake_options = BakeOptions()
+        # work the caller needs done later (imports for its output) and lets run while the run only waits
+        self.idle: list[Callable[[], object]] = []
+
+    def run_idle(self) -> None:
+        """Run (once) what was left in `idle`, on this thread: called where the run only waits, such as the
+        settle pause of a merge. A failure there is the work's own business and is met again where it is
+        needed."""
+        while self.idle:
+            with contextlib.suppress(Exception):
+                self.idle.pop(0)()
 
     # -- binaries ---------------------------------------------------------------------------------
     def docker_path(self) -> str:

@@ -5,7 +5,7 @@ Two files in the run's folder (`.bakepy/runs/<run>/`), both through `bakepy.safe
 
 * `journal.json`, written whole (renamed into place) before any tag moves: every tag the run means to move, the index it moves
   to and the value the tag held when the run read it;
-* `journal.marks`, appended to (one JSON line each, fsync'd): `sending` with the value the tag must still hold
+* `journal.marks`, appended to (one JSON line each; `sending` fsync'd before its PUT leaves): `sending` with the value the tag must still hold
   (what a roll back restores), before the read that precedes its PUT; `skipped` when that read found it moved
   by someone else (the PUT never left); `landed` once the PUT was answered 2xx; `restored` / `removed` as a
   roll back puts tags back.
@@ -29,6 +29,7 @@ import json
 import os
 import socket
 import stat
+import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -36,7 +37,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bakepy.errors import BakepyError, LocalFileError
-from bakepy.safefs import append_synced, file_error, read_regular, write_atomic
+from bakepy.safefs import Appender, file_error, read_regular, write_atomic
 
 if TYPE_CHECKING:
     from bakepy.engine.runner import Runner
@@ -93,6 +94,8 @@ class Journal:
     def __init__(self, folder: Path, fd: int) -> None:
         self.folder = folder
         self._fd = fd
+        self._marks: Appender | None = None
+        self._opening = threading.Lock()
 
     @classmethod
     def begin(cls, folder: Path, moves: Sequence[Move]) -> Journal:
@@ -114,8 +117,15 @@ class Journal:
         return cls(folder, fd)
 
     def mark(self, tag: str, at: str, pre: str | None = None) -> None:
+        """Append one mark. Only `sending` is fsync'd, before its PUT may leave: it is what says a write may
+        have left. The others (`landed`, `skipped`, `restored`, `removed`) survive the process being killed but
+        not a crash of the machine, and need not: finishing a journal reads each tag with a `sending` mark in
+        the registry and acts on what it holds, so a lost one only costs that read."""
         line = {"tag": tag, "at": at} | ({"pre": pre} if at == "sending" else {})
-        append_synced(self.folder, MARKS, (json.dumps(line) + "\n").encode(), what=_WHAT)
+        with self._opening:
+            if self._marks is None:
+                self._marks = Appender(self.folder, MARKS, what=_WHAT)
+        self._marks.append((json.dumps(line) + "\n").encode(), durable=at == "sending")
 
     def finish(self) -> None:
         """The run ended with nothing left to do: the journal goes (intent first: marks alone mean nothing)."""
@@ -126,6 +136,8 @@ class Journal:
 
     def release(self) -> None:
         """Keep the files (a roll back left something to do) but let `finish_pending` take them over."""
+        if self._marks is not None:
+            self._marks.close()
         if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1

@@ -354,6 +354,7 @@ class TagWrite:
     pre: str | None  # read just before this run's PUT; None: absent (confirmed by two reads)
     landed: bool = False  # the registry answered 2xx
     read_at: float = 0.0  # monotonic time of the read right before the PUT
+    landed_at: float = 0.0  # monotonic time of the answer
 
 
 class TagRaceError(RegistryError):
@@ -400,7 +401,8 @@ class Ledger:
         with self._lock:
             write = self.writes[tag]
             write.landed = True
-            self.longest = max(self.longest, time.monotonic() - write.read_at)
+            write.landed_at = time.monotonic()
+            self.longest = max(self.longest, write.landed_at - write.read_at)
         if self.journal is not None:
             self.journal.mark(tag, "landed")
 
@@ -426,7 +428,7 @@ def commit(
     *,
     ledger: Ledger | None = None,
     force: bool = False,
-    workers: int = 8,
+    workers: int | None = None,
 ) -> list[BaseException]:
     """Move every moving tag of every target in every registry to its staged index; return the failures.
 
@@ -528,6 +530,8 @@ def commit(
             jobs += [(t, functools.partial(put, i, t)) for t in s.merge.moving]
         else:
             by_create[i] = list(s.merge.moving)
+    if workers is None:
+        workers = registry.workers_for(t for t, _ in jobs)
     pool = ThreadPoolExecutor(max_workers=max(1, min(workers, len(jobs) or 1)))
     try:
         errors += _run_all(pool, jobs, soft)
@@ -561,15 +565,42 @@ def race_check(
                         raise _race(tag, d.before.get(tag), now, when=when)
 
 
-def settle_pause(ledger: Ledger) -> None:
-    """Wait twice this run's longest read-to-answer time (50 ms to 1 s) after the commit, before the read-back.
+def settle_pause(ledger: Ledger) -> float:
+    """Twice this run's longest read-to-answer time (50 ms to 1 s): how long after a tag's move its read-back
+    waits, 0 when nothing was sent.
 
     Registries have no compare-and-swap: another run that read a tag just before this run's move can still
     land its own PUT after this run's move. Its read-to-answer time is of the order of this run's, so a
     read-back that late catches it; this run then lost the race (and puts back its own moves). The one
     read-back after this pause is both the check that every tag holds the staged index and the race check."""
-    if ledger.sent():
-        time.sleep(min(1.0, max(0.05, 2 * ledger.longest)))
+    return min(1.0, max(0.05, 2 * ledger.longest)) if ledger.sent() else 0.0
+
+
+def read_settled(
+    runner: Runner,
+    ledger: Ledger,
+    tags: Sequence[str],
+    known: Mapping[str, ImageIndex],
+) -> dict[str, ImageIndex | None]:
+    """What every tag of `tags` holds, each read `settle_pause` after its own move landed (a tag this run did
+    not move: at once). The pause counts from each tag's own answer, not from the last one: a tag moved early in
+    the commit is read back while later ones still wait, so the whole read-back ends one read after the last
+    tag's pause. Meanwhile this thread does the runner's `idle` work."""
+    pause = settle_pause(ledger)
+    now = time.monotonic()
+    due = {w.tag: (w.landed_at if w.landed else now) + pause for w in ledger.sent()}
+    order = sorted(dict.fromkeys(tags), key=lambda t: due.get(t, 0.0))
+
+    def one(tag: str) -> ImageIndex | None:
+        wait = due.get(tag, 0.0) - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
+        return registry.inspect_many(runner, [tag], known=known)[tag]
+
+    with ThreadPoolExecutor(max_workers=registry.workers_for(order)) as pool:
+        futures = [pool.submit(one, tag) for tag in order]
+        runner.run_idle()  # this thread only waits from here on
+        return {tag: f.result() for tag, f in zip(order, futures, strict=True)}
 
 
 def _bytes_known(s: Staged) -> bool:
@@ -740,7 +771,7 @@ def put_back(
                 out.commands[w.tag] = command
         return out
 
-    with ThreadPoolExecutor(max_workers=max(1, min(8, len(writes)))) as pool:
+    with ThreadPoolExecutor(max_workers=registry.workers_for(w.tag for w in writes)) as pool:
         for part in pool.map(one, writes):
             with lock:
                 result.merge(part)

@@ -146,6 +146,30 @@ def write_records(
     return written
 
 
+def prefetch_sources(directory: Path) -> None:
+    """Start reading, in the background, the sources the records below `directory` name, in every repository
+    they were pushed to (`bakepy.engine.registry.prefetch`), and return at once: `bakepy merge` loads and plans
+    its project meanwhile, which takes about as long as those round trips. Nothing is decided here: the merge
+    reads and checks the records again and reads every source itself (taking the answers already in), so a
+    folder that is missing, unreadable or not this plan's only means nothing was read early."""
+    # imported here, not in the thread: every import stays on the main thread
+    import threading
+
+    from bakepy.engine import registry
+    from bakepy.publish.index import split_reference
+
+    def work() -> None:
+        try:
+            found = [record for _, record in read_record_files(directory)]
+        except (ConfigError, OSError):
+            return
+        refs = [f"{repo}@{r.source}" for r in found for repo in r.repositories]
+        writes = {split_reference(repo)[:2] for r in found for repo in r.repositories}
+        registry.prefetch(refs, writes=writes)
+
+    threading.Thread(target=work, name="bakepy-prefetch", daemon=True).start()
+
+
 def read_record_files(directory: Path) -> list[tuple[Path, DigestRecord]]:
     """Every *.json record below `directory` with its path (CI artifacts often arrive one folder per job).
 

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from bakepy.doctor import BuilderInfo, active_builder
 from bakepy.engine.access import require_push_access
-from bakepy.engine.registry import inspect_many, write_timeout
+from bakepy.engine.registry import write_timeout
 from bakepy.engine.runner import Runner
 from bakepy.engine.transport import session
 from bakepy.publish.build import BuildEvent, build_by_digest, notify
@@ -574,7 +574,7 @@ def merge_collected(
     import sys
 
     from bakepy.publish.journal import finish_earlier
-    from bakepy.publish.merge import Ledger, race_check, read_current, settle_pause
+    from bakepy.publish.merge import Ledger, race_check, read_current, read_settled
 
     if run is None:
         run = run_directory(workdir(Path.cwd()))
@@ -587,10 +587,10 @@ def merge_collected(
     ledger = Ledger()
 
     def read_back(staged: Sequence[Staged]) -> list[Published]:
-        settle_pause(ledger)  # a PUT of another run still on its way lands before the one read-back
         every = {s.digest: s.index for s in staged}
-        after = inspect_many(
-            runner, [t for s in staged for t in s.merge.collected.spec.tags], known=every
+        # each tag read once a PUT of another run still on its way has landed (`settle_pause` after its move)
+        after = read_settled(
+            runner, ledger, [t for s in staged for t in s.merge.collected.spec.tags], every
         )
         # a tag holding another index now: another run moved it after this run's move
         race_check(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +28,7 @@ from bakepy.publish.merge import (
     confirm_absent,
     decide,
     put_back,
+    read_settled,
     read_tag,
 )
 from bakepy.publish.sources import Collected, TargetSpec
@@ -275,3 +277,50 @@ def test_a_killed_runs_journal_is_rolled_back_or_found_committed(
     fake.tags = dict.fromkeys(TAGS, NEW.digest)
     (done,) = journal.finish_pending(RUNNER, tmp_path / "runs")
     assert done.committed and set(fake.tags.values()) == {NEW.digest}
+
+
+def test_only_the_mark_that_a_write_may_leave_is_synced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    live = journal.Journal.begin(tmp_path, moves())
+    synced: list[int] = []
+    monkeypatch.setattr(journal.os, "fsync", lambda fd: synced.append(fd))
+    live.mark(TAGS[0], "sending", OLD.digest)
+    opened = len(synced)  # the marks file made: it and its folder, once
+    live.mark(TAGS[1], "sending", OLD.digest)
+    live.mark(TAGS[0], "landed")
+    live.mark(TAGS[1], "skipped")
+    assert len(synced) == opened + 1
+    live.finish()
+
+
+def test_each_tag_is_read_back_its_own_pause_after_its_move(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ledger = Ledger()
+    start = time.monotonic()
+    for i, tag in enumerate(TAGS):
+        write = TagWrite(tag, REPO, NEW.digest, OLD.digest, read_at=start)
+        ledger.writes[tag] = write
+        write.landed, write.landed_at = True, start + 0.1 * i
+    ledger.longest = 0.05  # pause: 0.1 s
+    read_at: dict[str, float] = {}
+
+    def inspect_many(runner: object, refs: list[str], **kw: object) -> dict[str, ImageIndex]:
+        read_at.update(dict.fromkeys(refs, time.monotonic()))
+        return dict.fromkeys(refs, NEW)
+
+    monkeypatch.setattr(registry, "inspect_many", inspect_many)
+    other = f"{REPO}:kept"  # not moved by this run: read at once
+    found = read_settled(RUNNER, ledger, [*TAGS, other], {NEW.digest: NEW})
+    assert set(found) == {*TAGS, other}
+    assert read_at[other] < start + 0.1
+    for i, tag in enumerate(TAGS):
+        assert read_at[tag] >= start + 0.1 * i + 0.1
+    assert read_at[TAGS[0]] < read_at[TAGS[2]] - 0.1  # the first tag did not wait for the last
+
+
+def test_requests_run_side_by_side_per_registry() -> None:
+    assert registry.workers_for([]) == 1
+    assert registry.workers_for([f"{REPO}:{i}" for i in range(3)]) == 3
+    assert registry.workers_for([f"r{i % 2}:5000/app:{i}" for i in range(40)]) == 16

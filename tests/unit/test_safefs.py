@@ -19,6 +19,7 @@ from bakepy.errors import ConfigError, LocalFileError
 from bakepy.publish.records import DigestRecord, read_record_files, write_records
 from bakepy.publish.run import run_directory, workdir
 from bakepy.safefs import (
+    Appender,
     append_synced,
     check_free,
     create_exclusive,
@@ -371,3 +372,26 @@ def test_run_directory_refuses_a_runs_link(tmp_path: Path) -> None:
     with pytest.raises(LocalFileError):
         run_directory(work)
     assert list((tmp_path / "elsewhere").iterdir()) == []
+
+
+def test_an_appender_syncs_only_what_must_survive_a_crash(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    synced: list[int] = []
+    real = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real(fd))[1])
+    out = Appender(tmp_path, "marks", what="the journal")
+    made = len(synced)
+    assert made == 2  # the new file and its folder, once
+    out.append(b"sending\n")
+    out.append(b"landed\n", durable=False)
+    out.append(b"landed\n", durable=False)
+    assert len(synced) == made + 1
+    out.close()
+    out.close()  # twice is harmless
+    assert (tmp_path / "marks").read_bytes() == b"sending\nlanded\nlanded\n"
+    synced.clear()
+    again = Appender(tmp_path, "marks", what="the journal")  # the file exists: no folder sync
+    again.append(b"x\n", durable=False)
+    again.close()
+    assert synced == []
