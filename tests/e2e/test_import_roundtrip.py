@@ -1,6 +1,7 @@
 """`bakepy import` round trip against the real buildx: for every bake file of the corpus in tests/fixtures/bake,
 `docker buildx bake --print NAME` of the original equals `--print NAME` of `bakepy render` of the import, for
-every target and group NAME, in both project forms (bakepy.toml and bakefile.py).
+every target and group NAME, in both project forms (bakepy.toml and bakefile.py); and the bakepy.toml is at
+most 1.5 times the lines of the bake files it was imported from (issue 24).
 
 Only the buildx binary is needed (`--print` runs no build and needs no builder), so these tests do not use the
 `stack` fixture; they skip when `docker buildx` is missing, except in CI (CI=true) where they fail.
@@ -226,6 +227,28 @@ def _compare(
         )
 
 
+#: Issue 24: an import people keep is at most 1.5 times the original's lines, case by case.
+LINE_LIMIT = 1.5
+
+
+def _line_count(text: str) -> int:
+    return text.count("\n") + (1 if text and not text.endswith("\n") else 0)
+
+
+def _within_line_limit(wd: Workdir, project_file: Path) -> None:
+    """The import is at most LINE_LIMIT times the lines of the bake files it was made of (all lines of both,
+    comments and header too): small files as well, which a header of a few lines would double."""
+    from bakepy.bake.importer.resolve import BakeSource, _source_texts
+
+    texts = _source_texts(BakeSource(files=tuple(wd.files), cwd=wd.path))
+    original = sum(_line_count(text) for text in texts.values())
+    imported = _line_count(project_file.read_text(encoding="utf-8"))
+    assert imported <= LINE_LIMIT * original, (
+        f"{wd.name}: {project_file.name} has {imported} lines for the {original} of {', '.join(texts)} "
+        f"({imported / original:.2f}x, more than {LINE_LIMIT}x)"
+    )
+
+
 def _differences(original: Any, imported: Any, path: str = "") -> list[str]:
     """Where two `--print` outputs differ, one line per differing value (original → imported)."""
     if isinstance(original, dict) and isinstance(imported, dict):
@@ -246,6 +269,8 @@ def test_roundtrip(workdir: Workdir, python: bool, buildx: str) -> None:
     names = workdir.names()
     project_file = workdir.import_(python=python)
     _compare(workdir, project_file, names)
+    if not python:  # the Python form's writer does not meet it yet (docs/import.md)
+        _within_line_limit(workdir, project_file)
     for env in workdir.config.get("check_env", []):
         _compare(workdir, project_file, names, env)
     from bakepy.errors import ConfigError

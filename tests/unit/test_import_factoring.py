@@ -203,6 +203,41 @@ def test_two_key_matrix() -> None:
     _same_resolution(flat, factored, free_order=flat.groups[0].targets)
 
 
+def test_matrix_values_made_of_other_matrix_values_are_written_as_their_template() -> None:
+    """cloudnative-pg's rows: a build arg BASE of the distribution and its digest, EXTENSIONS of the major
+    version; the matrix keeps only what varies on its own, and each row stays short."""
+    digests = {"bookworm": "abd67ffc", "trixie": "3a39a059"}
+    flat = _project(
+        {
+            f"pg-{major}-{distro}": {
+                "tags": [f"acme/pg:{major}-{distro}"],
+                "args": {
+                    "BASE": f"debian:{distro}-slim@sha256:{digests[distro]}",
+                    "EXTENSIONS": f"postgresql-{major}-pgaudit postgresql-{major}-pgvector",
+                    "PG_MAJOR": major,
+                },
+                "annotations": [
+                    f"index:org.opencontainers.image.base.digest=sha256:{digests[distro]}"
+                ],
+            }
+            for major in ("16", "17")
+            for distro in ("bookworm", "trixie")
+        },
+        groups={"pg": ("pg-16-bookworm", "pg-16-trixie", "pg-17-bookworm", "pg-17-trixie")},
+    )
+    factored = factoring.factor(flat, written_groups=())
+    (pg,) = factored.targets
+    rows = pg.attributes["matrix"]["item"]  # type: ignore[index]
+    assert rows[0] == {"pg_major": "16", "tag": "bookworm", "annotation": "abd67ffc"}  # type: ignore[index]
+    text = to_toml(factored)
+    assert 'BASE = "debian:${item.tag}-slim@sha256:${item.annotation}"' in text
+    assert (
+        'EXTENSIONS = "postgresql-${item.pg_major}-pgaudit postgresql-${item.pg_major}-pgvector"'
+        in text
+    )
+    _same_resolution(flat, factored, free_order=flat.groups[0].targets)
+
+
 def test_a_matrix_of_several_keys_is_written_the_same_whatever_order_bake_listed_it_in() -> None:
     """bake nests a matrix's keys in Go map order: the same file gives either member order from run to run. The
     import is the same file either way, with each key's values in their written order."""

@@ -427,6 +427,7 @@ def _as_matrix(
         if parts is None:
             return None
         pieces[path] = parts
+    _drop_derived(columns, pieces)
     single = len(columns) == 1
 
     def spliced(path: tuple[Any, ...]) -> Template:
@@ -613,6 +614,32 @@ def _express_with(
     return (*first[:at], prefix, _Column(key), suffix, *first[at + 1 :])
 
 
+def _drop_derived(
+    columns: dict[str, tuple[str, ...]],
+    pieces: dict[tuple[Any, ...], tuple[str | VarRef | _Column, ...]],
+) -> None:
+    """Leave out the matrix values that are made of other matrix values the same way in every row (a build
+    arg `BASE` of `debian:${tag}-slim@sha256:${digest}`, `EXTENSIONS` of `postgresql-${major}-pgaudit …`):
+    where one was used, its template is written instead, so a row holds only what varies on its own. The
+    longest values are tried first, each against the columns still kept."""
+    for key in sorted(columns, key=lambda k: (-sum(map(len, columns[k])), k)):
+        others = {k: c for k, c in columns.items() if k != key}
+        made = {
+            _tokenize(value, {k: c[i] for k, c in others.items()})
+            for i, value in enumerate(columns[key])
+        }
+        if len(made) != 1:
+            continue
+        (template,) = made
+        if not any(isinstance(t, _Column) for t in template):
+            continue
+        del columns[key]
+        for path, parts in pieces.items():
+            pieces[path] = tuple(
+                piece for part in parts for piece in (template if part == _Column(key) else (part,))
+            )
+
+
 def _tokenize(text: str, values: Mapping[str, str]) -> tuple[str | _Column, ...]:
     """`text` with each occurrence of a matrix value (longest first) replaced by its column."""
     by_value: dict[str, str] = {}
@@ -669,9 +696,11 @@ def _split(values: Sequence[str]) -> tuple[str, tuple[str, ...], str]:
 
 
 def _column_name(path: tuple[Any, ...], taken: set[str]) -> str:
-    """A readable matrix key for the strings at `path`: `name`, `version` for args.VERSION, `tags`, …"""
+    """A readable matrix key for the strings at `path`: `name`, `version` for args.VERSION or for the label
+    org.opencontainers.image.version, `tag` for a piece of tags[0], …"""
     named = [p for p in path if isinstance(p, str)]
-    base = (named[-1] if named else "value").lower()
+    # a dotted label or annotation key by its last word: `digest` for org.opencontainers.image.base.digest
+    base = (named[-1].rsplit(".", 1)[-1] or named[-1] if named else "value").lower()
     if len(path) > 1 and isinstance(path[-1], int) and base.endswith("s"):
         base = base[:-1]  # a piece of tags[0]: `tag`
     base = "".join(c if c.isalnum() else "_" for c in base).strip("_") or "value"
