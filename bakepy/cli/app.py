@@ -75,29 +75,34 @@ def _usage_error(exc: Exception) -> NoReturn:
     raise typer.Exit(2) from None
 
 
-def _unknown_command(name: str, commands: list[str]) -> NoReturn:
+def _unknown_command(name: str, commands: list[str], where: str = "bakepy") -> NoReturn:
     """An unknown command: one line with bakepy's did-you-mean, and the commands there are as the hint; exit 2."""
     from bakepy.model.base import did_you_mean
 
     console = _stderr_console()
-    console.print(
-        f"[bold red]error:[/] {_escape(f'no command {name!r}{did_you_mean(name, commands)}')}"
-    )
+    within = f" in {where}" if where != "bakepy" else ""
+    said = f"no command {name!r}{within}{did_you_mean(name, commands)}"
+    console.print(f"[bold red]error:[/] {_escape(said)}")
     listed = ", ".join(commands)
     console.print(
-        f"[yellow]hint:[/] {_escape(f'the commands: {listed} (bakepy COMMAND -h for one)')}"
+        f"[yellow]hint:[/] {_escape(f'the commands: {listed} ({where} COMMAND -h for one)')}"
     )
     raise typer.Exit(2)
 
 
-class BakepyGroup(TyperGroup):
-    """A Typer group whose `invoke` maps exceptions to exit codes (so CliRunner sees the same as a shell)."""
+class BakepySubGroup(TyperGroup):
+    """A group of subcommands (`bakepy ci`, `bakepy builder`): an unknown one is answered as at the top, with
+    bakepy's did-you-mean and the commands there are."""
 
     def resolve_command(self, ctx: Any, args: list[str]) -> Any:
         name = args[0] if args else None
         if name is not None and not name.startswith("-") and self.get_command(ctx, name) is None:
-            _unknown_command(name, self.list_commands(ctx))
+            _unknown_command(name, self.list_commands(ctx), ctx.command_path or "bakepy")
         return super().resolve_command(ctx, args)
+
+
+class BakepyGroup(BakepySubGroup):
+    """A Typer group whose `invoke` maps exceptions to exit codes (so CliRunner sees the same as a shell)."""
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         try:

@@ -8,10 +8,11 @@ from typing import Annotated, Any
 
 import typer
 
-from bakepy.cli.app import app
+from bakepy.cli.app import BakepySubGroup, app
 from bakepy.cli.options import FileOpt
 
 builder_app = typer.Typer(
+    cls=BakepySubGroup,
     help="Make, show or remove the project's [builder]: one buildx node per platform, QEMU only for the rest.",
     no_args_is_help=True,
 )

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
 
-from bakepy.cli.app import app
+from bakepy.cli.app import BakepySubGroup, app
 from bakepy.cli.options import (
     AllOpt,
     BuilderOpt,
@@ -457,6 +457,7 @@ def merge(
 
 # -- ci github / ci gitlab ------------------------------------------------------------------------------
 ci_app = typer.Typer(
+    cls=BakepySubGroup,
     name="ci",
     help="Generate a CI workflow that builds each platform on its own runner and merges once.",
     no_args_is_help=True,

@@ -58,6 +58,29 @@ def test_an_unknown_command_lists_the_commands(typed: str, line: str) -> None:
     assert sorted(listed.split(", ")) == sorted(_COMMANDS)
 
 
+@pytest.mark.parametrize(
+    ("argv", "line", "hint"),
+    [
+        (
+            ["ci", "gitub"],
+            "error: no command 'gitub' in bakepy ci; did you mean 'github'?",
+            "hint: the commands: github, gitlab (bakepy ci COMMAND -h for one)",
+        ),
+        (
+            ["builder", "crate"],
+            "error: no command 'crate' in bakepy builder; did you mean 'create'?",
+            "hint: the commands: create, inspect, rm (bakepy builder COMMAND -h for one)",
+        ),
+    ],
+)
+def test_an_unknown_subcommand_is_answered_as_at_the_top(
+    argv: list[str], line: str, hint: str
+) -> None:
+    result = runner.invoke(app, argv)
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [line, hint]
+
+
 @pytest.mark.parametrize("argv", [["--version"], ["--help"]])
 def test_fast_paths_stay_light(argv: list[str]) -> None:
     """`bakepy --version` / `--help` must not import python_on_whales or pydantic (start-up time)."""
