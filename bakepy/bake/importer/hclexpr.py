@@ -480,10 +480,11 @@ def _merge_text(parts: list[Any]) -> Iterator[Any]:
 def _heredoc(raw: str, *, trim: bool) -> Expr:
     """`<<EOT … EOT` (`<<-EOT`: with the common indentation removed): its text parsed as a template."""
     lines = raw.split("\n")
-    body = lines[1:-1] if len(lines) > 2 else []
-    while body and body[-1].strip() == "" and lines[-1].strip() == "":
+    while (
+        len(lines) > 1 and lines[-1].strip() == ""
+    ):  # the token may end with the newline after EOT
         lines = lines[:-1]
-        body = lines[1:-1]
+    body = lines[1:-1]
     if trim:
         indents = [len(ln) - len(ln.lstrip(" \t")) for ln in body if ln.strip()]
         cut = min(indents, default=0)

@@ -19,8 +19,9 @@ frozen, with its one-line note. `LiveForm` is what the Python writer (`python.py
 
 from __future__ import annotations
 
+import contextlib
 import keyword
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -236,8 +237,8 @@ _FUNCTIONS: dict[str, tuple[str, str]] = {
     "values": ("values", "list"),
 }
 
-#: Attributes a target states whole (bake's merge replaces them), whose value bakepy takes as plain text, bools
-#: or lists of text; and the map attributes, merged entry by entry.
+#: Attributes a target states whole (bake's merge replaces them): text, bools, lists of text, and the entries
+#: bakepy's model parses from buildx's CSV spelling (`type=registry,ref=…`).
 _WHOLE = frozenset(
     {
         "description",
@@ -252,8 +253,25 @@ _WHOLE = frozenset(
         "shm-size",
         "tags",
         "platforms",
+        "cache-to",
+        "output",
     }
 )
+#: Lists bake appends to a parent's: code only where nothing is inherited to append to.
+_APPENDED = frozenset(
+    {"cache-from", "secret", "ssh", "attest", "annotations", "no-cache-filter", "entitlements"}
+)
+#: Lists bake drops empty entries from (and tags: repeats too).
+_LISTS = frozenset({"tags", "platforms", "cache-to", "output", *_APPENDED})
+#: The model class that reads an entry of a structured list (to compare code's CSV with bake's print).
+_ENTRY_CLASSES = {
+    "cache-from": "CacheEntry",
+    "cache-to": "CacheEntry",
+    "output": "Output",
+    "secret": "Secret",
+    "ssh": "SSH",
+    "attest": "Attestation",
+}
 #: Names the module already uses.
 _RESERVED = (
     frozenset({"project", "variables", "value", "bakepy", "Project", "Target", "Group", "Variable"})
@@ -282,6 +300,7 @@ class _Translator:
         self.used_stdlib: set[str] = set()
         self.used_names: set[str] = set()  # HCL global names read
         self.used_functions: set[str] = set()
+        self.reasons: dict[str, str] = {}  # a function or attribute → why it cannot be written
 
     def expr(self, e: h.Expr, scope: Mapping[str, str]) -> tuple[Any, str]:
         """(code, type): type is str, bool, number, list, map or any."""
@@ -583,18 +602,33 @@ class _Reach:
 # -- which attributes, which variables -----------------------------------------------------------------------
 
 
-def _string_list(e: h.Expr | None) -> tuple[str, ...] | None:
+def _string_list(
+    e: h.Expr | None, values: Mapping[str, str | None] | None = None
+) -> tuple[str, ...] | None:
+    """A list of text (`inherits = ["base"]`), with `values` for variables in it (`"test-${TYPE}"`: its
+    variables are frozen, since `inherits` computes with them, so their values in force are the values)."""
     if e is None:
         return ()
-    if isinstance(e, h.Tuple):
-        out = []
-        for item in e.items:
-            if isinstance(item, h.Template) and all(isinstance(p, str) for p in item.parts):
-                out.append("".join(str(p) for p in item.parts))
+    if not isinstance(e, h.Tuple):
+        return None
+    out = []
+    for item in e.items:
+        if not isinstance(item, h.Template):
+            return None
+        text = []
+        for part in item.parts:
+            if isinstance(part, str):
+                text.append(part)
+            elif (
+                isinstance(part, h.Name)
+                and values is not None
+                and values.get(part.name) is not None
+            ):
+                text.append(str(values[part.name]))
             else:
                 return None
-        return tuple(out)
-    return None
+        out.append("".join(text))
+    return tuple(out)
 
 
 def _plain_default(var: h.HclVariable, names: set[str]) -> str | None:
@@ -622,6 +656,11 @@ def _plain_default(var: h.HclVariable, names: set[str]) -> str | None:
     return None
 
 
+def _null(var: h.HclVariable) -> bool:
+    """`default = null` (or none): bakepy's Variable without a default, None in the code."""
+    return var.default is None or (isinstance(var.default, h.Literal) and var.default.value is None)
+
+
 def _kind_of(var: h.HclVariable) -> str:
     declared = var.type
     if isinstance(declared, h.Name) and declared.name in ("bool", "number", "string"):
@@ -635,10 +674,21 @@ def _kind_of(var: h.HclVariable) -> str:
     return "str"
 
 
-def live_form(project: ImportedProject, texts: Mapping[str, str]) -> LiveForm | None:
+def live_form(
+    project: ImportedProject, texts: Mapping[str, str], why: dict[str, str] | None = None
+) -> LiveForm | None:
     """The live variables of `project` (imported from the HCL files `texts`, name → text in -f order) and the
-    Python that keeps them live; None when no frozen variable can go live."""
+    Python that keeps them live; None when no frozen variable can go live. `why` (when given) gets, for each
+    frozen variable that stays frozen, the first reason found."""
+    reasons: dict[str, str] = {} if why is None else why
     frozen = [v.name for v in project.variables if v.frozen]
+
+    def drop(names: Iterable[str], reason: str) -> None:
+        for name in names:
+            if name in candidates:
+                reasons.setdefault(name, reason)
+                candidates.discard(name)
+
     if not frozen or not texts or any(not _is_hcl(name) for name in texts):
         return None
     try:
@@ -649,34 +699,42 @@ def live_form(project: ImportedProject, texts: Mapping[str, str]) -> LiveForm | 
     for note in project.notes:
         name = note.where.removeprefix("variable.")
         if note.where.startswith("variable.") and any(
-            why in note.message for why in ("built-in", "clock", "frozen at null")
+            why in note.message for why in ("built-in", "clock")
         ):
             blocked.add(name)
-    candidates = {n for n in frozen if n in files.variables} - blocked
+    candidates = {n for n in frozen if n in files.variables}
+    drop(blocked, "a built-in, the clock or null")
     var_names = set(files.variables)
     for name in list(candidates):
-        if _plain_default(files.variables[name], var_names) is None:
-            candidates.discard(name)
+        if (
+            not _null(files.variables[name])
+            and _plain_default(files.variables[name], var_names) is None
+        ):
+            drop([name], "its default is computed")
     if not candidates:
         return None
     reach = _Reach(files)
 
     # Places bake uses a candidate where no Python can go: variable defaults, groups, matrix/name/inherits.
     for name, var in files.variables.items():
-        if var.default is not None and _plain_default(var, var_names) is None:
-            candidates -= reach.of(var.default) - {name}
+        if var.default is not None and not _null(var) and _plain_default(var, var_names) is None:
+            drop(reach.of(var.default) - {name}, f"the default of {name} computes with it")
     for group in files.groups.values():
         for value in group.values():
-            candidates -= reach.of(value)
+            drop(reach.of(value), "a group computes with it")
     parents: dict[str, tuple[str, ...]] = {}
+    values_in_force = _values_in_force(project, files)
     for target in files.targets.values():
-        inherits = _string_list(target.attributes.get("inherits"))
+        inherits = _string_list(target.attributes.get("inherits"), values_in_force)
         if inherits is None:
+            reasons.update(dict.fromkeys(candidates, f"target.{target.name}.inherits is computed"))
             return None
         parents[target.name] = inherits
         for key in ("inherits", "matrix", "name"):
             if key in target.attributes:
-                candidates -= reach.of(target.attributes[key])
+                drop(
+                    reach.of(target.attributes[key]), f"target.{target.name}.{key} computes with it"
+                )
     if not candidates:
         return None
 
@@ -695,10 +753,8 @@ def live_form(project: ImportedProject, texts: Mapping[str, str]) -> LiveForm | 
         taken.add(translator.functions[name])
     for _ in range(2):  # a top-level attribute's type, for the code that reads it (`f"{repo}:x"`)
         for name, attribute in files.attributes.items():
-            try:
+            with contextlib.suppress(_Untranslatable):
                 names[name] = (names[name][0], translator.expr(attribute, {})[1])
-            except _Untranslatable:
-                pass
 
     imported = {t.name: t for t in project.targets}
     jobs: list[tuple[str, str, str | None, h.Expr]] = []  # (target, key, map entry, expression)
@@ -720,22 +776,38 @@ def live_form(project: ImportedProject, texts: Mapping[str, str]) -> LiveForm | 
             dirty = frozenset().union(*(reach.of(p) for p in providers)) & candidates
             if not dirty:
                 continue
-            if matrix or (key not in _WHOLE and key not in MAPS):
-                candidates -= dirty
+            if matrix or (key not in _WHOLE and key not in MAPS and key not in _APPENDED):
+                drop(
+                    dirty,
+                    f"target.{target.name}.{key} ({'a matrix' if matrix else 'not written as code'})",
+                )
+                continue
+            if key in _APPENDED and (
+                len(providers) > 1
+                or target.name not in imported
+                or any(
+                    _imported_value(project, imported, str(parent), key, {}) is not None
+                    for parent in _inherits(imported[target.name])
+                )
+            ):
+                drop(dirty, f"target.{target.name}.{key} (a list bake appends to an inherited one)")
                 continue
             if target.name not in imported:
                 continue  # folded into its children, which carry the expression themselves
-            if key in _WHOLE:
+            if "matrix" in imported[target.name].attributes:
+                drop(dirty, f"target.{target.name}.{key} (a matrix in the import)")
+                continue
+            if key in _WHOLE or key in _APPENDED:
                 jobs.append((target.name, key, None, providers[-1]))
                 continue
             entries: dict[str, h.Expr] = {}
             for p in providers:
                 if not isinstance(p, h.Object):
-                    candidates -= reach.of(p)
+                    drop(reach.of(p), f"target.{target.name}.{key} is not a map written out")
                     break
                 for k, v in p.items:
                     if not isinstance(k, h.Literal) or not isinstance(k.value, str):
-                        candidates -= reach.of(p)
+                        drop(reach.of(p), f"target.{target.name}.{key} has a computed key")
                         break
                     entries[k.value] = v
             for entry, value in entries.items():
@@ -744,7 +816,6 @@ def live_form(project: ImportedProject, texts: Mapping[str, str]) -> LiveForm | 
 
     # Translate; a job that cannot be written, or that does not give what the import holds, freezes its
     # variables again, until nothing changes.
-    values_in_force = _values_in_force(project, files)
     while True:
         live = frozenset(candidates)
         if not live:
@@ -760,18 +831,21 @@ def live_form(project: ImportedProject, texts: Mapping[str, str]) -> LiveForm | 
                 code, kind = translator.expr(job[3], {})
                 if job[2] is not None:  # a map entry is text (`true`, `8` as bake prints them)
                     code = code if kind == "str" else translator.stdlib("tostring", code)
-                elif job[1] not in ("tags", "platforms"):
+                elif job[1] in _LISTS:
+                    code = translator.stdlib("compact", code)  # bake drops empty entries
+                else:
                     code = code if kind in ("str", "bool") else translator.stdlib("tostring", code)
-                elif job[1] == "tags":
-                    code = translator.stdlib("compact", code)  # bake drops empty tags
                 codes.append((job, code))
-            except _Untranslatable:
+            except _Untranslatable as exc:
                 failed |= reach.of(job[3]) & live
+                for name in reach.of(job[3]) & live:
+                    reasons.setdefault(name, f"target.{job[0]}.{job[1]}: {exc}")
         functions, attrs = _definitions(translator, files, failed, reach, live)
         if not failed:
             form = _form(translator, files, names, functions, attrs, codes, live, project)
             mismatched = _check(form, project, values_in_force, imported)
             if mismatched is None:
+                reasons.update(dict.fromkeys(live, "the code does not run"))
                 return None
             failed = {
                 v
@@ -779,9 +853,15 @@ def live_form(project: ImportedProject, texts: Mapping[str, str]) -> LiveForm | 
                 if (j[0], j[1], j[2]) in mismatched
                 for v in reach.of(j[3]) & live
             }
+            for j, _ in codes:
+                if (j[0], j[1], j[2]) in mismatched:
+                    for name in reach.of(j[3]) & live:
+                        reasons.setdefault(
+                            name, f"target.{j[0]}.{j[1]}: the code gives another value"
+                        )
             if not failed:
                 return form
-        candidates -= failed
+        drop(failed, "; ".join(translator.reasons.values()) or "not translatable")
 
 
 def _is_hcl(name: str) -> bool:
@@ -831,8 +911,9 @@ def _definitions(
             }
             try:
                 result, _ = translator.expr(fn.result, scope)
-            except _Untranslatable:
+            except _Untranslatable as exc:
                 failed |= reach.name(name, True, ()) & live
+                translator.reasons.setdefault(name, f'function "{name}": {exc}')
                 result = Code("None")
             functions[name] = FunctionCode(
                 translator.functions[name],
@@ -844,8 +925,9 @@ def _definitions(
         for name in pending_a:
             try:
                 code, _ = translator.expr(files.attributes[name], {})
-            except _Untranslatable:
+            except _Untranslatable as exc:
                 failed |= reach.name(name, False, ()) & live
+                translator.reasons.setdefault(name, f"{name}: {exc}")
                 code = Code("None")
             attributes[name] = code
     # Attributes in the order they depend on each other (a reads b: b first).
@@ -1009,11 +1091,29 @@ def _check(
 
 
 def _normal(key: str, value: Any) -> Any:
-    """A value as bake prints it: tags without empty strings and repeats."""
+    """A value as bake prints it: lists without empty entries (tags without repeats either), no list as an
+    empty one, structured entries (`type=registry,ref=…`) read by bakepy's model."""
+    if value is None and key in _LISTS:
+        return []
     if isinstance(value, list | tuple):
-        items = list(value)
-        return list(dict.fromkeys(v for v in items if v != "")) if key == "tags" else items
+        items = [v for v in value if v != ""]
+        if key == "tags":
+            items = list(dict.fromkeys(items))
+        if key in _ENTRY_CLASSES:
+            import bakepy.model as model
+
+            cls = getattr(model, _ENTRY_CLASSES[key])
+            try:
+                items = [cls.model_validate(v).bake_value() for v in items]
+            except ValueError:
+                return ("unreadable", items)
+        return items
     return value
+
+
+def _inherits(target: ImportedTarget) -> list[str]:
+    inherits = target.attributes.get("inherits")
+    return [str(p) for p in inherits] if isinstance(inherits, list) else []
 
 
 def _resolved(value: Value, values: Mapping[str, str | None]) -> Any:
