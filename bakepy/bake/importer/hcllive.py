@@ -814,6 +814,8 @@ def live_form(
                 if reach.of(value) & candidates:
                     jobs.append((target.name, key, entry, value))
 
+    jobs = _inherited_jobs_left_out(jobs, imported)
+
     # Translate; a job that cannot be written, or that does not give what the import holds, freezes its
     # variables again, until nothing changes.
     while True:
@@ -862,6 +864,34 @@ def live_form(
             if not failed:
                 return form
         drop(failed, "; ".join(translator.reasons.values()) or "not translatable")
+
+
+def _inherited_jobs_left_out(
+    jobs: list[tuple[str, str, str | None, h.Expr]], imported: Mapping[str, ImportedTarget]
+) -> list[tuple[str, str, str | None, h.Expr]]:
+    """The jobs without those a target gets from a base the import gives it: a child that holds nothing of its
+    own there, whose last base providing the attribute (or map entry) gets the same expression as code."""
+    by_place = {(t, k, e): x for t, k, e, x in jobs}
+
+    def holds(name: str, key: str, entry: str | None) -> bool:
+        value = imported[name].attributes.get(key) if name in imported else None
+        return value is not None and (entry is None or (isinstance(value, dict) and entry in value))
+
+    def provider(name: str, key: str, entry: str | None, expr: h.Expr, depth: int = 0) -> str:
+        """What the bases of `name` give it there: "code" (this expression), "other" or "none"."""
+        if name not in imported or depth > 20:
+            return "other"
+        for parent in reversed(_inherits(imported[name])):
+            if by_place.get((parent, key, entry)) is expr:
+                return "code"
+            if holds(parent, key, entry):
+                return "other"
+            found = provider(parent, key, entry, expr, depth + 1)
+            if found != "none":
+                return found
+        return "none"
+
+    return [(t, k, e, x) for t, k, e, x in jobs if holds(t, k, e) or provider(t, k, e, x) != "code"]
 
 
 def _is_hcl(name: str) -> bool:
