@@ -283,3 +283,35 @@ def test_a_matrix_or_an_appended_list_keeps_its_variables_frozen() -> None:
     assert '"CACHE": Variable(default="on", frozen=True)' in text
     assert '"LIVE": Variable(default="yes")' in text
     assert _load(text, {"LIVE": "no"})["app"].tags == ("acme/app:dead",)
+
+
+def test_code_a_base_of_the_import_would_hand_on_keeps_the_variable_frozen() -> None:
+    """The import made `lint` inherit `build` (both printed the same values): code on `build` would reach
+    `lint`, which bake does not compute from VERSION."""
+    hcl = """
+variable "VERSION" {
+  default = null
+}
+target "build" {
+  output = ["type=cacheonly"]
+  args = {
+    VERSION = VERSION
+  }
+}
+target "lint" {
+  output = ["type=cacheonly"]
+}
+"""
+    project = ImportedProject(
+        sources=("docker-bake.hcl",),
+        variables=(ImportedVariable("VERSION", None, frozen=True),),
+        targets=(
+            ImportedTarget("build", {"output": [{"type": "cacheonly"}], "args": {}}),
+            ImportedTarget("lint", {"inherits": ["build"]}),
+        ),
+        groups=(),
+        notes=(),
+    )
+    why: dict[str, str] = {}
+    assert live_form(project, {"docker-bake.hcl": hcl}, why) is None
+    assert why["VERSION"] == "target.lint.args would inherit code the bake file does not give it"

@@ -814,6 +814,12 @@ def live_form(
                 if reach.of(value) & candidates:
                     jobs.append((target.name, key, entry, value))
 
+    for (heir, place_key, _), expr in _leaks(jobs, imported):
+        drop(
+            reach.of(expr) & candidates,
+            f"target.{heir}.{place_key} would inherit code the bake file does not give it",
+        )
+    jobs = [j for j in jobs if reach.of(j[3]) & candidates]
     jobs = _inherited_jobs_left_out(jobs, imported)
 
     # Translate; a job that cannot be written, or that does not give what the import holds, freezes its
@@ -864,6 +870,44 @@ def live_form(
             if not failed:
                 return form
         drop(failed, "; ".join(translator.reasons.values()) or "not translatable")
+
+
+def _leaks(
+    jobs: list[tuple[str, str, str | None, h.Expr]], imported: Mapping[str, ImportedTarget]
+) -> list[tuple[tuple[str, str, str | None], h.Expr]]:
+    """Places where a target would get code from a base the import gave it that bake does not compute for
+    it: the import's factoring makes a target inherit another that holds all its values (at import), which
+    the bake file may not say (`lint` inheriting `build` because both print `output = cacheonly`)."""
+    by_place = {(t, k, e): x for t, k, e, x in jobs}
+    places = {(k, e) for _, k, e, _ in jobs}
+
+    def holds(name: str, key: str, entry: str | None) -> bool:
+        value = imported[name].attributes.get(key)
+        return value is not None and (entry is None or (isinstance(value, dict) and entry in value))
+
+    def first(name: str, key: str, entry: str | None, depth: int = 0) -> h.Expr | None:
+        """The code the nearest base of `name` that sets the place has, or None (a plain value, or none)."""
+        if depth > 20 or name not in imported:
+            return None
+        for parent in reversed(_inherits(imported[name])):
+            if (parent, key, entry) in by_place:
+                return by_place[(parent, key, entry)]
+            if parent in imported and holds(parent, key, entry):
+                return None
+            found = first(parent, key, entry, depth + 1)
+            if found is not None:
+                return found
+        return None
+
+    out = []
+    for name in imported:
+        for key, entry in sorted(places, key=lambda p: (p[0], p[1] or "")):
+            if (name, key, entry) in by_place or holds(name, key, entry):
+                continue
+            expr = first(name, key, entry)
+            if expr is not None:
+                out.append(((name, key, entry), expr))
+    return out
 
 
 def _inherited_jobs_left_out(
