@@ -1,25 +1,13 @@
 """Import step 3 (pure): an `ImportedProject` as a `bakefile.py`, written the way `ruff format` would write it."""
 
+from __future__ import annotations
+
 import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bakepy.bake.importer.hcllive import (
-    CallCode,
-    Chain,
-    Code,
-    Comprehension,
-    DictCode,
-    IfElse,
-    ListCode,
-    LiveForm,
-    Prefix,
-    Subscript,
-    live_form,
-)
-from bakepy.bake.importer.hcllive import inline as code_inline
 from bakepy.bake.importer.imported import ImportedProject, ImportedVariable, Template, Value
 from bakepy.bake.importer.text import (
     LINE_LENGTH,
@@ -29,6 +17,12 @@ from bakepy.bake.importer.text import (
     template_text,
 )
 from bakepy.model.attributes import ATTEST_KEYS, CACHE_KEYS, OUTPUT_KEYS
+
+if TYPE_CHECKING:
+    from bakepy.bake.importer.hcllive import LiveForm
+
+# The live form's code (bakepy.bake.importer.hcllive) is imported on first use: `bakepy render` imports this
+# package (bakepy.bake.importer.imported), and only `bakepy import --python` needs the code.
 
 # Python ----------------------------------------------------------------------------------------------------
 #
@@ -57,7 +51,14 @@ _ENTRY_FIELDS = {
 }
 
 
-_CODE = (Code, CallCode, ListCode, DictCode, IfElse, Chain, Prefix, Subscript, Comprehension)
+def _is_code(node: Any) -> bool:
+    return type(node).__module__ == "bakepy.bake.importer.hcllive"
+
+
+def code_inline(node: Any) -> str:
+    from bakepy.bake.importer.hcllive import inline
+
+    return inline(node)
 
 
 @dataclass(frozen=True)
@@ -112,7 +113,7 @@ def py_string(text: str) -> str:
 
 
 def _py_inline(node: Any) -> str:
-    if isinstance(node, _CODE):
+    if _is_code(node):
         return code_inline(node)
     if isinstance(node, _Call):
         return f"{node.name}(" + ", ".join(f"{k}={_py_inline(v)}" for k, v in node.kwargs) + ")"
@@ -137,7 +138,7 @@ def _py_lines(
     """`prefix + node + suffix` at `indent`: one line if it fits (and need not explode), else exploded."""
     pad = " " * indent
     inline = f"{pad}{prefix}{_py_inline(node)}{suffix}"
-    if isinstance(node, _CODE):
+    if _is_code(node):
         return _code_lines(node, indent, prefix, suffix)
     items: Sequence[Any]
     if isinstance(node, _Call):
@@ -169,6 +170,15 @@ def _code_lines(node: Any, indent: int, prefix: str, suffix: str) -> list[str]:
     """Translated bake code (`hcllive`) at `indent`: one line if it fits, else split the way ruff splits it
     (brackets one item per line with a trailing comma; a conditional or a chain of operators parenthesized, one
     part per line)."""
+    from bakepy.bake.importer.hcllive import (
+        CallCode,
+        Chain,
+        Comprehension,
+        DictCode,
+        IfElse,
+        ListCode,
+    )
+
     pad = " " * indent
     one = f"{pad}{prefix}{code_inline(node)}{suffix}"
     if _width(one) <= LINE_LENGTH:
@@ -223,6 +233,8 @@ def _code_lines(node: Any, indent: int, prefix: str, suffix: str) -> list[str]:
 def _operand_lines(node: Any, indent: int, prefix: str) -> list[str]:
     """One part of a split conditional: a chain of operators too long for its line continues on the next
     lines, an operator first, inside the conditional's parentheses (ruff adds none of its own)."""
+    from bakepy.bake.importer.hcllive import Chain
+
     one = f"{' ' * indent}{prefix}{code_inline(node)}"
     if _width(one) <= LINE_LENGTH or not isinstance(node, Chain):
         return _code_lines(node, indent, prefix, "")
@@ -343,6 +355,8 @@ def _py_project(project: ImportedProject, live: LiveForm | None = None) -> _Call
     )
     kwargs: list[tuple[str, Any]] = []
     if live is not None:
+        from bakepy.bake.importer.hcllive import Code
+
         kwargs.append(("variables", Code("variables")))
     elif variables.items:
         kwargs.append(("variables", variables))
@@ -375,6 +389,8 @@ def live_project(
     None: read `project.sources` from the current directory, where the import ran)."""
     if not any(v.frozen for v in project.variables):
         return project, None
+    from bakepy.bake.importer.hcllive import live_form
+
     form = live_form(project, _read_sources(project) if texts is None else texts)
     if form is None:
         return project, None
