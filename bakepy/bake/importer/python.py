@@ -21,8 +21,8 @@ from bakepy.model.attributes import ATTEST_KEYS, CACHE_KEYS, OUTPUT_KEYS
 if TYPE_CHECKING:
     from bakepy.bake.importer.hcllive import LiveForm
 
-# The live form's code (bakepy.bake.importer.hcllive) is imported on first use: `bakepy render` imports this
-# package (bakepy.bake.importer.imported), and only `bakepy import --python` needs the code.
+# The live form's code (bakepy.bake.importer.hcllive, hclpython) is imported on first use: `bakepy render`
+# imports this package (bakepy.bake.importer.imported), and only `bakepy import --python` needs the code.
 
 # Python ----------------------------------------------------------------------------------------------------
 #
@@ -52,11 +52,11 @@ _ENTRY_FIELDS = {
 
 
 def _is_code(node: Any) -> bool:
-    return type(node).__module__ == "bakepy.bake.importer.hcllive"
+    return type(node).__module__ == "bakepy.bake.importer.hclpython"
 
 
 def code_inline(node: Any) -> str:
-    from bakepy.bake.importer.hcllive import inline
+    from bakepy.bake.importer.hclpython import inline
 
     return inline(node)
 
@@ -170,7 +170,7 @@ def _code_lines(node: Any, indent: int, prefix: str, suffix: str) -> list[str]:
     """Translated bake code (`hcllive`) at `indent`: one line if it fits, else split the way ruff splits it
     (brackets one item per line with a trailing comma; a conditional or a chain of operators parenthesized, one
     part per line)."""
-    from bakepy.bake.importer.hcllive import (
+    from bakepy.bake.importer.hclpython import (
         CallCode,
         Chain,
         Comprehension,
@@ -233,7 +233,7 @@ def _code_lines(node: Any, indent: int, prefix: str, suffix: str) -> list[str]:
 def _operand_lines(node: Any, indent: int, prefix: str) -> list[str]:
     """One part of a split conditional: a chain of operators too long for its line continues on the next
     lines, an operator first, inside the conditional's parentheses (ruff adds none of its own)."""
-    from bakepy.bake.importer.hcllive import Chain
+    from bakepy.bake.importer.hclpython import Chain
 
     one = f"{' ' * indent}{prefix}{code_inline(node)}"
     if _width(one) <= LINE_LENGTH or not isinstance(node, Chain):
@@ -355,7 +355,7 @@ def _py_project(project: ImportedProject, live: LiveForm | None = None) -> _Call
     )
     kwargs: list[tuple[str, Any]] = []
     if live is not None:
-        from bakepy.bake.importer.hcllive import Code
+        from bakepy.bake.importer.hclpython import Code
 
         kwargs.append(("variables", Code("variables")))
     elif variables.items:
