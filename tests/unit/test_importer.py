@@ -242,10 +242,16 @@ def test_the_header_is_what_to_act_on_after_the_source_on_one_line() -> None:
         "",
     ]
     remarked = importer.to_toml(_project(("variable.A", frozen), remarks=["Run bakepy from /x."]))
-    assert remarked.splitlines()[:3] == [
-        "# Imported by `bakepy import` from docker-bake.hcl. Run bakepy from /x. What it froze or could not",
-        "#   carry over:",
+    assert remarked.splitlines()[:4] == [
+        "# `bakepy import` of docker-bake.hcl froze or could not carry over:",
         f"# - variable.A: {frozen}",
+        "# Run bakepy from /x.",
+        "",
+    ]
+    assert importer.to_toml(_project(remarks=["Run bakepy from /x."])).splitlines()[:3] == [
+        "# Imported by `bakepy import` from docker-bake.hcl.",
+        "# Run bakepy from /x.",
+        "",
     ]
 
 

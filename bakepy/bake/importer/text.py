@@ -56,23 +56,24 @@ def grouped_notes(project: ImportedProject) -> list[str]:
 
 def header_comment(project: ImportedProject, command: str, prefix: str = "# ") -> list[str]:
     """The comment a written project starts with, holding only what the reader must act on: the notes (what
-    is frozen or not carried over, also printed as warnings) and the remarks (which private targets were
-    folded, where to run from), after the command and its sources on the same line. Nothing at all when there
+    is frozen or not carried over, also printed as warnings), introduced by the command and its sources on
+    one line, and the remarks (which private targets were folded, where to run from). Nothing at all when there
     is nothing to act on: where the file came from is its history's to say, and the header of a one-target
     file would double it (issue 24: every import at most 1.5 times the original's lines)."""
     notes = grouped_notes(project)
     if not notes and not project.remarks:
         return []
     sources = ", ".join(project.sources) or "the bake files of the current directory"
-    if project.remarks:
-        sentences = [r if r.endswith(".") else f"{r}." for r in project.remarks]
-        more = ["What it froze or could not carry over:"] if notes else []
-        said = " ".join([f"Imported by `{command}` from {sources}.", *sentences, *more])
+    if notes:
+        lines = _comment_lines(
+            f"`{command}` of {sources} froze or could not carry over:", prefix=prefix
+        )
+        for note in notes:
+            lines += _comment_lines(f"- {note}", prefix=prefix)
     else:
-        said = f"`{command}` of {sources} froze or could not carry over:"
-    lines = _comment_lines(said, prefix=prefix)
-    for note in notes:
-        lines += _comment_lines(f"- {note}", prefix=prefix)
+        lines = _comment_lines(f"Imported by `{command}` from {sources}.", prefix=prefix)
+    for remark in project.remarks:  # each a sentence of its own, after the items
+        lines += _comment_lines(remark, prefix=prefix)
     return lines
 
 
