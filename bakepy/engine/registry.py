@@ -80,9 +80,10 @@ def prefetch(refs: Iterable[str], *, writes: Iterable[tuple[str, str]] = ()) -> 
     client = session()
     client.will_write(writes)
     pool = ThreadPoolExecutor(max_workers=workers_for(refs), thread_name_prefix="bakepy-prefetch")
+    primed = pool.submit(client.prime, [split_reference(ref)[0] for ref in refs])
 
     def one(ref: str) -> ImageIndex | None:
-        client.prime([split_reference(ref)[0]])
+        primed.result()  # one `/v2/` per registry, before any read
         return _read(ref, timeout=READ_TIMEOUT)
 
     with _PREFETCH_LOCK:
