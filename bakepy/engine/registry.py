@@ -25,7 +25,7 @@ from typing import Any
 
 from bakepy.engine.credentials import HUB_NAMES
 from bakepy.engine.runner import Runner, registry_hint
-from bakepy.engine.transport import NoAnswer, Response, session
+from bakepy.engine.transport import NoAnswer, Response, Session, session
 from bakepy.errors import ConfigError, RegistryError
 from bakepy.publish.index import INDEX_MEDIA_TYPES, ImageIndex, parse_index, split_reference
 
@@ -61,8 +61,8 @@ class _Content:
 
 
 _CONTENT = _Content()
-# reference by digest → its read, started early by `prefetch`
-_PREFETCHED: dict[str, Future[ImageIndex | None]] = {}
+# reference by digest → the session (run) that started its read early (`prefetch`), and that read
+_PREFETCHED: dict[str, tuple[Session, Future[ImageIndex | None]]] = {}
 _PREFETCH_LOCK = threading.Lock()
 
 
@@ -88,19 +88,20 @@ def prefetch(refs: Iterable[str], *, writes: Iterable[tuple[str, str]] = ()) -> 
 
     with _PREFETCH_LOCK:
         for ref in refs:
-            if ref not in _PREFETCHED:
-                _PREFETCHED[ref] = pool.submit(one, ref)
+            if ref not in _PREFETCHED or _PREFETCHED[ref][0] is not client:
+                _PREFETCHED[ref] = (client, pool.submit(one, ref))
     pool.shutdown(wait=False)
 
 
 def _prefetched(ref: str) -> tuple[bool, ImageIndex | None]:
-    """(True, what it holds) when `prefetch` read `ref` without error; (False, None) otherwise."""
+    """(True, what it holds) when `prefetch` read `ref` in this run (session) without error; (False, None)
+    otherwise."""
     with _PREFETCH_LOCK:
-        pending = _PREFETCHED.pop(ref, None)
-    if pending is None:
+        started = _PREFETCHED.pop(ref, None)
+    if started is None or started[0] is not session():
         return False, None
     try:
-        return True, pending.result()
+        return True, started[1].result()
     except Exception:  # read again by the caller, which reports it in context
         return False, None
 

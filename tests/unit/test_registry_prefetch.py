@@ -50,6 +50,19 @@ def test_a_prefetched_read_is_taken_once_and_a_failed_one_read_again(reads: list
     assert sorted(reads) == sorted([good, broken, broken, good])
 
 
+def test_a_read_started_by_another_run_is_not_taken(
+    reads: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ref = f"r:5000/app@{DIGEST}"
+    registry.prefetch([ref])
+    monkeypatch.setattr(transport, "_SESSION", transport.Session())  # the next run in this process
+    registry.read(ref)
+    deadline = time.monotonic() + 5
+    while len(reads) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert reads == [ref, ref]
+
+
 def test_the_records_sources_are_read_in_every_repository_they_were_pushed_to(
     reads: list[str], tmp_path: Path
 ) -> None:
