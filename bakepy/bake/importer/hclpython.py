@@ -262,6 +262,9 @@ class Translator:
                 orelse = orelse if to == "str" else self.stdlib("tostring", orelse)
                 tb = to = "str"
             node = IfElse(paren(body, _OR), paren(test, _OR), paren(orelse, _IF))
+            if "null" in (tb, to) and tb != to:
+                # `cond ? "-cover" : null`: text or nothing (a map entry bake leaves out, as bakepy does)
+                return node, to if tb == "null" else tb
             return node, tb if tb == to else "any"
         if isinstance(e, h.Binary):
             return self.binary(e, scope)
