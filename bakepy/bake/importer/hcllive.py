@@ -33,7 +33,13 @@ from bakepy.bake.importer.hclpython import (
     Untranslatable,
     python_name,
 )
-from bakepy.bake.importer.imported import ImportedProject, ImportedTarget
+from bakepy.bake.importer.imported import (
+    BAKE_DEFAULTS,
+    ImportedProject,
+    ImportedTarget,
+    Template,
+    Value,
+)
 from bakepy.bake.importer.livecheck import (
     LISTS,
     check,
@@ -69,6 +75,8 @@ class LiveForm:
     entries: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     imports: tuple[str, ...] = ()  # from bakepy.bakefuncs
     added: tuple[tuple[str, str | None], ...] = ()  # variables to declare that the import did not
+    #: target → attribute → the value the import holds, written on the target so a base's code stops there
+    pinned: dict[str, dict[str, Value]] = field(default_factory=dict)
 
 
 #: Attributes a target states whole (bake's merge replaces them): text, bools, lists of text, and the entries
@@ -341,12 +349,7 @@ def live_form(
                 )
                 continue
             if key in _APPENDED and (
-                len(providers) > 1
-                or target.name not in imported
-                or any(
-                    imported_value(project, imported, str(parent), key, {}) is not None
-                    for parent in inherits_of(imported[target.name])
-                )
+                len(providers) > 1 or _inherits_a_value(imported, target.name, key)
             ):
                 drop(dirty, f"target.{target.name}.{key} (a list bake appends to an inherited one)")
                 continue
@@ -356,6 +359,19 @@ def live_form(
                 drop(dirty, f"target.{target.name}.{key} (a matrix in the import)")
                 continue
             if key in _WHOLE or key in _APPENDED:
+                jobs.append((target.name, key, None, providers[-1]))
+                continue
+            written = all(
+                isinstance(p, h.Object)
+                and all(isinstance(k, h.Literal) and isinstance(k.value, str) for k, _ in p.items)
+                for p in providers
+            )
+            if (
+                not written
+                and len(providers) == 1
+                and not _inherits_a_value(imported, target.name, key)
+            ):
+                # a map computed whole (`contexts = A != B ? { … } : {}`), with nothing to merge into
                 jobs.append((target.name, key, None, providers[-1]))
                 continue
             entries: dict[str, h.Expr] = {}
@@ -372,7 +388,14 @@ def live_form(
                 if reach.of(value) & candidates:
                     jobs.append((target.name, key, entry, value))
 
-    for (heir, place_key, _), expr in _leaks(jobs, imported):
+    pinned: dict[str, dict[str, Value]] = {}
+    for (heir, place_key, place_entry), expr in _leaks(jobs, imported):
+        # The heir's own value, written on it, stops the code its base gets; where that value is constant.
+        whole = place_entry is None and place_key in _WHOLE
+        pin = _pin(imported, heir, place_key) if whole else None
+        if pin is not None:
+            pinned.setdefault(heir, {})[place_key] = pin
+            continue
         drop(
             reach.of(expr) & candidates,
             f"target.{heir}.{place_key} would inherit code the bake file does not give it",
@@ -426,8 +449,51 @@ def live_form(
                             name, f"target.{j[0]}.{j[1]}: the code gives another value"
                         )
             if not failed:
+                form.pinned = {name: dict(values) for name, values in sorted(pinned.items())}
                 return form
         drop(failed, "; ".join(translator.reasons.values()) or "not translatable")
+
+
+def _inherits_a_value(imported: Mapping[str, ImportedTarget], name: str, key: str) -> bool:
+    """Whether the import gives target `name` a value of `key` through its bases (or has no such target)."""
+    if name not in imported:
+        return True
+    return any(
+        imported_value(imported, parent, key, {}) is not None
+        for parent in inherits_of(imported[name])
+    )
+
+
+def _pin(imported: Mapping[str, ImportedTarget], name: str, key: str) -> Value | None:
+    """What the import holds for `key` of target `name` (its own value, else its nearest base's), when that
+    has no variable in it; bake's default (`context = "."`) when nothing holds it; None otherwise."""
+
+    def raw(target: str, depth: int) -> Value | None:
+        if target not in imported or depth > 20:
+            return None
+        own = imported[target].attributes.get(key)
+        if own is not None:
+            return own
+        for parent in reversed(inherits_of(imported[target])):
+            found = raw(parent, depth + 1)
+            if found is not None:
+                return found
+        return None
+
+    value = raw(name, 0)
+    if value is None:
+        return BAKE_DEFAULTS.get(key)
+    return None if _has_variable(value) else value
+
+
+def _has_variable(value: Value) -> bool:
+    if isinstance(value, Template):
+        return bool(value.variables) or any(not isinstance(p, str) for p in value.parts)
+    if isinstance(value, list):
+        return any(_has_variable(v) for v in value)
+    if isinstance(value, dict):
+        return any(_has_variable(v) for v in value.values())
+    return False
 
 
 def _leaks(

@@ -10,7 +10,14 @@ from typing import TYPE_CHECKING, Any
 
 from bakepy.bake.importer import hclexpr as h
 from bakepy.bake.importer.hclpython import inline, py_str
-from bakepy.bake.importer.imported import ImportedProject, ImportedTarget, Template, Value
+from bakepy.bake.importer.imported import (
+    BAKE_DEFAULTS,
+    ImportedProject,
+    ImportedTarget,
+    Template,
+    Value,
+)
+from bakepy.bake.importer.mergerules import MAPS
 
 if TYPE_CHECKING:
     from bakepy.bake.importer.hcllive import LiveForm
@@ -125,7 +132,11 @@ def check(
         except Exception:
             bad.add((target, key, entry))
             continue
-        want = imported_value(project, imported, target, key, values)
+        want = imported_value(imported, target, key, values)
+        if want is None and entry is None:
+            want = BAKE_DEFAULTS.get(
+                key
+            )  # the import leaves out `context = "."`: bake's own default
         if entry is not None:
             want = want.get(entry) if isinstance(want, dict) else None
         if _normal(key, got) != _normal(key, want):
@@ -138,6 +149,8 @@ def _normal(key: str, value: Any) -> Any:
     empty one, structured entries (`type=registry,ref=…`) read by bakepy's model."""
     if value is None and key in LISTS:
         return []
+    if value is None and key in MAPS:
+        return {}
     if isinstance(value, list | tuple):
         items = [v for v in value if v != ""]
         if key == "tags":
@@ -170,7 +183,6 @@ def _resolved(value: Value, values: Mapping[str, str | None]) -> Any:
 
 
 def imported_value(
-    project: ImportedProject,
     imported: Mapping[str, ImportedTarget],
     name: str,
     key: str,
@@ -184,7 +196,7 @@ def imported_value(
     inherits = target.attributes.get("inherits")
     merged: Any = None
     for parent in inherits if isinstance(inherits, list) else ():
-        got = imported_value(project, imported, str(parent), key, values, (*stack, name))
+        got = imported_value(imported, str(parent), key, values, (*stack, name))
         if got is None:
             continue
         merged = {**merged, **got} if isinstance(merged, dict) and isinstance(got, dict) else got
@@ -198,8 +210,11 @@ def imported_value(
 
 
 def plain_default(var: h.HclVariable, names: set[str]) -> str | None:
-    """A variable default as bakepy text (`"1.0"`, `"${REPO}:x"`), or None when it computes something."""
+    """A variable default as bakepy text (`"1.0"`, `"${REPO}:x"`, `REPO` as `"${REPO}"`), or None when it
+    computes something."""
     default = var.default
+    if isinstance(default, h.Name) and default.name in names:
+        return f"${{{default.name}}}"
     if isinstance(default, h.Literal) and default.value is not None:
         value = default.value
         if isinstance(value, bool):

@@ -321,9 +321,10 @@ def _py_target_attributes(
 ) -> tuple[tuple[str, Any], ...]:
     """A target's keywords; with `live`, the attributes (and map entries) bake computes as Python code."""
     values = live.values.get(name, {}) if live else {}
+    pinned = live.pinned.get(name, {}) if live else {}
     entries = live.entries.get(name, {}) if live else {}
     out: dict[str, Any] = {}
-    for key, value in attributes.items():
+    for key, value in {**attributes, **pinned}.items():
         out[key] = _py_attribute(key, value)
     for key, code in values.items():
         out[key] = code
