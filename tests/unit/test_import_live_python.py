@@ -315,3 +315,36 @@ target "lint" {
     why: dict[str, str] = {}
     assert live_form(project, {"docker-bake.hcl": hcl}, why) is None
     assert why["VERSION"] == "target.lint.args would inherit code the bake file does not give it"
+
+
+def test_a_target_the_import_gave_a_base_keeps_its_own_value() -> None:
+    """`b` inherits `a` in the import only (they printed the same); `a`'s context is code, so `b` gets its own
+    value written (bake's default `.`) instead of `a`'s code."""
+    hcl = """
+variable "CTX" {
+  default = "."
+}
+target "a" {
+  context = CTX == "" ? "." : CTX
+  tags = ["acme/x"]
+}
+target "b" {
+  tags = ["acme/x"]
+}
+"""
+    project = ImportedProject(
+        sources=("docker-bake.hcl",),
+        variables=(ImportedVariable("CTX", ".", frozen=True),),
+        targets=(
+            ImportedTarget("a", {"tags": ["acme/x"]}),
+            ImportedTarget("b", {"inherits": ["a"]}),
+        ),
+        groups=(),
+        notes=(),
+    )
+    text = to_python(project, texts={"docker-bake.hcl": hcl})
+    assert "frozen" not in text
+    targets = _load(text, {"CTX": "sub"})
+    assert (targets["a"].context, targets["b"].context) == ("sub", ".")
+    targets = _load(text, {"CTX": ""})
+    assert (targets["a"].context, targets["b"].context) == (".", ".")
