@@ -140,7 +140,12 @@ def import_command(
         )
     toml = importer.to_toml(project)
     _check_loads(toml, project.sources)
-    text = importer.to_python(project) if python else toml
+    if (
+        python
+    ):  # the bake files as the import read them: variables bake computes with stay live as Python
+        text, project = importer.python_form(project, texts=importer.source_texts(source))
+    else:
+        text = toml
     for note in project.notes:
         err.print(f"[yellow]warning:[/] {escape(str(note))}")
     if out_path is None:

@@ -211,11 +211,11 @@ def _compare(
     from bakepy.bake.importer.resolve import (
         BakeSource,
         _one_key_matrices,
-        _source_texts,
         _written_groups,
+        source_texts,
     )
 
-    texts = _source_texts(BakeSource(files=tuple(wd.files), cwd=wd.path))
+    texts = source_texts(BakeSource(files=tuple(wd.files), cwd=wd.path))
     written = [*_written_groups(texts), *_one_key_matrices(texts)]
     for name in names:
         original = json.loads(wd.bake(wd.files, "--print", name, env=env))
@@ -238,9 +238,9 @@ def _line_count(text: str) -> int:
 def _within_line_limit(wd: Workdir, project_file: Path) -> None:
     """The import is at most LINE_LIMIT times the lines of the bake files it was made of (all lines of both,
     comments and header too): small files as well, which a header of a few lines would double."""
-    from bakepy.bake.importer.resolve import BakeSource, _source_texts
+    from bakepy.bake.importer.resolve import BakeSource, source_texts
 
-    texts = _source_texts(BakeSource(files=tuple(wd.files), cwd=wd.path))
+    texts = source_texts(BakeSource(files=tuple(wd.files), cwd=wd.path))
     original = sum(_line_count(text) for text in texts.values())
     imported = _line_count(project_file.read_text(encoding="utf-8"))
     assert imported <= LINE_LIMIT * original, (

@@ -523,7 +523,7 @@ def test_builtin_variables_are_reported(tmp_path: Path) -> None:
     (tmp_path / "docker-bake.hcl").write_text(
         'target "app" {\n  platforms = [BAKE_LOCAL_PLATFORM]\n}\n'
     )
-    texts = importer_resolve._source_texts(importer.BakeSource(cwd=tmp_path))
+    texts = importer_resolve.source_texts(importer.BakeSource(cwd=tmp_path))
     assert importer_resolve._builtins_used(texts) == ("BAKE_LOCAL_PLATFORM",)
     project = importer.convert(_resolved({"app": {}}, builtins_used=("BAKE_LOCAL_PLATFORM",)))
     assert [n.where for n in project.notes] == ["variable.BAKE_LOCAL_PLATFORM"]
@@ -689,7 +689,7 @@ def test_compose_files_that_read_variables_are_named(tmp_path: Path) -> None:
     source = importer.BakeSource(
         files=("compose.yaml", "plain.yml", "sub/compose.yaml"), cwd=tmp_path
     )
-    texts = importer_resolve._source_texts(source)
+    texts = importer_resolve.source_texts(source)
     assert importer_resolve._compose_with_variables(texts, tmp_path) == (
         "compose.yaml",
         "sub/compose.yaml",

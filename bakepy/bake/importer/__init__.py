@@ -23,8 +23,14 @@ from bakepy.bake.importer.imported import (
     Template,
     VarRef,
 )
-from bakepy.bake.importer.python import to_python
-from bakepy.bake.importer.resolve import BakeRunner, BakeSource, ResolvedBake, resolve_bake
+from bakepy.bake.importer.python import python_form, to_python
+from bakepy.bake.importer.resolve import (
+    BakeRunner,
+    BakeSource,
+    ResolvedBake,
+    resolve_bake,
+    source_texts,
+)
 from bakepy.bake.importer.toml import to_toml
 
 __all__ = [
@@ -40,7 +46,9 @@ __all__ = [
     "VarRef",
     "convert",
     "import_bake",
+    "python_form",
     "resolve_bake",
+    "source_texts",
     "to_python",
     "to_toml",
     "with_remark",

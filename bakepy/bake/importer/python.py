@@ -443,6 +443,14 @@ def to_python(
 ) -> str:
     """A bakefile.py for `project` (step 3): the model built with the public API, `ruff format` clean; the
     variables bake computes with kept live as Python where `hcllive` can (`texts`: see `live_project`)."""
+    return python_form(project, module=module, texts=texts)[0]
+
+
+def python_form(
+    project: ImportedProject, *, module: str = "bakepy", texts: dict[str, str] | None = None
+) -> tuple[str, ImportedProject]:
+    """`to_python`'s text, and the project it wrote: its notes are what the user is warned of (a variable kept
+    live is not frozen, and not noted)."""
     project, live = live_project(project, texts)
     doc = ["bakepy project, the Python form of a bakepy.toml.", ""]
     for paragraph in _summary(project, "bakepy import --python"):
@@ -469,7 +477,7 @@ def to_python(
         lines += _live_lines(live)
         lines += ["", ""]
     lines += _py_lines(tree, 0, "project = ", "", explode=True)
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n", project
 
 
 def _import_lines(module: str, names: Sequence[str]) -> list[str]:

@@ -287,7 +287,7 @@ def resolve_bake(source: BakeSource, runner: BakeRunner) -> ResolvedBake:
         raise _user_error(source, exc, listing) from None
 
     probes, combined = _probe_variables(runner, source, names, printed, variables)
-    texts = _source_texts(source)
+    texts = source_texts(source)
     use = variable_use(texts, [v.name for v in variables])
     return ResolvedBake(
         sources=source.files or _discovered(source.cwd),
@@ -362,7 +362,7 @@ def _written_groups(texts: Mapping[str, str]) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _source_texts(source: BakeSource) -> dict[str, str]:
+def source_texts(source: BakeSource) -> dict[str, str]:
     """Each bake file's name (as given, `-` for stdin) → its text, read once per import; files that cannot be
     read are left out."""
     texts: dict[str, str] = {}
