@@ -19,9 +19,30 @@ from bakepy.errors import ConfigError, NothingToDoError
 from bakepy.model import CacheEntry, Project, ResolvedProject, Target, normalize_platform
 from bakepy.publish.plan import target_references
 
-__all__ = ["dumps", "escape", "publish_output", "registry_tags", "render_bake", "target_to_bake"]
+__all__ = [
+    "DEFAULT_BAKE_FILES",
+    "dumps",
+    "escape",
+    "publish_output",
+    "registry_tags",
+    "render_bake",
+    "target_to_bake",
+]
 
 _SKIP = frozenset({"inherits", "matrix", "name", *Target.BAKE_ONLY_FIELDS})
+
+#: The files plain `docker buildx bake` (no -f) reads, in its order, a later one overriding an earlier one
+#: (buildx bake.defaultFilenames): what a rendered file may be shadowed by, and what an import names as sources.
+DEFAULT_BAKE_FILES: tuple[str, ...] = (
+    "compose.yaml",
+    "compose.yml",
+    "docker-compose.yml",
+    "docker-compose.yaml",
+    "docker-bake.json",
+    "docker-bake.hcl",
+    "docker-bake.override.json",
+    "docker-bake.override.hcl",
+)
 
 
 def escape(value: str) -> str:

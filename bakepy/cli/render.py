@@ -123,7 +123,7 @@ def shadowing_warning(output: Path) -> str | None:
     Without -f, bake reads every one of its default files that exists, in its order, a later one overriding an
     earlier one: the original a file was imported from would still be built, and would win over the render.
     """
-    from bakepy.bake.importer.imported import DEFAULT_BAKE_FILES
+    from bakepy.bake.render import DEFAULT_BAKE_FILES
 
     if output.name not in DEFAULT_BAKE_FILES:
         return None  # plain `docker buildx bake` does not read it: only `-f FILE` does

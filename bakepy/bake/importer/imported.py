@@ -46,17 +46,6 @@ _PRINT_ESCAPED = frozenset({"annotations", "dockerfile-inline", "labels", "args"
 #: Values bake fills in when a target sets none; the import leaves them out (bake adds them back).
 BAKE_DEFAULTS: Mapping[str, str] = {"context": ".", "dockerfile": "Dockerfile"}
 
-#: bake's own file discovery without -f (buildx bake.defaultFilenames), used only to name the sources.
-DEFAULT_BAKE_FILES: tuple[str, ...] = (
-    "compose.yaml",
-    "compose.yml",
-    "docker-compose.yml",
-    "docker-compose.yaml",
-    "docker-bake.json",
-    "docker-bake.hcl",
-    "docker-bake.override.json",
-    "docker-bake.override.hcl",
-)
 
 #: bake's built-in variables: they cannot be overridden (not even with --var), so they cannot be probed.
 BUILTIN_VARIABLES: tuple[str, ...] = ("BAKE_CMD_CONTEXT", "BAKE_LOCAL_PLATFORM")

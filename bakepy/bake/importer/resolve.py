@@ -17,8 +17,9 @@ from typing import Any, Protocol
 
 from bakepy.bake.importer.hclrefs import variable_use
 from bakepy.bake.importer.hcltext import matrix_keys
-from bakepy.bake.importer.imported import BUILTIN_VARIABLES, DEFAULT_BAKE_FILES, Template
+from bakepy.bake.importer.imported import BUILTIN_VARIABLES, Template
 from bakepy.bake.importer.printed import _normalised_targets, _shape, expands_to
+from bakepy.bake.render import DEFAULT_BAKE_FILES  # bake's own discovery: only to name the sources
 from bakepy.errors import BakepyError, ConfigError, NothingToDoError, ToolMissingError
 
 # -- step 1: ask buildx ------------------------------------------------------------------------------------
