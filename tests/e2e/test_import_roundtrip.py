@@ -331,6 +331,7 @@ def test_captured_answers_are_current(workdir: Workdir, buildx: str) -> None:
     """The unit tests replay `captured.json`; it must still be what this buildx answers (and the expected
     outputs what the importer writes of it). BAKEPY_UPDATE_FIXTURES=1 rewrites them."""
     from bakepy.bake import importer
+    from bakepy.bake.importer.resolve import source_texts
 
     source = importer.BakeSource(
         files=tuple(workdir.files),
@@ -345,7 +346,7 @@ def test_captured_answers_are_current(workdir: Workdir, buildx: str) -> None:
     expected = {
         "captured.json": json.dumps(captured, indent=2, sort_keys=True, ensure_ascii=False) + "\n",
         "expected.toml": importer.to_toml(project),
-        "expected_bakefile.py": importer.to_python(project),
+        "expected_bakefile.py": importer.to_python(project, texts=source_texts(source)),
     }
     for name, text in expected.items():
         path = case_dir / name

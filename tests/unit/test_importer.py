@@ -96,6 +96,18 @@ def _imported(case: str) -> importer.ImportedProject:
         return importer.import_bake(_source(case), _replay(case))
 
 
+def _texts(case: str) -> dict[str, str]:
+    """The case's bake files as the import read them (the Python form reads their expressions), from the
+    case's directory, whatever the current one."""
+    return importer_resolve.source_texts(
+        importer.BakeSource(files=tuple(_config(case).get("files", [])), cwd=CORPUS / case)
+    )
+
+
+def _python(case: str) -> str:
+    return importer.to_python(_imported(case), texts=_texts(case))
+
+
 def _env(case: str) -> dict[str, str]:
     """The environment the case was imported in (its env, and its --var values as bakepy sees them)."""
     config = _config(case)
@@ -119,7 +131,7 @@ def test_expected_toml(case: str) -> None:
 @pytest.mark.parametrize("case", CASES)
 def test_expected_python(case: str) -> None:
     expected = (CORPUS / case / "expected_bakefile.py").read_text(encoding="utf-8")
-    assert importer.to_python(_imported(case)) == expected
+    assert _python(case) == expected
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -165,7 +177,7 @@ def test_import_renders_what_bake_printed(case: str, python: bool) -> None:
     from bakepy.config import load_toml
 
     if python:
-        text = importer.to_python(_imported(case), module="bakepy.model")
+        text = _python(case)
         namespace: dict[str, Any] = {}
         token = model.ENVIRONMENT.set(_env(case))
         try:
@@ -205,6 +217,35 @@ def test_import_is_at_most_one_and_a_half_times_the_original(case: str) -> None:
         _line_count((CORPUS / case / name).read_text(encoding="utf-8")) for name in project.sources
     )
     imported = _line_count(importer.to_toml(project))
+    assert imported <= LINE_LIMIT * original, (
+        f"{case}: {imported} imported lines for {original} ({imported / original:.2f}x)"
+    )
+
+
+#: Cases whose Python form is still over the limit, and why (issue 24 item 6).
+PYTHON_OVER_THE_LIMIT = {
+    "hcl-matrix-families": "35 lines to 61 (1.74x): two matrices and a shared base in 35 lines, each "
+    "attribute of a matrix target at three levels of brackets (tags, labels exploded where bakepy.toml's fit)",
+}
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        pytest.param(c, marks=pytest.mark.xfail(reason=PYTHON_OVER_THE_LIMIT[c], strict=True))
+        if c in PYTHON_OVER_THE_LIMIT
+        else c
+        for c in CASES
+    ],
+)
+def test_python_import_is_at_most_one_and_a_half_times_the_original(case: str) -> None:
+    """The same for the bakefile.py: its code, the header of what stays frozen, and matrix rows and group
+    members hoisted where ruff would write them an item (or a key) a line."""
+    project = _imported(case)
+    original = sum(
+        _line_count((CORPUS / case / name).read_text(encoding="utf-8")) for name in project.sources
+    )
+    imported = _line_count(_python(case))
     assert imported <= LINE_LIMIT * original, (
         f"{case}: {imported} imported lines for {original} ({imported / original:.2f}x)"
     )

@@ -9,13 +9,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from bakepy.bake.importer.imported import ImportedProject, ImportedVariable, Template, Value
-from bakepy.bake.importer.text import (
-    LINE_LENGTH,
-    _comment_lines,
-    _notes_block,
-    _summary,
-    template_text,
-)
+from bakepy.bake.importer.text import LINE_LENGTH, _comment_lines, header_comment, template_text
 from bakepy.model.attributes import ATTEST_KEYS, CACHE_KEYS, OUTPUT_KEYS
 
 if TYPE_CHECKING:
@@ -70,12 +64,18 @@ class _Call:
 @dataclass(frozen=True)
 class _Dict:
     items: tuple[tuple[str, Any], ...]
-    explode: bool = False  # always one entry per line (the project's top-level tables)
 
 
 @dataclass(frozen=True)
 class _Tuple:
     items: tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class _Name:
+    """A name the module defines (a list hoisted out of the project: see `_hoisted`)."""
+
+    name: str
 
 
 def _char_width(char: str) -> int:
@@ -123,6 +123,8 @@ def _py_inline(node: Any) -> str:
         if len(node.items) == 1:
             return f"({_py_inline(node.items[0])},)"
         return "(" + ", ".join(_py_inline(v) for v in node.items) + ")"
+    if isinstance(node, _Name):
+        return node.name
     if isinstance(node, bool):
         return "True" if node else "False"
     if isinstance(node, int | float):
@@ -132,10 +134,8 @@ def _py_inline(node: Any) -> str:
     raise TypeError(f"cannot write {node!r} as Python")
 
 
-def _py_lines(
-    node: Any, indent: int, prefix: str, suffix: str, *, explode: bool = False
-) -> list[str]:
-    """`prefix + node + suffix` at `indent`: one line if it fits (and need not explode), else exploded."""
+def _py_lines(node: Any, indent: int, prefix: str, suffix: str) -> list[str]:
+    """`prefix + node + suffix` at `indent`: one line if it fits, else exploded."""
     pad = " " * indent
     inline = f"{pad}{prefix}{_py_inline(node)}{suffix}"
     if _is_code(node):
@@ -149,8 +149,7 @@ def _py_lines(
         opening, closing, items = "(", ")", node.items
     else:
         return [inline]
-    explode = explode or (isinstance(node, _Dict) and node.explode)
-    if not items or (not explode and _width(inline) <= LINE_LENGTH):
+    if not items or _width(inline) <= LINE_LENGTH:
         return [inline]
     lines = [f"{pad}{prefix}{opening}"]
     for item in items:
@@ -311,8 +310,7 @@ def _py_variables(project: ImportedProject) -> _Dict:
                 ),
             )
             for var in project.variables
-        ),
-        explode=True,
+        )
     )
 
 
@@ -362,9 +360,7 @@ def _py_project(project: ImportedProject, live: LiveForm | None = None) -> _Call
     elif variables.items:
         kwargs.append(("variables", variables))
     kwargs += [
-        (key, _Dict(items, explode=True))
-        for key, items in (("targets", targets), ("groups", groups))
-        if items
+        (key, _Dict(items)) for key, items in (("targets", targets), ("groups", groups)) if items
     ]
     return _Call("Project", tuple(kwargs))
 
@@ -417,8 +413,7 @@ def _live_lines(form: LiveForm) -> list[str]:
     top-level attributes."""
     lines = [
         "",
-        "# What bake computes with, in Python: each variable's value as bakepy sees it (the environment or",
-        "# --var, else its default), then the bake file's functions and attributes.",
+        "# Each variable's value as bakepy sees it (the environment or --var, else its default).",
         "value = variable_values(variables)",
     ]
     for python, variable, parse in form.reads:
@@ -452,12 +447,19 @@ def python_form(
     """`to_python`'s text, and the project it wrote: its notes are what the user is warned of (a variable kept
     live is not frozen, and not noted)."""
     project, live = live_project(project, texts)
-    doc = ["bakepy project, the Python form of a bakepy.toml.", ""]
-    for paragraph in _summary(project, "bakepy import --python"):
-        safe = paragraph.replace("\\", "\\\\").replace('"""', '\\"""')
-        doc += _comment_lines(safe, prefix="")
-    lines = ['"""' + doc[0], *doc[1:], '"""', ""]
-    tree = _py_project(project, live)
+    # Only what the reader must act on, as `#` comments (the TOML form's header): none at all when there is
+    # nothing, since where the file came from is its history's to say (issue 24: at most 1.5x the lines).
+    lines = header_comment(project, "bakepy import --python")
+    for target in project.targets:
+        for key, value in target.unsupported.items():
+            lines += _comment_lines(
+                f"not imported: target {target.name}: {key} = {json.dumps(value)}"
+            )
+    used: set[str] = set()  # the module's names a hoisted matrix must not take
+    if live is not None:
+        used = {python for python, _, _ in live.reads} | {n for n, _ in live.attributes}
+        used |= {fn.name for fn in live.functions}
+    tree, constants = _hoisted(_py_project(project, live), used)
     # isort (ruff's I001) puts CONSTANT_CASE names (SSH) before CamelCase ones.
     names = _py_classes(tree) | ({"Variable", "variable_values"} if live else set())
     classes = sorted(names, key=lambda n: (not n.isupper(), not n[:1].isupper(), n))
@@ -465,19 +467,85 @@ def python_form(
     if live is not None and live.imports:
         lines += _import_lines(f"{module}.bakefuncs", sorted(live.imports))
     lines.append("")
-    comments = _notes_block(project)
-    for target in project.targets:
-        for key, value in target.unsupported.items():
-            comments += _comment_lines(
-                f"not imported: target {target.name}: {key} = {json.dumps(value)}"
-            )
-    lines += [*comments, ""] if comments else []
     if live is not None:
-        lines += _py_lines(_py_variables(project), 0, "variables = ", "", explode=True)
+        lines += _py_lines(_py_variables(project), 0, "variables = ", "")
         lines += _live_lines(live)
         lines += ["", ""]
-    lines += _py_lines(tree, 0, "project = ", "", explode=True)
+    for constant in constants:
+        lines += [*constant, ""]
+    lines += _py_lines(tree, 0, "project = ", "")
     return "\n".join(lines) + "\n", project
+
+
+#: Where a target's matrix rows are written in the project: `"item": (` at 16, each row at 20.
+_ROW_INDENT = 20
+#: Where a group's members are written in the project: `targets=(` at 12, each member at 16.
+_MEMBER_INDENT = 16
+
+
+def _hoisted(tree: _Call, used: set[str]) -> tuple[_Call, list[list[str]]]:
+    """`tree` with long lists ruff would write an item a line written as module-level constants, and the
+    constants' lines, each between `# fmt: off` and `# fmt: on` (ruff honours these around whole statements
+    only): a matrix whose rows do not fit on a line each, one row a line (cloudnative-pg's 8-key rows: 620
+    lines to 293), and a group's members that do not fit on a line, as many a line as fit (bakepy.toml's
+    packed lists)."""
+    constants: list[list[str]] = []
+
+    def name_for(*parts: str) -> str:
+        name = re.sub(r"\W+", "_", "_".join(parts)).strip("_").upper() or "LIST"
+        if name[0].isdigit() or name in used:
+            name = f"{parts[-1].upper()}_{name}"
+        while name in used:
+            name += "_"
+        used.add(name)
+        return name
+
+    def rows(target: str, key: str, value: Any) -> Any:
+        if not isinstance(value, _Tuple) or all(
+            _ROW_INDENT + _width(_py_inline(row)) + 1 <= LINE_LENGTH for row in value.items
+        ):
+            return value
+        name = name_for(target, key)
+        lines = [f"    {_py_inline(row)}," for row in value.items]
+        constants.append(["# fmt: off", f"{name} = (", *lines, ")", "# fmt: on"])
+        return _Name(name)
+
+    def members(group: str, value: Any) -> Any:
+        if (
+            not isinstance(value, _Tuple)
+            or _MEMBER_INDENT + _width(_py_inline(value)) <= LINE_LENGTH
+        ):
+            return value
+        name = name_for(group, "targets")
+        lines, line = [], "   "
+        for member in value.items:
+            item = f" {_py_inline(member)},"
+            if _width(line) + _width(item) > LINE_LENGTH and line.strip():
+                lines.append(line)
+                line = "   "
+            line += item
+        constants.append(["# fmt: off", f"{name} = (", *lines, line, ")", "# fmt: on"])
+        return _Name(name)
+
+    def entry(kind: str, name: str, call: Any) -> Any:
+        if not isinstance(call, _Call):
+            return call
+        kwargs = []
+        for key, value in call.kwargs:
+            if kind == "targets" and key == "matrix" and isinstance(value, _Dict):
+                value = _Dict(tuple((k, rows(name, k, v)) for k, v in value.items))
+            elif kind == "groups" and key == "targets":
+                value = members(name, value)
+            kwargs.append((key, value))
+        return replace(call, kwargs=tuple(kwargs))
+
+    kwargs = tuple(
+        (k, _Dict(tuple((n, entry(k, n, c)) for n, c in v.items)))
+        if isinstance(v, _Dict)
+        else (k, v)
+        for k, v in tree.kwargs
+    )
+    return replace(tree, kwargs=kwargs), constants
 
 
 def _import_lines(module: str, names: Sequence[str]) -> list[str]:
