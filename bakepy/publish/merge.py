@@ -531,7 +531,7 @@ def commit(
         else:
             by_create[i] = list(s.merge.moving)
     if workers is None:
-        workers = registry.workers_for(t for t, _ in jobs)
+        workers = registry.workers_for((t for t, _ in jobs), registry.WRITES_PER_REGISTRY)
     pool = ThreadPoolExecutor(max_workers=max(1, min(workers, len(jobs) or 1)))
     try:
         errors += _run_all(pool, jobs, soft)
@@ -771,7 +771,9 @@ def put_back(
                 out.commands[w.tag] = command
         return out
 
-    with ThreadPoolExecutor(max_workers=registry.workers_for(w.tag for w in writes)) as pool:
+    with ThreadPoolExecutor(
+        max_workers=registry.workers_for((w.tag for w in writes), registry.WRITES_PER_REGISTRY)
+    ) as pool:
         for part in pool.map(one, writes):
             with lock:
                 result.merge(part)

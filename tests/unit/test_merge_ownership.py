@@ -324,3 +324,4 @@ def test_requests_run_side_by_side_per_registry() -> None:
     assert registry.workers_for([]) == 1
     assert registry.workers_for([f"{REPO}:{i}" for i in range(3)]) == 3
     assert registry.workers_for([f"r{i % 2}:5000/app:{i}" for i in range(40)]) == 16
+    assert registry.workers_for([f"r{i % 2}:5000/app:{i}" for i in range(40)], 4) == 8
