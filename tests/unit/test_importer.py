@@ -296,6 +296,65 @@ def test_the_header_is_what_to_act_on_after_the_source_on_one_line() -> None:
     ]
 
 
+def test_python_form_header_is_the_toml_forms_as_comments() -> None:
+    """No docstring: nothing before the imports when there is nothing to act on, the same one-line heading and
+    items as bakepy.toml's otherwise (a 3-line bake file is not 14 lines of Python)."""
+    assert importer.to_python(_project(), texts={}) == (
+        "from bakepy import Project, Target\n\n"
+        'project = Project(targets={"app": Target(tags=("acme/app:1",))})\n'
+    )
+    text = importer.to_python(_project(("variable.A", "frozen at null")), texts={})
+    assert text.splitlines()[:3] == [
+        "# `bakepy import --python` of docker-bake.hcl froze or could not carry over:",
+        "# - variable.A: frozen at null",
+        "from bakepy import Project, Target",
+    ]
+
+
+def _exec_project(text: str) -> Any:
+    namespace: dict[str, Any] = {}
+    exec(compile(text, "bakefile.py", "exec"), namespace)
+    return namespace["project"]
+
+
+def test_python_form_hoists_long_matrix_rows_and_group_members() -> None:
+    """Rows that do not fit on a line, and group members that do not, are module-level constants between
+    `# fmt: off` and `# fmt: on` (ruff leaves them as written): a row a line, members packed; the project is
+    the same as with every item a line."""
+    rows = [{f"key_{k}": f"value-{r}-{k}-{'x' * 8}" for k in range(6)} for r in range(12)]
+    members = tuple(f"app-{row['key_0']}" for row in rows)
+    project = importer.ImportedProject(
+        sources=("docker-bake.hcl",),
+        variables=(),
+        targets=(
+            importer.ImportedTarget(
+                "_app",
+                {
+                    "matrix": {"item": rows},
+                    "name": importer.Template(("app-", importer.VarRef("item.key_0"))),
+                },
+            ),
+        ),
+        groups=(importer.ImportedGroup("default", members),),
+        notes=(),
+    )
+    text = importer.to_python(project, texts={})
+    lines = text.splitlines()
+    assert lines.count("# fmt: off") == lines.count("# fmt: on") == 2
+    assert "APP_ITEM = (" in lines
+    assert 'matrix={"item": APP_ITEM}' in text
+    assert '    groups={"default": Group(targets=DEFAULT_TARGETS)},' in text
+    assert sum(1 for line in lines if line.startswith('    {"key_0": ')) == 12  # a row a line
+    packed = lines[lines.index("DEFAULT_TARGETS = (") + 1 :]
+    packed = packed[: packed.index(")")]
+    assert len(packed) == 4  # 12 members, as many a line as fit (three)
+    assert all(len(line) <= 100 and line.startswith("    ") for line in packed)
+    assert _exec_project(text) == _exec_project(text.replace("APP_ITEM,", repr(tuple(rows)) + ","))
+    found = _exec_project(text)
+    assert found.groups["default"].targets == members
+    assert [dict(row) for row in found.targets["_app"].matrix["item"]] == rows
+
+
 # -- pure pieces -------------------------------------------------------------------------------------------
 
 NASTY = [
