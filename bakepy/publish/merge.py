@@ -371,9 +371,9 @@ class Ledger:
         self.journal = journal
         self._lock = threading.Lock()
         self.writes: dict[str, TagWrite] = {}
-        self.longest = (
-            0.0  # the longest time from a tag's last read to its PUT's answer, in seconds
-        )
+        # the longest time from a tag's last read to its PUT's answer, in seconds: in all, and per registry
+        self.longest = 0.0
+        self.longest_in: dict[str, float] = {}
         # (tag, what it held at the start, what this run overwrote): --force-tags
         self.forced: list[tuple[str, str | None, str | None]] = []
 
@@ -402,7 +402,10 @@ class Ledger:
             write = self.writes[tag]
             write.landed = True
             write.landed_at = time.monotonic()
-            self.longest = max(self.longest, write.landed_at - write.read_at)
+            took = write.landed_at - write.read_at
+            self.longest = max(self.longest, took)
+            where = split_reference(write.tag)[0]
+            self.longest_in[where] = max(self.longest_in.get(where, 0.0), took)
         if self.journal is not None:
             self.journal.mark(tag, "landed")
 
@@ -565,15 +568,21 @@ def race_check(
                         raise _race(tag, d.before.get(tag), now, when=when)
 
 
-def settle_pause(ledger: Ledger) -> float:
-    """Twice this run's longest read-to-answer time (50 ms to 1 s): how long after a tag's move its read-back
-    waits, 0 when nothing was sent.
+def settle_pause(ledger: Ledger, registry: str | None = None) -> float:
+    """Twice the longest read-to-answer time of this run's moves (in `registry`, or in all), 50 ms to 1 s: how
+    long after a tag's move its read-back waits; 0 when nothing was sent.
 
     Registries have no compare-and-swap: another run that read a tag just before this run's move can still
-    land its own PUT after this run's move. Its read-to-answer time is of the order of this run's, so a
-    read-back that late catches it; this run then lost the race (and puts back its own moves). The one
-    read-back after this pause is both the check that every tag holds the staged index and the race check."""
-    return min(1.0, max(0.05, 2 * ledger.longest)) if ledger.sent() else 0.0
+    land its own PUT after this run's move. Its read-to-answer time is of the order of this run's in the same
+    registry, so a read-back that late catches it; this run then lost the race (and puts back its own moves).
+    The one read-back after this pause is both the check that every tag holds the staged index and the race
+    check. Per registry: a tag in a fast registry does not wait for a slow one's answers."""
+    if not ledger.sent():
+        return 0.0
+    longest = (
+        ledger.longest if registry is None else ledger.longest_in.get(registry, ledger.longest)
+    )
+    return min(1.0, max(0.05, 2 * longest))
 
 
 def read_settled(
@@ -586,9 +595,12 @@ def read_settled(
     not move: at once). The pause counts from each tag's own answer, not from the last one: a tag moved early in
     the commit is read back while later ones still wait, so the whole read-back ends one read after the last
     tag's pause. Meanwhile this thread does the runner's `idle` work."""
-    pause = settle_pause(ledger)
     now = time.monotonic()
-    due = {w.tag: (w.landed_at if w.landed else now) + pause for w in ledger.sent()}
+    due = {
+        w.tag: (w.landed_at if w.landed else now)
+        + settle_pause(ledger, split_reference(w.tag)[0] if w.landed else None)
+        for w in ledger.sent()
+    }
     order = sorted(dict.fromkeys(tags), key=lambda t: due.get(t, 0.0))
 
     def one(tag: str) -> ImageIndex | None:

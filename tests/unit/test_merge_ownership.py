@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from bakepy.publish.merge import (
     put_back,
     read_settled,
     read_tag,
+    settle_pause,
 )
 from bakepy.publish.sources import Collected, TargetSpec
 
@@ -284,7 +286,7 @@ def test_only_the_mark_that_a_write_may_leave_is_synced(
 ) -> None:
     live = journal.Journal.begin(tmp_path, moves())
     synced: list[int] = []
-    monkeypatch.setattr(journal.os, "fsync", lambda fd: synced.append(fd))
+    monkeypatch.setattr(os, "fsync", lambda fd: synced.append(fd))
     live.mark(TAGS[0], "sending", OLD.digest)
     opened = len(synced)  # the marks file made: it and its folder, once
     live.mark(TAGS[1], "sending", OLD.digest)
@@ -325,3 +327,16 @@ def test_requests_run_side_by_side_per_registry() -> None:
     assert registry.workers_for([f"{REPO}:{i}" for i in range(3)]) == 3
     assert registry.workers_for([f"r{i % 2}:5000/app:{i}" for i in range(40)]) == 16
     assert registry.workers_for([f"r{i % 2}:5000/app:{i}" for i in range(40)], 4) == 8
+
+
+def test_the_settle_pause_is_each_registrys_own() -> None:
+    ledger = Ledger()
+    start = time.monotonic()
+    for tag, took in ((f"{REPO}:fast", 0.01), ("r2:5000/app:slow", 0.3)):
+        ledger.sending(TagWrite(tag, tag.rpartition(":")[0], NEW.digest, None), None)
+        ledger.writes[tag].read_at = start - took
+        ledger.landed(tag)
+    assert 0.05 <= settle_pause(ledger, "r1:5000") < 0.1  # its own 10 ms, at least 50 ms
+    assert settle_pause(ledger, "r2:5000") >= 0.6
+    assert settle_pause(ledger) >= 0.6  # in all: the slowest
+    assert settle_pause(Ledger()) == 0.0  # nothing sent
