@@ -355,6 +355,35 @@ def test_python_form_hoists_long_matrix_rows_and_group_members() -> None:
     assert [dict(row) for row in found.targets["_app"].matrix["item"]] == rows
 
 
+def test_python_form_packs_long_lists_of_text_once() -> None:
+    """A dozen platforms are a paragraph, not a line each, and the same list on two targets is one constant;
+    a list only a little too long for its line stays as ruff writes it (hoisting it would not be shorter)."""
+    platforms = [
+        *(
+            "linux/amd64",
+            "linux/arm64",
+            "linux/arm/v5",
+            "linux/arm/v6",
+            "linux/arm/v7",
+            "linux/386",
+        ),
+        *("linux/ppc64le", "linux/riscv64", "linux/s390x", "linux/mips64le", "linux/loong64"),
+        "windows/amd64",
+    ]
+    tags = ["registry.example.org/team/app:1.2.3", "registry.example.org/team/app:latest", "x/y:z"]
+    project = _project_with(
+        importer.ImportedTarget("a", {"platforms": platforms, "tags": tags}),
+        importer.ImportedTarget("b", {"platforms": platforms}),
+    )
+    text = importer.to_python(project, texts={})
+    assert text.count("# fmt: off") == 1
+    assert text.count("platforms=A_PLATFORMS") == 2
+    assert '                "registry.example.org/team/app:1.2.3",' in text  # tags: ruff's own way
+    found = _exec_project(text)
+    assert found.targets["a"].platforms == found.targets["b"].platforms
+    assert [str(p) for p in found.targets["b"].platforms] == platforms
+
+
 # -- pure pieces -------------------------------------------------------------------------------------------
 
 NASTY = [

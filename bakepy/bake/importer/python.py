@@ -23,8 +23,8 @@ if TYPE_CHECKING:
 # The module is written the way `ruff format` (and black) would write it, so a project can keep it under
 # its formatter unchanged: a call or collection stays on one line when it fits in LINE_LENGTH, otherwise it
 # is exploded one item per line with a trailing comma (a "magic" trailing comma keeps it exploded).
-# Where that writes a long list an item (or a key) a line, a matrix's rows and a group's members, the list is
-# a module-level constant between `# fmt: off` and `# fmt: on` instead, a row a line or members packed
+# Where that writes a long list an item (or a key) a line, a matrix's rows or a group's members, the list is
+# a module-level constant between `# fmt: off` and `# fmt: on` instead, a row a line or the items packed
 # (`_hoisted`): issue 24, every import at most 1.5 times its original's lines.
 
 #: The model class each entry of a structured attribute is written with.
@@ -480,19 +480,26 @@ def python_form(
     return "\n".join(lines) + "\n", project
 
 
-#: Where a target's matrix rows are written in the project: `"item": (` at 16, each row at 20.
-_ROW_INDENT = 20
-#: Where a group's members are written in the project when they do not fit on a line: `targets=(` at 12.
-_MEMBER_INDENT = 12
+#: Where a target's keywords are written in the project (`targets={` at 4, `"name": Target(` at 8), and a
+#: matrix's keys within them.
+_KEYWORD_INDENT = 12
+_MATRIX_KEY_INDENT = 16
+#: Lists of text ruff would write an item a line that are packed several a line instead, where that is
+#: shorter (bakepy.toml's packed lists): a target's platforms and tags, a matrix's values, a group's members.
+_PACKED = frozenset({"platforms", "tags", "targets"})
+#: What a hoisted list costs besides its items: `# fmt: off`, `NAME = (`, `)`, `# fmt: on`, a blank line,
+#: and the line that names it in the project.
+_HOIST_COST = 6
 
 
 def _hoisted(tree: _Call, used: set[str]) -> tuple[_Call, list[list[str]]]:
-    """`tree` with long lists ruff would write an item a line written as module-level constants, and the
-    constants' lines, each between `# fmt: off` and `# fmt: on` (ruff honours these around whole statements
-    only): a matrix whose rows do not fit on a line each, one row a line (cloudnative-pg's 8-key rows: 620
-    lines to 293), and a group's members that do not fit on a line, as many a line as fit (bakepy.toml's
-    packed lists)."""
+    """`tree` with long lists ruff would write an item (or a key) a line written as module-level constants,
+    and the constants' lines, each between `# fmt: off` and `# fmt: on` (ruff honours these around whole
+    statements only): a matrix whose rows do not fit on a line each, one row a line (cloudnative-pg's 8-key
+    rows: 620 lines to 255), and lists of text packed several items a line where that is shorter (a group of
+    54 members; the same list on several targets is one constant)."""
     constants: list[list[str]] = []
+    by_items: dict[tuple[str, ...], str] = {}
 
     def name_for(*parts: str) -> str:
         name = re.sub(r"\W+", "_", "_".join(parts)).strip("_").upper() or "LIST"
@@ -503,33 +510,46 @@ def _hoisted(tree: _Call, used: set[str]) -> tuple[_Call, list[list[str]]]:
         used.add(name)
         return name
 
-    def rows(target: str, key: str, value: Any) -> Any:
-        if not isinstance(value, _Tuple) or all(
-            _ROW_INDENT + _width(_py_inline(row)) + 1 <= LINE_LENGTH for row in value.items
+    def rows(owner: str, key: str, value: _Tuple) -> Any:
+        if all(
+            _MATRIX_KEY_INDENT + 4 + _width(_py_inline(r)) + 1 <= LINE_LENGTH for r in value.items
         ):
             return value
-        name = name_for(target, key)
+        name = name_for(owner, key)
         lines = [f"    {_py_inline(row)}," for row in value.items]
         constants.append(["# fmt: off", f"{name} = (", *lines, ")", "# fmt: on"])
         return _Name(name)
 
-    def members(group: str, value: Any) -> Any:
-        if (
-            not isinstance(value, _Tuple)
-            or len(_py_lines(value, _MEMBER_INDENT, "targets=", ",")) == 1
-        ):
-            return value
-        name = name_for(group, "targets")
+    def packed(owner: str, key: str, value: _Tuple, in_place: int) -> Any:
+        items = tuple(str(v) for v in value.items)
+        if items in by_items:
+            return _Name(by_items[items]) if in_place > 1 else value
         lines: list[str] = []
         line = "   "
-        for member in value.items:
-            item = f" {_py_inline(member)},"
+        for member in items:
+            item = f" {py_string(member)},"
             if _width(line) + _width(item) > LINE_LENGTH and line.strip():
                 lines.append(line)
                 line = "   "
             line += item
-        constants.append(["# fmt: off", f"{name} = (", *lines, line, ")", "# fmt: on"])
+        lines.append(line)
+        if _HOIST_COST + len(lines) >= in_place:
+            return value
+        name = by_items[items] = name_for(owner, key)
+        constants.append(["# fmt: off", f"{name} = (", *lines, ")", "# fmt: on"])
         return _Name(name)
+
+    def listed(owner: str, key: str, value: Any, indent: int, prefix: str, wrapper: int) -> Any:
+        """`value` as written at `indent` after `prefix`; `wrapper`: the lines around it that a name would
+        fold onto one (a group's `Group(` and `)`)."""
+        if not isinstance(value, _Tuple) or not value.items:
+            return value
+        if all(isinstance(v, str) for v in value.items):
+            in_place = len(_py_lines(value, indent, prefix, ","))
+            return value if in_place == 1 else packed(owner, key, value, in_place + wrapper)
+        if all(isinstance(v, _Dict) for v in value.items):
+            return rows(owner, key, value)
+        return value
 
     def entry(kind: str, name: str, call: Any) -> Any:
         if not isinstance(call, _Call):
@@ -537,9 +557,15 @@ def _hoisted(tree: _Call, used: set[str]) -> tuple[_Call, list[list[str]]]:
         kwargs = []
         for key, value in call.kwargs:
             if kind == "targets" and key == "matrix" and isinstance(value, _Dict):
-                value = _Dict(tuple((k, rows(name, k, v)) for k, v in value.items))
-            elif kind == "groups" and key == "targets":
-                value = members(name, value)
+                value = _Dict(
+                    tuple(
+                        (k, listed(name, k, v, _MATRIX_KEY_INDENT, f"{py_string(k)}: ", 0))
+                        for k, v in value.items
+                    )
+                )
+            elif key in _PACKED and (kind == "groups") == (key == "targets"):
+                wrapper = 2 if kind == "groups" else 0
+                value = listed(name, key, value, _KEYWORD_INDENT, f"{key}=", wrapper)
             kwargs.append((key, value))
         return replace(call, kwargs=tuple(kwargs))
 
