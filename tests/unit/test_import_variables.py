@@ -162,7 +162,7 @@ def test_a_variable_bake_computes_with_is_frozen_with_one_note() -> None:
     assert "\n" not in project.notes[0].message and "a condition" in project.notes[0].message
     toml = importer.to_toml(project)
     assert "frozen = true" in toml
-    assert "frozen=True" in importer.to_python(project)
+    assert "frozen=True" in importer.to_python(project, texts={})  # no bake file: frozen
     # the same value renders; another is refused (one line, exit 2), never ignored
     assert load_toml(toml, env={"VERSION": "1.0"}).resolved.targets["app"].tags == (
         "acme/app:1.0.1",
