@@ -240,3 +240,18 @@ def test_an_import_bakepy_would_refuse_to_load_is_refused_and_nothing_written(
     assert first.startswith(message)
     assert hint.startswith("hint: ")
     assert not (tmp_path / "bakepy.toml").exists()
+
+
+@pytest.mark.parametrize(("python", "frozen"), [(False, True), (True, False)])
+def test_a_variable_bake_computes_with_is_said_frozen_only_where_it_is(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, python: bool, frozen: bool
+) -> None:
+    # issue 24 item 2: the Python form keeps VERSION live; its warnings must not say it is frozen
+    shutil.copy(CORPUS / "live-python-tags.hcl", tmp_path / "docker-bake.hcl")
+    monkeypatch.chdir(tmp_path)
+    result = cli.invoke(app, ["import", *(["--python"] if python else [])])
+    assert result.exit_code == 0, result.output
+    warned = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert any("variable.VERSION" in w and "frozen" in w for w in warned) is frozen, warned
+    written = (tmp_path / ("bakefile.py" if python else "bakepy.toml")).read_text()
+    assert ("frozen" in written) is frozen
