@@ -474,8 +474,8 @@ def python_form(
         lines += _py_lines(_py_variables(project), 0, "variables = ", "")
         lines += _live_lines(live)
         lines += ["", ""]
-    for constant in constants:
-        lines += [*constant, ""]
+    if constants:  # one block: ruff honours `# fmt: off` and `# fmt: on` around whole statements
+        lines += ["# fmt: off", *constants, "# fmt: on", ""]
     lines += _py_lines(tree, 0, "project = ", "")
     return "\n".join(lines) + "\n", project
 
@@ -484,98 +484,142 @@ def python_form(
 #: matrix's keys within them.
 _KEYWORD_INDENT = 12
 _MATRIX_KEY_INDENT = 16
-#: Lists of text ruff would write an item a line that are packed several a line instead, where that is
-#: shorter (bakepy.toml's packed lists): a target's platforms and tags, a matrix's values, a group's members.
-_PACKED = frozenset({"platforms", "tags", "targets"})
-#: What a hoisted list costs besides its items: `# fmt: off`, `NAME = (`, `)`, `# fmt: on`, a blank line,
-#: and the line that names it in the project.
-_HOIST_COST = 6
+#: The lines the block of hoisted lists costs besides them: `# fmt: off`, `# fmt: on` and a blank line.
+_BLOCK_COST = 3
 
 
-def _hoisted(tree: _Call, used: set[str]) -> tuple[_Call, list[list[str]]]:
-    """`tree` with long lists ruff would write an item (or a key) a line written as module-level constants,
-    and the constants' lines, each between `# fmt: off` and `# fmt: on` (ruff honours these around whole
-    statements only): a matrix whose rows do not fit on a line each, one row a line (cloudnative-pg's 8-key
-    rows: 620 lines to 255), and lists of text packed several items a line where that is shorter (a group of
-    54 members; the same list on several targets is one constant)."""
-    constants: list[list[str]] = []
-    by_items: dict[tuple[str, ...], str] = {}
+@dataclass
+class _Hoist:
+    """A list the project could name instead of writing it in place."""
+
+    name: str
+    items: tuple[str, ...]  # each item as Python
+    in_place: int  # the lines it takes in place (with the lines around it that a name would fold)
+    packed: bool  # several items a line (text), or one a line (matrix rows)
+    needed: bool = False  # rows that do not fit on a line: hoisted whatever it costs
+    shared: _Hoist | None = None  # the same list, hoisted once for an earlier target
+
+    def lines(self) -> list[str]:
+        one = f"{self.name} = ({', '.join(self.items)}{',' * (len(self.items) == 1)})"
+        if _width(one) <= LINE_LENGTH:
+            return [one]
+        if not self.packed:
+            return [f"{self.name} = (", *(f"    {item}," for item in self.items), ")"]
+        lines: list[str] = []
+        line = "   "
+        for item in self.items:
+            if _width(line) + len(item) + 2 > LINE_LENGTH and line.strip():
+                lines.append(line)
+                line = "   "
+            line += f" {item},"
+        return [f"{self.name} = (", *lines, line, ")"]
+
+    def saving(self) -> int:
+        """The lines saved by naming it (its line in the project stays)."""
+        return self.in_place - 1 - (0 if self.shared else len(self.lines()))
+
+
+def _hoisted(tree: _Call, used: set[str]) -> tuple[_Call, list[str]]:
+    """`tree` with long lists ruff would write an item (or a key) a line named instead, and the statements
+    defining them, which the module writes between `# fmt: off` and `# fmt: on` (ruff honours these around
+    whole statements only): a matrix's rows that do not fit on a line each, one row a line (cloudnative-pg's
+    8-key rows: 620 lines to 255), and any matrix's rows or list of text where naming it saves lines, text
+    packed several items a line (a group of 54 members; the same list on several targets is named once). None
+    at all when that saves no more than the block costs."""
+    hoists: dict[tuple[str, str, str], _Hoist] = {}  # (target, matrix or group, key): its list
+    by_items: dict[tuple[str, ...], _Hoist] = {}
+    names = set(used)
 
     def name_for(*parts: str) -> str:
         name = re.sub(r"\W+", "_", "_".join(parts)).strip("_").upper() or "LIST"
-        if name[0].isdigit() or name in used:
+        if name[0].isdigit() or name in names:
             name = f"{parts[-1].upper()}_{name}"
-        while name in used:
+        while name in names:
             name += "_"
-        used.add(name)
+        names.add(name)
         return name
 
-    def rows(owner: str, key: str, value: _Tuple) -> Any:
-        if all(
-            _MATRIX_KEY_INDENT + 4 + _width(_py_inline(r)) + 1 <= LINE_LENGTH for r in value.items
-        ):
-            return value
-        name = name_for(owner, key)
-        lines = [f"    {_py_inline(row)}," for row in value.items]
-        constants.append(["# fmt: off", f"{name} = (", *lines, ")", "# fmt: on"])
-        return _Name(name)
-
-    def packed(owner: str, key: str, value: _Tuple, in_place: int) -> Any:
-        items = tuple(str(v) for v in value.items)
-        if items in by_items:
-            return _Name(by_items[items]) if in_place > 1 else value
-        lines: list[str] = []
-        line = "   "
-        for member in items:
-            item = f" {py_string(member)},"
-            if _width(line) + _width(item) > LINE_LENGTH and line.strip():
-                lines.append(line)
-                line = "   "
-            line += item
-        lines.append(line)
-        if _HOIST_COST + len(lines) >= in_place:
-            return value
-        name = by_items[items] = name_for(owner, key)
-        constants.append(["# fmt: off", f"{name} = (", *lines, ")", "# fmt: on"])
-        return _Name(name)
-
-    def listed(owner: str, key: str, value: Any, indent: int, prefix: str, wrapper: int) -> Any:
-        """`value` as written at `indent` after `prefix`; `wrapper`: the lines around it that a name would
-        fold onto one (a group's `Group(` and `)`)."""
+    def consider(
+        where: tuple[str, str, str], value: Any, indent: int, prefix: str, around: int
+    ) -> None:
+        """`value` at `indent` after `prefix`; `around`: the lines about it that a name folds onto one (a
+        group's `Group(` and `)`, a matrix of one key's `matrix={` and `}`)."""
         if not isinstance(value, _Tuple) or not value.items:
-            return value
-        if all(isinstance(v, str) for v in value.items):
-            in_place = len(_py_lines(value, indent, prefix, ","))
-            return value if in_place == 1 else packed(owner, key, value, in_place + wrapper)
-        if all(isinstance(v, _Dict) for v in value.items):
-            return rows(owner, key, value)
-        return value
+            return
+        text = all(isinstance(v, str) for v in value.items)
+        if not text and not all(isinstance(v, _Dict) for v in value.items):
+            return
+        in_place = len(_py_lines(value, indent, prefix, ","))
+        if in_place == 1:
+            return
+        items = tuple(_py_inline(v) for v in value.items)
+        needed = not text and any(indent + 4 + _width(i) + 1 > LINE_LENGTH for i in items)
+        hoist = _Hoist(name_for(where[0], where[2]), items, in_place + around, text, needed)
+        if text and items in by_items:
+            hoist.shared = by_items[items]
+        elif text:
+            by_items[items] = hoist
+        hoists[where] = hoist
 
-    def entry(kind: str, name: str, call: Any) -> Any:
+    targets = dict(tree.kwargs).get("targets")
+    groups = dict(tree.kwargs).get("groups")
+    for name, call in targets.items if isinstance(targets, _Dict) else ():
+        for key, value in call.kwargs if isinstance(call, _Call) else ():
+            if key == "matrix" and isinstance(value, _Dict):
+                one = 2 if len(value.items) == 1 else 0
+                for k, v in value.items:
+                    consider((name, "matrix", k), v, _MATRIX_KEY_INDENT, f"{py_string(k)}: ", one)
+            elif key in ("platforms", "tags"):
+                consider((name, "", key), value, _KEYWORD_INDENT, f"{key}=", 0)
+    for name, call in groups.items if isinstance(groups, _Dict) else ():
+        for key, value in call.kwargs if isinstance(call, _Call) else ():
+            if key == "targets":
+                consider((name, "group", key), value, _KEYWORD_INDENT, "targets=", 2)
+
+    # Name what saves lines (a shared list: where its first use does), then only if that beats the block.
+    chosen = {w: h for w, h in hoists.items() if h.needed or (h.shared or h).saving() > 0}
+    if (
+        not any(h.needed for h in chosen.values())
+        and sum(h.saving() for h in chosen.values()) <= _BLOCK_COST
+    ):
+        chosen = {}
+    statements = [
+        line
+        for h in chosen.values()
+        if h.shared is None or h.shared not in chosen.values()
+        for line in h.lines()
+    ]
+
+    def named(where: tuple[str, str, str], value: Any) -> Any:
+        hoist = chosen.get(where)
+        if hoist is None:
+            return value
+        first = (
+            hoist.shared if hoist.shared is not None and hoist.shared in chosen.values() else hoist
+        )
+        return _Name(first.name)
+
+    def entry(group: bool, name: str, call: Any) -> Any:
         if not isinstance(call, _Call):
             return call
         kwargs = []
         for key, value in call.kwargs:
-            if kind == "targets" and key == "matrix" and isinstance(value, _Dict):
-                value = _Dict(
-                    tuple(
-                        (k, listed(name, k, v, _MATRIX_KEY_INDENT, f"{py_string(k)}: ", 0))
-                        for k, v in value.items
-                    )
-                )
-            elif key in _PACKED and (kind == "groups") == (key == "targets"):
-                wrapper = 2 if kind == "groups" else 0
-                value = listed(name, key, value, _KEYWORD_INDENT, f"{key}=", wrapper)
+            if group:
+                value = named((name, "group", key), value)
+            elif key == "matrix" and isinstance(value, _Dict):
+                value = _Dict(tuple((k, named((name, "matrix", k), v)) for k, v in value.items))
+            else:
+                value = named((name, "", key), value)
             kwargs.append((key, value))
         return replace(call, kwargs=tuple(kwargs))
 
     kwargs = tuple(
-        (k, _Dict(tuple((n, entry(k, n, c)) for n, c in v.items)))
-        if isinstance(v, _Dict)
+        (k, _Dict(tuple((n, entry(k == "groups", n, c)) for n, c in v.items)))
+        if isinstance(v, _Dict) and k in ("targets", "groups")
         else (k, v)
         for k, v in tree.kwargs
     )
-    return replace(tree, kwargs=kwargs), constants
+    return replace(tree, kwargs=kwargs), statements
 
 
 def _import_lines(module: str, names: Sequence[str]) -> list[str]:
