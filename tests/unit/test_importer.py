@@ -394,6 +394,25 @@ def test_python_form_hoists_nothing_that_saves_less_than_its_block() -> None:
     assert '                "registry.example.org/team/app:1.2.3",' in text
 
 
+def test_python_form_names_a_matrix_key_apart_from_the_attribute_of_its_name() -> None:
+    """A matrix key `tags` and the target's own `tags` are two lists: naming one leaves the other alone."""
+    versions = [f"v1-{n}-{n}-{'r' * 6}" for n in range(16)]
+    project = _project_with(
+        importer.ImportedTarget(
+            "_app",
+            {
+                "matrix": {"tags": versions},
+                "name": importer.Template(("app-", importer.VarRef("tags"))),
+                "tags": [importer.Template(("acme/app:", importer.VarRef("tags")))],
+            },
+        ),
+    )
+    text = importer.to_python(project, texts={})
+    assert 'matrix={"tags": APP_TAGS}' in text and 'tags=("acme/app:${tags}",)' in text
+    found = _exec_project(text)
+    assert sorted(found.resolved.targets) == sorted(f"app-{v}" for v in versions)
+
+
 # -- pure pieces -------------------------------------------------------------------------------------------
 
 NASTY = [
