@@ -523,7 +523,7 @@ def _hoisted(tree: _Call, used: set[str]) -> tuple[_Call, list[str]]:
     """`tree` with long lists ruff would write an item (or a key) a line named instead, and the statements
     defining them, which the module writes between `# fmt: off` and `# fmt: on` (ruff honours these around
     whole statements only): a matrix's rows that do not fit on a line each, one row a line (cloudnative-pg's
-    8-key rows: 620 lines to 255), and any matrix's rows or list of text where naming it saves lines, text
+    8-key rows: 620 lines to 246), and any matrix's rows or list of text where naming it saves lines, text
     packed several items a line (a group of 54 members; the same list on several targets is named once). None
     at all when that saves no more than the block costs."""
     hoists: dict[tuple[str, str, str], _Hoist] = {}  # (target, matrix or group, key): its list
