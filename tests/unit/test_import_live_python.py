@@ -215,7 +215,7 @@ def test_a_condition_in_a_function_stays_live(env: dict[str, str], tags: tuple[s
     texts = {"docker-bake.hcl": (FIXTURES / "live-python-tags.hcl").read_text()}
     text = to_python(_tags_project(), texts=texts)
     assert "frozen" not in text  # neither the variable nor its note
-    assert "def tag(image):" in text
+    assert "def tag(image: Any) -> Any:" in text
     assert "notequal(" in text and " if " in text
     targets = _load(text, env)
     assert targets["api"].tags == tags

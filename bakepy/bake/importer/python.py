@@ -411,6 +411,17 @@ def live_project(
     )
 
 
+def _def_lines(name: str, params: Sequence[str]) -> list[str]:
+    """`def name(params) -> Any:` as ruff writes it: on one line, else the parameters on one line of their
+    own, else one a line."""
+    one = f"def {name}({', '.join(params)}) -> Any:"
+    if _width(one) <= LINE_LENGTH:
+        return [one]
+    if _width(f"    {', '.join(params)}") <= LINE_LENGTH:
+        return [f"def {name}(", f"    {', '.join(params)}", ") -> Any:"]
+    return [f"def {name}(", *(f"    {p}," for p in params), ") -> Any:"]
+
+
 def _live_lines(form: LiveForm) -> list[str]:
     """The module's code between the variables and the project: the values read, the functions, the
     top-level attributes."""
@@ -423,11 +434,14 @@ def _live_lines(form: LiveForm) -> list[str]:
         read = f"value[{py_string(variable)}]"
         lines.append(f"{python} = {parse}({read})" if parse else f"{python} = {read}")
     for fn in form.functions:
-        params = [*fn.params, *((f"*{fn.variadic}",) if fn.variadic else ())]
-        lines += ["", "", f"def {fn.name}({', '.join(params)}):"]
+        # Typed Any, as bake's values are (bakepy.bakefuncs): the module passes `mypy --strict` and pyright's
+        # strict mode; the variadic parameter, a tuple, is read as the list bake makes of it.
+        params = [f"{p}: Any" for p in fn.params]
+        params += [f"*{fn.variadic}_: Any"] if fn.variadic else []
+        lines += ["", "", *_def_lines(fn.name, params)]
         lines.append(f'    """bake\'s function "{fn.hcl_name}"."""')
         if fn.variadic:
-            lines.append(f"    {fn.variadic} = list({fn.variadic})")
+            lines.append(f"    {fn.variadic} = list({fn.variadic}_)")
         lines += _code_lines(fn.result, 4, "return ", "")
     if form.functions and form.attributes:
         lines += ["", ""]
@@ -466,6 +480,8 @@ def python_form(
     # isort (ruff's I001) puts CONSTANT_CASE names (SSH) before CamelCase ones.
     names = _py_classes(tree) | ({"Variable", "variable_values"} if live else set())
     classes = sorted(names, key=lambda n: (not n.isupper(), not n[:1].isupper(), n))
+    if live is not None and live.functions:  # isort: the standard library first, then a blank line
+        lines += ["from typing import Any", ""]
     lines += _import_lines(module, classes)
     if live is not None and live.imports:
         lines += _import_lines(f"{module}.bakefuncs", sorted(live.imports))
