@@ -422,7 +422,7 @@ def _def_lines(name: str, params: Sequence[str]) -> list[str]:
     return [f"def {name}(", *(f"    {p}," for p in params), ") -> Any:"]
 
 
-def _live_lines(form: LiveForm) -> list[str]:
+def _live_lines(form: LiveForm, defaulted: set[str]) -> list[str]:
     """The module's code between the variables and the project: the values read, the functions, the
     top-level attributes."""
     lines = [
@@ -432,7 +432,13 @@ def _live_lines(form: LiveForm) -> list[str]:
     ]
     for python, variable, parse in form.reads:
         read = f"value[{py_string(variable)}]"
-        lines.append(f"{python} = {parse}({read})" if parse else f"{python} = {read}")
+        if parse:
+            read = f"{parse}({read})"
+        elif (
+            variable in defaulted
+        ):  # never None, which `mypy --strict` cannot know (variable_values)
+            read += ' or ""'
+        lines.append(f"{python} = {read}")
     for fn in form.functions:
         # Typed Any, as bake's values are (bakepy.bakefuncs): the module passes `mypy --strict` and pyright's
         # strict mode; the variadic parameter, a tuple, is read as the list bake makes of it.
@@ -488,7 +494,7 @@ def python_form(
     lines.append("")
     if live is not None:
         lines += _py_lines(_py_variables(project), 0, "variables = ", "")
-        lines += _live_lines(live)
+        lines += _live_lines(live, {v.name for v in project.variables if v.default is not None})
         lines += ["", ""]
     if constants:  # one block: ruff honours `# fmt: off` and `# fmt: on` around whole statements
         lines += ["# fmt: off", *constants, "# fmt: on", ""]
