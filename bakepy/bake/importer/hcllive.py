@@ -48,7 +48,7 @@ from bakepy.bake.importer.livecheck import (
     plain_default,
     values_in_force,
 )
-from bakepy.bake.importer.mergerules import MAPS
+from bakepy.bake.importer.mergerules import MAPS, REPLACE
 
 # -- the result ----------------------------------------------------------------------------------------------
 
@@ -81,24 +81,7 @@ class LiveForm:
 
 #: Attributes a target states whole (bake's merge replaces them): text, bools, lists of text, and the entries
 #: bakepy's model parses from buildx's CSV spelling (`type=registry,ref=…`).
-_WHOLE = frozenset(
-    {
-        "description",
-        "context",
-        "dockerfile",
-        "dockerfile-inline",
-        "target",
-        "call",
-        "pull",
-        "no-cache",
-        "network",
-        "shm-size",
-        "tags",
-        "platforms",
-        "cache-to",
-        "output",
-    }
-)
+_WHOLE = REPLACE - {"resources"}  # `resources` is merged field by field
 #: Lists bake appends to a parent's: code only where nothing is inherited to append to.
 _APPENDED = frozenset(
     {"cache-from", "secret", "ssh", "attest", "annotations", "no-cache-filter", "entitlements"}
