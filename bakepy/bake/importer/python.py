@@ -24,8 +24,9 @@ if TYPE_CHECKING:
 # its formatter unchanged: a call or collection stays on one line when it fits in LINE_LENGTH, otherwise it
 # is exploded one item per line with a trailing comma (a "magic" trailing comma keeps it exploded).
 # Where that writes a long list an item (or a key) a line, a matrix's rows or a group's members, the list is
-# a module-level constant between `# fmt: off` and `# fmt: on` instead, a row a line or the items packed
-# (`_hoisted`): issue 24, every import at most 1.5 times its original's lines.
+# a module-level constant between `# fmt: off` and `# fmt: on` instead, a row a line or the items packed,
+# under the opening bracket where that is shorter (`_hoisted`): issue 24, every import at most 1.5 times its
+# original's lines.
 
 #: The model class each entry of a structured attribute is written with.
 _ENTRY_CLASS = {
@@ -522,19 +523,32 @@ class _Hoist:
     shared: _Hoist | None = None  # the same list, hoisted once for an earlier target
 
     def lines(self) -> list[str]:
+        """The statement: on one line if it fits, else the items under its opening bracket (PEP 8's aligned
+        form) where that takes fewer lines, else from the next line on, four spaces in."""
         one = f"{self.name} = ({', '.join(self.items)}{',' * (len(self.items) == 1)})"
         if _width(one) <= LINE_LENGTH:
             return [one]
-        if not self.packed:
-            return [f"{self.name} = (", *(f"    {item}," for item in self.items), ")"]
+        opening = f"{self.name} = ("
+        indented = [opening, *self._filled("    ", "    ", ","), ")"]
+        end = ",)" if len(self.items) == 1 else ")"
+        aligned = self._filled(opening, " " * len(opening), end)
+        if len(aligned) < len(indented) and all(_width(line) <= LINE_LENGTH for line in aligned):
+            return aligned
+        return indented
+
+    def _filled(self, first: str, indent: str, end: str) -> list[str]:
+        """The items from `first` on, each further line at `indent`: as many a line as fit when packed, else
+        one a line; `end` after the last."""
         lines: list[str] = []
-        line = "   "
-        for item in self.items:
-            if _width(line) + len(item) + 2 > LINE_LENGTH and line.strip():
+        line, empty = first, True
+        for i, item in enumerate(self.items):
+            text = item + (end if i == len(self.items) - 1 else ",")
+            if not empty and (not self.packed or _width(line) + 1 + _width(text) > LINE_LENGTH):
                 lines.append(line)
-                line = "   "
-            line += f" {item},"
-        return [f"{self.name} = (", *lines, line, ")"]
+                line, empty = indent, True
+            line += text if empty else f" {text}"
+            empty = False
+        return [*lines, line]
 
     def saving(self) -> int:
         """The lines saved by naming it (its line in the project stays)."""
