@@ -385,7 +385,8 @@ class _Resolver:
         raise ModelError(
             f"{name}={json.dumps(value)} is set, but {name} is frozen at {json.dumps(fixed)}: the bake file it "
             "was imported from computes with it (a condition or a function), which this file cannot; "
-            f"import the bake file again with {name} set (bakepy import --force)",
+            f"import the bake file again with {name} set (bakepy import --force), or as Python "
+            "(bakepy import --python), which computes with it where the bake file's code translates",
             ("variable", name),
         )
 

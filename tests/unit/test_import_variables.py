@@ -174,6 +174,7 @@ def test_a_variable_bake_computes_with_is_frozen_with_one_note() -> None:
     message = refused.value.message
     assert message.startswith("bakepy.toml: variable.VERSION: ")
     assert 'is frozen at "1.0"' in message and "\n" not in message
+    assert "bakepy import --python" in message  # the form that keeps it live
 
 
 def test_a_derived_default_follows_its_variables() -> None:
