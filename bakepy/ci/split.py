@@ -30,7 +30,6 @@ from bakepy.engine.runner import Runner
 from bakepy.errors import ConfigError, NothingToDoError, RegistryError
 from bakepy.inputs import check_build_inputs, check_records_dir
 from bakepy.model import Project
-from bakepy.publish.build import build_by_digest, emulated_platforms, run_bake
 from bakepy.publish.merge import Staged
 from bakepy.publish.plan import imagetools_create_argv
 from bakepy.publish.records import (
@@ -169,6 +168,7 @@ def build_platform(
     `fingerprint`: write each target's input fingerprint on its manifest (docs/changed.md), for `--changed`."""
     from bakepy.bake.render import dumps, render_bake
     from bakepy.ci.matrix import platform_slug
+    from bakepy.publish.build import build_by_digest, run_bake  # here: `merge` needs none of it
 
     chosen = platform_slice(project, platform, targets, untagged=not push)
     platform, plan, names, skipped = chosen.platform, chosen.plan, chosen.targets, chosen.skipped
@@ -255,6 +255,8 @@ def build_platform(
 
 
 def _emulated(runner: Runner, platform: str) -> bool:
+    from bakepy.publish.build import emulated_platforms
+
     return platform in emulated_platforms(runner, [platform])
 
 

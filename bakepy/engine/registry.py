@@ -63,34 +63,65 @@ class _Content:
 _CONTENT = _Content()
 # reference by digest → the session (run) that started its read early (`prefetch`), and that read
 _PREFETCHED: dict[str, tuple[Session, Future[ImageIndex | None]]] = {}
+# repository → the session that started reading its tag list early, and that read
+_PREFETCHED_LISTS: dict[str, tuple[Session, Future[set[str] | None]]] = {}
 _PREFETCH_LOCK = threading.Lock()
 
 
-def prefetch(refs: Iterable[str], *, writes: Iterable[tuple[str, str]] = ()) -> None:
+def prefetch(
+    refs: Iterable[str],
+    *,
+    writes: Iterable[tuple[str, str]] = (),
+    lists: Iterable[str] = (),
+) -> None:
     """Start reading `refs` (references by digest; others are ignored) side by side in the background, and
     return at once: the run loads its project meanwhile, so their round trips (and each registry's `/v2/`
     challenge, logins, tokens and connections on the way) cost no time of their own. A digest names the same
     content for the whole run and the reads change nothing, so a read made early is as good as one made later.
     A later `read` of one of them takes its answer (waiting for it if need be); one that failed is simply read
     again, where its error is reported in context. `writes`: (registry, path) pairs the run will push to, so
-    their tokens ask for `pull,push` at once (`Session.will_write`)."""
+    their tokens ask for `pull,push` at once (`Session.will_write`). `lists`: repositories whose tag list the
+    run reads first (`tag_list_of_run`): read now, as the run's first read of them."""
     refs = [r for r in dict.fromkeys(refs) if split_reference(r)[3] is not None]
-    if not refs:
+    repositories = list(dict.fromkeys(lists))
+    if not refs and not repositories:
         return
     client = session()
     client.will_write(writes)
-    pool = ThreadPoolExecutor(max_workers=workers_for(refs), thread_name_prefix="bakepy-prefetch")
-    primed = pool.submit(client.prime, [split_reference(ref)[0] for ref in refs])
+    pool = ThreadPoolExecutor(
+        max_workers=workers_for([*refs, *repositories]), thread_name_prefix="bakepy-prefetch"
+    )
+    primed = pool.submit(client.prime, [split_reference(ref)[0] for ref in [*refs, *repositories]])
 
     def one(ref: str) -> ImageIndex | None:
         primed.result()  # one `/v2/` per registry, before any read
         return _read(ref, timeout=READ_TIMEOUT)
 
+    def listed(repository: str) -> set[str] | None:
+        primed.result()
+        return tag_names(repository)
+
     with _PREFETCH_LOCK:
+        for repository in repositories:
+            if _PREFETCHED_LISTS.get(repository, (None,))[0] is not client:
+                _PREFETCHED_LISTS[repository] = (client, pool.submit(listed, repository))
         for ref in refs:
-            if ref not in _PREFETCHED or _PREFETCHED[ref][0] is not client:
+            if _PREFETCHED.get(ref, (None,))[0] is not client:
                 _PREFETCHED[ref] = (client, pool.submit(one, ref))
     pool.shutdown(wait=False)
+
+
+def tag_list_of_run(repository: str) -> set[str] | None:
+    """`tag_names(repository)` as the run's first read of it: the list `prefetch` started reading while the
+    run loaded its project, taken once, or read now. Only for the reads a run starts with (what every tag
+    holds before it moves anything), where that is the same read made a moment earlier: every tag is read
+    again right before its move."""
+    with _PREFETCH_LOCK:
+        started = _PREFETCHED_LISTS.pop(repository, None)
+    if started is not None and started[0] is session():
+        with contextlib.suppress(Exception):
+            return started[1].result()
+    return tag_names(repository)
 
 
 def _prefetched(ref: str) -> tuple[bool, ImageIndex | None]:

@@ -148,7 +148,8 @@ def write_records(
 
 def prefetch_sources(directory: Path) -> None:
     """Start reading, in the background, the sources the records below `directory` name, in every repository
-    they were pushed to (`bakepy.engine.registry.prefetch`), and return at once: `bakepy merge` loads and plans
+    they were pushed to, and those repositories' tag lists (`bakepy.engine.registry.prefetch`), and return at
+    once: `bakepy merge` loads and plans
     its project meanwhile, which takes about as long as those round trips. Nothing is decided here: the merge
     reads and checks the records again and reads every source itself (taking the answers already in), so a
     folder that is missing, unreadable or not this plan's only means nothing was read early."""
@@ -165,7 +166,8 @@ def prefetch_sources(directory: Path) -> None:
             return
         refs = [f"{repo}@{r.source}" for r in found for repo in r.repositories]
         writes = {split_reference(repo)[:2] for r in found for repo in r.repositories}
-        registry.prefetch(refs, writes=writes)
+        lists = [repo for r in found for repo in r.repositories]
+        registry.prefetch(refs, writes=writes, lists=lists)
 
     threading.Thread(target=work, name="bakepy-prefetch", daemon=True).start()
 

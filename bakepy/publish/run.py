@@ -29,12 +29,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bakepy.doctor import BuilderInfo, active_builder
 from bakepy.engine.access import require_push_access
 from bakepy.engine.registry import write_timeout
 from bakepy.engine.runner import Runner
 from bakepy.engine.transport import session
-from bakepy.publish.build import BuildEvent, build_by_digest, notify
 from bakepy.publish.index import ImageIndex, split_reference
 from bakepy.publish.merge import Staged, decide, transact
 from bakepy.publish.records import DigestRecord
@@ -43,6 +41,7 @@ from bakepy.publish.verify import Published, verify
 from bakepy.safefs import check_free, create_exclusive, ensure_folder, file_error
 
 if TYPE_CHECKING:
+    from bakepy.doctor import BuilderInfo
     from bakepy.engine.cosign import Cosign
     from bakepy.model import Project
     from bakepy.publish.assemble import Assembly
@@ -189,6 +188,7 @@ def build_per_platform(
     """
     from bakepy.bake.render import dumps, render_bake
     from bakepy.ci.matrix import platform_slug
+    from bakepy.publish.build import build_by_digest  # here: `merge` needs none of it
 
     platforms = list(dict.fromkeys(p for s in specs for p in s.platforms))
     jobs: list[tuple[str | None, list[str], Path]] = []
@@ -289,6 +289,8 @@ def read_builder_in_background(runner: Runner) -> Future[BuilderInfo | None]:
     where buildx's own store gives the node count (`Runner.stored_builder`), the live view adds its node and QEMU
     marks when the read is done, and the report's emulated platforms are taken after the build. Its error, if
     any, is raised where its result is first needed."""
+    from bakepy.doctor import active_builder  # imported here, on the calling thread
+
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bakepy-builder")
     reading = pool.submit(active_builder, runner)
     pool.shutdown(wait=False)  # that one read still runs to its end
@@ -317,6 +319,7 @@ def publish_project(
     tags hold now, in the same transaction."""
     from bakepy.bake.render import dumps, render_bake
     from bakepy.errors import NothingToDoError
+    from bakepy.publish.build import BuildEvent, build_by_digest, notify
     from bakepy.publish.plan import plan_publish, plan_to_json
     from bakepy.publish.records import source_revision, write_records
 

@@ -34,10 +34,17 @@ def reads(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
             raise RegistryError(f"{ref}: the registry answered 500 to a read")
         return INDEX
 
+    def fake_list(repository: str, **kw: object) -> set[str]:
+        with lock:
+            seen.append(f"list {repository}")
+        return {"latest"}
+
     monkeypatch.setattr(registry, "_read", fake_read)
+    monkeypatch.setattr(registry, "tag_names", fake_list)
     monkeypatch.setattr(transport.session(), "prime", lambda registries: None)
     yield seen
     registry._PREFETCHED.clear()
+    registry._PREFETCHED_LISTS.clear()
 
 
 def test_a_prefetched_read_is_taken_once_and_a_failed_one_read_again(reads: list[str]) -> None:
@@ -80,9 +87,18 @@ def test_the_records_sources_are_read_in_every_repository_they_were_pushed_to(
     prefetch_sources(tmp_path)
     prefetch_sources(tmp_path / "missing")  # nothing to read early: nothing happens
     deadline = time.monotonic() + 5
-    while len(reads) < 2 and time.monotonic() < deadline:
+    while len(reads) < 4 and time.monotonic() < deadline:
         time.sleep(0.01)
-    assert sorted(reads) == [f"r1:5000/x/app@{DIGEST}", f"r2:5000/x/app@{DIGEST}"]
+    assert sorted(reads) == [
+        "list r1:5000/x/app",
+        "list r2:5000/x/app",
+        f"r1:5000/x/app@{DIGEST}",
+        f"r2:5000/x/app@{DIGEST}",
+    ]
+    # a tag list read early is the run's first read of it, taken once
+    assert registry.tag_list_of_run("r1:5000/x/app") == {"latest"}
+    registry.tag_list_of_run("r1:5000/x/app")
+    assert reads.count("list r1:5000/x/app") == 2
 
 
 def test_idle_work_runs_once_and_its_failure_is_its_own() -> None:
