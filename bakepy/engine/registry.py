@@ -116,24 +116,20 @@ def tag_list_of_run(repository: str) -> set[str] | None:
     run loaded its project, taken once, or read now. Only for the reads a run starts with (what every tag
     holds before it moves anything), where that is the same read made a moment earlier: every tag is read
     again right before its move."""
-    with _PREFETCH_LOCK:
-        started = _PREFETCHED_LISTS.pop(repository, None)
-    if started is not None and started[0] is session():
-        with contextlib.suppress(Exception):
-            return started[1].result()
-    return tag_names(repository)
+    done, found = _take_early(_PREFETCHED_LISTS, repository)
+    return found if done else tag_names(repository)
 
 
-def _prefetched(ref: str) -> tuple[bool, ImageIndex | None]:
-    """(True, what it holds) when `prefetch` read `ref` in this run (session) without error; (False, None)
-    otherwise."""
+def _take_early(table: dict[str, tuple[Session, Future[Any]]], key: str) -> tuple[bool, Any]:
+    """(True, its answer) when `prefetch` read `key` for this run (session) without error, taken once;
+    (False, None) otherwise: the caller reads it again, and reports its error in context."""
     with _PREFETCH_LOCK:
-        started = _PREFETCHED.pop(ref, None)
+        started = table.pop(key, None)
     if started is None or started[0] is not session():
         return False, None
     try:
         return True, started[1].result()
-    except Exception:  # read again by the caller, which reports it in context
+    except Exception:
         return False, None
 
 
@@ -218,10 +214,8 @@ def read(ref: str, *, timeout: float = READ_TIMEOUT) -> ImageIndex | None:
     """The manifest or index `ref` names, from its exact bytes (the digest computed, never trusted), or None
     when it does not exist. A reference by digest whose content this run already read costs one HEAD (none when
     `prefetch` read it)."""
-    done, found = _prefetched(ref)
-    if done:
-        return found
-    return _read(ref, timeout=timeout)
+    done, found = _take_early(_PREFETCHED, ref)
+    return found if done else _read(ref, timeout=timeout)
 
 
 def _read(ref: str, *, timeout: float) -> ImageIndex | None:

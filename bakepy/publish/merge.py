@@ -275,7 +275,7 @@ def read_tag(
 
 
 def _tag_lists(repositories: Sequence[str]) -> dict[str, set[str] | None]:
-    with ThreadPoolExecutor(max_workers=max(1, min(8, len(repositories)))) as pool:
+    with ThreadPoolExecutor(max_workers=registry.workers_for(repositories)) as pool:
         return dict(
             zip(repositories, pool.map(registry.tag_list_of_run, repositories), strict=True)
         )
