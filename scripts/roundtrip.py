@@ -36,6 +36,9 @@ tests/unit/test_roundtrip_script.py; only `BakeTools` starts processes.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import dataclasses
+import functools
 import json
 import os
 import posixpath
@@ -45,6 +48,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -360,6 +364,212 @@ def compare(
     return out
 
 
+# -- varying variables (pure) ------------------------------------------------------------------------------
+
+#: What `--vary` sets a string variable to first: a value no file compares with, so it lands where the variable
+#: lands as is (and is unlike the probes bakepy import itself uses, `bkpy0vx`).
+VARY_PROBE = "zz-vary"
+MATCH, REFUSED, MISMATCH, BAKEPY_ERROR, BAKE_REJECTS = (
+    "match",
+    "refused",
+    "mismatch",
+    "bakepy-error",
+    "bake-rejects",
+)
+VARY_OUTCOMES = (MATCH, REFUSED, MISMATCH, BAKEPY_ERROR, BAKE_REJECTS)
+
+
+@dataclass(frozen=True)
+class BakeVariable:
+    """A variable as `docker buildx bake --list=type=variables,format=json` lists it: `value` is its default as
+    bake prints it (None when null or unset), `type` its declared type, if any."""
+
+    name: str
+    value: str | None = None
+    type: str | None = None
+
+
+def parse_variables(listed: str) -> list[BakeVariable]:
+    """The variables of bake's `--list=type=variables,format=json` answer."""
+    data = json.loads(listed or "[]") or []
+    return [
+        BakeVariable(
+            str(entry["name"]),
+            None if entry.get("value") is None else str(entry["value"]),
+            None if entry.get("type") is None else str(entry["type"]),
+        )
+        for entry in data
+    ]
+
+
+_STRING = r'"((?:[^"\\$]|\\.|\$(?!\{))*)"'
+_SCALAR = r"(true|false|-?\d+(?:\.\d+)?)"
+
+
+def compared_literals(name: str, text: str) -> list[str]:
+    """The values HCL `text` compares variable `name` with, in file order, each once: the literal on the other
+    side of `==`/`!=` (also around a function of it, `lower(NAME) == "x"`), of `equal()`/`notequal()`, and the
+    items of a literal list in `contains([…], NAME)`. Read lightly (regex), as a reviewer would; literals holding
+    `${…}` are left out (they are not one value)."""
+    ident = rf"(?<![\w.]){re.escape(name)}(?![\w(])"
+    subject = rf"(?:{ident}|\w+\(\s*{ident}\s*\))"
+    patterns = [
+        rf"{subject}\s*[!=]=\s*(?:{_STRING}|{_SCALAR})",
+        rf"(?:{_STRING}|{_SCALAR})\s*[!=]=\s*{subject}",
+        rf"\b(?:not)?equal\(\s*{subject}\s*,\s*(?:{_STRING}|{_SCALAR})\s*\)",
+        rf"\b(?:not)?equal\(\s*(?:{_STRING}|{_SCALAR})\s*,\s*{subject}\s*\)",
+    ]
+    found: list[tuple[int, str]] = []
+    for pattern in patterns:
+        for match in re.finditer(pattern, text):
+            literal = next(g for g in match.groups() if g is not None)
+            found.append((match.start(), literal.replace('\\"', '"').replace("\\\\", "\\")))
+    for match in re.finditer(rf"\bcontains\(\s*\[([^\]]*)\]\s*,\s*{ident}\s*\)", text):
+        for item in re.finditer(_STRING, match.group(1)):
+            found.append((match.start() + item.start(), item.group(1)))
+    out: list[str] = []
+    for _, literal in sorted(found):
+        if literal not in out:
+            out.append(literal)
+    return out
+
+
+def shaped_like(default: str | None, type_: str | None = None) -> str | None:
+    """Another value of the shape of `default`: a number plus one, a bool (or "0"/"1") flipped, the first run of
+    digits counted up ("1.0" → "2.0", "v3.19" → "v4.19"), a comma list without its last item
+    ("3.11,3.12" → "3.11"), a word with a "2" after it. None for an empty, null or list/map default."""
+    if not default or default.startswith(("[", "{")):
+        return None
+    if type_ == "number":
+        try:
+            number = float(default)
+        except ValueError:
+            return None
+        return str(int(number) + 1) if number.is_integer() else str(number + 1)
+    flips = {"true": "false", "false": "true", "0": "1", "1": "0"}
+    if default in flips:
+        return flips[default]
+    if "," in default.strip(","):
+        return default.rsplit(",", 1)[0]
+    digits = re.search(r"\d+", default)
+    if digits is None:
+        return default + "2"
+    bumped = str(int(digits.group()) + 1).zfill(len(digits.group()))
+    return default[: digits.start()] + bumped + default[digits.end() :]
+
+
+def vary_values(variable: BakeVariable, texts: Iterable[str], limit: int = 4) -> list[str]:
+    """Up to `limit` values to set `variable` to, none its default, most telling first.
+
+    A bool: the other value, then the same ones spelled as 1/0 (bake takes both), then the probe and "". A
+    number: one more than its default, 0, then the probe and "". Any other: the probe, "", the first value the
+    files compare it with, one shaped like its default, then the other compared values."""
+    literals = [lit for text in texts for lit in compared_literals(variable.name, text)]
+    shaped = shaped_like(variable.value, variable.type)
+    if variable.type == "bool":
+        truth = variable.value == "true"
+        ordered = ["false" if truth else "true", "0" if truth else "1", "1" if truth else "0"]
+        ordered += [VARY_PROBE, ""]
+    elif variable.type == "number":
+        ordered = [v for v in (shaped, "0") if v is not None] + literals + [VARY_PROBE, ""]
+    else:
+        ordered = [VARY_PROBE, "", *literals[:1]]
+        ordered += [shaped] if shaped is not None else []
+        ordered += literals[1:]
+    out: list[str] = []
+    for value in ordered:
+        if value != variable.value and value not in out:
+            out.append(value)
+    return out[: max(0, limit)]
+
+
+@dataclass(frozen=True)
+class VaryCheck:
+    """One variable set to one value: bake's answer for the original against the rendered import's.
+
+    `outcome` is one of VARY_OUTCOMES; `detail` what tells it: bakepy's refusal line, the first difference,
+    bakepy's error, or why bake took no such value."""
+
+    variable: str
+    value: str
+    outcome: str
+    detail: str = ""
+
+    def line(self, case: str) -> str:
+        return f"{self.outcome:<12} {case}: {self.variable}={json.dumps(self.value)}: {self.detail}"
+
+
+def refusal(variable: str, exit_code: int | None, stderr: str) -> str | None:
+    """bakepy's refusal of a value for a frozen variable, if `stderr` is one: exit 2, no traceback, and one
+    `error:` line, which names the variable. That line (without `error: `), else None."""
+    if exit_code != 2 or "Traceback (most recent call last)" in stderr:
+        return None
+    errors = [ln.strip() for ln in stderr.splitlines() if ln.strip().startswith("error:")]
+    if len(errors) != 1 or not re.search(rf"(?<!\w){re.escape(variable)}(?!\w)", errors[0]):
+        return None
+    return errors[0][len("error:") :].strip()
+
+
+def vary_differences(
+    original: Mapping[str, Any],
+    imported: Mapping[str, Any],
+    ordered: set[str] | None,
+    now: datetime,
+) -> list[Difference]:
+    """What differs between the original's print and the import's for one value, compared as the round trip
+    compares (clock masked, canonical form; the order of a group bake keeps no order of left out)."""
+    diffs = compare("*", mask_clock(original, now), mask_clock(imported, now))
+    return [d for d in diffs if not _order_free(d, ordered)]
+
+
+def vary_outcome(
+    variable: str,
+    value: str,
+    *,
+    render_error: ToolError | None = None,
+    print_error: ToolError | None = None,
+    diffs: Sequence[Difference] = (),
+) -> VaryCheck:
+    """The outcome once bake printed the original with the value (bake's rejections are decided before): the
+    render failed (`refused` when it is the one-line refusal, else `bakepy-error`), bake could not print the
+    rendered file (a missing name is a `mismatch`, anything else a `bakepy-error`), or the prints compare."""
+    if render_error is not None:
+        line = refusal(variable, render_error.exit_code, render_error.stderr)
+        if line is not None:
+            return VaryCheck(variable, value, REFUSED, line)
+        tail = "a traceback: " if "Traceback (most recent call last)" in render_error.stderr else ""
+        return VaryCheck(
+            variable,
+            value,
+            BAKEPY_ERROR,
+            f"bakepy render: exit {render_error.exit_code}: {tail}{render_error}",
+        )
+    if print_error is not None:
+        if "failed to find target" in str(print_error):
+            return VaryCheck(variable, value, MISMATCH, f"rendered import: {print_error}")
+        return VaryCheck(
+            variable, value, BAKEPY_ERROR, f"bake --print of the rendered import: {print_error}"
+        )
+    if diffs:
+        first = diffs[0]
+        more = f" (+{len(diffs) - 1} more)" if len(diffs) > 1 else ""
+        return VaryCheck(
+            variable, value, MISMATCH, f"{first.path}: {first.original} → {first.imported}{more}"
+        )
+    return VaryCheck(variable, value, MATCH)
+
+
+def vary_counts(checks: Iterable[Mapping[str, str]]) -> dict[str, int]:
+    counts = dict.fromkeys(VARY_OUTCOMES, 0)
+    for check in checks:
+        counts[check["outcome"]] += 1
+    return counts
+
+
+def _counts_text(counts: Mapping[str, int]) -> str:
+    return ", ".join(f"{counts[o]} {o}" for o in VARY_OUTCOMES)
+
+
 # -- results and reports (pure) ----------------------------------------------------------------------------
 
 OK, FAIL, SKIP = "OK", "FAIL", "SKIP"
@@ -381,6 +591,11 @@ class Result:
     original_lines: int = 0
     imported_lines: int | None = None
     seconds: float = 0.0
+    #: `--vary`: how many variables the original has (None: not varied), every VaryCheck (as a dict), and why
+    #: the case was not varied, if it was not.
+    vary_variables: int | None = None
+    vary: list[dict[str, str]] = field(default_factory=list)
+    vary_note: str = ""
 
     @property
     def ratio(self) -> float | None:
@@ -410,6 +625,18 @@ class Result:
             return f"{head} ({'; '.join(notes)})" if notes else head
         return f"{head}: {self.kind}: {self.reason}"
 
+    def vary_line(self) -> str | None:
+        """`--vary`: the counts of the case's outcomes, under its line; None when it was not asked for."""
+        if self.vary_note:
+            return f"     vary: {self.vary_note}"
+        if self.vary_variables is None:
+            return None
+        n = self.vary_variables
+        return (
+            f"     vary: {n} variable{'' if n == 1 else 's'}, {len(self.vary)} values: "
+            + _counts_text(vary_counts(self.vary))
+        )
+
 
 def line_count(text: str) -> int:
     """Lines as `wc -l` counts them, plus a last line without a newline."""
@@ -435,7 +662,7 @@ def _repeated(warnings: Sequence[str]) -> list[str]:
     return sorted(where for where, n in counts.items() if n > 1)
 
 
-def summarise(results: Sequence[Result]) -> dict[str, Any]:
+def summarise(results: Sequence[Result], form: str = "bakepy.toml") -> dict[str, Any]:
     counts = {s: sum(r.status == s for r in results) for s in (OK, FAIL, SKIP)}
     kinds: dict[str, int] = {}
     for r in results:
@@ -488,17 +715,72 @@ def summarise(results: Sequence[Result]) -> dict[str, Any]:
             # warnings about one variable or attribute said more than once (the aim: one line each)
             "repeated": {case: where for case, where in repeated.items() if where},
         },
+        **({"vary": vary_summary(results, form)} if _varied(results) else {}),
     }
 
 
-def report_text(results: Sequence[Result]) -> str:
-    """One line per case, a blank line, then the summary."""
-    return "\n".join([*(r.line() for r in results), "", summary_text(results)])
+def _varied(results: Sequence[Result]) -> bool:
+    return any(r.vary_variables is not None or r.vary_note for r in results)
 
 
-def summary_text(results: Sequence[Result]) -> str:
-    """The counts by status and failure kind, the line totals and the worst case, and the warnings."""
-    s = summarise(results)
+def vary_summary(results: Sequence[Result], form: str = "bakepy.toml") -> dict[str, Any]:
+    """`--vary` over all cases: the outcomes counted, the variables refused (frozen), and every mismatch and
+    bakepy error. `holds` says issue 24 item 2 holds for the form: no mismatch and no bakepy error (bakepy.toml
+    may refuse a frozen variable; the Python form's refusals are counted, to be brought down)."""
+    varied = [r for r in results if r.vary_variables is not None]
+    checks = [c for r in varied for c in r.vary]
+    counts = vary_counts(checks)
+    refused = sorted(
+        {(r.case, c["variable"]) for r in varied for c in r.vary if c["outcome"] == REFUSED}
+    )
+    return {
+        "form": form,
+        "cases": len(varied),
+        "not_varied": [r.case for r in results if r.vary_note],
+        "variables": sum(r.vary_variables or 0 for r in varied),
+        "values": len(checks),
+        **counts,
+        "refused_variables": len(refused),
+        "holds": counts[MISMATCH] == 0 and counts[BAKEPY_ERROR] == 0,
+        "problems": [
+            {"case": r.case, **c}
+            for r in varied
+            for c in r.vary
+            if c["outcome"] in (MISMATCH, BAKEPY_ERROR)
+        ],
+    }
+
+
+def vary_text(results: Sequence[Result], form: str = "bakepy.toml") -> str:
+    """Every mismatch and bakepy error, one line each, then the totals for the form."""
+    s = vary_summary(results, form)
+    lines = [
+        VaryCheck(p["variable"], p["value"], p["outcome"], p["detail"]).line(p["case"])
+        for p in s["problems"]
+    ]
+    verdict = (
+        "holds: every value matched bake's print or was refused"
+        if s["holds"]
+        else f"does not hold: {s[MISMATCH]} mismatch, {s[BAKEPY_ERROR]} bakepy-error"
+    )
+    not_varied = f"; {len(s['not_varied'])} not varied" if s["not_varied"] else ""
+    lines.append(
+        f"vary ({form}): {s['cases']} cases{not_varied}, {s['variables']} variables, {s['values']} values: "
+        f"{_counts_text(s)} ({s['refused_variables']} variables refused); {verdict}"
+    )
+    return "\n".join(lines) + "\n"
+
+
+def report_text(results: Sequence[Result], form: str = "bakepy.toml") -> str:
+    """One line per case (and its `--vary` line), a blank line, then the summary."""
+    lines = [ln for r in results for ln in (r.line(), r.vary_line()) if ln is not None]
+    return "\n".join([*lines, "", summary_text(results, form)])
+
+
+def summary_text(results: Sequence[Result], form: str = "bakepy.toml") -> str:
+    """The counts by status and failure kind, the line totals and the worst case, the warnings, and with
+    `--vary` every mismatch and bakepy error and the totals."""
+    s = summarise(results, form)
     kinds = ", ".join(f"{k} {n}" for k, n in s["fail_kinds"].items())
     lines = []
     lines.append(
@@ -537,12 +819,13 @@ def summary_text(results: Sequence[Result]) -> str:
                 else "none about the same variable or attribute twice"
             )
         )
-    return "\n".join(lines) + "\n"
+    out = "\n".join(lines) + "\n"
+    return out + vary_text(results, form) if _varied(results) else out
 
 
-def report_json(results: Sequence[Result]) -> str:
+def report_json(results: Sequence[Result], form: str = "bakepy.toml") -> str:
     doc = {
-        "summary": summarise(results),
+        "summary": summarise(results, form),
         "results": [{**asdict(r), "ratio": r.ratio, "over_1_5x": r.over_limit} for r in results],
     }
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
@@ -562,10 +845,11 @@ def error_line(stderr: str) -> str:
 
 
 class ToolError(Exception):
-    def __init__(self, argv: Sequence[str], stderr: str) -> None:
+    def __init__(self, argv: Sequence[str], stderr: str, exit_code: int | None = None) -> None:
         super().__init__(error_line(stderr))
         self.argv = list(argv)
         self.stderr = stderr
+        self.exit_code = exit_code
 
 
 @dataclass(frozen=True)
@@ -578,40 +862,50 @@ class BakeTools:
     docker: str = "docker"
     timeout: float = 300
     python: bool = False
+    #: `--var NAME=VALUE` for every bake call (`--vary`: bake's answer for a value of the original's).
+    bake_vars: tuple[str, ...] = ()
+    #: Shared by every case's tools: at most this many processes at once, however many threads wait.
+    slots: threading.Semaphore | None = field(default=None, compare=False)
 
     def _run(self, argv: Sequence[str]) -> str:
         return self._run_both(argv)[0]
 
     def _run_both(self, argv: Sequence[str]) -> tuple[str, str]:
-        try:
-            done = subprocess.run(
-                list(argv),
-                cwd=self.cwd,
-                env=dict(self.env),
-                capture_output=True,
-                text=True,
-                timeout=self.timeout,
-                check=False,
-            )
-        except subprocess.TimeoutExpired:
-            raise ToolError(argv, f"timed out after {self.timeout:.0f} s") from None
+        with self.slots or contextlib.nullcontext():
+            try:
+                done = subprocess.run(
+                    list(argv),
+                    cwd=self.cwd,
+                    env=dict(self.env),
+                    capture_output=True,
+                    text=True,
+                    timeout=self.timeout,
+                    check=False,
+                )
+            except subprocess.TimeoutExpired:
+                raise ToolError(argv, f"timed out after {self.timeout:.0f} s") from None
         if done.returncode != 0:
-            raise ToolError(argv, done.stderr)
+            raise ToolError(argv, done.stderr, done.returncode)
         return done.stdout, done.stderr
 
     def bake(self, files: Sequence[str], *args: str) -> str:
         argv = [self.docker, "buildx", "bake", "--progress=quiet"]
         for f in files:
             argv += ["--file", f]
+        for assignment in self.bake_vars:
+            argv += ["--var", assignment]
         return self._run([*argv, *args])
 
     def listing(self, files: Sequence[str]) -> list[str]:
         data = json.loads(self.bake(files, "--list=type=targets,format=json") or "[]")
         return [str(entry["name"]) for entry in data or []]
 
-    def print_(self, files: Sequence[str], name: str) -> dict[str, Any]:
-        data = json.loads(self.bake(files, "--print", name))
+    def print_(self, files: Sequence[str], name: str, *more: str) -> dict[str, Any]:
+        data = json.loads(self.bake(files, "--print", name, *more))
         return data if isinstance(data, dict) else {}
+
+    def variables(self, files: Sequence[str]) -> list[BakeVariable]:
+        return parse_variables(self.bake(files, "--list=type=variables,format=json"))
 
     def import_(self, files: Sequence[str], out: str) -> list[str]:
         """Import `files` into `out`; the warnings bakepy printed (what it could not carry over)."""
@@ -638,13 +932,19 @@ def clean_env(home: Path, ssh_sock: Path | None) -> dict[str, str]:
     return env
 
 
-def prepare(case: Case, work: Path) -> list[str]:
-    """Copy the case's files into `work`, link the rest of their directory; the -f names, in order."""
+def work_names(case: Case) -> list[str]:
+    """The names the case's files get in the work directory: the -f names, in order."""
     names: list[str] = []
     for f in case.files:
-        name = f.name if f.name not in names else f"{len(names)}-{f.name}"
+        names.append(f.name if f.name not in names else f"{len(names)}-{f.name}")
+    return names
+
+
+def prepare(case: Case, work: Path) -> list[str]:
+    """Copy the case's files into `work`, link the rest of their directory; the -f names, in order."""
+    names = work_names(case)
+    for f, name in zip(case.files, names, strict=True):
         shutil.copyfile(f, work / name)
-        names.append(name)
     for entry in sorted(case.files[0].parent.iterdir()):
         target = work / entry.name
         if entry.name.startswith(WORK_PREFIX) or target.exists() or target.is_symlink():
@@ -670,8 +970,12 @@ def check_case(
     make_tools: Callable[[Path, Path], BakeTools],
     keep: Path | None = None,
     now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+    vary: int | None = None,
+    jobs: int = 1,
 ) -> Result:
-    """Run one round trip in a temporary directory; never raises for what the files or tools do."""
+    """Run one round trip in a temporary directory; never raises for what the files or tools do. With `vary`
+    (values per variable), then check each variable of the original set to other values (`_vary`), `jobs`
+    values at once."""
     started = datetime.now(timezone.utc)
     result = Result(case=case.name, files=[f.as_posix() for f in case.files])
     result.original_lines = sum(
@@ -684,7 +988,10 @@ def check_case(
     try:
         # bake --print checks that an ssh agent socket exists for `ssh = ["default"]`.
         sock.bind(str(base / "ssh.sock"))
-        _round_trip(case, make_tools(work, base / "ssh.sock"), work, result, now)
+        tools = make_tools(work, base / "ssh.sock")
+        _round_trip(case, tools, work, result, now)
+        if vary is not None:
+            _vary(case, tools, work, result, now, vary, jobs)
     finally:
         sock.close()
         if keep is not None:
@@ -788,7 +1095,9 @@ def _round_trip(
         if any(d.kind == "group-order" for d in diffs):
             diffs = [d for d in diffs if not _order_free(d, ordered)]
         if any(d.kind == "group-order" for d in diffs):
-            diffs = _unless_unstable(diffs, tools, files, name, stamp, originals[name])
+            diffs = _unless_unstable(
+                diffs, functools.partial(tools.print_, files, name), stamp, originals[name]
+            )
         found += diffs
     if masked:
         result.notes.append(f"clock values masked at {masked[0]}")
@@ -822,17 +1131,15 @@ def _order_free(diff: Difference, ordered: set[str] | None) -> bool:
 
 def _unless_unstable(
     diffs: list[Difference],
-    tools: BakeTools,
-    files: Sequence[str],
-    name: str,
+    reprint: Callable[[], dict[str, Any]],
     now: datetime,
     original: Mapping[str, Any],
 ) -> list[Difference]:
     """Drop group-order differences where bake's own order changes between runs (a matrix of several keys is
     listed in Go map order): there the original has no order to keep. The original's first print counts with
-    five more, as one nesting can come up far more often than another (7 prints in 8 here)."""
+    five more (`reprint`), as one nesting can come up far more often than another (7 prints in 8 here)."""
     orders: dict[str, set[str]] = {}
-    for printed in [original, *(tools.print_(files, name) for _ in range(5))]:
+    for printed in [original, *(reprint() for _ in range(5))]:
         again = canonical(mask_clock(printed, now))
         for d in diffs:
             if d.kind == "group-order":
@@ -841,6 +1148,85 @@ def _unless_unstable(
                     value = value.get(part, {}) if isinstance(value, dict) else {}
                 orders.setdefault(d.path, set()).add(json.dumps(value))
     return [d for d in diffs if d.kind != "group-order" or len(orders.get(d.path, ())) <= 1]
+
+
+def _vary(
+    case: Case,
+    tools: BakeTools,
+    work: Path,
+    result: Result,
+    now: Callable[[], datetime],
+    limit: int,
+    jobs: int,
+) -> None:
+    """`--vary`, after the round trip: every variable of the original, set to each of `vary_values` (issue 24
+    item 2: rendering the import with another value gives what bake prints with that value)."""
+    if result.status == SKIP or result.imported_lines is None or result.kind == "render":
+        result.vary_note = (
+            f"not varied: the round trip rendered no import ({result.status} {result.kind})"
+        )
+        return
+    files = work_names(case)
+    project = f"{WORK_PREFIX}{'bakefile.py' if tools.python else 'bakepy.toml'}"
+    try:
+        variables = tools.variables(files)
+    except ToolError as exc:
+        result.vary_note = f"not varied: bake lists no variables: {exc}"
+        return
+    texts = {f: (work / f).read_text(encoding="utf-8", errors="replace") for f in files}
+    ordered = ordered_groups(texts)
+    pairs = [(v.name, x) for v in variables for x in vary_values(v, texts.values(), limit)]
+
+    def one(index: int) -> VaryCheck:
+        variable, value = pairs[index]
+        return _vary_one(tools, files, project, variable, value, index, ordered, now)
+
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        checks = list(pool.map(one, range(len(pairs))))
+    result.vary_variables = len(variables)
+    result.vary = [asdict(c) for c in checks]
+
+
+def _vary_one(
+    tools: BakeTools,
+    files: Sequence[str],
+    project: str,
+    variable: str,
+    value: str,
+    index: int,
+    ordered: set[str] | None,
+    now: Callable[[], datetime],
+) -> VaryCheck:
+    """One value: bake's print of the original with `--var NAME=VALUE` (every name bake then lists, at once),
+    against bake's print of the import rendered with NAME=VALUE in the environment."""
+    bake_side = dataclasses.replace(tools, bake_vars=(*tools.bake_vars, f"{variable}={value}"))
+    try:
+        names = bake_side.listing(files)
+        original = bake_side.print_(files, *names) if names else {}
+    except ToolError as exc:
+        return VaryCheck(variable, value, BAKE_REJECTS, str(exc))
+    if not (original.get("target") or {}):
+        return VaryCheck(variable, value, BAKE_REJECTS, "the original has no targets with it")
+    bad = unbuildable_tag(original)
+    if bad is not None:
+        return VaryCheck(variable, value, BAKE_REJECTS, f"bake would not build tag {bad!r}")
+    ours = dataclasses.replace(tools, env={**tools.env, variable: value})
+    rendered = f"{WORK_PREFIX}vary-{index}.json"
+    try:
+        ours.render(project, rendered)
+    except ToolError as exc:
+        return vary_outcome(variable, value, render_error=exc)
+    try:
+        imported = ours.print_([rendered], *names)
+    except ToolError as exc:
+        return vary_outcome(variable, value, print_error=exc)
+    finally:
+        (tools.cwd / rendered).unlink(missing_ok=True)
+    stamp = now()
+    diffs = vary_differences(original, imported, ordered, stamp)
+    if any(d.kind == "group-order" for d in diffs):
+        diffs = _unless_unstable(diffs, lambda: bake_side.print_(files, *names), stamp, original)
+    return vary_outcome(variable, value, diffs=diffs)
 
 
 # -- command line --------------------------------------------------------------------------------------------
@@ -891,6 +1277,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="import to a Python bakefile.py instead of bakepy.toml",
     )
+    parser.add_argument(
+        "--vary",
+        action="store_true",
+        help="then set each variable of the original to other values, and compare bake's print of the "
+        "original with the import rendered with each (issue 24 item 2)",
+    )
+    parser.add_argument(
+        "--vary-values",
+        type=int,
+        default=4,
+        metavar="N",
+        help="with --vary, at most N values per variable (default 4)",
+    )
     args = parser.parse_args(argv)
 
     if not args.dir.exists():
@@ -921,6 +1320,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     bakepy = tuple(args.bakepy.split())
     extra_env = dict(value.split("=", 1) for value in args.env)
     home = Path(os.environ.get("HOME", "/root"))
+    jobs = max(1, args.jobs)
+    # cases and, with --vary, each case's values run in threads; processes run `jobs` at once in all
+    slots = threading.Semaphore(jobs)
 
     def tools(work: Path, ssh_sock: Path) -> BakeTools:
         return BakeTools(
@@ -930,16 +1332,28 @@ def main(argv: Sequence[str] | None = None) -> int:
             docker=docker,
             timeout=args.timeout,
             python=args.python,
+            slots=slots,
         )
 
+    def run(case: Case) -> Result:
+        vary = args.vary_values if args.vary else None
+        return check_case(case, tools, args.keep, vary=vary, jobs=jobs)
+
+    form = "bakefile.py" if args.python else "bakepy.toml"
     results = []
-    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        for result in pool.map(lambda case: check_case(case, tools, args.keep), cases):
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        for result in pool.map(run, cases):
             results.append(result)
             if not args.json:
                 print(result.line(), flush=True)
-    sys.stdout.write(report_json(results) if args.json else "\n" + summary_text(results))
-    return 1 if any(r.status == FAIL for r in results) else 0
+                vary_line = result.vary_line()
+                if vary_line is not None:
+                    print(vary_line, flush=True)
+    sys.stdout.write(
+        report_json(results, form) if args.json else "\n" + summary_text(results, form)
+    )
+    failed = any(r.status == FAIL for r in results)
+    return 1 if failed or (args.vary and not vary_summary(results, form)["holds"]) else 0
 
 
 if __name__ == "__main__":
