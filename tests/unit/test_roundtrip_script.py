@@ -552,3 +552,271 @@ def test_env_assignments_are_name_value() -> None:
     for bad in ("MY_TOKEN", "=x"):
         with pytest.raises(rt.argparse.ArgumentTypeError, match="write NAME=VALUE"):
             rt._assignment(bad)
+
+
+# -- --vary: values, outcomes, report ------------------------------------------------------------------------
+
+
+def test_parse_variables_as_bake_lists_them() -> None:
+    listed = json.dumps(
+        [
+            {"name": "N", "type": "number", "value": "3"},
+            {"name": "NUL"},
+            {"name": "PUSH", "description": "push it", "type": "bool", "value": "false"},
+            {"name": "TAG", "value": "1.0"},
+        ]
+    )
+    assert rt.parse_variables(listed) == [
+        rt.BakeVariable("N", "3", "number"),
+        rt.BakeVariable("NUL"),
+        rt.BakeVariable("PUSH", "false", "bool"),
+        rt.BakeVariable("TAG", "1.0"),
+    ]
+    assert rt.parse_variables("") == [] and rt.parse_variables("null") == []
+
+
+MAILU = """variable "MAILU_VERSION" { default = "local" }
+variable "PINNED_MAILU_VERSION" { default = "local" }
+function "tag" {
+  params = [image_name]
+  result = [notequal("master",MAILU_VERSION) && notequal("master-arm", MAILU_VERSION) ? "x:${PINNED_MAILU_VERSION}" : ""]
+}
+"""
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "expected"),
+    [
+        ("MAILU_VERSION", MAILU, ["master", "master-arm"]),
+        ("PINNED_MAILU_VERSION", MAILU, []),
+        (
+            "ENV",
+            'x = ENV == "prod" ? 1 : 2\ny = "stage" != ENV\nz = ENV == "prod"',
+            ["prod", "stage"],
+        ),
+        ("V", 'a = lower(V) == "edge"\nb = equal(V, "1.2")\nc = V == 1', ["edge", "1.2", "1"]),
+        ("E", 'condition = contains(["testing", "production"], E)', ["testing", "production"]),
+        ("V", 'a = V == "${X}-1"\nb = local.V == "no"\nc = V_2 == "no"\nd = "V" == "no"', []),
+        ("V", 'a = V == "say \\"hi\\""', ['say "hi"']),
+        ("B", "a = B == true ? 1 : 2", ["true"]),
+    ],
+)
+def test_compared_literals(name: str, text: str, expected: list[str]) -> None:
+    assert rt.compared_literals(name, text) == expected
+
+
+@pytest.mark.parametrize(
+    ("default", "type_", "expected"),
+    [
+        ("1.0", None, "2.0"),
+        ("v3.19", None, "v4.19"),
+        ("alpine3.09-x", None, "alpine4.09-x"),
+        ("build-09", None, "build-10"),
+        ("3.11,3.12", None, "3.11"),
+        ("linux/amd64,linux/arm64", None, "linux/amd64"),
+        ("mailu", None, "mailu2"),
+        ("true", None, "false"),
+        ("0", None, "1"),
+        ("3", "number", "4"),
+        ("1.5", "number", "2.5"),
+        ("", None, None),
+        (None, None, None),
+        ('["a"]', None, None),
+    ],
+)
+def test_shaped_like(default: str | None, type_: str | None, expected: str | None) -> None:
+    assert rt.shaped_like(default, type_) == expected
+
+
+def test_vary_values_of_a_string_probe_empty_compared_then_shaped() -> None:
+    variable = rt.BakeVariable("MAILU_VERSION", "local")
+    assert rt.vary_values(variable, [MAILU], limit=6) == [
+        rt.VARY_PROBE,
+        "",
+        "master",
+        "local2",
+        "master-arm",
+    ]
+    assert rt.vary_values(variable, [MAILU]) == [rt.VARY_PROBE, "", "master", "local2"]
+    assert rt.vary_values(variable, [MAILU], limit=1) == [rt.VARY_PROBE]
+
+
+def test_vary_values_never_the_default() -> None:
+    """A compared value or the empty string that is the default already is what the round trip checked."""
+    text = 'x = CHANNEL == "mainline" ? "a" : "b"'
+    assert rt.vary_values(rt.BakeVariable("CHANNEL", "mainline"), [text]) == [
+        rt.VARY_PROBE,
+        "",
+        "mainline2",
+    ]
+    assert rt.vary_values(rt.BakeVariable("PREFIX", ""), []) == [rt.VARY_PROBE]
+    assert rt.vary_values(rt.BakeVariable("NUL"), [], limit=3) == [rt.VARY_PROBE, ""]
+
+
+def test_vary_values_of_a_bool_and_a_number() -> None:
+    assert rt.vary_values(rt.BakeVariable("PUSH", "false", "bool"), []) == [
+        "true",
+        "1",
+        "0",
+        rt.VARY_PROBE,
+    ]
+    assert rt.vary_values(rt.BakeVariable("PUSH", "true", "bool"), [], limit=2) == ["false", "0"]
+    assert rt.vary_values(rt.BakeVariable("N", "3", "number"), ["x = N == 7"], limit=6) == [
+        "4",
+        "0",
+        "7",
+        rt.VARY_PROBE,
+        "",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("code", "stderr", "expected"),
+    [
+        (
+            2,
+            'error: bakepy.toml: variable.V: V="x" is set, but V is frozen at "1": …\nhint: import again\n',
+            'bakepy.toml: variable.V: V="x" is set, but V is frozen at "1": …',
+        ),
+        (1, 'error: variable.V: V="x" is set, but V is frozen\n', None),
+        (2, "error: target.app.tags[0]: 'o/app:' has an empty tag\n", None),
+        (2, "error: V is frozen\nerror: and more\n", None),
+        (2, "Traceback (most recent call last):\n  …\nerror: V\n", None),
+        (2, "error: VERSION is frozen\n", None),
+    ],
+)
+def test_refusal_is_one_line_exit_2_naming_the_variable(
+    code: int, stderr: str, expected: str | None
+) -> None:
+    assert rt.refusal("V", code, stderr) == expected
+
+
+def _tool_error(stderr: str, code: int = 2) -> Any:
+    return rt.ToolError(["bakepy", "render"], stderr, code)
+
+
+def test_vary_outcomes() -> None:
+    refused = rt.vary_outcome("V", "x", render_error=_tool_error("error: V is frozen at 1\n"))
+    assert (refused.outcome, refused.detail) == ("refused", "V is frozen at 1")
+    crash = rt.vary_outcome(
+        "V", "x", render_error=_tool_error("Traceback (most recent call last):\nKeyError: 'V'\n", 1)
+    )
+    assert crash.outcome == "bakepy-error"
+    assert crash.detail == "bakepy render: exit 1: a traceback: KeyError: 'V'"
+    other = rt.vary_outcome(
+        "V", "", render_error=_tool_error("error: target.a.tags[0]: empty tag\n")
+    )
+    assert (other.outcome, other.detail) == (
+        "bakepy-error",
+        "bakepy render: exit 2: target.a.tags[0]: empty tag",
+    )
+    missing = rt.vary_outcome(
+        "V", "x", print_error=_tool_error("ERROR: failed to find target m-x\n", 1)
+    )
+    assert (missing.outcome, missing.detail) == (
+        "mismatch",
+        "rendered import: failed to find target m-x",
+    )
+    unreadable = rt.vary_outcome("V", "x", print_error=_tool_error("ERROR: bad json\n", 1))
+    assert unreadable.outcome == "bakepy-error"
+    assert rt.vary_outcome("V", "x").outcome == "match"
+
+
+def test_vary_differences_mask_the_clock_and_free_group_order() -> None:
+    original = {
+        "group": {"m": {"targets": ["m-1", "m-2"]}},
+        "target": {"a": {"tags": ["o/a:x"], "labels": {"at": "2026-03-04T05:06:00Z"}}},
+    }
+    imported = {
+        "group": {"m": {"targets": ["m-2", "m-1"]}},
+        "target": {"a": {"tags": ["o/a:1.0"], "labels": {"at": "2026-03-04T05:06:09Z"}}},
+    }
+    diffs = rt.vary_differences(original, imported, set(), NOW)
+    assert [d.path for d in diffs] == ["target.a.tags[0]"]
+    kept = rt.vary_differences(original, imported, {"m"}, NOW)
+    assert [(d.path, d.kind) for d in kept] == [
+        ("group.m.targets", "group-order"),
+        ("target.a.tags[0]", "diff"),
+    ]
+    check = rt.vary_outcome("V", "x", diffs=diffs)
+    assert check.outcome == "mismatch"
+    assert check.line("c.hcl") == 'mismatch     c.hcl: V="x": target.a.tags[0]: "o/a:x" → "o/a:1.0"'
+    assert rt.vary_outcome("V", "x", diffs=kept).detail.endswith("(+1 more)")
+
+
+def _varied(case: str, *checks: tuple[str, str, str, str], variables: int = 2) -> Any:
+    result = _result("OK", case=case)
+    result.vary_variables = variables
+    result.vary = [{"variable": v, "value": x, "outcome": o, "detail": d} for v, x, o, d in checks]
+    return result
+
+
+def test_vary_report_lines_problems_and_totals() -> None:
+    results = [
+        _varied(
+            "a.hcl",
+            ("V", "zz-vary", "match", ""),
+            ("V", "", "bake-rejects", "bake would not build tag 'o/a:'"),
+            ("F", "master", "refused", "variable.F: F is frozen"),
+            ("F", "dev", "refused", "variable.F: F is frozen"),
+        ),
+        _varied(
+            "b.hcl",
+            ("W", "1", "mismatch", 'target.b.tags[0]: "b:1" → "b:0"'),
+            ("W", "", "bakepy-error", "bakepy render: exit 1: a traceback: KeyError"),
+            variables=1,
+        ),
+    ]
+    skipped = _result("SKIP", "original", case="c.hcl", imported=None)
+    skipped.vary_note = "not varied: the round trip rendered no import (SKIP original)"
+    results.append(skipped)
+    assert results[0].vary_line() == (
+        "     vary: 2 variables, 4 values: 1 match, 2 refused, 0 mismatch, 0 bakepy-error, 1 bake-rejects"
+    )
+    assert results[1].vary_line() == (
+        "     vary: 1 variable, 2 values: 0 match, 0 refused, 1 mismatch, 1 bakepy-error, 0 bake-rejects"
+    )
+    assert _result("OK").vary_line() is None
+    summary = rt.vary_summary(results, "bakefile.py")
+    assert {k: v for k, v in summary.items() if k != "problems"} == {
+        "form": "bakefile.py",
+        "cases": 2,
+        "not_varied": ["c.hcl"],
+        "variables": 3,
+        "values": 6,
+        "match": 1,
+        "refused": 2,
+        "mismatch": 1,
+        "bakepy-error": 1,
+        "bake-rejects": 1,
+        "refused_variables": 1,
+        "holds": False,
+    }
+    assert [(p["case"], p["variable"], p["outcome"]) for p in summary["problems"]] == [
+        ("b.hcl", "W", "mismatch"),
+        ("b.hcl", "W", "bakepy-error"),
+    ]
+    text = rt.report_text(results, "bakefile.py")
+    assert "OK   a.hcl (10 → 12 lines, 1.2×)\n     vary: 2 variables" in text
+    assert "     vary: not varied: the round trip rendered no import (SKIP original)" in text
+    assert text.endswith(
+        'mismatch     b.hcl: W="1": target.b.tags[0]: "b:1" → "b:0"\n'
+        'bakepy-error b.hcl: W="": bakepy render: exit 1: a traceback: KeyError\n'
+        "vary (bakefile.py): 2 cases; 1 not varied, 3 variables, 6 values: 1 match, 2 refused, "
+        "1 mismatch, 1 bakepy-error, 1 bake-rejects (1 variables refused); "
+        "does not hold: 1 mismatch, 1 bakepy-error\n"
+    )
+    doc = json.loads(rt.report_json(results, "bakefile.py"))
+    assert doc["summary"]["vary"]["mismatch"] == 1
+    assert doc["results"][0]["vary"][2]["outcome"] == "refused"
+
+
+def test_vary_totals_hold_with_refusals_only_and_are_absent_without_vary() -> None:
+    results = [_varied("a.hcl", ("F", "x", "refused", "F is frozen"), variables=1)]
+    assert rt.summary_text(results).endswith(
+        "vary (bakepy.toml): 1 cases, 1 variables, 1 values: 0 match, 1 refused, 0 mismatch, "
+        "0 bakepy-error, 0 bake-rejects (1 variables refused); holds: every value matched bake's print "
+        "or was refused\n"
+    )
+    assert "vary" not in rt.summarise([_result("OK")])
+    assert "vary" not in rt.summary_text([_result("OK")])
