@@ -17,6 +17,31 @@ two about the same variable or attribute: the aim is one line per variable or co
 `--json` prints the same as one JSON document; `--python` imports to a bakefile.py instead; `--keep DIR` keeps
 each case's work directory (the imported project and its rendered JSON) for a closer look.
 
+`--vary` checks more than the defaults (issue 24 item 2: for every variable of the original, rendering the
+import with another value gives what bake prints with that value). After the round trip of a case that
+rendered an import, every variable bake lists (`--list=type=variables,format=json`) is set to at most
+`--vary-values N` (default 4) other values, none its default (`vary_values`): for a string, a probe
+(VARY_PROBE), the empty string, the first value the files compare it with (`NAME == "x"`, `notequal("x",
+NAME)`, `contains(["x", "y"], NAME)`, read with regexes), a value shaped like its default ("1.0" → "2.0",
+"3.11,3.12" → "3.11", "true" → "false"), then the other compared values; for a bool the other value and 1/0;
+for a number one more than its default and 0. For each value, bake lists and prints the original with
+`--var NAME=VALUE` (every name at once), and `bakepy render` renders the import with NAME=VALUE in the
+environment, whose JSON bake prints for the same names; the two prints are compared as above. Outcomes:
+
+- `match`;
+- `refused`: bakepy exits 2 with one `error:` line naming the variable (a frozen variable; the line is kept);
+- `mismatch`: the first differing key path and both values (or a name missing from the rendered import);
+- `bakepy-error`: anything else from bakepy (a traceback, another exit, another error, a rendered file bake
+  cannot read);
+- `bake-rejects`: bake refuses the value itself (or prints a tag it would not build): not bakepy's to match.
+
+A line of counts under each case's line, then every mismatch and bakepy-error, one line each, and the totals
+for the form (bakepy.toml; bakefile.py with `--python`); `--json` has them (`summary.vary`, each result's
+`vary`). The form holds when there is no mismatch and no bakepy-error: bakepy.toml may refuse a frozen
+variable but never render another value wrongly; the Python form should refuse few. The exit status is 1
+otherwise. The values of a case run `--jobs` at once (as the cases do), and no more than `--jobs` processes
+run at a time in all, e.g. `scripts/roundtrip.py --vary [--python] -j 2 DIR`.
+
 Which files go together (see `group_cases`): the files of one bake discovery set in a directory
 (docker-bake.json, docker-bake.hcl and their override files, as plain `docker buildx bake` reads them), an
 override file `NAME.override.EXT` with its `NAME.EXT`, and the sets listed in DIR/roundtrip-sets.txt (one case a
