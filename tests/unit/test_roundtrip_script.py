@@ -7,6 +7,7 @@ import importlib.util
 import json
 import sys
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -820,3 +821,75 @@ def test_vary_totals_hold_with_refusals_only_and_are_absent_without_vary() -> No
     )
     assert "vary" not in rt.summarise([_result("OK")])
     assert "vary" not in rt.summary_text([_result("OK")])
+
+
+VARIED = """variable "TAG" {
+  default = "1.0"
+}
+variable "FROZEN" {
+  default = "a"
+}
+target "app" {
+  tags = ["o/app:${TAG}", FROZEN == "b" ? "o/app:b" : "o/app:a"]
+}
+"""
+
+
+@dataclass(frozen=True)
+class ScriptedTools(rt.BakeTools):
+    """BakeTools whose commands answer from a script instead of processes: bake prints TAG as it is given
+    (`--var`) and FROZEN's branch; the import renders TAG from the environment but ignores TAG=2.0, and refuses
+    FROZEN in one line."""
+
+    def _run_both(self, argv: Sequence[str]) -> tuple[str, str]:
+        args = list(argv)
+        if "import" in args:
+            (self.cwd / args[args.index("-o") + 1]).write_text(
+                '[target.app]\ntags = ["o/app:${TAG}"]\n'
+            )
+            return "", ""
+        if "render" in args:
+            if "FROZEN" in self.env:
+                raise rt.ToolError(args, 'error: variable.FROZEN: FROZEN is frozen at "a"\n', 2)
+            return "", ""
+        if "--list=type=variables,format=json" in args:
+            return json.dumps(
+                [{"name": "FROZEN", "value": "a"}, {"name": "TAG", "value": "1.0"}]
+            ), ""
+        if "--list=type=targets,format=json" in args:
+            return json.dumps([{"name": "app"}]), ""
+        assert "--print" in args
+        given = dict(args[i + 1].split("=", 1) for i, a in enumerate(args) if a == "--var")
+        if any(a.startswith(f"{rt.WORK_PREFIX}vary-") or a.endswith("render.json") for a in args):
+            tag = self.env.get("TAG", "1.0")
+            tag = "1.0" if tag == "2.0" else tag  # a value the import ignores
+            return json.dumps({"target": {"app": {"tags": [f"o/app:{tag}", "o/app:a"]}}}), ""
+        if given.get("FROZEN") == "":
+            raise rt.ToolError(args, "ERROR: FROZEN must not be empty\n", 1)
+        tag, branch = given.get("TAG", "1.0"), "b" if given.get("FROZEN") == "b" else "a"
+        return json.dumps({"target": {"app": {"tags": [f"o/app:{tag}", f"o/app:{branch}"]}}}), ""
+
+
+def test_case_varied_with_scripted_tools(tmp_path: Path) -> None:
+    (bake,) = _touch(tmp_path / "in", "docker-bake.hcl", text=VARIED)
+    case = rt.Case("docker-bake.hcl", (bake,))
+
+    def make(work: Path, sock: Path) -> ScriptedTools:
+        return ScriptedTools(cwd=work, env={"PATH": "/bin"}, bakepy=("bakepy",))
+
+    result = rt.check_case(case, make, now=lambda: NOW, vary=4, jobs=2)
+    assert result.status == "OK", result.reason
+    found = {(c["variable"], c["value"]): (c["outcome"], c["detail"]) for c in result.vary}
+    assert found == {
+        ("FROZEN", rt.VARY_PROBE): ("refused", 'variable.FROZEN: FROZEN is frozen at "a"'),
+        ("FROZEN", ""): ("bake-rejects", "FROZEN must not be empty"),
+        ("FROZEN", "b"): ("refused", 'variable.FROZEN: FROZEN is frozen at "a"'),
+        ("FROZEN", "a2"): ("refused", 'variable.FROZEN: FROZEN is frozen at "a"'),
+        ("TAG", rt.VARY_PROBE): ("match", ""),
+        ("TAG", ""): ("bake-rejects", "bake would not build tag 'o/app:'"),
+        ("TAG", "2.0"): ("mismatch", 'target.app.tags[0]: "o/app:2.0" → "o/app:1.0"'),
+    }
+    assert result.vary_line() == (
+        "     vary: 2 variables, 7 values: 1 match, 3 refused, 1 mismatch, 0 bakepy-error, 2 bake-rejects"
+    )
+    assert not list((tmp_path / "in").glob(f"{rt.WORK_PREFIX}*"))
