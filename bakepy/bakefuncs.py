@@ -16,10 +16,11 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from bakepy.model import Variable
+    from bakepy.model import Target, Variable
 
 __all__ = [  # noqa: RUF022  (bakepy's own helpers first, then bake's functions alphabetically)
     "variable_values",
+    "bake_target",
     "parse_bool",
     "parse_number",
     "each",
@@ -35,6 +36,7 @@ __all__ = [  # noqa: RUF022  (bakepy's own helpers first, then bake's functions 
     "equal",
     "flatten",
     "format",
+    "formatdate",
     "formatlist",
     "index",
     "join",
@@ -56,6 +58,7 @@ __all__ = [  # noqa: RUF022  (bakepy's own helpers first, then bake's functions 
     "setunion",
     "split",
     "substr",
+    "timestamp",
     "title",
     "tobool",
     "tolist",
@@ -108,6 +111,14 @@ def variable_values(variables: Mapping[str, Variable]) -> dict[str, str | None]:
     for name in variables:
         value(name, ())
     return out
+
+
+def bake_target(**attributes: Any) -> Target:
+    """A target of the attributes that are not null: bake leaves a null attribute unset (a base's value, or
+    none), where bakepy's model would take None as a value (the whole translation of `hclwhole`)."""
+    from bakepy.model import Target
+
+    return Target(**{k: v for k, v in attributes.items() if v is not None})
 
 
 def parse_bool(text: str | None) -> bool | None:
@@ -462,3 +473,74 @@ def setsubtract(a: Iterable[Any], b: Iterable[Any]) -> list[Any]:
 
 def setunion(*sets: Iterable[Any]) -> list[Any]:
     return distinct(v for s in sets for v in s)
+
+
+# -- the clock -----------------------------------------------------------------------------------------------
+
+
+def timestamp() -> str:
+    """The time now, as bake's timestamp() gives it (RFC 3339, UTC, to the second): read at render."""
+    import datetime
+
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+#: formatdate's tokens (Terraform's, which bake uses), longest first, each to a function of the time.
+_DATE_TOKEN = re.compile(
+    r"'[^']*'|''|YYYY|YY|MMMM|MMM|MM|M|DD|D|EEEE|EEE|hh|h|HH|H|AA|aa|mm|m|ss|s|ZZZZZ|ZZZZ|ZZZ|Z"
+)
+
+
+def formatdate(spec: str, time: str) -> str:
+    """bake's formatdate(): an RFC 3339 time (`timestamp()`) written in `spec`'s tokens (`YYYYMMDDhhmm`)."""
+    import datetime
+
+    try:
+        when = datetime.datetime.fromisoformat(time.replace("Z", "+00:00"))
+    except ValueError:
+        raise BakeFunctionError(f"formatdate: {time!r} is not an RFC 3339 time") from None
+    offset = when.utcoffset() or datetime.timedelta()
+    minutes = int(offset.total_seconds()) // 60
+    sign = "-" if minutes < 0 else "+"
+    hours, mins = divmod(abs(minutes), 60)
+    hour12 = when.hour % 12 or 12
+    tokens: dict[str, str] = {
+        "YYYY": f"{when.year:04d}",
+        "YY": f"{when.year % 100:02d}",
+        "MMMM": when.strftime("%B"),
+        "MMM": when.strftime("%b"),
+        "MM": f"{when.month:02d}",
+        "M": str(when.month),
+        "DD": f"{when.day:02d}",
+        "D": str(when.day),
+        "EEEE": when.strftime("%A"),
+        "EEE": when.strftime("%a"),
+        "hh": f"{when.hour:02d}",
+        "h": str(when.hour),
+        "HH": f"{hour12:02d}",
+        "H": str(hour12),
+        "AA": "AM" if when.hour < 12 else "PM",
+        "aa": "am" if when.hour < 12 else "pm",
+        "mm": f"{when.minute:02d}",
+        "m": str(when.minute),
+        "ss": f"{when.second:02d}",
+        "s": str(when.second),
+        "ZZZZZ": f"{sign}{hours:02d}:{mins:02d}",
+        "ZZZZ": f"{sign}{hours:02d}{mins:02d}",
+        "ZZZ": "UTC" if minutes == 0 else f"{sign}{hours:02d}{mins:02d}",
+        "Z": "Z" if minutes == 0 else f"{sign}{hours:02d}:{mins:02d}",
+    }
+    out: list[str] = []
+    pos = 0
+    for match in _DATE_TOKEN.finditer(spec):
+        between = spec[pos : match.start()]
+        if any(c.isalpha() for c in between):
+            raise BakeFunctionError(f"formatdate: unknown token in {spec!r}")
+        out.append(between)
+        token = match.group(0)
+        out.append("'" if token == "''" else token[1:-1] if token[0] == "'" else tokens[token])
+        pos = match.end()
+    if any(c.isalpha() for c in spec[pos:]):
+        raise BakeFunctionError(f"formatdate: unknown token in {spec!r}")
+    out.append(spec[pos:])
+    return "".join(out)

@@ -196,11 +196,19 @@ FUNCTIONS: dict[str, tuple[str, str]] = {
     "values": ("values", "list"),
 }
 
+#: The clock: only the whole translation (`hclwhole`) calls it, at render; the patched form (`hcllive`) checks
+#: its code against the import's values, which the clock has moved on from.
+CLOCK_FUNCTIONS: dict[str, tuple[str, str]] = {
+    "timestamp": ("timestamp", "str"),
+    "formatdate": ("formatdate", "str"),
+}
+
 #: Names the module already uses.
 _RESERVED = (
     frozenset({"project", "variables", "value", "bakepy", "Project", "Target", "Group", "Variable"})
     | frozenset(f for f, _ in FUNCTIONS.values())
-    | {"each", "pairs", "parse_bool", "parse_number"}
+    | frozenset(f for f, _ in CLOCK_FUNCTIONS.values())
+    | {"each", "pairs", "parse_bool", "parse_number", "bake_target", "targets", "groups", "names"}
 )
 
 
@@ -217,8 +225,16 @@ def python_name(name: str, taken: set[str]) -> str:
 
 
 class Translator:
-    def __init__(self, files: h.HclFiles, names: Mapping[str, tuple[str, str]]) -> None:
+    def __init__(
+        self,
+        files: h.HclFiles,
+        names: Mapping[str, tuple[str, str]],
+        builtins: Mapping[str, tuple[str, str]] = FUNCTIONS,
+    ) -> None:
         self.files = files
+        self.builtins = (
+            builtins  # bake's functions it may call: FUNCTIONS, with the clock's for hclwhole
+        )
         self.names = names  # HCL name → (python name, type) of variables and top-level attributes
         self.functions: dict[str, str] = {}  # user function → python name
         self.used_stdlib: set[str] = set()
@@ -343,8 +359,8 @@ class Translator:
         if e.name in self.files.functions:
             self.used_functions.add(e.name)
             return CallCode(self.functions[e.name], tuple(args)), "any"
-        if e.name in FUNCTIONS:
-            python, kind = FUNCTIONS[e.name]
+        if e.name in self.builtins:
+            python, kind = self.builtins[e.name]
             self.used_stdlib.add(python)
             return CallCode(python, tuple(args)), kind
         raise Untranslatable(f"the function {e.name}()")

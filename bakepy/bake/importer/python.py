@@ -469,7 +469,16 @@ def python_form(
     project: ImportedProject, *, module: str = "bakepy", texts: dict[str, str] | None = None
 ) -> tuple[str, ImportedProject]:
     """`to_python`'s text, and the project it wrote: its notes are what the user is warned of (a variable kept
-    live is not frozen, and not noted)."""
+    live is not frozen, and not noted). A translation of the HCL file itself (`hclwhole`) where it is proven;
+    else the printed import, its variables kept live where `hcllive` can."""
+    sources = _read_sources(project) if texts is None else texts
+    frozen = any(v.frozen for v in project.variables)
+    if sources and (frozen or any("timestamp()" in n.message for n in project.notes)):
+        from bakepy.bake.importer.hclwhole import whole_form
+
+        whole = whole_form(project, sources, module=module)
+        if whole is not None:
+            return whole
     project, live = live_project(project, texts)
     # Only what the reader must act on, as `#` comments (the TOML form's header): none at all when there is
     # nothing, since where the file came from is its history's to say (issue 24: at most 1.5x the lines).

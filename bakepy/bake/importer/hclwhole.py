@@ -1,0 +1,765 @@
+"""The Python form of an import as a translation of the HCL bake file itself (issue 24, item 2): every variable
+declared with its default and read live, the top-level attributes and user functions as Python, and the targets
+computed the way bake computes them (a matrix as loops in bake's order, `name`, `inherits` and groups from
+code, a null attribute left unset, the clock read at render). Nothing is frozen.
+
+It is used only when it is proven: the written module is run in-process on the values in force at import and
+rendered, and what it renders must equal what the import renders (bake's print), and again with each variable the
+import follows set to a probe value. Anything it cannot translate, any difference and any exception gives None,
+and `python.py` writes today's form (the printed import, patched by `hcllive`) instead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+from bakepy.bake.importer import hclexpr as h
+from bakepy.bake.importer.hclpython import (
+    _IF,
+    _OR,
+    CLOCK_FUNCTIONS,
+    FUNCTIONS,
+    CallCode,
+    Code,
+    DictCode,
+    IfElse,
+    ListCode,
+    Translator,
+    Untranslatable,
+    paren,
+    python_name,
+)
+from bakepy.bake.importer.imported import ImportedProject, ImportedVariable, ImportNote
+
+#: Target attributes by how bake converts them: text, bool, a list (empty items dropped), a map of text.
+_TEXT = frozenset(
+    {
+        "description",
+        "context",
+        "dockerfile",
+        "dockerfile-inline",
+        "target",
+        "network",
+        "call",
+        "shm-size",
+    }
+)
+_BOOL = frozenset({"pull", "no-cache"})
+_LIST = frozenset(
+    {
+        "tags",
+        "platforms",
+        "annotations",
+        "no-cache-filter",
+        "entitlements",
+        "cache-from",
+        "cache-to",
+        "output",
+        "secret",
+        "ssh",
+        "attest",
+        "ulimits",
+        "policy",
+    }
+)
+_MAP = frozenset({"args", "labels", "contexts", "extra-hosts"})
+_ASIS = frozenset({"resources"})
+#: Lists the model reads into classes (`Output`, `CacheEntry`, …): python.py's _ENTRY_CLASS.
+_STRUCTURED = frozenset(
+    {"cache-from", "cache-to", "output", "secret", "ssh", "attest", "ulimits", "policy"}
+)
+#: Stdlib functions whose result is never null (the rest, user functions and lookups may be).
+_NOT_NULL_KINDS = frozenset({"str", "bool", "number", "list", "map"})
+
+
+class _Refused(Exception):
+    """Something the whole translation does not take on (the caller falls back to the patched form)."""
+
+
+def whole_form(
+    project: ImportedProject,
+    texts: Mapping[str, str],
+    *,
+    module: str = "bakepy",
+    why: list[str] | None = None,
+) -> tuple[str, ImportedProject] | None:
+    """The module text and the project it stands for (its notes: what the user is warned of), or None when
+    the bake files `texts` (name → text, -f order) cannot be translated whole, or the translation is not
+    proven equal to the import (`why`, when given, gets the reason)."""
+    reasons: list[str] = [] if why is None else why
+    if not texts or any(name.endswith((".json", ".yml", ".yaml")) or name == "-" for name in texts):
+        reasons.append("not an HCL file")
+        return None
+    if any(t.unsupported for t in project.targets):
+        reasons.append("the import could not carry over an attribute")
+        return None
+    try:
+        files = h.parse_files(texts)
+    except h.HclUnreadable:
+        reasons.append("python-hcl2 cannot read it")
+        return None
+    try:
+        writer = _Writer(files, project, module)
+        body = writer.lines()
+    except (Untranslatable, _Refused, RecursionError) as exc:
+        reasons.append(f"cannot translate {exc}")
+        return None
+    written = _written_project(project, files, writer)
+    from bakepy.bake.importer.text import header_comment
+
+    text = "\n".join([*header_comment(written, "bakepy import --python"), *body]) + "\n"
+    if not proven(text, project, files, writer.clock, reasons):
+        return None
+    return text, written
+
+
+# -- the project the module stands for ---------------------------------------------------------------------
+
+
+def _written_project(
+    project: ImportedProject, files: h.HclFiles, writer: _Writer
+) -> ImportedProject:
+    """The import with the bake file's variables (none frozen), and only the notes that still hold: nothing is
+    frozen (the clock included); a value from the environment at import is not the default any more."""
+    described = {v.name: v.description for v in project.variables}
+    variables = tuple(
+        ImportedVariable(name, writer.defaults.get(name), described.get(name))
+        for name in files.variables
+    )
+    notes = []
+    for note in project.notes:
+        name = note.where.removeprefix("variable.")
+        if "frozen at" in note.message or "timestamp()" in note.message:
+            continue
+        if note.where.startswith("variable.") and "came from the environment" in note.message:
+            note = ImportNote(
+                note.where,
+                f"its value at import came from the environment ({name} was set); the Python form keeps "
+                "the bake file's default, and the environment overrides it at render, as in bake",
+            )
+        notes.append(note)
+    return replace(project, variables=variables, notes=tuple(notes))
+
+
+# -- writing -----------------------------------------------------------------------------------------------
+
+
+def _kind_of(var: h.HclVariable) -> str | None:
+    """How bake reads the variable from the environment: "bool", "number", "str"; None for a type bakepy does
+    not read (a list or map variable)."""
+    declared = var.type
+    if declared is not None:
+        if isinstance(declared, h.Name) and declared.name in ("bool", "number", "string"):
+            return {"bool": "bool", "number": "number", "string": "str"}[declared.name]
+        return None
+    if isinstance(var.default, h.Literal):
+        value = var.default.value
+        if isinstance(value, bool):
+            return "bool"
+        if isinstance(value, int | float):
+            return "number"
+    if isinstance(var.default, h.Tuple | h.Object | h.For):
+        return None
+    return "str"
+
+
+def _plain(default: h.Expr | None) -> tuple[str | None, tuple[str, ...]] | None:
+    """A default bakepy's `Variable(default=…)` can hold (text, `${NAME}` of other variables), with the names
+    it reads; None when it computes something."""
+    if default is None or (isinstance(default, h.Literal) and default.value is None):
+        return None, ()
+    if isinstance(default, h.Literal):
+        value = default.value
+        if isinstance(value, bool):
+            return ("true" if value else "false"), ()
+        if isinstance(value, str):
+            return None if "$" in value or "%{" in value else (value, ())
+        return (None if value is None else _number_text(value)), ()
+    if isinstance(default, h.Name):
+        return f"${{{default.name}}}", (default.name,)
+    if isinstance(default, h.Template):
+        out, names = [], []
+        for part in default.parts:
+            if isinstance(part, str):
+                if "$" in part or "%{" in part:
+                    return None
+                out.append(part)
+            elif isinstance(part, h.Name):
+                out.append(f"${{{part.name}}}")
+                names.append(part.name)
+            else:
+                return None
+        return "".join(out), tuple(names)
+    return None
+
+
+def _literal(e: h.Expr) -> str | dict[str, str] | None:
+    """A list item written out: text, or a map of text (`{type = "registry", ref = "x"}`)."""
+    if isinstance(e, h.Literal) and isinstance(e.value, str) and "$" not in e.value:
+        return e.value
+    if isinstance(e, h.Template) and all(isinstance(p, str) for p in e.parts):
+        text = "".join(str(p) for p in e.parts)
+        return None if "$" in text else text
+    if isinstance(e, h.Object):
+        out = {}
+        for k, v in e.items:
+            key, value = _literal(k), _literal(v)
+            if not isinstance(key, str) or not isinstance(value, str):
+                if isinstance(k, h.Name) and isinstance(value, str):
+                    out[k.name] = value
+                    continue
+                return None
+            out[key] = value
+        return out
+    return None
+
+
+def _number_text(value: int | float) -> str:
+    from bakepy.bakefuncs import tostring
+
+    return tostring(value)
+
+
+class _Writer:
+    def __init__(self, files: h.HclFiles, project: ImportedProject, module: str) -> None:
+        self.files = files
+        self.project = project
+        self.module = module
+        self.clock = False
+        self.defaults: dict[str, str | None] = {}  # variable → Variable(default=…) text
+        self.computed: dict[str, h.Expr] = {}  # variable → its default, computed in Python
+        taken = {"value", "targets", "groups", "names", "Any"}
+        names: dict[str, tuple[str, str]] = {}
+        self.kinds: dict[str, str] = {}
+        for name, var in files.variables.items():
+            kind = _kind_of(var)
+            if kind is None:
+                raise _Refused(f"variable {name} has a type bakepy does not read")
+            self.kinds[name] = kind
+            python = python_name(name, taken)
+            taken.add(python)
+            names[name] = (python, kind)
+        for name, var in files.variables.items():
+            plain = _plain(var.default)
+            if plain is None or any(n not in files.variables for n in plain[1]):
+                self.computed[name] = var.default if var.default is not None else h.Literal(None)
+            else:
+                self.defaults[name] = plain[0]
+        changed = True
+        while (
+            changed
+        ):  # a default of `${B}` where B is computed is computed too (variable_values cannot)
+            changed = False
+            for name in list(self.defaults):
+                plain = _plain(files.variables[name].default)
+                if plain is not None and any(n in self.computed for n in plain[1]):
+                    self.computed[name] = files.variables[name].default or h.Literal(None)
+                    del self.defaults[name]
+                    changed = True
+        for name in files.attributes:
+            python = python_name(name, taken)
+            taken.add(python)
+            names[name] = (python, "any")
+        self.translator = Translator(files, names, {**FUNCTIONS, **CLOCK_FUNCTIONS})
+        for name in files.functions:
+            self.translator.functions[name] = python_name(name, taken)
+            taken.add(self.translator.functions[name])
+        for _ in range(2):  # a top-level attribute's type, for the code that reads it
+            for name, attribute in files.attributes.items():
+                with contextlib.suppress(Untranslatable):
+                    names[name] = (names[name][0], self.translator.expr(attribute, {})[1])
+        self.taken = taken
+        self.matrix_names: dict[str, str] = {}
+        self.untyped = False  # the target being written has entries the model parses from text
+
+    # -- expressions -----------------------------------------------------------------------------------------
+
+    def nullable(self, e: h.Expr, scope: Mapping[str, str]) -> bool:
+        """Whether the expression may be null (an attribute bake then leaves unset)."""
+        if isinstance(e, h.Literal):
+            return e.value is None
+        if isinstance(e, h.Template):
+            return (
+                len(e.parts) == 1
+                and not isinstance(e.parts[0], str | h.TemplateIf)
+                and (self.nullable(e.parts[0], scope))
+            )
+        if isinstance(e, h.Tuple | h.Object | h.For | h.Binary | h.Unary):
+            return False
+        if isinstance(e, h.Conditional):
+            return self.nullable(e.then, scope) or self.nullable(e.otherwise, scope)
+        if isinstance(e, h.Name):
+            if e.name in scope:
+                return False  # a matrix value
+            var = self.files.variables.get(e.name)
+            return var is None or e.name in self.computed or self.defaults.get(e.name) is None
+        if isinstance(e, h.Call):
+            builtin = {**FUNCTIONS, **CLOCK_FUNCTIONS}.get(e.name)
+            return builtin is None or builtin[1] not in _NOT_NULL_KINDS
+        return True
+
+    def text(self, e: h.Expr, scope: Mapping[str, str]) -> Any:
+        return self.translator.text(e, scope)
+
+    def item(self, e: h.Expr, scope: Mapping[str, str]) -> Any:
+        """A list item of a target: text, or a map (`{type = "registry", ref = …}`) of text."""
+        if isinstance(e, h.Object):
+            return self.mapping(e, scope)
+        return self.text(e, scope)
+
+    def mapping(self, e: h.Object, scope: Mapping[str, str]) -> DictCode:
+        items = []
+        for key, value in e.items:
+            if isinstance(value, h.Literal) and value.value is None:
+                items.append((self.text(key, scope), Code("None")))
+            else:
+                items.append((self.text(key, scope), self.text(value, scope)))
+        return DictCode(tuple(items))
+
+    def entries(self, key: str, e: h.Expr) -> Any:
+        """A structured list written out (`output = ["type=image,push=true"]`) as the model's classes
+        (`Output(type="image", push="true")`), as the printed import writes it; None if it computes."""
+        from bakepy.bake.importer.python import _ENTRY_CLASS, _py_entry, _Tuple
+
+        cls = _ENTRY_CLASS.get(key)
+        if cls is None or not isinstance(e, h.Tuple):
+            return None
+        texts: list[Any] = []
+        for item in e.items:
+            value = _literal(item)
+            if value is None:
+                return None
+            texts.append(value)
+        import bakepy.model as model
+
+        try:
+            parsed = [getattr(model, cls).model_validate(v).bake_value() for v in texts]
+        except ValueError:
+            raise _Refused(f"an entry of {key}") from None
+        return _Tuple(tuple(_py_entry(cls, v) for v in parsed))
+
+    def list_code(self, e: h.Expr, scope: Mapping[str, str]) -> Any:
+        """A list attribute: its empty items dropped (as bake drops them), null left null."""
+        t = self.translator
+        if isinstance(e, h.Literal) and e.value is None:
+            return Code("None")
+        if isinstance(e, h.Conditional):
+            return IfElse(
+                paren(self.list_code(e.then, scope), _OR),
+                paren(t.boolean(e.condition, scope), _OR),
+                paren(self.list_code(e.otherwise, scope), _IF),
+            )
+        if isinstance(e, h.Tuple):
+            items = tuple(self.item(i, scope) for i in e.items)
+            literal = all(
+                isinstance(i, h.Object)
+                or (isinstance(i, h.Literal) and isinstance(i.value, str) and i.value)
+                or (isinstance(i, h.Template) and any(isinstance(p, str) and p for p in i.parts))
+                for i in e.items
+            )
+            return ListCode(items) if literal else t.stdlib("compact", ListCode(items))
+        return t.stdlib("compact", t.expr(e, scope)[0])
+
+    def attribute(self, key: str, e: h.Expr, scope: Mapping[str, str]) -> Any:
+        """A target attribute's code, converted as bake converts it."""
+        t = self.translator
+        if key in _TEXT:
+            code, kind = t.expr(e, scope)
+            return code if kind in ("str", "null") else t.stdlib("tostring", code)
+        if key in _BOOL:
+            code, kind = t.expr(e, scope)
+            return code if kind in ("bool", "null") else t.stdlib("tobool", code)
+        if key in _LIST:
+            entries = self.entries(key, e)
+            if entries is not None:
+                return entries
+            if key in _STRUCTURED:
+                self.untyped = (
+                    True  # computed entries: the model parses them (bake_target takes Any)
+                )
+            return self.list_code(e, scope)
+        if key in _MAP:
+            if isinstance(e, h.Object):
+                return self.mapping(e, scope)
+            return t.expr(e, scope)[0]
+        if key in _ASIS:
+            return t.expr(e, scope)[0]
+        raise _Refused(f"the attribute {key}")
+
+    # -- the module ----------------------------------------------------------------------------------------
+
+    def lines(self) -> list[str]:
+        from bakepy.bake.importer.python import _code_lines, _py_classes
+
+        files, t = self.files, self.translator
+        classes = {"Project", "Target", "Variable"}
+        # targets
+        target_lines: list[str] = ["targets: dict[str, Target] = {}"]
+        group_lines: list[str] = []
+        names_declared = False
+        uses_groups = bool(files.groups)
+        for target in files.targets.values():
+            attrs = dict(target.attributes)
+            matrix = attrs.pop("matrix", None)
+            name_expr = attrs.pop("name", None)
+            scope: dict[str, str] = {}
+            loops: list[tuple[str, Any]] = []
+            if matrix is not None:
+                if not isinstance(matrix, h.Object) or name_expr is None:
+                    raise _Refused("a matrix not written as a map, or without a name")
+                for matrix_key, values in matrix.items:
+                    if isinstance(matrix_key, h.Name):
+                        hcl_key = matrix_key.name
+                    elif isinstance(matrix_key, h.Literal) and isinstance(matrix_key.value, str):
+                        hcl_key = matrix_key.value
+                    elif (
+                        isinstance(matrix_key, h.Template)
+                        and len(matrix_key.parts) == 1
+                        and isinstance(matrix_key.parts[0], str)
+                    ):
+                        hcl_key = matrix_key.parts[0]
+                    else:
+                        raise _Refused("a computed matrix key")
+                    if hcl_key not in self.matrix_names:
+                        self.matrix_names[hcl_key] = python_name(hcl_key, self.taken)
+                        self.taken.add(self.matrix_names[hcl_key])
+                    loops.append((self.matrix_names[hcl_key], t.expr(values, scope)[0]))
+                    scope[hcl_key] = self.matrix_names[hcl_key]
+            elif name_expr is not None:
+                raise _Refused("a name without a matrix")
+            inherits = attrs.pop("inherits", None)
+            kwargs: list[tuple[str, Any]] = []
+            self.untyped = False
+            nullable = False
+            if inherits is not None:
+                if isinstance(inherits, h.Tuple):
+                    kwargs.append(
+                        ("inherits", ListCode(tuple(self.text(i, scope) for i in inherits.items)))
+                    )
+                else:
+                    kwargs.append(("inherits", t.expr(inherits, scope)[0]))
+                    nullable = nullable or self.nullable(inherits, scope)
+            for key, e in attrs.items():
+                nullable = nullable or self.nullable(e, scope)
+                node = self.attribute(key, e, scope)
+                classes |= _py_classes(node)
+                kwargs.append((key.replace("-", "_"), node))
+            nullable = nullable or self.untyped
+            call_name = "bake_target" if nullable else "Target"
+            if nullable:
+                t.used_stdlib.add("bake_target")
+            call = _KwCall(call_name, tuple(kwargs))
+            block: list[str] = []
+            if loops:
+                # `for x in each(…)`: a list's items, a map's values in key order (as bake walks them)
+                t.used_stdlib.add("each")
+                for i, (python, source) in enumerate(loops):
+                    block += _code_lines(
+                        CallCode("each", (source,)), 4 * i, f"for {python} in ", ":"
+                    )
+                assert name_expr is not None
+                label = py_key(target.name)
+                head = ["names: list[str] = []" if not names_declared else "names = []"]
+                names_declared = True
+                block = head + block
+                append = CallCode("names.append", (self.text(name_expr, scope),))
+                block += _code_lines(append, 4 * len(loops), "", "")
+                block += _call_lines(call, 4 * len(loops), "targets[names[-1]] = ")
+                block.append(f"groups[{label}] = Group(targets=names)")
+                uses_groups = True
+            else:
+                block += _call_lines(call, 0, f"targets[{py_key(target.name)}] = ")
+            target_lines += block
+        for group_name, group in files.groups.items():
+            kwargs = []
+            for group_key, member in group.items():
+                if group_key == "targets":
+                    if isinstance(member, h.Tuple):
+                        code: Any = ListCode(tuple(self.text(i, {}) for i in member.items))
+                    else:
+                        code = t.expr(member, {})[0]
+                    kwargs.append(("targets", code))
+                elif group_key == "description":
+                    kwargs.append(("description", self.text(member, {})))
+                else:
+                    raise _Refused(f"group {group_name}: {group_key}")
+            group_lines += _call_lines(
+                _KwCall("Group", tuple(kwargs)), 0, f"groups[{py_key(group_name)}] = "
+            )
+        if uses_groups:
+            classes.add("Group")
+            target_lines.insert(1, "groups: dict[str, Group] = {}")
+
+        # definitions the targets and groups read, transitively
+        defs, functions = self.definitions()
+        if "timestamp" in t.used_stdlib:
+            self.clock = True
+
+        # variables
+        var_items = []
+        for name in files.variables:
+            kwargs = []
+            if name in self.defaults and self.defaults[name] is not None:
+                kwargs.append(("default", self.defaults[name]))
+            var_items.append((name, _KwCall("Variable", tuple(kwargs))))
+        stdlib = set(t.used_stdlib) | {"variable_values"}
+        reads: list[str] = ["value = variable_values(variables)"]
+        for name in files.variables:
+            if name not in t.used_names or name in self.computed:
+                continue
+            python, kind = t.names[name]
+            read = f"value[{py_key(name)}]"
+            if kind in ("bool", "number"):
+                parse = "parse_bool" if kind == "bool" else "parse_number"
+                stdlib.add(parse)
+                read = f"{parse}({read})"
+            elif self.defaults.get(name) is not None:
+                read += ' or ""'
+            reads.append(f"{python} = {read}")
+
+        lines: list[str] = []
+        if functions:
+            lines += ["from typing import Any", ""]
+        from bakepy.bake.importer.python import _import_lines
+
+        ordered = sorted(classes, key=lambda n: (not n.isupper(), not n[:1].isupper(), n))
+        lines += _import_lines(self.module, ordered)
+        lines += _import_lines(f"{self.module}.bakefuncs", sorted(stdlib))
+        lines.append("")
+        lines += _dict_lines("variables = {", var_items)
+        lines += reads
+        for fn_lines in functions:
+            lines += ["", "", *fn_lines]
+        if functions:
+            lines += ["", ""]
+        lines += defs
+        lines += ["", "", *target_lines, *group_lines]
+        project_kwargs = "variables=variables, targets=targets"
+        if uses_groups:
+            project_kwargs += ", groups=groups"
+        lines.append(f"project = Project({project_kwargs})")
+        return lines
+
+    def definitions(self) -> tuple[list[str], list[list[str]]]:
+        """The top-level attributes and computed variable defaults the code reads (in the order they need
+        each other), and the user functions it calls, as lines."""
+        from bakepy.bake.importer.python import _code_lines, _def_lines
+
+        files, t = self.files, self.translator
+        codes: dict[str, Any] = {}
+        deps: dict[str, set[str]] = {}
+        functions: dict[str, list[str]] = {}
+        while True:
+            pending = [
+                n
+                for n in sorted(t.used_names)
+                if n not in codes and (n in files.attributes or n in self.computed)
+            ]
+            pending_f = [f for f in sorted(t.used_functions) if f not in functions]
+            if not pending and not pending_f:
+                break
+            for name in pending:
+                before = set(t.used_names)
+                t.used_names.clear()
+                if name in self.computed:
+                    code, kind = t.expr(self.computed[name], {})
+                    python = t.names[name][0]
+                    read: Any = Code(f"value[{py_key(name)}]")
+                    declared = self.kinds[name]
+                    if declared in ("bool", "number"):
+                        parse = "parse_bool" if declared == "bool" else "parse_number"
+                        t.used_stdlib.add(parse)
+                        read = CallCode(parse, (read,))
+                    codes[name] = IfElse(_paren(code), Code(f"value[{py_key(name)}] is None"), read)
+                    del kind, python
+                else:
+                    codes[name] = t.expr(files.attributes[name], {})[0]
+                deps[name] = set(t.used_names)
+                t.used_names |= before
+            for fname in pending_f:
+                fn = files.functions[fname]
+                taken = {n for n, _ in t.names.values()} | set(t.functions.values()) | self.taken
+                scope = {
+                    p: python_name(p, taken)
+                    for p in (*fn.params, *((fn.variadic,) if fn.variadic else ()))
+                }
+                result, _ = t.expr(fn.result, scope)
+                params = [f"{scope[p]}: Any" for p in fn.params]
+                if fn.variadic:
+                    params.append(f"*{scope[fn.variadic]}_: Any")
+                out = _def_lines(t.functions[fname], params)
+                out.append(f'    """bake\'s function "{fname}"."""')
+                if fn.variadic:
+                    out.append(f"    {scope[fn.variadic]} = list({scope[fn.variadic]}_)")
+                out += _code_lines(result, 4, "return ", "")
+                functions[fname] = out
+        order: list[str] = []
+
+        def visit(name: str, stack: tuple[str, ...]) -> None:
+            if name in order:
+                return
+            if name in stack:
+                raise _Refused(f"{name} refers to itself")
+            for dep in sorted(deps.get(name, ())):
+                if dep in codes:
+                    visit(dep, (*stack, name))
+            order.append(name)
+
+        for name in codes:
+            visit(name, ())
+        lines: list[str] = []
+        for name in order:
+            lines += _code_lines(codes[name], 0, f"{t.names[name][0]} = ", "")
+        return lines, [functions[f] for f in files.functions if f in functions]
+
+
+def _inline(node: Any) -> str:
+    from bakepy.bake.importer.hclpython import inline
+
+    return inline(node)
+
+
+def _paren(node: Any) -> Any:
+    return paren(node, _OR)
+
+
+def py_key(name: str) -> str:
+    from bakepy.bake.importer.python import py_string
+
+    return py_string(name)
+
+
+class _KwCall:
+    """`name(key=code, …)`, written by python.py's line writer."""
+
+    def __init__(self, name: str, kwargs: tuple[tuple[str, Any], ...]) -> None:
+        self.name = name
+        self.kwargs = kwargs
+
+
+def _call_lines(call: _KwCall, indent: int, prefix: str) -> list[str]:
+    from bakepy.bake.importer.python import _Call, _py_lines
+
+    return _py_lines(_Call(call.name, call.kwargs), indent, prefix, "")
+
+
+def _dict_lines(opening: str, items: list[tuple[str, _KwCall]]) -> list[str]:
+    from bakepy.bake.importer.python import _Call, _Dict, _py_lines
+
+    node = _Dict(tuple((k, _Call(c.name, c.kwargs)) for k, c in items))
+    return _py_lines(node, 0, opening[: -len("{")], "")
+
+
+# -- the proof ---------------------------------------------------------------------------------------------
+
+
+def proven(
+    text: str, project: ImportedProject, files: h.HclFiles, clock: bool, why: list[str]
+) -> bool:
+    """Whether the module renders what the import renders: with the values in force at import, and with each
+    text variable the import follows at a probe value (the import's templates stand for bake's probes)."""
+    from bakepy.bake.importer.conversion import _unclocked
+
+    def normal(value: Any) -> Any:
+        if isinstance(value, str):
+            return _unclocked(value) if clock else value
+        if isinstance(value, dict):
+            return {k: normal(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [normal(v) for v in value]
+        return value
+
+    env_note = {
+        n.where.removeprefix("variable.")
+        for n in project.notes
+        if n.where.startswith("variable.") and "came from the environment" in n.message
+    }
+    base: dict[str, str] = {}
+    for var in project.variables:
+        if var.name in env_note and isinstance(var.default, str):
+            base[var.name] = var.default
+    want = _render_import(project, base)
+    got = _render_module(text, base, why)
+    if want is None or got is None or not _same(normal(want), normal(got), why):
+        why.append("it does not render what the import renders")
+        return False
+    for i, var in enumerate(project.variables):
+        if (
+            var.frozen
+            or var.name not in files.variables
+            or _kind_of(files.variables[var.name]) != "str"
+        ):
+            continue
+        env = {**base, var.name: f"bkpyw{i}x"}
+        want = _render_import(project, env)
+        if want is None:
+            continue
+        got = _render_module(text, env, why)
+        if got is None or not _same(normal(want), normal(got), why):
+            why.append(
+                f"with {var.name} at a probe value it does not render what the import renders"
+            )
+            return False
+    return True
+
+
+def _same(want: dict[str, Any], got: dict[str, Any], why: list[str]) -> bool:
+    """The renders agree: the same targets but the private ones (`_base`: the import folds the bake file's into
+    the targets inheriting them, and may make up its own), each the same; every group the import has."""
+    targets_w = {n: t for n, t in want.get("target", {}).items() if not n.startswith("_")}
+    targets_g = {n: t for n, t in got.get("target", {}).items() if not n.startswith("_")}
+    extra = set(targets_g) - set(targets_w)
+    missing = set(targets_w) - set(targets_g)
+    if extra or missing:
+        why.append(f"targets {sorted(extra)} more, {sorted(missing)} fewer")
+        return False
+    for n in targets_w:
+        if targets_w[n] != targets_g[n]:
+            why.append(f"target {n}: {targets_g[n]} for {targets_w[n]}")
+            return False
+    groups_w, groups_g = want.get("group", {}), got.get("group", {})
+    for n, g in groups_w.items():
+        if n.startswith("_"):
+            continue  # a group the import made up of a matrix it found
+        # bake lists a matrix of several keys in Go's map order, which changes from run to run
+        if _members(groups_g.get(n)) != _members(g):
+            why.append(f"group {n}: {groups_g.get(n)} for {g}")
+            return False
+    return True
+
+
+def _members(group: Any) -> Any:
+    if not isinstance(group, dict):
+        return group
+    members = group.get("targets")
+    return {**group, "targets": sorted(members)} if isinstance(members, list) else group
+
+
+def _render_import(project: ImportedProject, env: Mapping[str, str]) -> dict[str, Any] | None:
+    from bakepy.bake.importer.toml import to_toml
+    from bakepy.bake.render import render_bake
+    from bakepy.config import load_toml
+
+    try:
+        return render_bake(load_toml(to_toml(project), env=env))
+    except Exception:
+        return None
+
+
+def _render_module(text: str, env: Mapping[str, str], why: list[str]) -> dict[str, Any] | None:
+    from bakepy.bake.render import render_bake
+    from bakepy.model import ENVIRONMENT
+
+    namespace: dict[str, Any] = {}
+    token = ENVIRONMENT.set(dict(env))
+    try:
+        exec(compile(text, "<bakefile.py>", "exec"), namespace)
+        return render_bake(namespace["project"])
+    except Exception as exc:
+        why.append(f"the module fails: {type(exc).__name__}: {exc}")
+        return None
+    finally:
+        ENVIRONMENT.reset(token)
