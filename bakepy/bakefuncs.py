@@ -44,6 +44,7 @@ __all__ = [  # noqa: RUF022  (bakepy's own helpers first, then bake's functions 
     "length",
     "lookup",
     "lower",
+    "md5",
     "merge",
     "not_",
     "notequal",
@@ -56,6 +57,8 @@ __all__ = [  # noqa: RUF022  (bakepy's own helpers first, then bake's functions 
     "sethaselement",
     "setsubtract",
     "setunion",
+    "sha1",
+    "sha256",
     "split",
     "substr",
     "timestamp",
@@ -243,6 +246,24 @@ def can(expression: Callable[[], Any]) -> bool:
 
 
 # -- strings -------------------------------------------------------------------------------------------------
+
+
+def md5(text: str) -> str:
+    import hashlib
+
+    return hashlib.md5(text.encode()).hexdigest()
+
+
+def sha1(text: str) -> str:
+    import hashlib
+
+    return hashlib.sha1(text.encode()).hexdigest()
+
+
+def sha256(text: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def lower(text: str) -> str:

@@ -51,10 +51,10 @@ CASES: dict[str, tuple[set[str], set[str], list[dict[str, str]]]] = {
             {"VERSION": "v10.20.30", "REGISTRY": "quay.io/x"},
         ],
     ),
-    "live-python-frozen.hcl": (
-        {"LIVE"},
-        {"VERSIONS", "CACHE"},
-        [{}, {"LIVE": "no"}],
+    "live-python-frozen.hcl": (  # the whole translation (hclwhole) keeps the matrix and cache-from live
+        {"LIVE", "VERSIONS", "CACHE"},
+        set(),
+        [{}, {"LIVE": "no"}, {"VERSIONS": "3.13,3.9"}, {"CACHE": "off"}],
     ),
 }
 

@@ -279,10 +279,14 @@ def test_a_matrix_or_an_appended_list_keeps_its_variables_frozen() -> None:
     assert form is not None and form.live == ("LIVE",)
     assert "matrix" in why["VERSIONS"]
     assert "appends" in why["CACHE"]
+    # The whole translation of the file (hclwhole) keeps them live too: a matrix as loops, cache-from on its
+    # base (tests/e2e/test_import_live_vars.py checks it against buildx).
     text = to_python(project, texts=texts)
-    assert '"CACHE": Variable(default="on", frozen=True)' in text
+    assert "frozen" not in text
     assert '"LIVE": Variable(default="yes")' in text
     assert _load(text, {"LIVE": "no"})["app"].tags == ("acme/app:dead",)
+    assert [n for n in _load(text, {"VERSIONS": "3.13"}) if n.startswith("py")] == ["py-313"]
+    assert not _load(text, {"CACHE": "off"})["app"].cache_from
 
 
 def test_code_a_base_of_the_import_would_hand_on_keeps_the_variable_frozen() -> None:

@@ -67,6 +67,7 @@ _LIST = frozenset(
 )
 _MAP = frozenset({"args", "labels", "contexts", "extra-hosts"})
 _ASIS = frozenset({"resources"})
+_KNOWN = _TEXT | _BOOL | _LIST | _MAP | _ASIS
 #: Lists the model reads into classes (`Output`, `CacheEntry`, …): python.py's _ENTRY_CLASS.
 _STRUCTURED = frozenset(
     {"cache-from", "cache-to", "output", "secret", "ssh", "attest", "ulimits", "policy"}
@@ -169,7 +170,9 @@ def _kind_of(var: h.HclVariable) -> str | None:
 def _plain(default: h.Expr | None) -> tuple[str | None, tuple[str, ...]] | None:
     """A default bakepy's `Variable(default=…)` can hold (text, `${NAME}` of other variables), with the names
     it reads; None when it computes something."""
-    if default is None or (isinstance(default, h.Literal) and default.value is None):
+    if default is None:
+        return "", ()  # `variable "X" {}`: bake's value is "" (null only with `default = null`)
+    if isinstance(default, h.Literal) and default.value is None:
         return None, ()
     if isinstance(default, h.Literal):
         value = default.value
@@ -385,9 +388,7 @@ class _Writer:
             if isinstance(e, h.Object):
                 return self.mapping(e, scope)
             return t.expr(e, scope)[0]
-        if key in _ASIS:
-            return t.expr(e, scope)[0]
-        raise _Refused(f"the attribute {key}")
+        return t.expr(e, scope)[0]
 
     # -- the module ----------------------------------------------------------------------------------------
 
@@ -443,6 +444,8 @@ class _Writer:
                     kwargs.append(("inherits", t.expr(inherits, scope)[0]))
                     nullable = nullable or self.nullable(inherits, scope)
             for key, e in attrs.items():
+                if key not in _KNOWN:
+                    continue  # bake reads no such attribute (`targets` in a target): the proof checks it
                 nullable = nullable or self.nullable(e, scope)
                 node = self.attribute(key, e, scope)
                 classes |= _py_classes(node)
@@ -529,14 +532,18 @@ class _Writer:
         lines += _import_lines(self.module, ordered)
         lines += _import_lines(f"{self.module}.bakefuncs", sorted(stdlib))
         lines.append("")
-        lines += _dict_lines("variables = {", var_items)
+        lines += (
+            _dict_lines("variables = {", var_items)
+            if var_items
+            else ["variables: dict[str, Variable] = {}"]
+        )
         lines += reads
         for fn_lines in functions:
             lines += ["", "", *fn_lines]
-        if functions:
-            lines += ["", ""]
-        lines += defs
-        lines += ["", "", *target_lines, *group_lines]
+        if defs:
+            lines += ["", "", *defs] if functions else defs
+        lines += ["", "", *target_lines] if functions and not defs else ["", *target_lines]
+        lines += group_lines
         project_kwargs = "variables=variables, targets=targets"
         if uses_groups:
             project_kwargs += ", groups=groups"
@@ -565,16 +572,10 @@ class _Writer:
                 before = set(t.used_names)
                 t.used_names.clear()
                 if name in self.computed:
-                    code, kind = t.expr(self.computed[name], {})
-                    python = t.names[name][0]
-                    read: Any = Code(f"value[{py_key(name)}]")
+                    codes[name] = t.expr(self.computed[name], {})[0]
                     declared = self.kinds[name]
                     if declared in ("bool", "number"):
-                        parse = "parse_bool" if declared == "bool" else "parse_number"
-                        t.used_stdlib.add(parse)
-                        read = CallCode(parse, (read,))
-                    codes[name] = IfElse(_paren(code), Code(f"value[{py_key(name)}] is None"), read)
-                    del kind, python
+                        t.used_stdlib.add("parse_bool" if declared == "bool" else "parse_number")
                 else:
                     codes[name] = t.expr(files.attributes[name], {})[0]
                 deps[name] = set(t.used_names)
@@ -612,7 +613,16 @@ class _Writer:
             visit(name, ())
         lines: list[str] = []
         for name in order:
-            lines += _code_lines(codes[name], 0, f"{t.names[name][0]} = ", "")
+            python = t.names[name][0]
+            if name in self.computed:
+                # the environment's value, else the default bake computes (variable_values cannot)
+                read = f"value[{py_key(name)}]"
+                parse = {"bool": "parse_bool", "number": "parse_number"}.get(self.kinds[name])
+                lines.append(f"{python} = {parse}({read})" if parse else f"{python} = {read}")
+                lines.append(f"if {python} is None:")
+                lines += _lines(codes[name], 4, f"{python} = ")
+            else:
+                lines += _lines(codes[name], 0, f"{python} = ")
         return lines, [functions[f] for f in files.functions if f in functions]
 
 
@@ -622,8 +632,26 @@ def _inline(node: Any) -> str:
     return inline(node)
 
 
-def _paren(node: Any) -> Any:
-    return paren(node, _OR)
+def _lines(node: Any, indent: int, prefix: str) -> list[str]:
+    """python.py's layout of code, but a chain of conditionals (`a if x else b if y else c`) that does not
+    fit on a line one part a line, as ruff writes it."""
+    from bakepy.bake.importer.python import _code_lines
+    from bakepy.bake.importer.text import LINE_LENGTH
+
+    pad = " " * indent
+    if not (isinstance(node, IfElse) and isinstance(node.orelse, IfElse)):
+        return _code_lines(node, indent, prefix, "")
+    if len(f"{pad}{prefix}{_inline(node)}") <= LINE_LENGTH:
+        return [f"{pad}{prefix}{_inline(node)}"]
+    lines = [f"{pad}{prefix}("]
+    part: Any = node
+    word = ""
+    while isinstance(part, IfElse):
+        lines += _code_lines(part.body, indent + 4, word, "")
+        lines += _code_lines(part.test, indent + 4, "if ", "")
+        part, word = part.orelse, "else "
+    lines += _code_lines(part, indent + 4, word, "")
+    return [*lines, f"{pad})"]
 
 
 def py_key(name: str) -> str:
@@ -664,6 +692,8 @@ def proven(
     from bakepy.bake.importer.conversion import _unclocked
 
     def normal(value: Any) -> Any:
+        if isinstance(value, dict) and isinstance(value.get("context"), str):
+            value = {**value, "context": _clean_path(value["context"])}
         if isinstance(value, str):
             return _unclocked(value) if clock else value
         if isinstance(value, dict):
@@ -729,6 +759,15 @@ def _same(want: dict[str, Any], got: dict[str, Any], why: list[str]) -> bool:
             why.append(f"group {n}: {groups_g.get(n)} for {g}")
             return False
     return True
+
+
+def _clean_path(path: str) -> str:
+    """A local context as bake prints it (Go's filepath.Clean: `./plone` is `plone`)."""
+    import posixpath
+
+    if "://" in path or path.startswith(("git@", "target:", "docker-image:")) or path == "-":
+        return path
+    return posixpath.normpath(path)
 
 
 def _members(group: Any) -> Any:
