@@ -125,9 +125,12 @@ class Workdir:
             raise AssertionError(f"{' '.join(argv + list(args))} failed: {done.stderr.strip()}")
         return done.stdout
 
-    def names(self) -> list[str]:
-        """Every target and group of the original (as `bake --list` shows them), or the imported subset."""
-        listing = json.loads(self.bake(self.files, "--list=type=targets,format=json") or "[]")
+    def names(self, env: Mapping[str, str] | None = None) -> list[str]:
+        """Every target and group of the original (as `bake --list` shows them under `env`), or the imported
+        subset."""
+        listing = json.loads(
+            self.bake(self.files, "--list=type=targets,format=json", env=env) or "[]"
+        )
         return self.config.get("targets") or [entry["name"] for entry in listing]
 
     def import_(self, *, python: bool) -> Path:
@@ -282,8 +285,9 @@ def test_roundtrip(workdir: Workdir, python: bool, buildx: str) -> None:
     variables = load_project(project_file, workdir.path).project.variables
     for env in workdir.config.get("refused_env", []):
         if python and not any(variables[name].frozen for name in env if name in variables):
-            # the Python form keeps it live (its conditions and functions as code): it follows bake
-            _compare(workdir, project_file, names, env)
+            # the Python form keeps it live (its conditions and functions as code): it follows bake, also
+            # where the value decides which targets there are (a matrix: the names bake lists under it)
+            _compare(workdir, project_file, workdir.names(env), env)
             continue
         # a variable bake computes with is frozen in the import: another value is refused, never ignored
         with pytest.raises(ConfigError, match="is frozen at"):

@@ -304,6 +304,21 @@ class _Writer:
             return builtin is None or builtin[1] not in _NOT_NULL_KINDS
         return True
 
+    def attribute_nullable(self, key: str, e: h.Expr, scope: Mapping[str, str]) -> bool:
+        """Whether the attribute's code may give None (a list is compact()ed, text tostring()ed: never)."""
+        if isinstance(e, h.Conditional):
+            return self.attribute_nullable(key, e.then, scope) or self.attribute_nullable(
+                key, e.otherwise, scope
+            )
+        if isinstance(e, h.Literal):
+            return e.value is None
+        if key in _LIST:
+            return False
+        if key in _TEXT | _BOOL:
+            kind = self.translator.expr(e, scope)[1]
+            return kind in ("str", "bool", "null", "any") and self.nullable(e, scope)
+        return self.nullable(e, scope)
+
     def text(self, e: h.Expr, scope: Mapping[str, str]) -> Any:
         return self.translator.text(e, scope)
 
@@ -369,6 +384,9 @@ class _Writer:
     def attribute(self, key: str, e: h.Expr, scope: Mapping[str, str]) -> Any:
         """A target attribute's code, converted as bake converts it."""
         t = self.translator
+        written = _literal(e)
+        if key == "context" and isinstance(written, str):
+            return Code(py_key(_clean_path(written)))  # as bake prints it
         if key in _TEXT:
             code, kind = t.expr(e, scope)
             return code if kind in ("str", "null") else t.stdlib("tostring", code)
@@ -446,7 +464,7 @@ class _Writer:
             for key, e in attrs.items():
                 if key not in _KNOWN:
                     continue  # bake reads no such attribute (`targets` in a target): the proof checks it
-                nullable = nullable or self.nullable(e, scope)
+                nullable = nullable or self.attribute_nullable(key, e, scope)
                 node = self.attribute(key, e, scope)
                 classes |= _py_classes(node)
                 kwargs.append((key.replace("-", "_"), node))
