@@ -142,7 +142,9 @@ def _written_project(
                 "the bake file's default, and the environment overrides it at render, as in bake",
             )
         notes.append(note)
-    return replace(project, variables=variables, notes=tuple(notes))
+    # the bake file's private targets are translated too, not folded into the targets inheriting them
+    remarks = tuple(r for r in project.remarks if not r.startswith("Private targets folded"))
+    return replace(project, variables=variables, notes=tuple(notes), remarks=remarks)
 
 
 # -- writing -----------------------------------------------------------------------------------------------
@@ -600,7 +602,7 @@ class _Writer:
                 t.used_names |= before
             for fname in pending_f:
                 fn = files.functions[fname]
-                taken = {n for n, _ in t.names.values()} | set(t.functions.values()) | self.taken
+                taken = set(t.functions.values())  # a parameter may shadow a global, as in bake
                 scope = {
                     p: python_name(p, taken)
                     for p in (*fn.params, *((fn.variadic,) if fn.variadic else ()))

@@ -1,0 +1,306 @@
+"""The Python form of an import as a translation of the HCL bake file itself (`hclwhole`, issue 24 item 2):
+bake files of our own (tests/fixtures/whole-vars) and the import bake would give of them at their defaults, the
+module written, run under other values of the variables, and compared with what `docker buildx bake --print`
+gives under them (tests/e2e/test_import_whole_vars.py checks the same files against buildx itself). Anything
+the translation cannot prove equal to the import falls back to the patched form, unchanged."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bakepy import bakefuncs as f
+from bakepy.bake.importer import (
+    ImportedGroup,
+    ImportedProject,
+    ImportedTarget,
+    ImportedVariable,
+    ImportNote,
+    Template,
+    VarRef,
+    python_form,
+)
+from bakepy.bake.importer.hclwhole import whole_form
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "whole-vars"
+
+
+def _texts(name: str) -> dict[str, str]:
+    return {"docker-bake.hcl": (FIXTURES / name).read_text(encoding="utf-8")}
+
+
+def _imported(
+    variables: dict[str, str | None],
+    targets: dict[str, dict[str, Any]],
+    groups: dict[str, tuple[str, ...]] | None = None,
+    frozen: bool = True,
+) -> ImportedProject:
+    """What the import holds of a bake file at its defaults: the targets as bake prints them, each variable bake
+    computes with frozen (with its note)."""
+    return ImportedProject(
+        sources=("docker-bake.hcl",),
+        variables=tuple(ImportedVariable(n, v, frozen=frozen) for n, v in variables.items()),
+        targets=tuple(ImportedTarget(n, a) for n, a in targets.items()),
+        groups=tuple(ImportedGroup(n, m) for n, m in (groups or {}).items()),
+        notes=tuple(
+            ImportNote(f"variable.{n}", f"frozen at {v!r}: bake computes with it (a condition)")
+            for n, v in variables.items()
+            if frozen
+        ),
+    )
+
+
+def _run(text: str, env: dict[str, str]) -> tuple[dict[str, Any], dict[str, tuple[str, ...]]]:
+    """The module's targets (as bakepy resolves them, bake's defaults left out) and groups under `env`."""
+    from bakepy import model
+
+    namespace: dict[str, Any] = {}
+    token = model.ENVIRONMENT.set(env)
+    try:
+        exec(compile(text, "bakefile.py", "exec"), namespace)
+    finally:
+        model.ENVIRONMENT.reset(token)
+    resolved = namespace["project"].resolved
+    targets = {
+        name: {
+            k: v
+            for k, v in target.model_dump(exclude_defaults=True).items()
+            if (k, v) not in (("context", "."), ("dockerfile", "Dockerfile"))
+        }
+        for name, target in resolved.targets.items()
+        if not name.startswith("_")
+    }
+    return targets, {n: tuple(g.targets) for n, g in resolved.groups.items()}
+
+
+# -- a matrix, a group and a top-level attribute decided by variables -------------------------------------------
+
+
+def _matrix_import() -> ImportedProject:
+    def py(v: str) -> dict[str, Any]:
+        return {"tags": [f"acme/app-testing:{v}"], "args": {"PY": v}}
+
+    return _imported(
+        {"VERSIONS": "3.11,3.12", "REGISTRY": "acme", "ENV": "testing"},
+        {"py-311": py("3.11"), "py-312": py("3.12"), "docs": {"tags": ["acme/app-testing:docs"]}},
+        {"default": ("py",), "py": ("py-311", "py-312")},
+    )
+
+
+@pytest.mark.parametrize(
+    ("env", "tags", "default"),
+    [
+        ({}, {"py-311": "acme/app-testing:3.11", "py-312": "acme/app-testing:3.12"}, ("py",)),
+        ({"VERSIONS": "3.13"}, {"py-313": "acme/app-testing:3.13"}, ("py",)),
+        (
+            {"VERSIONS": "3.9,3.10,3.11", "ENV": "production", "REGISTRY": "quay.io/x"},
+            {
+                "py-39": "quay.io/x/app:3.9",
+                "py-310": "quay.io/x/app:3.10",
+                "py-311": "quay.io/x/app:3.11",
+            },
+            ("py", "docs"),
+        ),
+    ],
+)
+def test_a_matrix_and_a_group_follow_their_variables(
+    env: dict[str, str], tags: dict[str, str], default: tuple[str, ...]
+) -> None:
+    text, project = python_form(_matrix_import(), texts=_texts("matrix.hcl"))
+    assert "frozen" not in text and not project.notes
+    assert not any(v.frozen for v in project.variables)
+    assert 'for v in each(split(",", VERSIONS)):' in text
+    assert "def short(v: Any) -> Any:" in text
+    targets, groups = _run(text, env)
+    assert {n: t["tags"] for n, t in targets.items() if n != "docs"} == {
+        n: (t,) for n, t in tags.items()
+    }
+    assert {n: t["args"]["PY"] for n, t in targets.items() if n != "docs"} == {
+        n: t.rsplit(":", 1)[1] for n, t in tags.items()
+    }
+    assert groups["py"] == tuple(tags) and groups["default"] == default
+    assert targets["docs"]["tags"][0].endswith(":docs")
+
+
+# -- inherits, an appended list, null attributes, a computed default --------------------------------------------
+
+
+def _inherits_import() -> ImportedProject:
+    return _imported(
+        {"BASE": "slim", "CACHE": "", "PLATFORM": None, "TAG": "1.0", "FULL_TAG": "v1.0"},
+        {
+            "app": {
+                "dockerfile": "slim.Dockerfile",
+                "cache-from": [{"type": "registry", "ref": "acme/cache:slim"}],
+                "tags": ["acme/app:v1.0"],
+            }
+        },
+    )
+
+
+@pytest.mark.parametrize(
+    ("env", "want"),
+    [
+        (
+            {},
+            {
+                "dockerfile": "slim.Dockerfile",
+                "cache_from": ["acme/cache:slim"],
+                "tags": ("acme/app:v1.0",),
+            },
+        ),
+        ({"BASE": "full"}, {"dockerfile": "full.Dockerfile", "tags": ("acme/app:v1.0",)}),
+        (  # bake appends the child's cache-from to the one it inherits
+            {"CACHE": "acme/c"},
+            {
+                "dockerfile": "slim.Dockerfile",
+                "cache_from": ["acme/cache:slim", "acme/c"],
+                "tags": ("acme/app:v1.0",),
+            },
+        ),
+        (  # null attributes are left unset; set, they are the target's
+            {"PLATFORM": "linux/arm64", "TAG": ""},
+            {
+                "dockerfile": "slim.Dockerfile",
+                "cache_from": ["acme/cache:slim"],
+                "platforms": ("linux/arm64",),
+                "target": "cross",
+                "tags": ("acme/app:latest",),
+            },
+        ),
+        (
+            {"FULL_TAG": "edge", "TAG": "9"},
+            {
+                "dockerfile": "slim.Dockerfile",
+                "cache_from": ["acme/cache:slim"],
+                "tags": ("acme/app:edge",),
+            },
+        ),
+    ],
+)
+def test_inherits_nulls_and_computed_defaults_follow_their_variables(
+    env: dict[str, str], want: dict[str, Any]
+) -> None:
+    text, project = python_form(_inherits_import(), texts=_texts("inherits.hcl"))
+    assert "frozen" not in text and not project.notes and not project.remarks
+    assert "if FULL_TAG is None:" in text  # the environment's value, else the default bake computes
+    targets, _ = _run(text, env)
+    got = dict(targets["app"])
+    got["cache_from"] = [c["ref"] for c in got.get("cache_from", ())]
+    if not got["cache_from"]:
+        del got["cache_from"]
+    assert got == want
+
+
+# -- the clock -------------------------------------------------------------------------------------------------
+
+
+def test_the_clock_is_read_at_render() -> None:
+    today = f.formatdate("YYYYMMDD", f.timestamp())
+    project = ImportedProject(
+        sources=("docker-bake.hcl",),
+        variables=(ImportedVariable("REPO", "acme/app"),),
+        targets=(
+            ImportedTarget(
+                "app",
+                {
+                    "tags": [
+                        Template((VarRef("REPO"), f":{today}")),
+                        Template((VarRef("REPO"), ":latest")),
+                    ],
+                    "labels": {
+                        "org.opencontainers.image.created": f.formatdate(
+                            "YYYY-MM-DD", f.timestamp()
+                        )
+                    },
+                },
+            ),
+        ),
+        groups=(),
+        notes=(
+            ImportNote(
+                "target.app.tags[0]",
+                f'looks made from the clock (timestamp()): frozen at "acme/app:{today}"',
+            ),
+        ),
+    )
+    text, written = python_form(project, texts=_texts("clock.hcl"))
+    assert "now = timestamp()" in text and not written.notes
+    targets, _ = _run(text, {"REPO": "other"})
+    assert targets["app"]["tags"] == (f"other:{today}", "other:latest")
+    assert re.fullmatch(
+        r"\d{4}-\d\d-\d\d", targets["app"]["labels"]["org.opencontainers.image.created"]
+    )
+
+
+def test_bake_date_functions() -> None:
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", f.timestamp())
+    assert f.formatdate("YYYYMMDDhhmm", "2026-12-06T09:05:07Z") == "202612060905"
+    assert (
+        f.formatdate("DD MMM YYYY 'at' h:mm aa", "2026-01-02T15:04:05Z")
+        == "02 Jan 2026 at 15:04 pm"
+    )
+    assert f.md5("a") == "0cc175b9c0f1b6a831c399e269772661"
+    with pytest.raises(f.BakeFunctionError):
+        f.formatdate("YYYY-Q", "2026-01-02T15:04:05Z")
+
+
+# -- the fallback ------------------------------------------------------------------------------------------------
+
+
+def test_what_it_cannot_translate_keeps_the_patched_form() -> None:
+    hcl = _texts("matrix.hcl")["docker-bake.hcl"].replace('replace(v, ".", "")', 'uuidv5("dns", v)')
+    why: list[str] = []
+    assert whole_form(_matrix_import(), {"docker-bake.hcl": hcl}, why=why) is None
+    assert why == ["cannot translate the function uuidv5()"]
+    text, project = python_form(_matrix_import(), texts={"docker-bake.hcl": hcl})
+    assert "frozen=True" in text and "for v in each" not in text
+    assert {n.where for n in project.notes} == {
+        "variable.VERSIONS",
+        "variable.REGISTRY",
+        "variable.ENV",
+    }
+
+
+def test_a_translation_unlike_the_import_keeps_the_patched_form() -> None:
+    """The module is run on the values in force at import: a value unlike bake's print is no proof."""
+    project = _matrix_import()
+    wrong = ImportedTarget("docs", {"tags": ["acme/app-testing:other"]})
+    project = ImportedProject(
+        project.sources,
+        project.variables,
+        (*project.targets[:2], wrong),
+        project.groups,
+        project.notes,
+    )
+    why: list[str] = []
+    assert whole_form(project, _texts("matrix.hcl"), why=why) is None
+    assert why[-1] == "it does not render what the import renders"
+    assert any(w.startswith("target docs:") for w in why)
+
+
+def test_a_variable_the_import_follows_is_probed() -> None:
+    """A variable the import keeps as `${NAME}` is checked at a probe value too: the import's template stands
+    for bake's print under it."""
+    project = _imported(
+        {"REPO": "acme/app"},
+        {"app": {"tags": [Template((VarRef("REPO"), ":latest"))]}},
+        frozen=False,
+    )
+    hcl = 'variable "REPO" {\n  default = "acme/app"\n}\ntarget "app" {\n  tags = ["${REPO}:latest"]\n}\n'
+    assert whole_form(project, {"docker-bake.hcl": hcl}) is not None
+    lying = hcl.replace(
+        '["${REPO}:latest"]', '[REPO == "acme/app" ? "acme/app:latest" : "x:latest"]'
+    )
+    why: list[str] = []
+    assert whole_form(project, {"docker-bake.hcl": lying}, why=why) is None
+    assert why[-1] == "with REPO at a probe value it does not render what the import renders"
+
+
+def test_json_bake_files_are_not_translated() -> None:
+    why: list[str] = []
+    assert whole_form(_matrix_import(), {"docker-bake.json": "{}"}, why=why) is None
+    assert why == ["not an HCL file"]
