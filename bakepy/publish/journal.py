@@ -5,10 +5,10 @@ Two files in the run's folder (`.bakepy/runs/<run>/`), both through `bakepy.safe
 
 * `journal.json`, written whole (renamed into place) before any tag moves: every tag the run means to move, the index it moves
   to and the value the tag held when the run read it;
-* `journal.marks`, appended to (one JSON line each; `sending` fsync'd before its PUT leaves): `sending` with the value the tag must still hold
-  (what a roll back restores), before the read that precedes its PUT; `skipped` when that read found it moved
-  by someone else (the PUT never left); `landed` once the PUT was answered 2xx; `restored` / `removed` as a
-  roll back puts tags back.
+* `journal.marks`, appended to (one JSON line each): `sending` with the value the tag must still hold (what a
+  roll back restores), for every tag of a commit at once, fsync'd before the commit's first read (one fsync, not
+  one per tag); `skipped` when the read before a tag's PUT found it moved by someone else (the PUT never left);
+  `landed` once the PUT was answered 2xx; `restored` / `removed` as a roll back puts tags back.
 
 While its run lives, `journal.json` is held with an exclusive `flock` (released by the kernel however the process
 ends), so another run never finishes a journal whose owner is still at work. A run that ends, committed or
@@ -121,11 +121,23 @@ class Journal:
         have left. The others (`landed`, `skipped`, `restored`, `removed`) survive the process being killed but
         not a crash of the machine, and need not: finishing a journal reads each tag with a `sending` mark in
         the registry and acts on what it holds, so a lost one only costs that read."""
-        line = {"tag": tag, "at": at} | ({"pre": pre} if at == "sending" else {})
+        self.mark_many([(tag, at, pre)])
+
+    def mark_many(self, marks: Sequence[tuple[str, str, str | None]]) -> None:
+        """Append (tag, at, pre) marks with one write, and one fsync if any is `sending`: a commit marks all
+        its tags `sending` at once before its first read. A tag marked `sending` whose PUT never left costs
+        only a read when a journal is finished: it still holds its `pre` value (nothing to do) or another
+        run's (left alone)."""
+        if not marks:
+            return
+        data = "".join(
+            json.dumps({"tag": tag, "at": at} | ({"pre": pre} if at == "sending" else {})) + "\n"
+            for tag, at, pre in marks
+        )
         with self._opening:
             if self._marks is None:
                 self._marks = Appender(self.folder, MARKS, what=_WHAT)
-        self._marks.append((json.dumps(line) + "\n").encode(), durable=at == "sending")
+        self._marks.append(data.encode(), durable=any(at == "sending" for _, at, _ in marks))
 
     def finish(self) -> None:
         """The run ended with nothing left to do: the journal goes (intent first: marks alone mean nothing)."""

@@ -373,16 +373,24 @@ class Ledger:
         self.journal = journal
         self._lock = threading.Lock()
         self.writes: dict[str, TagWrite] = {}
+        self._intended: set[str] = set()
         # the longest time from a tag's last read to its PUT's answer, in seconds: in all, and per registry
         self.longest = 0.0
         self.longest_in: dict[str, float] = {}
+        # per registry, each landed move's (read_at, landed_at): what the registry answered while it was busy
+        self.moves_in: dict[str, list[tuple[float, float]]] = {}
         # (tag, what it held at the start, what this run overwrote): --force-tags
         self.forced: list[tuple[str, str | None, str | None]] = []
 
-    def intend(self, tag: str, before: str | None) -> None:
-        """Journaled before the read that precedes the PUT: the write may leave from here on."""
+    def intend(self, tags: Mapping[str, str | None]) -> None:
+        """Journaled (fsync'd) before the read that precedes each tag's PUT, all of `tags` (tag → the value it
+        held when the run read it) with one write: the writes may leave from here on. A tag already intended
+        is not marked again."""
+        with self._lock:
+            new = [(t, "sending", before) for t, before in tags.items() if t not in self._intended]
+            self._intended.update(t for t, _, _ in new)
         if self.journal is not None:
-            self.journal.mark(tag, "sending", before)
+            self.journal.mark_many(new)
 
     def skipped(self, tag: str) -> None:
         """The write did not leave after all (the tag was moved by someone else, or already held the index)."""
@@ -408,12 +416,27 @@ class Ledger:
             self.longest = max(self.longest, took)
             where = split_reference(write.tag)[0]
             self.longest_in[where] = max(self.longest_in.get(where, 0.0), took)
+            self.moves_in.setdefault(where, []).append((write.read_at, write.landed_at))
         if self.journal is not None:
             self.journal.mark(tag, "landed")
 
     def sent(self) -> list[TagWrite]:
         with self._lock:
             return list(self.writes.values())
+
+    def longest_during(self, write: TagWrite) -> float:
+        """The longest read-to-answer time of the moves in `write`'s registry under way while it was (itself
+        included)."""
+        where = split_reference(write.tag)[0]
+        with self._lock:
+            return max(
+                (
+                    landed - read
+                    for read, landed in self.moves_in.get(where, ())
+                    if read <= write.landed_at and landed >= write.read_at
+                ),
+                default=write.landed_at - write.read_at,
+            )
 
 
 def _race(tag: str, before: str | None, now: str | None, *, when: str) -> TagRaceError:
@@ -470,7 +493,7 @@ def commit(
         if stop.is_set():
             return False
         before = before_of[tag]
-        ledger.intend(tag, before)
+        ledger.intend({tag: before})  # marked with the others before the first read: a no-op then
         try:
             pre = read_tag(runner, tag, expect=before, deadline=time.monotonic() + soft)
         except BaseException:
@@ -535,6 +558,8 @@ def commit(
             jobs += [(t, functools.partial(put, i, t)) for t in s.merge.moving]
         else:
             by_create[i] = list(s.merge.moving)
+    # every PUT's `sending` mark in one fsync, before the first read: not one fsync between each read and PUT
+    ledger.intend({t: before_of[t] for t, _ in jobs})
     if workers is None:
         workers = registry.workers_for((t for t, _ in jobs), registry.WRITES_PER_REGISTRY)
     pool = ThreadPoolExecutor(max_workers=max(1, min(workers, len(jobs) or 1)))
@@ -570,20 +595,28 @@ def race_check(
                         raise _race(tag, d.before.get(tag), now, when=when)
 
 
-def settle_pause(ledger: Ledger, registry: str | None = None) -> float:
-    """Twice the longest read-to-answer time of this run's moves (in `registry`, or in all), 50 ms to 1 s: how
-    long after a tag's move its read-back waits; 0 when nothing was sent.
+def settle_pause(
+    ledger: Ledger, registry: str | None = None, write: TagWrite | None = None
+) -> float:
+    """How long after a tag's move its read-back waits, 50 ms to 1 s; 0 when nothing was sent: twice the
+    longest read-to-answer time of this run's moves in the same registry that were under way while `write` was
+    (itself included); without `write`, of all its moves in `registry` (or in all registries).
 
     Registries have no compare-and-swap: another run that read a tag just before this run's move can still
-    land its own PUT after this run's move. Its read-to-answer time is of the order of this run's in the same
-    registry, so a read-back that late catches it; this run then lost the race (and puts back its own moves).
-    The one read-back after this pause is both the check that every tag holds the staged index and the race
-    check. Per registry: a tag in a fast registry does not wait for a slow one's answers."""
+    land its own PUT after this run's move. Its read came before this run's PUT landed (later, it reads this
+    run's value and stops), so its PUT is on its way while this run's lands: its read-to-answer time is of the
+    order of the moves this run had under way in the same registry at that moment, and a read-back twice that
+    late catches it; this run then lost the race (and puts back its own moves). The one read-back after this
+    pause is both the check that every tag holds the staged index and the race check. A tag in a fast registry
+    does not wait for a slow one's answers, nor a tag moved late for the registry's slow first answers."""
     if not ledger.sent():
         return 0.0
-    longest = (
-        ledger.longest if registry is None else ledger.longest_in.get(registry, ledger.longest)
-    )
+    if write is not None and write.landed:
+        longest = ledger.longest_during(write)
+    elif registry is not None:
+        longest = ledger.longest_in.get(registry, ledger.longest)
+    else:
+        longest = ledger.longest
     return min(1.0, max(0.05, 2 * longest))
 
 
@@ -599,8 +632,7 @@ def read_settled(
     tag's pause. Meanwhile this thread does the runner's `idle` work."""
     now = time.monotonic()
     due = {
-        w.tag: (w.landed_at if w.landed else now)
-        + settle_pause(ledger, split_reference(w.tag)[0] if w.landed else None)
+        w.tag: (w.landed_at if w.landed else now) + settle_pause(ledger, write=w)
         for w in ledger.sent()
     }
     order = sorted(dict.fromkeys(tags), key=lambda t: due.get(t, 0.0))

@@ -301,11 +301,14 @@ def test_each_tag_is_read_back_its_own_pause_after_its_move(
 ) -> None:
     ledger = Ledger()
     start = time.monotonic()
-    for i, tag in enumerate(TAGS):
-        write = TagWrite(tag, REPO, NEW.digest, OLD.digest, read_at=start)
-        ledger.writes[tag] = write
-        write.landed, write.landed_at = True, start + 0.1 * i
-    ledger.longest = 0.05  # pause: 0.1 s
+    for i, tag in enumerate(
+        TAGS
+    ):  # each move took 50 ms, none while another was under way: pause 0.1 s
+        ledger.sending(TagWrite(tag, REPO, NEW.digest, OLD.digest), OLD.digest)
+        ledger.writes[tag].read_at = start + 0.1 * i - 0.05
+        ledger.landed(tag)
+        ledger.writes[tag].landed_at = start + 0.1 * i
+        ledger.moves_in["r1:5000"][-1] = (start + 0.1 * i - 0.05, start + 0.1 * i)
     read_at: dict[str, float] = {}
 
     def inspect_many(runner: object, refs: list[str], **kw: object) -> dict[str, ImageIndex]:
@@ -340,3 +343,53 @@ def test_the_settle_pause_is_each_registrys_own() -> None:
     assert settle_pause(ledger, "r2:5000") >= 0.6
     assert settle_pause(ledger) >= 0.6  # in all: the slowest
     assert settle_pause(Ledger()) == 0.0  # nothing sent
+
+
+def test_the_settle_pause_counts_the_moves_under_way_at_the_same_time() -> None:
+    """A racing run's PUT is on its way while this run's lands (it read the tag before): the registry's answers
+    then, not its slow first ones, tell how long it may take."""
+    ledger = Ledger()
+    start = time.monotonic()
+    moves = {  # tag: (read_at, landed_at), in r1:5000
+        f"{REPO}:early": (start, start + 0.4),  # the registry's slow first answer
+        f"{REPO}:late": (start + 0.5, start + 0.52),
+        f"{REPO}:beside": (start + 0.51, start + 0.56),  # under way while `late` was
+        f"{REPO}:after": (start + 0.6, start + 0.61),
+    }
+    for tag, (read_at, landed_at) in moves.items():
+        ledger.sending(TagWrite(tag, REPO, NEW.digest, None), None)
+        ledger.landed(tag)
+        ledger.writes[tag].read_at, ledger.writes[tag].landed_at = read_at, landed_at
+        ledger.moves_in["r1:5000"][-1] = (read_at, landed_at)
+    pause = {tag: settle_pause(ledger, write=ledger.writes[tag]) for tag in moves}
+    assert pause[f"{REPO}:early"] == pytest.approx(0.8)
+    assert pause[f"{REPO}:late"] == pytest.approx(0.1)  # twice `beside`'s 50 ms
+    assert pause[f"{REPO}:beside"] == pytest.approx(0.1)
+    assert pause[f"{REPO}:after"] == pytest.approx(0.05)  # 2 x 10 ms, at least 50 ms
+
+
+def test_a_commit_marks_every_tag_sending_with_one_fsync_before_its_first_read(
+    fake: FakeRegistry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake.tags = dict.fromkeys(TAGS, OLD.digest)
+    s = staged(dict.fromkeys(TAGS, OLD))
+    live = journal.Journal.begin(tmp_path, moves())
+    events: list[str] = []
+    monkeypatch.setattr(os, "fsync", lambda fd: events.append("fsync"))
+    head = fake.head_digest
+
+    def read(ref: str, **kw: object) -> str | None:
+        events.append(f"read {ref}")
+        return head(ref)
+
+    monkeypatch.setattr(registry, "head_digest", read)
+    assert commit(RUNNER, [s], ledger=Ledger(live), workers=2) == []
+    first_read = next(i for i, e in enumerate(events) if e.startswith("read"))
+    assert (
+        events.count("fsync") - events[:first_read].count("fsync") == 0
+    )  # none between reads and PUTs
+    marks = (tmp_path / journal.MARKS).read_text().splitlines()
+    assert [json.loads(m)["at"] for m in marks[:3]] == ["sending"] * 3
+    assert {json.loads(m)["tag"] for m in marks[:3]} == set(TAGS)
+    assert set(fake.tags.values()) == {NEW.digest}
+    live.finish()
