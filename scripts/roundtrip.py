@@ -459,10 +459,13 @@ def compared_literals(name: str, text: str) -> list[str]:
     return out
 
 
+_PLATFORM = re.compile(r"(?:linux|windows|darwin|freebsd)/[a-z0-9_]+(?:/v\d+)?")
+
+
 def shaped_like(default: str | None, type_: str | None = None) -> str | None:
     """Another value of the shape of `default`: a number plus one, a bool (or "0"/"1") flipped, the first run of
     digits counted up ("1.0" → "2.0", "v3.19" → "v4.19"), a comma list without its last item
-    ("3.11,3.12" → "3.11"), a word with a "2" after it. None for an empty, null or list/map default."""
+    ("3.11,3.12" → "3.11"), another platform for a platform, a word with a "2" after it. None for an empty, null or list/map default."""
     if not default or default.startswith(("[", "{")):
         return None
     if type_ == "number":
@@ -474,6 +477,10 @@ def shaped_like(default: str | None, type_: str | None = None) -> str | None:
     flips = {"true": "false", "false": "true", "0": "1", "1": "0"}
     if default in flips:
         return flips[default]
+    if _PLATFORM.fullmatch(
+        default
+    ):  # another real platform: linux/amd65 is no shape bake files take
+        return "linux/arm64" if default != "linux/arm64" else "linux/amd64"
     if "," in default.strip(","):
         return default.rsplit(",", 1)[0]
     digits = re.search(r"\d+", default)
