@@ -38,6 +38,7 @@ __all__ = [  # noqa: RUF022  (bakepy's own helpers first, then bake's functions 
     "format",
     "formatdate",
     "formatlist",
+    "formattimestamp",
     "index",
     "join",
     "keys",
@@ -510,6 +511,16 @@ def timestamp() -> str:
 _DATE_TOKEN = re.compile(
     r"'[^']*'|''|YYYY|YY|MMMM|MMM|MM|M|DD|D|EEEE|EEE|hh|h|HH|H|AA|aa|mm|m|ss|s|ZZZZZ|ZZZZ|ZZZ|Z"
 )
+
+
+def formattimestamp(spec: str, time: str | int | float) -> str:
+    """bake's formattimestamp(): formatdate() of an RFC 3339 time or of a Unix time (seconds)."""
+    import datetime
+
+    if isinstance(time, str):
+        return formatdate(spec, time)
+    when = datetime.datetime.fromtimestamp(tonumber(time), datetime.timezone.utc)
+    return formatdate(spec, when.strftime("%Y-%m-%dT%H:%M:%SZ"))
 
 
 def formatdate(spec: str, time: str) -> str:

@@ -204,6 +204,7 @@ FUNCTIONS: dict[str, tuple[str, str]] = {
 CLOCK_FUNCTIONS: dict[str, tuple[str, str]] = {
     "timestamp": ("timestamp", "str"),
     "formatdate": ("formatdate", "str"),
+    "formattimestamp": ("formattimestamp", "str"),
 }
 
 #: Names the module already uses.

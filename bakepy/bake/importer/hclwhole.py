@@ -129,6 +129,7 @@ def _written_project(
     variables = tuple(
         ImportedVariable(name, writer.defaults.get(name), described.get(name))
         for name in files.variables
+        if name not in writer.constants
     )
     notes = []
     for note in project.notes:
@@ -239,15 +240,23 @@ class _Writer:
         taken = {"value", "targets", "groups", "names", "Any"}
         names: dict[str, tuple[str, str]] = {}
         self.kinds: dict[str, str] = {}
+        #: a variable whose default is a list or a map (no `type`): bake takes no value of it from the
+        #: environment (`unsupported type object`), so it is the constant its default says
+        self.constants: dict[str, h.Expr] = {}
         for name, var in files.variables.items():
             kind = _kind_of(var)
             if kind is None:
-                raise _Refused(f"variable {name} has a type bakepy does not read")
+                if var.type is not None or not isinstance(var.default, h.Tuple | h.Object | h.For):
+                    raise _Refused(f"variable {name} has a type bakepy does not read")
+                self.constants[name] = var.default
+                kind = "map" if isinstance(var.default, h.Object) else "list"
             self.kinds[name] = kind
             python = python_name(name, taken)
             taken.add(python)
             names[name] = (python, kind)
         for name, var in files.variables.items():
+            if name in self.constants:
+                continue
             plain = _plain(var.default)
             if plain is None or any(n not in files.variables for n in plain[1]):
                 self.computed[name] = var.default if var.default is not None else h.Literal(None)
@@ -524,6 +533,8 @@ class _Writer:
         # variables
         var_items = []
         for name in files.variables:
+            if name in self.constants:
+                continue
             kwargs = []
             if name in self.defaults and self.defaults[name] is not None:
                 kwargs.append(("default", self.defaults[name]))
@@ -531,7 +542,7 @@ class _Writer:
         stdlib = set(t.used_stdlib) | {"variable_values"}
         reads: list[str] = ["value = variable_values(variables)"]
         for name in files.variables:
-            if name not in t.used_names or name in self.computed:
+            if name not in t.used_names or name in self.computed or name in self.constants:
                 continue
             python, kind = t.names[name]
             read = f"value[{py_key(name)}]"
@@ -573,7 +584,7 @@ class _Writer:
     def definitions(self) -> tuple[list[str], list[list[str]]]:
         """The top-level attributes and computed variable defaults the code reads (in the order they need
         each other), and the user functions it calls, as lines."""
-        from bakepy.bake.importer.python import _code_lines, _def_lines
+        from bakepy.bake.importer.python import _def_lines
 
         files, t = self.files, self.translator
         codes: dict[str, Any] = {}
@@ -583,7 +594,8 @@ class _Writer:
             pending = [
                 n
                 for n in sorted(t.used_names)
-                if n not in codes and (n in files.attributes or n in self.computed)
+                if n not in codes
+                and (n in files.attributes or n in self.computed or n in self.constants)
             ]
             pending_f = [f for f in sorted(t.used_functions) if f not in functions]
             if not pending and not pending_f:
@@ -596,6 +608,8 @@ class _Writer:
                     declared = self.kinds[name]
                     if declared in ("bool", "number"):
                         t.used_stdlib.add("parse_bool" if declared == "bool" else "parse_number")
+                elif name in self.constants:
+                    codes[name] = t.expr(self.constants[name], {})[0]
                 else:
                     codes[name] = t.expr(files.attributes[name], {})[0]
                 deps[name] = set(t.used_names)
@@ -615,7 +629,7 @@ class _Writer:
                 out.append(f'    """bake\'s function "{fname}"."""')
                 if fn.variadic:
                     out.append(f"    {scope[fn.variadic]} = list({scope[fn.variadic]}_)")
-                out += _code_lines(result, 4, "return ", "")
+                out += _lines(result, 4, "return ")
                 functions[fname] = out
         order: list[str] = []
 
