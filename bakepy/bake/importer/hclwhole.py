@@ -223,6 +223,17 @@ def _literal(e: h.Expr) -> str | dict[str, str] | None:
     return None
 
 
+def _key_name(key: h.Expr) -> str:
+    """A matrix key as written: `v`, `"v"`."""
+    if isinstance(key, h.Name):
+        return key.name
+    if isinstance(key, h.Literal) and isinstance(key.value, str):
+        return key.value
+    if isinstance(key, h.Template) and len(key.parts) == 1 and isinstance(key.parts[0], str):
+        return key.parts[0]
+    raise _Refused("a computed matrix key")
+
+
 def _number_text(value: int | float) -> str:
     from bakepy.bakefuncs import tostring
 
@@ -288,6 +299,7 @@ class _Writer:
         self.taken = taken
         self.matrix_names: dict[str, str] = {}
         self.untyped = False  # the target being written has entries the model parses from text
+        self.classes: set[str] = set()  # the model's classes the targets are written with
 
     # -- expressions -----------------------------------------------------------------------------------------
 
@@ -421,90 +433,73 @@ class _Writer:
 
     # -- the module ----------------------------------------------------------------------------------------
 
-    def lines(self) -> list[str]:
+    def target_lines(self, target: h.HclTarget, first_matrix: bool) -> list[str]:
+        """`targets["name"] = Target(…)`; a matrix target in loops, bake's order (`first_matrix`: the first,
+        which declares the list of names its group is made of)."""
         from bakepy.bake.importer.python import _code_lines, _py_classes
 
+        t = self.translator
+        attrs = dict(target.attributes)
+        matrix = attrs.pop("matrix", None)
+        name_expr = attrs.pop("name", None)
+        inherits = attrs.pop("inherits", None)
+        scope: dict[str, str] = {}
+        loops: list[tuple[str, Any]] = []
+        if matrix is not None:
+            if not isinstance(matrix, h.Object) or name_expr is None:
+                raise _Refused("a matrix not written as a map, or without a name")
+            for matrix_key, values in matrix.items:
+                hcl_key = _key_name(matrix_key)
+                if hcl_key not in self.matrix_names:
+                    self.matrix_names[hcl_key] = python_name(hcl_key, self.taken)
+                    self.taken.add(self.matrix_names[hcl_key])
+                loops.append((self.matrix_names[hcl_key], t.expr(values, scope)[0]))
+                scope[hcl_key] = self.matrix_names[hcl_key]
+        elif name_expr is not None:
+            raise _Refused("a name without a matrix")
+        kwargs: list[tuple[str, Any]] = []
+        self.untyped = False
+        nullable = False
+        if isinstance(inherits, h.Tuple):
+            kwargs.append(
+                ("inherits", ListCode(tuple(self.text(i, scope) for i in inherits.items)))
+            )
+        elif inherits is not None:
+            kwargs.append(("inherits", t.expr(inherits, scope)[0]))
+            nullable = self.nullable(inherits, scope)
+        for key, e in attrs.items():
+            if key not in _KNOWN:
+                continue  # bake reads no such attribute (`targets` in a target): the proof checks it
+            nullable = nullable or self.attribute_nullable(key, e, scope)
+            node = self.attribute(key, e, scope)
+            self.classes |= _py_classes(node)
+            kwargs.append((key.replace("-", "_"), node))
+        # a null attribute is left unset, as bake leaves it; entries parsed from computed text take Any
+        call = _KwCall("bake_target" if nullable or self.untyped else "Target", tuple(kwargs))
+        if call.name == "bake_target":
+            t.used_stdlib.add("bake_target")
+        if not loops:
+            return _call_lines(call, 0, f"targets[{py_key(target.name)}] = ")
+        # `for x in each(…)`: a list's items, a map's values in key order (as bake walks them)
+        t.used_stdlib.add("each")
+        lines = ["names: list[str] = []" if first_matrix else "names = []"]
+        for i, (python, source) in enumerate(loops):
+            lines += _code_lines(CallCode("each", (source,)), 4 * i, f"for {python} in ", ":")
+        assert name_expr is not None
+        append = CallCode("names.append", (self.text(name_expr, scope),))
+        lines += _code_lines(append, 4 * len(loops), "", "")
+        lines += _call_lines(call, 4 * len(loops), "targets[names[-1]] = ")
+        return [*lines, f"groups[{py_key(target.name)}] = Group(targets=names)"]
+
+    def lines(self) -> list[str]:
         files, t = self.files, self.translator
-        classes = {"Project", "Target", "Variable"}
-        # targets
         target_lines: list[str] = ["targets: dict[str, Target] = {}"]
         group_lines: list[str] = []
-        names_declared = False
-        uses_groups = bool(files.groups)
+        matrices = 0
         for target in files.targets.values():
-            attrs = dict(target.attributes)
-            matrix = attrs.pop("matrix", None)
-            name_expr = attrs.pop("name", None)
-            scope: dict[str, str] = {}
-            loops: list[tuple[str, Any]] = []
-            if matrix is not None:
-                if not isinstance(matrix, h.Object) or name_expr is None:
-                    raise _Refused("a matrix not written as a map, or without a name")
-                for matrix_key, values in matrix.items:
-                    if isinstance(matrix_key, h.Name):
-                        hcl_key = matrix_key.name
-                    elif isinstance(matrix_key, h.Literal) and isinstance(matrix_key.value, str):
-                        hcl_key = matrix_key.value
-                    elif (
-                        isinstance(matrix_key, h.Template)
-                        and len(matrix_key.parts) == 1
-                        and isinstance(matrix_key.parts[0], str)
-                    ):
-                        hcl_key = matrix_key.parts[0]
-                    else:
-                        raise _Refused("a computed matrix key")
-                    if hcl_key not in self.matrix_names:
-                        self.matrix_names[hcl_key] = python_name(hcl_key, self.taken)
-                        self.taken.add(self.matrix_names[hcl_key])
-                    loops.append((self.matrix_names[hcl_key], t.expr(values, scope)[0]))
-                    scope[hcl_key] = self.matrix_names[hcl_key]
-            elif name_expr is not None:
-                raise _Refused("a name without a matrix")
-            inherits = attrs.pop("inherits", None)
-            kwargs: list[tuple[str, Any]] = []
-            self.untyped = False
-            nullable = False
-            if inherits is not None:
-                if isinstance(inherits, h.Tuple):
-                    kwargs.append(
-                        ("inherits", ListCode(tuple(self.text(i, scope) for i in inherits.items)))
-                    )
-                else:
-                    kwargs.append(("inherits", t.expr(inherits, scope)[0]))
-                    nullable = nullable or self.nullable(inherits, scope)
-            for key, e in attrs.items():
-                if key not in _KNOWN:
-                    continue  # bake reads no such attribute (`targets` in a target): the proof checks it
-                nullable = nullable or self.attribute_nullable(key, e, scope)
-                node = self.attribute(key, e, scope)
-                classes |= _py_classes(node)
-                kwargs.append((key.replace("-", "_"), node))
-            nullable = nullable or self.untyped
-            call_name = "bake_target" if nullable else "Target"
-            if nullable:
-                t.used_stdlib.add("bake_target")
-            call = _KwCall(call_name, tuple(kwargs))
-            block: list[str] = []
-            if loops:
-                # `for x in each(…)`: a list's items, a map's values in key order (as bake walks them)
-                t.used_stdlib.add("each")
-                for i, (python, source) in enumerate(loops):
-                    block += _code_lines(
-                        CallCode("each", (source,)), 4 * i, f"for {python} in ", ":"
-                    )
-                assert name_expr is not None
-                label = py_key(target.name)
-                head = ["names: list[str] = []" if not names_declared else "names = []"]
-                names_declared = True
-                block = head + block
-                append = CallCode("names.append", (self.text(name_expr, scope),))
-                block += _code_lines(append, 4 * len(loops), "", "")
-                block += _call_lines(call, 4 * len(loops), "targets[names[-1]] = ")
-                block.append(f"groups[{label}] = Group(targets=names)")
-                uses_groups = True
-            else:
-                block += _call_lines(call, 0, f"targets[{py_key(target.name)}] = ")
-            target_lines += block
+            target_lines += self.target_lines(target, matrices == 0)
+            matrices += "matrix" in target.attributes
+        uses_groups = bool(files.groups) or matrices > 0
         for group_name, group in files.groups.items():
             kwargs = []
             for group_key, member in group.items():
@@ -521,6 +516,7 @@ class _Writer:
             group_lines += _call_lines(
                 _KwCall("Group", tuple(kwargs)), 0, f"groups[{py_key(group_name)}] = "
             )
+        classes = {"Project", "Target", "Variable"} | self.classes
         if uses_groups:
             classes.add("Group")
             target_lines.insert(1, "groups: dict[str, Group] = {}")
