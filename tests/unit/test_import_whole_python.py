@@ -304,3 +304,24 @@ def test_json_bake_files_are_not_translated() -> None:
     why: list[str] = []
     assert whole_form(_matrix_import(), {"docker-bake.json": "{}"}, why=why) is None
     assert why == ["not an HCL file"]
+
+
+def test_a_validation_refuses_what_bake_refuses() -> None:
+    hcl = """
+variable "ENV" {
+  default = "testing"
+  validation {
+    condition     = contains(["testing", "production"], ENV)
+    error_message = "ENV is testing or production"
+  }
+}
+target "app" {
+  tags = ["acme/app:${ENV}"]
+}
+"""
+    project = _imported({"ENV": "testing"}, {"app": {"tags": ["acme/app:testing"]}})
+    text, _ = python_form(project, texts={"docker-bake.hcl": hcl})
+    assert 'raise ValueError("ENV is testing or production")' in text
+    assert _run(text, {"ENV": "production"})[0]["app"]["tags"] == ("acme/app:production",)
+    with pytest.raises(ValueError, match="ENV is testing or production"):
+        _run(text, {"ENV": "staging"})

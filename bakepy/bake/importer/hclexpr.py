@@ -133,6 +133,8 @@ class HclVariable:
     name: str
     default: Expr | None
     type: Expr | None = None
+    #: `validation { condition = …, error_message = … }` blocks: bake refuses a value whose condition is false
+    validations: tuple[tuple[Expr, Expr | None], ...] = ()
 
 
 @dataclass
@@ -260,6 +262,7 @@ def _add(files: HclFiles, block: tuple[str, str | None, Any]) -> None:
             label,
             values.get("default", old.default if old else None),
             values.get("type", old.type if old else None),
+            (old.validations if old else ()) + _validations(node),
         )
     elif kind == "function":
         params = values.get("params")
@@ -278,6 +281,19 @@ def _add(files: HclFiles, block: tuple[str, str | None, Any]) -> None:
         files.targets.setdefault(label, HclTarget(label)).attributes.update(values)
     elif kind == "group":
         files.groups.setdefault(label, {}).update(values)
+
+
+def _validations(block: Any) -> tuple[tuple[Expr, Expr | None], ...]:
+    """A variable block's `validation` blocks: (condition, error_message)."""
+    body = next(t for t in _trees(block) if t.data == "body")
+    out = []
+    for item in _trees(body):
+        if item.data == "block" and _identifier(_trees(item)[0]) == "validation":
+            values = {k: expression(_value_node(v)) for k, v in _body_attributes(item).items()}
+            condition = values.get("condition")
+            if condition is not None:
+                out.append((condition, values.get("error_message")))
+    return tuple(out)
 
 
 def _names(expr: Expr) -> tuple[str, ...] | None:

@@ -19,6 +19,7 @@ from typing import Any
 from bakepy.bake.importer import hclexpr as h
 from bakepy.bake.importer.hclpython import (
     _IF,
+    _NOT,
     _OR,
     CLOCK_FUNCTIONS,
     FUNCTIONS,
@@ -27,6 +28,7 @@ from bakepy.bake.importer.hclpython import (
     DictCode,
     IfElse,
     ListCode,
+    Prefix,
     Translator,
     Untranslatable,
     paren,
@@ -521,7 +523,8 @@ class _Writer:
             classes.add("Group")
             target_lines.insert(1, "groups: dict[str, Group] = {}")
 
-        # definitions the targets and groups read, transitively
+        # bake's checks of the values, then the definitions all of it reads, transitively
+        checks = self.validation_lines()
         defs, functions = self.definitions()
         if "timestamp" in t.used_stdlib:
             self.clock = True
@@ -567,6 +570,7 @@ class _Writer:
         lines += reads
         for fn_lines in functions:
             lines += ["", "", *fn_lines]
+        defs += checks
         if defs:
             lines += ["", "", *defs] if functions else defs
         lines += ["", "", *target_lines] if functions and not defs else ["", *target_lines]
@@ -575,6 +579,25 @@ class _Writer:
         if uses_groups:
             project_kwargs += ", groups=groups"
         lines.append(f"project = Project({project_kwargs})")
+        return lines
+
+    def validation_lines(self) -> list[str]:
+        """`if not condition: raise ValueError(error_message)` for each `validation` block, so that bakepy
+        refuses a value bake refuses (cloudnative-pg's `environment`: testing or production)."""
+        from bakepy.bake.importer.python import _code_lines
+
+        t = self.translator
+        lines: list[str] = []
+        for var in self.files.variables.values():
+            for condition, message in var.validations:
+                test = t.boolean(condition, {})
+                lines += _code_lines(Prefix("not ", paren(test, _NOT)), 0, "if ", ":")
+                said = (
+                    self.text(message, {})
+                    if message is not None
+                    else Code(py_key(f"invalid {var.name}"))
+                )
+                lines += _code_lines(CallCode("raise ValueError", (said,)), 4, "", "")
         return lines
 
     def definitions(self) -> tuple[list[str], list[list[str]]]:
