@@ -488,13 +488,23 @@ def sethaselement(items: Iterable[Any], value: Any) -> bool:
     return contains(items, value)
 
 
+def _set(items: Iterable[Any]) -> list[Any]:
+    """A cty set as bake lists it: no repeats, strings (and numbers) in their sorted order."""
+    out = distinct(items)
+    if all(isinstance(v, str) for v in out) or all(
+        isinstance(v, int | float) and not isinstance(v, bool) for v in out
+    ):
+        return sorted(out)
+    return out
+
+
 def setsubtract(a: Iterable[Any], b: Iterable[Any]) -> list[Any]:
     other = list(b)
-    return distinct(v for v in a if not contains(other, v))
+    return _set(v for v in a if not contains(other, v))
 
 
 def setunion(*sets: Iterable[Any]) -> list[Any]:
-    return distinct(v for s in sets for v in s)
+    return _set(v for s in sets for v in s)
 
 
 # -- the clock -----------------------------------------------------------------------------------------------

@@ -180,8 +180,8 @@ FUNCTIONS: dict[str, tuple[str, str]] = {
     "replace": ("replace", "str"),
     "reverse": ("reverse", "list"),
     "sethaselement": ("sethaselement", "bool"),
-    "setsubtract": ("setsubtract", "list"),
-    "setunion": ("setunion", "list"),
+    "setsubtract": ("setsubtract", "set"),
+    "setunion": ("setunion", "set"),
     "sha1": ("sha1", "str"),
     "sha256": ("sha256", "str"),
     "split": ("split", "list"),
@@ -247,7 +247,7 @@ class Translator:
         self.reasons: dict[str, str] = {}  # a function or attribute → why it cannot be written
 
     def expr(self, e: h.Expr, scope: Mapping[str, str]) -> tuple[Any, str]:
-        """(code, type): type is str, bool, number, list, map or any."""
+        """(code, type): type is str, bool, number, list, set, map or any."""
         if isinstance(e, h.Unsupported):
             raise Untranslatable(e.what)
         if isinstance(e, h.Literal):
@@ -281,6 +281,12 @@ class Translator:
                 body = body if tb == "str" else self.stdlib("tostring", body)
                 orelse = orelse if to == "str" else self.stdlib("tostring", orelse)
                 tb = to = "str"
+            if tb != to and "set" in (tb, to) and {tb, to} <= {"set", "list", "any"}:
+                # cty unifies a set and a list (a parameter: one at run time) into a set: no repeats,
+                # in order (bake prints it sorted)
+                body = body if tb == "set" else self.stdlib("setunion", body)
+                orelse = orelse if to == "set" else self.stdlib("setunion", orelse)
+                tb = to = "set"
             node = IfElse(paren(body, _OR), paren(test, _OR), paren(orelse, _IF))
             if "null" in (tb, to) and tb != to:
                 # `cond ? "-cover" : null`: text or nothing (a map entry bake leaves out, as bakepy does)

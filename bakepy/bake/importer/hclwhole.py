@@ -75,7 +75,7 @@ _STRUCTURED = frozenset(
     {"cache-from", "cache-to", "output", "secret", "ssh", "attest", "ulimits", "policy"}
 )
 #: Stdlib functions whose result is never null (the rest, user functions and lookups may be).
-_NOT_NULL_KINDS = frozenset({"str", "bool", "number", "list", "map"})
+_NOT_NULL_KINDS = frozenset({"str", "bool", "number", "list", "set", "map"})
 
 
 class _Refused(Exception):
@@ -114,7 +114,7 @@ def whole_form(
     from bakepy.bake.importer.text import header_comment
 
     text = "\n".join([*header_comment(written, "bakepy import --python"), *body]) + "\n"
-    if not proven(text, project, files, writer.clock, reasons):
+    if not proven(text, project, files, writer.clock, reasons, writer.unordered):
         return None
     return text, written
 
@@ -302,6 +302,12 @@ class _Writer:
         self.matrix_names: dict[str, str] = {}
         self.untyped = False  # the target being written has entries the model parses from text
         self.classes: set[str] = set()  # the model's classes the targets are written with
+        matrices = {n: t.attributes.get("matrix") for n, t in files.targets.items()}
+        # groups whose order bake does not keep: a matrix of several keys (Go's map order) and `default`
+        # (its members sorted, as `bake --print default` lists them)
+        self.unordered = frozenset(
+            n for n, m in matrices.items() if isinstance(m, h.Object) and len(m.items) > 1
+        ) | {"default"}
 
     # -- expressions -----------------------------------------------------------------------------------------
 
@@ -738,10 +744,16 @@ def _dict_lines(opening: str, items: list[tuple[str, _KwCall]]) -> list[str]:
 
 
 def proven(
-    text: str, project: ImportedProject, files: h.HclFiles, clock: bool, why: list[str]
+    text: str,
+    project: ImportedProject,
+    files: h.HclFiles,
+    clock: bool,
+    why: list[str],
+    unordered: frozenset[str] = frozenset(),
 ) -> bool:
     """Whether the module renders what the import renders: with the values in force at import, and with each
-    text variable the import follows at a probe value (the import's templates stand for bake's probes)."""
+    text variable the import follows at a probe value (the import's templates stand for bake's probes). The
+    groups of `unordered` (a matrix of several keys) in any order: bake lists them in Go's map order."""
     from bakepy.bake.importer.conversion import _unclocked
 
     def normal(value: Any) -> Any:
@@ -766,7 +778,7 @@ def proven(
             base[var.name] = var.default
     want = _render_import(project, base)
     got = _render_module(text, base, why)
-    if want is None or got is None or not _same(normal(want), normal(got), why):
+    if want is None or got is None or not _same(normal(want), normal(got), why, unordered):
         why.append("it does not render what the import renders")
         return False
     for i, var in enumerate(project.variables):
@@ -781,7 +793,7 @@ def proven(
         if want is None:
             continue
         got = _render_module(text, env, why)
-        if got is None or not _same(normal(want), normal(got), why):
+        if got is None or not _same(normal(want), normal(got), why, unordered):
             why.append(
                 f"with {var.name} at a probe value it does not render what the import renders"
             )
@@ -789,7 +801,9 @@ def proven(
     return True
 
 
-def _same(want: dict[str, Any], got: dict[str, Any], why: list[str]) -> bool:
+def _same(
+    want: dict[str, Any], got: dict[str, Any], why: list[str], unordered: frozenset[str]
+) -> bool:
     """The renders agree: the same targets but the private ones (`_base`: the import folds the bake file's into
     the targets inheriting them, and may make up its own), each the same; every group the import has."""
     targets_w = {n: t for n, t in want.get("target", {}).items() if not n.startswith("_")}
@@ -808,7 +822,10 @@ def _same(want: dict[str, Any], got: dict[str, Any], why: list[str]) -> bool:
         if n.startswith("_"):
             continue  # a group the import made up of a matrix it found
         # bake lists a matrix of several keys in Go's map order, which changes from run to run
-        if _members(groups_g.get(n)) != _members(g):
+        ours, theirs = (
+            (_members(groups_g.get(n)), _members(g)) if n in unordered else (groups_g.get(n), g)
+        )
+        if ours != theirs:
             why.append(f"group {n}: {groups_g.get(n)} for {g}")
             return False
     return True
