@@ -325,3 +325,28 @@ target "app" {
     assert _run(text, {"ENV": "production"})[0]["app"]["tags"] == ("acme/app:production",)
     with pytest.raises(ValueError, match="ENV is testing or production"):
         _run(text, {"ENV": "staging"})
+
+
+def test_a_set_and_a_list_are_one_set_as_in_cty() -> None:
+    """`cond ? list : setsubtract(…)` is a set whichever branch is taken: bake prints its members sorted."""
+    assert f.setsubtract(["c", "a", "b", "a"], ["x"]) == ["a", "b", "c"]
+    assert f.setunion(["b"], ["a", "b"]) == ["a", "b"]
+    hcl = """
+variable "X" {
+  default = ""
+}
+target "a" {}
+target "b" {}
+target "c" {}
+group "g" {
+  targets = X == "" ? ["c", "a", "b"] : setsubtract(["c", "a", "b"], [X])
+}
+"""
+    project = _imported({"X": ""}, {n: {} for n in "abc"}, {"g": ("a", "b", "c")})
+    text, _ = python_form(project, texts={"docker-bake.hcl": hcl})
+    assert _run(text, {})[1]["g"] == ("a", "b", "c")
+    assert _run(text, {"X": "b"})[1]["g"] == ("a", "c")
+    wrong = _imported({"X": ""}, {n: {} for n in "abc"}, {"g": ("c", "a", "b")})
+    why: list[str] = []
+    assert whole_form(wrong, {"docker-bake.hcl": hcl}, why=why) is None  # a group's order is proven
+    assert why[0].startswith("group g:")
