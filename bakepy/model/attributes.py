@@ -315,13 +315,20 @@ class CacheEntry(_AttrEntry):
                 + _did_you_mean(mode, ("min", "max")),
                 ("mode",),
             )
-        ref = self.attrs.get("ref")
-        if self.type == "registry" and ref is not None and not _deferred(ref, info):
-            try:
-                parse_reference(ref)
-            except ValueError as exc:
-                raise ModelError(str(exc), ("ref",)) from None
         return self
+
+    def ref_problem(self, info: ValidationInfo | None = None) -> str | None:
+        """Why a registry cache's `ref` is no image reference, or None. Checked where it matters (not here, for
+        both directions): a cache export to it fails the build, so `cache-to` refuses it (`Target`); buildx
+        only skips a cache import from it, with a warning, so `cache-from` takes it and warns, as bake does."""
+        ref = self.attrs.get("ref")
+        if self.type != "registry" or ref is None or _deferred(ref, info):
+            return None
+        try:
+            parse_reference(ref)
+        except ValueError as exc:
+            return str(exc)
+        return None
 
 
 class Output(_AttrEntry):

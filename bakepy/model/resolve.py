@@ -46,11 +46,17 @@ class ResolvedProject:
         """What buildx takes but looks wrong (an unknown platform variant), one line each, file and path first."""
         out = []
         for name, target in self.targets.items():
+            where = f"{self.source}: target.{self.origins.get(name, name)}"
             for i, platform in enumerate(target.platforms):
                 said = platform_warning(platform)
                 if said:
+                    out.append(f"{where}.platforms[{i}]: {said}")
+            for i, entry in enumerate(target.cache_from):
+                said = entry.ref_problem()
+                if said:
                     out.append(
-                        f"{self.source}: target.{self.origins.get(name, name)}.platforms[{i}]: {said}"
+                        f"{where}.cache-from[{i}].ref: {said}; buildx skips this cache (with a warning) "
+                        "and builds without it"
                     )
         return tuple(dict.fromkeys(out))
 

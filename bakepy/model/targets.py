@@ -229,6 +229,17 @@ class Target(KebabModel):
             out[key] = items
         return out
 
+    @field_validator("cache_to")
+    @classmethod
+    def _cache_to_refs(
+        cls, value: tuple[CacheEntry, ...], info: ValidationInfo
+    ) -> tuple[CacheEntry, ...]:
+        for i, entry in enumerate(value):
+            problem = entry.ref_problem(info)
+            if problem:
+                raise ModelError(problem, (i, "ref"))
+        return value
+
     @field_validator("annotations")
     @classmethod
     def _annotations(cls, value: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
