@@ -245,6 +245,9 @@ class Translator:
         self.used_names: set[str] = set()  # HCL global names read
         self.used_functions: set[str] = set()
         self.reasons: dict[str, str] = {}  # a function or attribute → why it cannot be written
+        self.scope_kinds: dict[
+            str, str
+        ] = {}  # a local's python name → its type, where known (a matrix's)
 
     def expr(self, e: h.Expr, scope: Mapping[str, str]) -> tuple[Any, str]:
         """(code, type): type is str, bool, number, list, set, map or any."""
@@ -256,7 +259,7 @@ class Translator:
             return self.template(e.parts, scope)
         if isinstance(e, h.Name):
             if e.name in scope:
-                return Code(scope[e.name]), "any"
+                return Code(scope[e.name]), self.scope_kinds.get(scope[e.name], "any")
             if e.name in self.names:
                 self.used_names.add(e.name)
                 return Code(self.names[e.name][0]), self.names[e.name][1]

@@ -225,6 +225,16 @@ def _literal(e: h.Expr) -> str | dict[str, str] | None:
     return None
 
 
+def _texts_of(values: h.Expr) -> bool:
+    """Whether a matrix key's values are all text: a list of quoted strings, or split()'s."""
+    if isinstance(values, h.Call):
+        return values.name == "split"
+    return isinstance(values, h.Tuple) and all(
+        isinstance(i, h.Template) or (isinstance(i, h.Literal) and isinstance(i.value, str))
+        for i in values.items
+    )
+
+
 def _key_name(key: h.Expr) -> str:
     """A matrix key as written: `v`, `"v"`."""
     if isinstance(key, h.Name):
@@ -300,6 +310,7 @@ class _Writer:
                     names[name] = (names[name][0], self.translator.expr(attribute, {})[1])
         self.taken = taken
         self.matrix_names: dict[str, str] = {}
+        self.mixed: set[str] = set()  # matrix keys (python names) whose values are not all text
         self.untyped = False  # the target being written has entries the model parses from text
         self.classes: set[str] = set()  # the model's classes the targets are written with
         matrices = {n: t.attributes.get("matrix") for n, t in files.targets.items()}
@@ -461,8 +472,12 @@ class _Writer:
                 if hcl_key not in self.matrix_names:
                     self.matrix_names[hcl_key] = python_name(hcl_key, self.taken)
                     self.taken.add(self.matrix_names[hcl_key])
-                loops.append((self.matrix_names[hcl_key], t.expr(values, scope)[0]))
-                scope[hcl_key] = self.matrix_names[hcl_key]
+                python = self.matrix_names[hcl_key]
+                loops.append((python, t.expr(values, scope)[0]))
+                scope[hcl_key] = python
+                if not _texts_of(values):
+                    self.mixed.add(python)  # a matrix key whose values may be other than text
+                t.scope_kinds[python] = "any" if python in self.mixed else "str"
         elif name_expr is not None:
             raise _Refused("a name without a matrix")
         kwargs: list[tuple[str, Any]] = []
@@ -530,6 +545,7 @@ class _Writer:
             target_lines.insert(1, "groups: dict[str, Group] = {}")
 
         # bake's checks of the values, then the definitions all of it reads, transitively
+        t.scope_kinds.clear()  # a function's parameters are of any type, whatever their names
         checks = self.validation_lines()
         defs, functions = self.definitions()
         if "timestamp" in t.used_stdlib:
