@@ -769,7 +769,8 @@ def proven(
 ) -> bool:
     """Whether the module renders what the import renders: with the values in force at import, and with each
     text variable the import follows at a probe value (the import's templates stand for bake's probes). The
-    groups of `unordered` (a matrix of several keys) in any order: bake lists them in Go's map order."""
+    members of the groups of `unordered` in any order (a matrix of several keys: bake lists them in Go's map
+    order; `default`: bake sorts them)."""
     from bakepy.bake.importer.conversion import _unclocked
 
     def normal(value: Any) -> Any:
@@ -837,7 +838,6 @@ def _same(
     for n, g in groups_w.items():
         if n.startswith("_"):
             continue  # a group the import made up of a matrix it found
-        # bake lists a matrix of several keys in Go's map order, which changes from run to run
         ours, theirs = (
             (_members(groups_g.get(n)), _members(g)) if n in unordered else (groups_g.get(n), g)
         )
