@@ -589,11 +589,17 @@ def test_unknown_variants_are_warnings(given: str, warning: str | None) -> None:
 
 def test_a_cache_import_from_no_reference_is_a_warning_a_cache_export_to_one_an_error() -> None:
     """buildx skips a cache-from it cannot use (a warning) and builds; a cache-to it cannot write fails."""
-    bad = {"type": "registry", "ref": "/dr_cache:latest"}  # what `${REPO}/dr_cache` gives with REPO=""
+    bad = {
+        "type": "registry",
+        "ref": "/dr_cache:latest",
+    }  # what `${REPO}/dr_cache` gives with REPO=""
     resolved = project({"target": {"app": {"cache-from": [bad]}}}).resolved
     assert resolved.targets["app"].cache_from[0].attrs["ref"] == "/dr_cache:latest"
     (said,) = resolved.warnings
-    assert said.startswith("bakepy.toml: target.app.cache-from[0].ref: ") and "builds without it" in said
+    assert (
+        said.startswith("bakepy.toml: target.app.cache-from[0].ref: ")
+        and "builds without it" in said
+    )
     assert "target.app.cache-to[0].ref" in error_of({"target": {"app": {"cache-to": [bad]}}})
 
 
