@@ -465,3 +465,55 @@ def _literal_value(text: str) -> str:
     value = ast.literal_eval(text)
     assert isinstance(value, str)
     return value
+
+
+# -- statements of the whole translation (`hclwhole`), laid out by python.py -----------------------------
+
+
+def statement_lines(node: Any, indent: int, prefix: str) -> list[str]:
+    """python.py's layout of code, but a chain of conditionals (`a if x else b if y else c`) that does not
+    fit on a line one part a line, as ruff writes it."""
+    from bakepy.bake.importer.python import _code_lines
+    from bakepy.bake.importer.text import LINE_LENGTH
+
+    pad = " " * indent
+    if not (isinstance(node, IfElse) and isinstance(node.orelse, IfElse)):
+        return _code_lines(node, indent, prefix, "")
+    if len(f"{pad}{prefix}{inline(node)}") <= LINE_LENGTH:
+        return [f"{pad}{prefix}{inline(node)}"]
+    lines = [f"{pad}{prefix}("]
+    part: Any = node
+    word = ""
+    while isinstance(part, IfElse):
+        lines += _code_lines(part.body, indent + 4, word, "")
+        lines += _code_lines(part.test, indent + 4, "if ", "")
+        part, word = part.orelse, "else "
+    lines += _code_lines(part, indent + 4, word, "")
+    return [*lines, f"{pad})"]
+
+
+def py_key(name: str) -> str:
+    from bakepy.bake.importer.python import py_string
+
+    return py_string(name)
+
+
+class KwCall:
+    """`name(key=code, …)`, written by python.py's line writer."""
+
+    def __init__(self, name: str, kwargs: tuple[tuple[str, Any], ...]) -> None:
+        self.name = name
+        self.kwargs = kwargs
+
+
+def call_lines(call: KwCall, indent: int, prefix: str) -> list[str]:
+    from bakepy.bake.importer.python import _Call, _py_lines
+
+    return _py_lines(_Call(call.name, call.kwargs), indent, prefix, "")
+
+
+def dict_lines(opening: str, items: list[tuple[str, KwCall]]) -> list[str]:
+    from bakepy.bake.importer.python import _Call, _Dict, _py_lines
+
+    node = _Dict(tuple((k, _Call(c.name, c.kwargs)) for k, c in items))
+    return _py_lines(node, 0, opening[: -len("{")], "")

@@ -3,9 +3,9 @@ declared with its default and read live, the top-level attributes and user funct
 computed the way bake computes them (a matrix as loops in bake's order, `name`, `inherits` and groups from
 code, a null attribute left unset, the clock read at render). Nothing is frozen.
 
-It is used only when it is proven: the written module is run in-process on the values in force at import and
-rendered, and what it renders must equal what the import renders (bake's print), and again with each variable the
-import follows set to a probe value. Anything it cannot translate, any difference and any exception gives None,
+It is used only when it is proven (`hclproof`): the written module is run in-process on the values in force at
+import and rendered, and what it renders must equal what the import renders (bake's print), and again with each
+variable the import follows set to a probe value. Anything it cannot translate, any difference and any exception gives None,
 and `python.py` writes today's form (the printed import, patched by `hcllive`) instead.
 """
 
@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Mapping
-from dataclasses import replace
 from typing import Any
 
 from bakepy.bake.importer import hclexpr as h
+from bakepy.bake.importer.hclproof import clean_path, proven, written_project
 from bakepy.bake.importer.hclpython import (
     _IF,
     _NOT,
@@ -27,14 +27,19 @@ from bakepy.bake.importer.hclpython import (
     Code,
     DictCode,
     IfElse,
+    KwCall,
     ListCode,
     Prefix,
     Translator,
     Untranslatable,
+    call_lines,
+    dict_lines,
     paren,
+    py_key,
     python_name,
+    statement_lines,
 )
-from bakepy.bake.importer.imported import ImportedProject, ImportedVariable, ImportNote
+from bakepy.bake.importer.imported import ImportedProject
 
 #: Target attributes by how bake converts them: text, bool, a list (empty items dropped), a map of text.
 _TEXT = frozenset(
@@ -110,44 +115,14 @@ def whole_form(
     except (Untranslatable, _Refused, RecursionError) as exc:
         reasons.append(f"cannot translate {exc}")
         return None
-    written = _written_project(project, files, writer)
+    written = written_project(project, files, writer.defaults, writer.constants)
     from bakepy.bake.importer.text import header_comment
 
     text = "\n".join([*header_comment(written, "bakepy import --python"), *body]) + "\n"
-    if not proven(text, project, files, writer.clock, reasons, writer.unordered):
+    probed = frozenset(n for n, kind in writer.kinds.items() if kind == "str")
+    if not proven(text, project, files, writer.clock, reasons, writer.unordered, probed):
         return None
     return text, written
-
-
-# -- the project the module stands for ---------------------------------------------------------------------
-
-
-def _written_project(
-    project: ImportedProject, files: h.HclFiles, writer: _Writer
-) -> ImportedProject:
-    """The import with the bake file's variables (none frozen), and only the notes that still hold: nothing is
-    frozen (the clock included); a value from the environment at import is not the default any more."""
-    described = {v.name: v.description for v in project.variables}
-    variables = tuple(
-        ImportedVariable(name, writer.defaults.get(name), described.get(name))
-        for name in files.variables
-        if name not in writer.constants
-    )
-    notes = []
-    for note in project.notes:
-        name = note.where.removeprefix("variable.")
-        if any(w in note.message for w in ("frozen at", "timestamp()", "is null in bake")):
-            continue  # nothing is frozen, the clock is read at render, a null entry is None as in bake
-        if note.where.startswith("variable.") and "came from the environment" in note.message:
-            note = ImportNote(
-                note.where,
-                f"its value at import came from the environment ({name} was set); the Python form keeps "
-                "the bake file's default, and the environment overrides it at render, as in bake",
-            )
-        notes.append(note)
-    # the bake file's private targets are translated too, not folded into the targets inheriting them
-    remarks = tuple(r for r in project.remarks if not r.startswith("Private targets folded"))
-    return replace(project, variables=variables, notes=tuple(notes), remarks=remarks)
 
 
 # -- writing -----------------------------------------------------------------------------------------------
@@ -428,7 +403,7 @@ class _Writer:
         t = self.translator
         written = _literal(e)
         if key == "context" and isinstance(written, str):
-            return Code(py_key(_clean_path(written)))  # as bake prints it
+            return Code(py_key(clean_path(written)))  # as bake prints it
         if key in _TEXT:
             code, kind = t.expr(e, scope)
             return code if kind in ("str", "null") else t.stdlib("tostring", code)
@@ -498,11 +473,11 @@ class _Writer:
             self.classes |= _py_classes(node)
             kwargs.append((key.replace("-", "_"), node))
         # a null attribute is left unset, as bake leaves it; entries parsed from computed text take Any
-        call = _KwCall("bake_target" if nullable or self.untyped else "Target", tuple(kwargs))
+        call = KwCall("bake_target" if nullable or self.untyped else "Target", tuple(kwargs))
         if call.name == "bake_target":
             t.used_stdlib.add("bake_target")
         if not loops:
-            return _call_lines(call, 0, f"targets[{py_key(target.name)}] = ")
+            return call_lines(call, 0, f"targets[{py_key(target.name)}] = ")
         # `for x in each(…)`: a list's items, a map's values in key order (as bake walks them)
         t.used_stdlib.add("each")
         lines = ["names: list[str] = []" if first_matrix else "names = []"]
@@ -511,7 +486,7 @@ class _Writer:
         assert name_expr is not None
         append = CallCode("names.append", (self.text(name_expr, scope),))
         lines += _code_lines(append, 4 * len(loops), "", "")
-        lines += _call_lines(call, 4 * len(loops), "targets[names[-1]] = ")
+        lines += call_lines(call, 4 * len(loops), "targets[names[-1]] = ")
         return [*lines, f"groups[{py_key(target.name)}] = Group(targets=names)"]
 
     def lines(self) -> list[str]:
@@ -536,8 +511,8 @@ class _Writer:
                     kwargs.append(("description", self.text(member, {})))
                 else:
                     raise _Refused(f"group {group_name}: {group_key}")
-            group_lines += _call_lines(
-                _KwCall("Group", tuple(kwargs)), 0, f"groups[{py_key(group_name)}] = "
+            group_lines += call_lines(
+                KwCall("Group", tuple(kwargs)), 0, f"groups[{py_key(group_name)}] = "
             )
         classes = {"Project", "Target", "Variable"} | self.classes
         if uses_groups:
@@ -559,7 +534,7 @@ class _Writer:
             kwargs = []
             if name in self.defaults and self.defaults[name] is not None:
                 kwargs.append(("default", self.defaults[name]))
-            var_items.append((name, _KwCall("Variable", tuple(kwargs))))
+            var_items.append((name, KwCall("Variable", tuple(kwargs))))
         stdlib = set(t.used_stdlib) | {"variable_values"}
         reads: list[str] = ["value = variable_values(variables)"]
         for name in files.variables:
@@ -585,7 +560,7 @@ class _Writer:
         lines += _import_lines(f"{self.module}.bakefuncs", sorted(stdlib))
         lines.append("")
         lines += (
-            _dict_lines("variables = {", var_items)
+            dict_lines("variables = {", var_items)
             if var_items
             else ["variables: dict[str, Variable] = {}"]
         )
@@ -670,7 +645,7 @@ class _Writer:
                 out.append(f'    """bake\'s function "{fname}"."""')
                 if fn.variadic:
                     out.append(f"    {scope[fn.variadic]} = list({scope[fn.variadic]}_)")
-                out += _lines(result, 4, "return ")
+                out += statement_lines(result, 4, "return ")
                 functions[fname] = out
         order: list[str] = []
 
@@ -695,196 +670,7 @@ class _Writer:
                 parse = {"bool": "parse_bool", "number": "parse_number"}.get(self.kinds[name])
                 lines.append(f"{python} = {parse}({read})" if parse else f"{python} = {read}")
                 lines.append(f"if {python} is None:")
-                lines += _lines(codes[name], 4, f"{python} = ")
+                lines += statement_lines(codes[name], 4, f"{python} = ")
             else:
-                lines += _lines(codes[name], 0, f"{python} = ")
+                lines += statement_lines(codes[name], 0, f"{python} = ")
         return lines, [functions[f] for f in files.functions if f in functions]
-
-
-def _inline(node: Any) -> str:
-    from bakepy.bake.importer.hclpython import inline
-
-    return inline(node)
-
-
-def _lines(node: Any, indent: int, prefix: str) -> list[str]:
-    """python.py's layout of code, but a chain of conditionals (`a if x else b if y else c`) that does not
-    fit on a line one part a line, as ruff writes it."""
-    from bakepy.bake.importer.python import _code_lines
-    from bakepy.bake.importer.text import LINE_LENGTH
-
-    pad = " " * indent
-    if not (isinstance(node, IfElse) and isinstance(node.orelse, IfElse)):
-        return _code_lines(node, indent, prefix, "")
-    if len(f"{pad}{prefix}{_inline(node)}") <= LINE_LENGTH:
-        return [f"{pad}{prefix}{_inline(node)}"]
-    lines = [f"{pad}{prefix}("]
-    part: Any = node
-    word = ""
-    while isinstance(part, IfElse):
-        lines += _code_lines(part.body, indent + 4, word, "")
-        lines += _code_lines(part.test, indent + 4, "if ", "")
-        part, word = part.orelse, "else "
-    lines += _code_lines(part, indent + 4, word, "")
-    return [*lines, f"{pad})"]
-
-
-def py_key(name: str) -> str:
-    from bakepy.bake.importer.python import py_string
-
-    return py_string(name)
-
-
-class _KwCall:
-    """`name(key=code, …)`, written by python.py's line writer."""
-
-    def __init__(self, name: str, kwargs: tuple[tuple[str, Any], ...]) -> None:
-        self.name = name
-        self.kwargs = kwargs
-
-
-def _call_lines(call: _KwCall, indent: int, prefix: str) -> list[str]:
-    from bakepy.bake.importer.python import _Call, _py_lines
-
-    return _py_lines(_Call(call.name, call.kwargs), indent, prefix, "")
-
-
-def _dict_lines(opening: str, items: list[tuple[str, _KwCall]]) -> list[str]:
-    from bakepy.bake.importer.python import _Call, _Dict, _py_lines
-
-    node = _Dict(tuple((k, _Call(c.name, c.kwargs)) for k, c in items))
-    return _py_lines(node, 0, opening[: -len("{")], "")
-
-
-# -- the proof ---------------------------------------------------------------------------------------------
-
-
-def proven(
-    text: str,
-    project: ImportedProject,
-    files: h.HclFiles,
-    clock: bool,
-    why: list[str],
-    unordered: frozenset[str] = frozenset(),
-) -> bool:
-    """Whether the module renders what the import renders: with the values in force at import, and with each
-    text variable the import follows at a probe value (the import's templates stand for bake's probes). The
-    members of the groups of `unordered` in any order (a matrix of several keys: bake lists them in Go's map
-    order; `default`: bake sorts them)."""
-    from bakepy.bake.importer.conversion import _unclocked
-
-    def normal(value: Any) -> Any:
-        if isinstance(value, dict) and isinstance(value.get("context"), str):
-            value = {**value, "context": _clean_path(value["context"])}
-        if isinstance(value, str):
-            return _unclocked(value) if clock else value
-        if isinstance(value, dict):
-            return {k: normal(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [normal(v) for v in value]
-        return value
-
-    env_note = {
-        n.where.removeprefix("variable.")
-        for n in project.notes
-        if n.where.startswith("variable.") and "came from the environment" in n.message
-    }
-    base: dict[str, str] = {}
-    for var in project.variables:
-        if var.name in env_note and isinstance(var.default, str):
-            base[var.name] = var.default
-    want = _render_import(project, base)
-    got = _render_module(text, base, why)
-    if want is None or got is None or not _same(normal(want), normal(got), why, unordered):
-        why.append("it does not render what the import renders")
-        return False
-    for i, var in enumerate(project.variables):
-        if (
-            var.frozen
-            or var.name not in files.variables
-            or _kind_of(files.variables[var.name]) != "str"
-        ):
-            continue
-        env = {**base, var.name: f"bkpyw{i}x"}
-        want = _render_import(project, env)
-        if want is None:
-            continue
-        got = _render_module(text, env, why)
-        if got is None or not _same(normal(want), normal(got), why, unordered):
-            why.append(
-                f"with {var.name} at a probe value it does not render what the import renders"
-            )
-            return False
-    return True
-
-
-def _same(
-    want: dict[str, Any], got: dict[str, Any], why: list[str], unordered: frozenset[str]
-) -> bool:
-    """The renders agree: the same targets but the private ones (`_base`: the import folds the bake file's into
-    the targets inheriting them, and may make up its own), each the same; every group the import has."""
-    targets_w = {n: t for n, t in want.get("target", {}).items() if not n.startswith("_")}
-    targets_g = {n: t for n, t in got.get("target", {}).items() if not n.startswith("_")}
-    extra = set(targets_g) - set(targets_w)
-    missing = set(targets_w) - set(targets_g)
-    if extra or missing:
-        why.append(f"targets {sorted(extra)} more, {sorted(missing)} fewer")
-        return False
-    for n in targets_w:
-        if targets_w[n] != targets_g[n]:
-            why.append(f"target {n}: {targets_g[n]} for {targets_w[n]}")
-            return False
-    groups_w, groups_g = want.get("group", {}), got.get("group", {})
-    for n, g in groups_w.items():
-        if n.startswith("_"):
-            continue  # a group the import made up of a matrix it found
-        ours, theirs = (
-            (_members(groups_g.get(n)), _members(g)) if n in unordered else (groups_g.get(n), g)
-        )
-        if ours != theirs:
-            why.append(f"group {n}: {groups_g.get(n)} for {g}")
-            return False
-    return True
-
-
-def _clean_path(path: str) -> str:
-    """A local context as bake prints it (Go's filepath.Clean: `./plone` is `plone`)."""
-    import posixpath
-
-    if "://" in path or path.startswith(("git@", "target:", "docker-image:")) or path == "-":
-        return path
-    return posixpath.normpath(path)
-
-
-def _members(group: Any) -> Any:
-    if not isinstance(group, dict):
-        return group
-    members = group.get("targets")
-    return {**group, "targets": sorted(members)} if isinstance(members, list) else group
-
-
-def _render_import(project: ImportedProject, env: Mapping[str, str]) -> dict[str, Any] | None:
-    from bakepy.bake.importer.toml import to_toml
-    from bakepy.bake.render import render_bake
-    from bakepy.config import load_toml
-
-    try:
-        return render_bake(load_toml(to_toml(project), env=env))
-    except Exception:
-        return None
-
-
-def _render_module(text: str, env: Mapping[str, str], why: list[str]) -> dict[str, Any] | None:
-    from bakepy.bake.render import render_bake
-    from bakepy.model import ENVIRONMENT
-
-    namespace: dict[str, Any] = {}
-    token = ENVIRONMENT.set(dict(env))
-    try:
-        exec(compile(text, "<bakefile.py>", "exec"), namespace)
-        return render_bake(namespace["project"])
-    except Exception as exc:
-        why.append(f"the module fails: {type(exc).__name__}: {exc}")
-        return None
-    finally:
-        ENVIRONMENT.reset(token)
