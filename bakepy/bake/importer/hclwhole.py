@@ -271,6 +271,12 @@ class _Writer:
                     self.computed[name] = files.variables[name].default or h.Literal(None)
                     del self.defaults[name]
                     changed = True
+        # issue 24 item 15: a variable that only ever lands as a part of a text stays `${NAME}` in the targets,
+        # for bakepy to interpolate at render and check there (a value bake prints but cannot build is refused
+        # by plan and publish naming the variable, not by the import)
+        self.as_text = h.text_only(files, _TEXT - {"context"}, _LIST - _STRUCTURED, _MAP) & {
+            n for n, d in self.defaults.items() if d is not None and self.kinds[n] == "str"
+        }
         for name in files.attributes:
             python = python_name(name, taken)
             taken.add(python)
@@ -541,6 +547,13 @@ class _Writer:
             if name not in t.used_names or name in self.computed or name in self.constants:
                 continue
             python, kind = t.names[name]
+            if name in self.as_text:
+                if not any(r.startswith("#") for r in reads):
+                    reads.append(
+                        "# only ever a part of a text: left for bakepy to fill in (and check) at render"
+                    )
+                reads.append(f"{python} = {py_key('${' + name + '}')}")
+                continue
             read = f"value[{py_key(name)}]"
             if kind in ("bool", "number"):
                 parse = "parse_bool" if kind == "bool" else "parse_number"
@@ -549,6 +562,9 @@ class _Writer:
             elif self.defaults.get(name) is not None:
                 read += ' or ""'
             reads.append(f"{python} = {read}")
+        if not any("value[" in line for line in (*reads, *defs)):
+            reads.pop(0)  # every variable stays `${NAME}`: nothing reads the values
+            stdlib.discard("variable_values")
 
         lines: list[str] = []
         if functions:
