@@ -543,16 +543,13 @@ class _Writer:
             var_items.append((name, KwCall("Variable", tuple(kwargs))))
         stdlib = set(t.used_stdlib) | {"variable_values"}
         reads: list[str] = ["value = variable_values(variables)"]
+        as_text: list[str] = []
         for name in files.variables:
             if name not in t.used_names or name in self.computed or name in self.constants:
                 continue
             python, kind = t.names[name]
             if name in self.as_text:
-                if not any(r.startswith("#") for r in reads):
-                    reads.append(
-                        "# only ever a part of a text: left for bakepy to fill in (and check) at render"
-                    )
-                reads.append(f"{python} = {py_key('${' + name + '}')}")
+                as_text.append(f"{python} = {py_key('${' + name + '}')}")
                 continue
             read = f"value[{py_key(name)}]"
             if kind in ("bool", "number"):
@@ -565,6 +562,11 @@ class _Writer:
         if not any("value[" in line for line in (*reads, *defs)):
             reads.pop(0)  # every variable stays `${NAME}`: nothing reads the values
             stdlib.discard("variable_values")
+        if as_text:
+            reads += [
+                "# only ever a part of a text: left for bakepy to fill in (and check) at render"
+            ]
+            reads += as_text
 
         lines: list[str] = []
         if functions:
@@ -573,7 +575,8 @@ class _Writer:
 
         ordered = sorted(classes, key=lambda n: (not n.isupper(), not n[:1].isupper(), n))
         lines += _import_lines(self.module, ordered)
-        lines += _import_lines(f"{self.module}.bakefuncs", sorted(stdlib))
+        if stdlib:
+            lines += _import_lines(f"{self.module}.bakefuncs", sorted(stdlib))
         lines.append("")
         lines += (
             dict_lines("variables = {", var_items)
