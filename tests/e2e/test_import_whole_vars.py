@@ -40,6 +40,13 @@ ENVS: dict[str, list[dict[str, str]]] = {
         {"FULL_TAG": "edge", "TAG": "9"},
     ],
     "clock.hcl": [{}, {"REPO": "other/app"}],
+    # prose defaults: bake prints the tags they make, so does render (plan refuses them, naming the variable)
+    "text.hcl": [
+        {},
+        {"REGISTRY": "quay.io/org/", "SHA": "abc"},
+        {"FLAVOR": "full", "SHA": ""},
+        {"REGISTRY": "", "SHA": "1.0"},
+    ],
 }
 
 
@@ -84,7 +91,8 @@ def test_whole_translation_follows_bake(case: str, tmp_path: Path, buildx: None)
     _run([*bakepy, "import", "--python", "-o", "bakefile.py"], tmp_path, {"SOURCE_DATE_EPOCH": ""})
     module = (tmp_path / "bakefile.py").read_text()
     assert "frozen" not in module
-    assert "value = variable_values(variables)" in module
+    # every variable read live, or kept as `${NAME}` where it only lands as a part of a text
+    assert "value = variable_values(variables)" in module or ' = "${' in module
     checks = [
         ["ruff", "format", "--check", "--line-length", "100", "bakefile.py"],
         ["mypy", "--strict", "--no-incremental", "bakefile.py"],

@@ -350,3 +350,107 @@ group "g" {
     why: list[str] = []
     assert whole_form(wrong, {"docker-bake.hcl": hcl}, why=why) is None  # a group's order is proven
     assert why[0].startswith("group g:")
+
+
+# -- a variable that only lands as text stays ${NAME} (issue 24 item 15) ------------------------------------------
+
+
+def _text_only(hcl: str) -> frozenset[str]:
+    from bakepy.bake.importer import hclexpr as h
+    from bakepy.bake.importer.hclwhole import _LIST, _MAP, _STRUCTURED, _TEXT
+
+    return h.text_only(
+        h.parse_files({"docker-bake.hcl": hcl}), _TEXT - {"context"}, _LIST - _STRUCTURED, _MAP
+    )
+
+
+_DECLARED = 'variable "V" {\n  default = "x"\n}\n'
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        'target "a" {\n  tags = ["acme/${V}:1"]\n}',
+        'target "a" {\n  args = { X = "v-${V}" }\n  description = "${V} and more"\n}',
+        'function "f" {\n  params = [p]\n  result = ["${p}:1"]\n}\ntarget "a" {\n  tags = f("r/${V}")\n}',
+        'prefix = "acme/${V}"\ntarget "a" {\n  tags = ["${prefix}:1"]\n}',
+        'target "a" {\n  tags = [true ? "a/${V}" : "b"]\n}',
+    ],
+    ids=["template", "map-and-text", "function-parameter", "top-level-attribute", "a-branch"],
+)
+def test_a_variable_only_interpolated_is_text(body: str) -> None:
+    assert _text_only(_DECLARED + body) == {"V"}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        'target "a" {\n  tags = [V == "x" ? "a:1" : "b:1"]\n}',
+        'target "a" {\n  tags = split(",", "a/${V}:1")\n}',
+        'function "f" {\n  params = [p]\n  result = [replace(p, "a", "b")]\n}\n'
+        'target "a" {\n  tags = f("r/${V}")\n}',
+        'target "a" {\n  tags = ["a/%{ if V != "" }x%{ endif }:1"]\n}',
+        'target "a" {\n  name = "a-${m}"\n  matrix = { m = ["${V}-1"] }\n}',
+        'target "a" {\n  tags = ["${V}"]\n}',  # alone: an empty V is an item bake drops
+        'target "a" {\n  inherits = ["${V}b"]\n}',
+        'target "a" {\n  args = { "${V}k" = "v" }\n}',
+        'group "g" {\n  targets = ["${V}a"]\n}',
+        'target "a" {\n  tags = ["r/${V}:1"]\n}\ntarget "b" {\n  tags = [V]\n}',
+    ],
+    ids=[
+        "compared",
+        "split",
+        "bakefuncs-in-a-function",
+        "a-condition",
+        "a-matrix-value",
+        "a-whole-item",
+        "inherits",
+        "a-map-key",
+        "a-group",
+        "once-not-text",
+    ],
+)
+def test_a_variable_computed_with_is_not_text(body: str) -> None:
+    assert _text_only(_DECLARED + body) == frozenset()
+
+
+def _prose_import() -> ImportedProject:
+    """What the import holds of whole-vars/text.hcl at its defaults: REGISTRY frozen (bake computes with it:
+    an argument of refs()), both kept as `${NAME}` where they land."""
+    r, s = VarRef("REGISTRY"), VarRef("SHA")
+    project = _imported(
+        {"REGISTRY": "Where the images go, with a trailing slash", "FLAVOR": "slim"},
+        {
+            "app": {
+                "tags": [Template((r, "app:latest")), Template((r, "app:", s))],
+                "args": {"SIZE": "small", "BASE": Template((r, "base:", s))},
+            }
+        },
+    )
+    sha = ImportedVariable("SHA", "The commit the images are built from")
+    return ImportedProject(
+        project.sources, (*project.variables, sha), project.targets, (), project.notes
+    )
+
+
+def test_a_prose_default_is_imported_live_and_refused_by_plan() -> None:
+    """Issue 24 item 15: a value from a variable that is not valid where it is used is imported with the
+    variable kept, rendered as bake prints it, and refused only at plan/publish, naming the variable."""
+    from bakepy.bake.render import render_bake
+    from bakepy.errors import ConfigError
+
+    text, project = python_form(_prose_import(), texts=_texts("text.hcl"))
+    assert "frozen" not in text and not project.notes
+    assert 'REGISTRY = "${REGISTRY}"' in text and 'SHA = "${SHA}"' in text
+    assert 'FLAVOR = value["FLAVOR"] or ""' in text  # compared: read
+    namespace: dict[str, Any] = {}
+    exec(compile(text, "bakefile.py", "exec"), namespace)
+    rendered = render_bake(namespace["project"])["target"]["app"]
+    assert rendered["tags"][1] == (
+        "Where the images go, with a trailing slashapp:The commit the images are built from"
+    )
+    with pytest.raises(ConfigError, match=r"REGISTRY.*the default of variable\.REGISTRY"):
+        namespace["project"].resolved.check(["app"])
+    targets, _ = _run(text, {"REGISTRY": "quay.io/org/", "SHA": "abc", "FLAVOR": "full"})
+    assert targets["app"]["tags"] == ("quay.io/org/app:latest", "quay.io/org/app:abc")
+    assert targets["app"]["args"] == {"SIZE": "large", "BASE": "quay.io/org/base:abc"}
