@@ -424,6 +424,7 @@ def _prose_import() -> ImportedProject:
             "app": {
                 "tags": [Template((r, "app:latest")), Template((r, "app:", s))],
                 "args": {"SIZE": "small", "BASE": Template((r, "base:", s))},
+                "labels": {"org.example.size": "small, without the docs"},
             }
         },
     )
@@ -454,3 +455,41 @@ def test_a_prose_default_is_imported_live_and_refused_by_plan() -> None:
     targets, _ = _run(text, {"REGISTRY": "quay.io/org/", "SHA": "abc", "FLAVOR": "full"})
     assert targets["app"]["tags"] == ("quay.io/org/app:latest", "quay.io/org/app:abc")
     assert targets["app"]["args"] == {"SIZE": "large", "BASE": "quay.io/org/base:abc"}
+    assert targets["app"]["labels"] == {"org.example.size": "large, with the docs and the tests"}
+    # a chain of conditionals as an item of brackets: one part a line, unparenthesized, as ruff writes it
+    assert (
+        '        "org.example.size": "small, without the docs"\n'
+        '        if FLAVOR == "slim"\n'
+        '        else "large, with the docs and the tests"\n'
+        '        if FLAVOR == "full"\n'
+        '        else "medium",\n'
+    ) in text
+
+
+def test_a_chain_of_conditionals_is_laid_out_as_ruff_writes_it() -> None:
+    """`a if x else b if y else c` that does not fit: one part a line, never nested; parenthesized as a
+    statement, not as an item of brackets (the e2e tests run `ruff format --check` on whole modules)."""
+    from bakepy.bake.importer.hclpython import CallCode, Code, DictCode, IfElse
+    from bakepy.bake.importer.python import _code_lines
+
+    chain = IfElse(
+        Code("a" * 30), Code("x" * 30), IfElse(Code("b" * 30), Code("y" * 30), Code("c"))
+    )
+    parts = ["a" * 30, "if " + "x" * 30, "else " + "b" * 30, "if " + "y" * 30, "else c"]
+    assert _code_lines(chain, 0, "v = ", "") == ["v = (", *(f"    {p}" for p in parts), ")"]
+    call = CallCode("f", (chain, Code("other")))
+    assert _code_lines(call, 0, "v = ", "") == [
+        "v = f(",
+        *(f"    {p}" for p in parts[:-1]),
+        "    else c,",
+        "    other,",
+        ")",
+    ]
+    mapping = DictCode(((Code('"k"'), chain),))
+    assert _code_lines(mapping, 4, "return ", "") == [
+        "    return {",
+        f'        "k": {parts[0]}',
+        *(f"        {p}" for p in parts[1:-1]),
+        "        else c,",
+        "    }",
+    ]

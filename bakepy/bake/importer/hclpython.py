@@ -470,28 +470,6 @@ def _literal_value(text: str) -> str:
 # -- statements of the whole translation (`hclwhole`), laid out by python.py -----------------------------
 
 
-def statement_lines(node: Any, indent: int, prefix: str) -> list[str]:
-    """python.py's layout of code, but a chain of conditionals (`a if x else b if y else c`) that does not
-    fit on a line one part a line, as ruff writes it."""
-    from bakepy.bake.importer.python import _code_lines
-    from bakepy.bake.importer.text import LINE_LENGTH
-
-    pad = " " * indent
-    if not (isinstance(node, IfElse) and isinstance(node.orelse, IfElse)):
-        return _code_lines(node, indent, prefix, "")
-    if len(f"{pad}{prefix}{inline(node)}") <= LINE_LENGTH:
-        return [f"{pad}{prefix}{inline(node)}"]
-    lines = [f"{pad}{prefix}("]
-    part: Any = node
-    word = ""
-    while isinstance(part, IfElse):
-        lines += _code_lines(part.body, indent + 4, word, "")
-        lines += _code_lines(part.test, indent + 4, "if ", "")
-        part, word = part.orelse, "else "
-    lines += _code_lines(part, indent + 4, word, "")
-    return [*lines, f"{pad})"]
-
-
 def py_key(name: str) -> str:
     from bakepy.bake.importer.python import py_string
 

@@ -37,7 +37,6 @@ from bakepy.bake.importer.hclpython import (
     paren,
     py_key,
     python_name,
-    statement_lines,
 )
 from bakepy.bake.importer.imported import ImportedProject
 
@@ -619,7 +618,7 @@ class _Writer:
     def definitions(self) -> tuple[list[str], list[list[str]]]:
         """The top-level attributes and computed variable defaults the code reads (in the order they need
         each other), and the user functions it calls, as lines."""
-        from bakepy.bake.importer.python import _def_lines
+        from bakepy.bake.importer.python import _code_lines, _def_lines
 
         files, t = self.files, self.translator
         codes: dict[str, Any] = {}
@@ -664,7 +663,7 @@ class _Writer:
                 out.append(f'    """bake\'s function "{fname}"."""')
                 if fn.variadic:
                     out.append(f"    {scope[fn.variadic]} = list({scope[fn.variadic]}_)")
-                out += statement_lines(result, 4, "return ")
+                out += _code_lines(result, 4, "return ", "")
                 functions[fname] = out
         order: list[str] = []
 
@@ -689,7 +688,7 @@ class _Writer:
                 parse = {"bool": "parse_bool", "number": "parse_number"}.get(self.kinds[name])
                 lines.append(f"{python} = {parse}({read})" if parse else f"{python} = {read}")
                 lines.append(f"if {python} is None:")
-                lines += statement_lines(codes[name], 4, f"{python} = ")
+                lines += _code_lines(codes[name], 4, f"{python} = ", "")
             else:
-                lines += statement_lines(codes[name], 0, f"{python} = ")
+                lines += _code_lines(codes[name], 0, f"{python} = ", "")
         return lines, [functions[f] for f in files.functions if f in functions]

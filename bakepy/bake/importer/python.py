@@ -169,10 +169,13 @@ def _py_lines(node: Any, indent: int, prefix: str, suffix: str) -> list[str]:
     return lines
 
 
-def _code_lines(node: Any, indent: int, prefix: str, suffix: str) -> list[str]:
-    """Translated bake code (`hcllive`) at `indent`: one line if it fits, else split the way ruff splits it
-    (brackets one item per line with a trailing comma; a conditional or a chain of operators parenthesized, one
-    part per line)."""
+def _code_lines(
+    node: Any, indent: int, prefix: str, suffix: str, *, item: bool = False
+) -> list[str]:
+    """Translated bake code (`hcllive`, `hclwhole`) at `indent`: one line if it fits, else split the way ruff
+    splits it (brackets one item per line with a trailing comma; a conditional or a chain of operators
+    parenthesized, one part per line; a chain of conditionals, `a if x else b if y else c`, one part a line
+    without nesting, and unparenthesized as an `item` of brackets)."""
     from bakepy.bake.importer.hclpython import (
         CallCode,
         Chain,
@@ -197,13 +200,26 @@ def _code_lines(node: Any, indent: int, prefix: str, suffix: str) -> list[str]:
         if not items:
             return [one]
         lines = [f"{pad}{prefix}{opening}"]
-        for item in items:
+        for entry in items:
             if isinstance(node, DictCode):
-                key, value = item
-                lines += _code_lines(value, inner, f"{code_inline(key)}: ", ",")
+                key, value = entry
+                lines += _code_lines(value, inner, f"{code_inline(key)}: ", ",", item=True)
             else:
-                lines += _code_lines(item, inner, "", ",")
+                lines += _code_lines(entry, inner, "", ",", item=True)
         return [*lines, f"{pad}{closing}{suffix}"]
+    if isinstance(node, IfElse) and isinstance(node.orelse, IfElse):
+        # ruff never nests a chain of conditionals: one part a line, parenthesized unless brackets hold it
+        parts: list[tuple[Any, str]] = []
+        part: Any = node
+        while isinstance(part, IfElse):
+            parts += [(part.body, "else " if parts else ""), (part.test, "if ")]
+            part = part.orelse
+        parts.append((part, "else "))
+        at = indent if item else inner
+        lines = [] if item else [f"{pad}{prefix}("]
+        for i, (operand, word) in enumerate(parts):
+            lines += _operand_lines(operand, at, prefix + word if item and i == 0 else word)
+        return [*lines, f"{pad}){suffix}"] if not item else [*lines[:-1], lines[-1] + suffix]
     if isinstance(node, IfElse | Chain):
         within = f"{' ' * inner}{code_inline(node)}"
         if _width(within) <= LINE_LENGTH:  # parenthesized, it fits on a line of its own
