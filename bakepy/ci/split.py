@@ -548,13 +548,8 @@ def merge_project(
     write_timeout()  # a bad BAKEPY_REGISTRY_TIMEOUT fails before any registry is asked
     signer = signer_for(project, project_file.parent, runner)
     work = workdir(project_file.parent)
-    from bakepy.publish.journal import finish_earlier
-
-    finish_earlier(
-        runner, work / "runs"
-    )  # a run killed mid-commit is finished before anything is read
-    run = run_directory(
-        work
-    )  # the journal follows the project (with -f too), not the current directory
+    # the journal follows the project (with -f too), not the current directory; a run killed mid-commit is
+    # finished (`merge_collected`) before any tag is read or moved
+    run = run_directory(work)
     published = merge_records(runner, checked, before_commit_for(work, runner, signer), run=run)
     return MergeReport(tuple(published), checked.missing, checked.skipped, checked.ignored, count)
