@@ -357,9 +357,10 @@ group "g" {
 
 def _text_only(hcl: str) -> frozenset[str]:
     from bakepy.bake.importer import hclexpr as h
+    from bakepy.bake.importer.hclproof import text_only
     from bakepy.bake.importer.hclwhole import _LIST, _MAP, _STRUCTURED, _TEXT
 
-    return h.text_only(
+    return text_only(
         h.parse_files({"docker-bake.hcl": hcl}), _TEXT - {"context"}, _LIST - _STRUCTURED, _MAP
     )
 

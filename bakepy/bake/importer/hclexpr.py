@@ -4,7 +4,9 @@ top-level attribute and target attribute with its expression as a small typed tr
 python-hcl2 parses (its lark grammar gives the precedence of the operators); this module only turns its parse
 tree into the nodes below, and anything it does not know (a splat, a `%{ for }` directive, a grouping `...`
 in a map `for`) into `Unsupported`, which the caller treats as "cannot translate": the variables it touches
-stay frozen. python-hcl2 is imported only here, and only by `bakepy import --python`.
+stay frozen. python-hcl2 is imported only here, and only by `bakepy import --python`. Also the simple readings
+of the trees the whole translation (`hclwhole`) needs: how bake reads a variable from the environment, a
+default or a list item as plain text, whether a matrix key's values are all text.
 """
 
 from __future__ import annotations
@@ -518,149 +520,88 @@ def _heredoc(raw: str, *, trim: bool) -> Expr:
     return expression(_value_node(node))
 
 
-# -- where variables land ------------------------------------------------------------------------------------
-
-#: How a value lands: "text" as a whole text (may be empty: bake drops an empty list item), "part" inside a
-#: text that is not empty whatever the part is, "list" a list of "text", "map" a map whose values are "text";
-#: None anywhere else (compared, computed with, a condition, a key, a matrix, a name).
-Landing: TypeAlias = str | None
+# -- readings of the trees, for the whole translation (`hclwhole`) -------------------------------------------
 
 
-def text_only(
-    files: HclFiles,
-    text_keys: frozenset[str],
-    list_keys: frozenset[str],
-    map_keys: frozenset[str],
-) -> frozenset[str]:
-    """The variables whose every use, through top-level attributes and user functions' parameters, is a part
-    of a text that lands in a target as is (`text_keys` attributes, `list_keys` items, `map_keys` values):
-    never compared, never an argument of bake's functions, never a condition, key, matrix, name or group.
-    Such a variable can stay `${NAME}` in the targets for bakepy to interpolate, and check, at render."""
-    uses: dict[str, set[Landing]] = {name: set() for name in files.variables}
-    walker = _Landings(files, uses)
-    for var in files.variables.values():
-        for e in (var.default, var.type):
-            walker.walk(e, None, {}, frozenset())  # another variable's default reads it: computed
-        for condition, message in var.validations:
-            walker.walk(condition, None, {}, frozenset())
-            walker.walk(message, None, {}, frozenset())
-    for target in files.targets.values():
-        matrix = target.attributes.get("matrix")
-        keys = frozenset(_matrix_keys(matrix.items if isinstance(matrix, Object) else ()))
-        for key, e in target.attributes.items():
-            landing = "text" if key in text_keys else None
-            landing = "list" if key in list_keys else "map" if key in map_keys else landing
-            walker.walk(e, landing, {}, keys)
-    for group in files.groups.values():
-        for e in group.values():
-            walker.walk(e, None, {}, frozenset())
-    return frozenset(n for n, landings in uses.items() if landings and landings <= {"part"})
+def env_kind(var: HclVariable) -> str | None:
+    """How bake reads the variable from the environment: "bool", "number", "str"; None for a type bakepy does
+    not read (a list or map variable)."""
+    declared = var.type
+    if declared is not None:
+        if isinstance(declared, Name) and declared.name in ("bool", "number", "string"):
+            return {"bool": "bool", "number": "number", "string": "str"}[declared.name]
+        return None
+    if isinstance(var.default, Literal):
+        value = var.default.value
+        if isinstance(value, bool):
+            return "bool"
+        if isinstance(value, int | float):
+            return "number"
+    if isinstance(var.default, Tuple | Object | For):
+        return None
+    return "str"
 
 
-class _Landings:
-    """Walks expressions, recording each variable's landings (`uses`); a user function's parameter stands for
-    its argument, walked where the parameter lands."""
+def plain_default(default: Expr | None) -> tuple[str | None, tuple[str, ...]] | None:
+    """A default bakepy's `Variable(default=…)` can hold (text, `${NAME}` of other variables), with the names
+    it reads; None when it computes something."""
+    if default is None:
+        return "", ()  # `variable "X" {}`: bake's value is "" (null only with `default = null`)
+    if isinstance(default, Literal) and default.value is None:
+        return None, ()
+    if isinstance(default, Literal):
+        value = default.value
+        if isinstance(value, bool):
+            return ("true" if value else "false"), ()
+        if isinstance(value, str):
+            return None if "$" in value or "%{" in value else (value, ())
+        from bakepy.bakefuncs import tostring
 
-    def __init__(self, files: HclFiles, uses: dict[str, set[Landing]]) -> None:
-        self.files = files
-        self.uses = uses
-        self.seen: set[tuple[str, Landing]] = set()  # top-level attributes walked, per landing
-        self.depth = 0
-
-    def walk(
-        self,
-        e: Expr | None,
-        landing: Landing,
-        params: Mapping[str, tuple[Expr, Mapping[str, Any], frozenset[str]]],
-        local: frozenset[str],
-    ) -> None:
-        if e is None or isinstance(e, Literal | Unsupported):
-            return
-        if isinstance(e, Name):
-            if e.name in params:
-                arg, arg_params, arg_local = params[e.name]
-                self.walk(arg, landing, arg_params, arg_local)
-            elif e.name in local:
-                return  # a matrix value or a `for` name
-            elif e.name in self.uses:
-                self.uses[e.name].add(landing)
-            elif e.name in self.files.attributes and (e.name, landing) not in self.seen:
-                self.seen.add((e.name, landing))
-                self.walk(self.files.attributes[e.name], landing, {}, frozenset())
-            return
-        if isinstance(e, Template):
-            solid = any(isinstance(p, str) and p for p in e.parts)  # not empty, whatever the rest
-            inner = None if landing not in ("text", "part") else "part" if solid else landing
-            self._parts(e.parts, inner, params, local)
-            return
-        if isinstance(e, Conditional):
-            self.walk(e.condition, None, params, local)
-            self.walk(e.then, landing, params, local)
-            self.walk(e.otherwise, landing, params, local)
-            return
-        if isinstance(e, Tuple):
-            for item in e.items:
-                self.walk(item, "text" if landing == "list" else None, params, local)
-            return
-        if isinstance(e, Object):
-            for key, value in e.items:
-                self.walk(key, None, params, local)
-                self.walk(value, "text" if landing == "map" else None, params, local)
-            return
-        if isinstance(e, Call) and e.name in self.files.functions and not e.expand:
-            fn = self.files.functions[e.name]
-            if fn.variadic is None and len(fn.params) == len(e.args) and self.depth < 20:
-                bound = {p: (a, params, local) for p, a in zip(fn.params, e.args, strict=True)}
-                self.depth += 1
-                self.walk(fn.result, landing, bound, frozenset())
-                self.depth -= 1
-                return
-        for child in _children_of(e):
-            self.walk(child, None, params, local)
-        if isinstance(e, For):
-            self.walk(e.value, None, params, local | frozenset(e.names))
-            self.walk(e.key, None, params, local | frozenset(e.names))
-            self.walk(e.condition, None, params, local | frozenset(e.names))
-
-    def _parts(
-        self,
-        parts: tuple[str | Expr | TemplateIf, ...],
-        landing: Landing,
-        params: Mapping[str, tuple[Expr, Mapping[str, Any], frozenset[str]]],
-        local: frozenset[str],
-    ) -> None:
-        for part in parts:
-            if isinstance(part, TemplateIf):
-                self.walk(part.condition, None, params, local)
-                self._parts(part.then, None, params, local)
-                self._parts(part.otherwise, None, params, local)
-            elif not isinstance(part, str):
-                self.walk(part, landing, params, local)
+        return (None if value is None else tostring(value)), ()
+    if isinstance(default, Name):
+        return f"${{{default.name}}}", (default.name,)
+    if isinstance(default, Template):
+        out, names = [], []
+        for part in default.parts:
+            if isinstance(part, str):
+                if "$" in part or "%{" in part:
+                    return None
+                out.append(part)
+            elif isinstance(part, Name):
+                out.append(f"${{{part.name}}}")
+                names.append(part.name)
+            else:
+                return None
+        return "".join(out), tuple(names)
+    return None
 
 
-def _matrix_keys(items: tuple[tuple[Expr, Expr], ...]) -> Iterator[str]:
-    """A matrix's keys as written (`v`, `"v"`): the names its values go by in the target."""
-    for key, _ in items:
-        if isinstance(key, Name):
-            yield key.name
-        elif isinstance(key, Literal) and isinstance(key.value, str):
-            yield key.value
-        elif isinstance(key, Template):
-            yield "".join(p for p in key.parts if isinstance(p, str))
+def literal_item(e: Expr) -> str | dict[str, str] | None:
+    """A list item written out: text, or a map of text (`{type = "registry", ref = "x"}`)."""
+    if isinstance(e, Literal) and isinstance(e.value, str) and "$" not in e.value:
+        return e.value
+    if isinstance(e, Template) and all(isinstance(p, str) for p in e.parts):
+        text = "".join(str(p) for p in e.parts)
+        return None if "$" in text else text
+    if isinstance(e, Object):
+        out = {}
+        for k, v in e.items:
+            key, value = literal_item(k), literal_item(v)
+            if not isinstance(key, str) or not isinstance(value, str):
+                if isinstance(k, Name) and isinstance(value, str):
+                    out[k.name] = value
+                    continue
+                return None
+            out[key] = value
+        return out
+    return None
 
 
-def _children_of(e: Expr) -> tuple[Expr, ...]:
-    """The sub-expressions of a node that computes with them (a `for`'s body is walked in its own scope)."""
-    if isinstance(e, GetAttr):
-        return (e.value,)
-    if isinstance(e, Index):
-        return (e.value, e.key)
-    if isinstance(e, Call):
-        return e.args
-    if isinstance(e, Binary):
-        return (e.left, e.right)
-    if isinstance(e, Unary):
-        return (e.value,)
-    if isinstance(e, For):
-        return (e.collection,)
-    return ()
+def all_text(values: Expr) -> bool:
+    """Whether a matrix key's values are all text: a list of quoted strings, or split()'s."""
+    if isinstance(values, Call):
+        return values.name == "split"
+    return isinstance(values, Tuple) and all(
+        isinstance(i, Template) or (isinstance(i, Literal) and isinstance(i.value, str))
+        for i in values.items
+    )

@@ -1,5 +1,7 @@
-"""The proof of the whole translation of an HCL bake file (`hclwhole`, issue 24 item 2): the written module is
-run in-process and rendered, with the values in force at import and again with each text variable the import
+"""The proof of the whole translation of an HCL bake file (`hclwhole`, issue 24 item 2). Statically, from the
+HCL tree: which variables only ever land as a part of a text, so that the module may keep them as `${NAME}`
+for bakepy to fill in and check at render (a probe cannot show that `x == ""` was computed on a placeholder).
+By running: the written module is run in-process and rendered, with the values in force at import and again with each text variable the import
 follows at a probe value, and what it renders must equal what the import renders (bake's print), up to what
 bake itself leaves unordered. Also the project the proven module stands for (its variables and the notes that
 still hold). Nothing here runs a process: the import is rendered from its TOML form, the module by `exec`.
@@ -7,11 +9,29 @@ still hold). Nothing here runs a process: the import is rendered from its TOML f
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import replace
-from typing import Any
+from typing import Any, TypeAlias
 
 from bakepy.bake.importer import hclexpr as h
+from bakepy.bake.importer.hclexpr import (
+    Binary,
+    Call,
+    Conditional,
+    Expr,
+    For,
+    GetAttr,
+    HclFiles,
+    Index,
+    Literal,
+    Name,
+    Object,
+    Template,
+    TemplateIf,
+    Tuple,
+    Unary,
+    Unsupported,
+)
 from bakepy.bake.importer.imported import ImportedProject, ImportedVariable, ImportNote
 
 # -- the project the module stands for ---------------------------------------------------------------------
@@ -46,6 +66,154 @@ def written_project(
     # the bake file's private targets are translated too, not folded into the targets inheriting them
     remarks = tuple(r for r in project.remarks if not r.startswith("Private targets folded"))
     return replace(project, variables=variables, notes=tuple(notes), remarks=remarks)
+
+
+# -- statically: where variables land ------------------------------------------------------------------------------------
+
+#: How a value lands: "text" as a whole text (may be empty: bake drops an empty list item), "part" inside a
+#: text that is not empty whatever the part is, "list" a list of "text", "map" a map whose values are "text";
+#: None anywhere else (compared, computed with, a condition, a key, a matrix, a name).
+Landing: TypeAlias = str | None
+
+
+def text_only(
+    files: HclFiles,
+    text_keys: frozenset[str],
+    list_keys: frozenset[str],
+    map_keys: frozenset[str],
+) -> frozenset[str]:
+    """The variables whose every use, through top-level attributes and user functions' parameters, is a part
+    of a text that lands in a target as is (`text_keys` attributes, `list_keys` items, `map_keys` values):
+    never compared, never an argument of bake's functions, never a condition, key, matrix, name or group.
+    Such a variable can stay `${NAME}` in the targets for bakepy to interpolate, and check, at render."""
+    uses: dict[str, set[Landing]] = {name: set() for name in files.variables}
+    walker = _Landings(files, uses)
+    for var in files.variables.values():
+        for e in (var.default, var.type):
+            walker.walk(e, None, {}, frozenset())  # another variable's default reads it: computed
+        for condition, message in var.validations:
+            walker.walk(condition, None, {}, frozenset())
+            walker.walk(message, None, {}, frozenset())
+    for target in files.targets.values():
+        matrix = target.attributes.get("matrix")
+        keys = frozenset(_matrix_keys(matrix.items if isinstance(matrix, Object) else ()))
+        for key, e in target.attributes.items():
+            landing = "text" if key in text_keys else None
+            landing = "list" if key in list_keys else "map" if key in map_keys else landing
+            walker.walk(e, landing, {}, keys)
+    for group in files.groups.values():
+        for e in group.values():
+            walker.walk(e, None, {}, frozenset())
+    return frozenset(n for n, landings in uses.items() if landings and landings <= {"part"})
+
+
+class _Landings:
+    """Walks expressions, recording each variable's landings (`uses`); a user function's parameter stands for
+    its argument, walked where the parameter lands."""
+
+    def __init__(self, files: HclFiles, uses: dict[str, set[Landing]]) -> None:
+        self.files = files
+        self.uses = uses
+        self.seen: set[tuple[str, Landing]] = set()  # top-level attributes walked, per landing
+        self.depth = 0
+
+    def walk(
+        self,
+        e: Expr | None,
+        landing: Landing,
+        params: Mapping[str, tuple[Expr, Mapping[str, Any], frozenset[str]]],
+        local: frozenset[str],
+    ) -> None:
+        if e is None or isinstance(e, Literal | Unsupported):
+            return
+        if isinstance(e, Name):
+            if e.name in params:
+                arg, arg_params, arg_local = params[e.name]
+                self.walk(arg, landing, arg_params, arg_local)
+            elif e.name in local:
+                return  # a matrix value or a `for` name
+            elif e.name in self.uses:
+                self.uses[e.name].add(landing)
+            elif e.name in self.files.attributes and (e.name, landing) not in self.seen:
+                self.seen.add((e.name, landing))
+                self.walk(self.files.attributes[e.name], landing, {}, frozenset())
+            return
+        if isinstance(e, Template):
+            solid = any(isinstance(p, str) and p for p in e.parts)  # not empty, whatever the rest
+            inner = None if landing not in ("text", "part") else "part" if solid else landing
+            self._parts(e.parts, inner, params, local)
+            return
+        if isinstance(e, Conditional):
+            self.walk(e.condition, None, params, local)
+            self.walk(e.then, landing, params, local)
+            self.walk(e.otherwise, landing, params, local)
+            return
+        if isinstance(e, Tuple):
+            for item in e.items:
+                self.walk(item, "text" if landing == "list" else None, params, local)
+            return
+        if isinstance(e, Object):
+            for key, value in e.items:
+                self.walk(key, None, params, local)
+                self.walk(value, "text" if landing == "map" else None, params, local)
+            return
+        if isinstance(e, Call) and e.name in self.files.functions and not e.expand:
+            fn = self.files.functions[e.name]
+            if fn.variadic is None and len(fn.params) == len(e.args) and self.depth < 20:
+                bound = {p: (a, params, local) for p, a in zip(fn.params, e.args, strict=True)}
+                self.depth += 1
+                self.walk(fn.result, landing, bound, frozenset())
+                self.depth -= 1
+                return
+        for child in _children_of(e):
+            self.walk(child, None, params, local)
+        if isinstance(e, For):
+            self.walk(e.value, None, params, local | frozenset(e.names))
+            self.walk(e.key, None, params, local | frozenset(e.names))
+            self.walk(e.condition, None, params, local | frozenset(e.names))
+
+    def _parts(
+        self,
+        parts: tuple[str | Expr | TemplateIf, ...],
+        landing: Landing,
+        params: Mapping[str, tuple[Expr, Mapping[str, Any], frozenset[str]]],
+        local: frozenset[str],
+    ) -> None:
+        for part in parts:
+            if isinstance(part, TemplateIf):
+                self.walk(part.condition, None, params, local)
+                self._parts(part.then, None, params, local)
+                self._parts(part.otherwise, None, params, local)
+            elif not isinstance(part, str):
+                self.walk(part, landing, params, local)
+
+
+def _matrix_keys(items: tuple[tuple[Expr, Expr], ...]) -> Iterator[str]:
+    """A matrix's keys as written (`v`, `"v"`): the names its values go by in the target."""
+    for key, _ in items:
+        if isinstance(key, Name):
+            yield key.name
+        elif isinstance(key, Literal) and isinstance(key.value, str):
+            yield key.value
+        elif isinstance(key, Template):
+            yield "".join(p for p in key.parts if isinstance(p, str))
+
+
+def _children_of(e: Expr) -> tuple[Expr, ...]:
+    """The sub-expressions of a node that computes with them (a `for`'s body is walked in its own scope)."""
+    if isinstance(e, GetAttr):
+        return (e.value,)
+    if isinstance(e, Index):
+        return (e.value, e.key)
+    if isinstance(e, Call):
+        return e.args
+    if isinstance(e, Binary):
+        return (e.left, e.right)
+    if isinstance(e, Unary):
+        return (e.value,)
+    if isinstance(e, For):
+        return (e.collection,)
+    return ()
 
 
 # -- the proof ---------------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from bakepy.bake.importer import hclexpr as h
-from bakepy.bake.importer.hclproof import clean_path, proven, written_project
+from bakepy.bake.importer.hclproof import clean_path, proven, text_only, written_project
 from bakepy.bake.importer.hclpython import (
     _IF,
     _NOT,
@@ -127,88 +127,6 @@ def whole_form(
 # -- writing -----------------------------------------------------------------------------------------------
 
 
-def _kind_of(var: h.HclVariable) -> str | None:
-    """How bake reads the variable from the environment: "bool", "number", "str"; None for a type bakepy does
-    not read (a list or map variable)."""
-    declared = var.type
-    if declared is not None:
-        if isinstance(declared, h.Name) and declared.name in ("bool", "number", "string"):
-            return {"bool": "bool", "number": "number", "string": "str"}[declared.name]
-        return None
-    if isinstance(var.default, h.Literal):
-        value = var.default.value
-        if isinstance(value, bool):
-            return "bool"
-        if isinstance(value, int | float):
-            return "number"
-    if isinstance(var.default, h.Tuple | h.Object | h.For):
-        return None
-    return "str"
-
-
-def _plain(default: h.Expr | None) -> tuple[str | None, tuple[str, ...]] | None:
-    """A default bakepy's `Variable(default=…)` can hold (text, `${NAME}` of other variables), with the names
-    it reads; None when it computes something."""
-    if default is None:
-        return "", ()  # `variable "X" {}`: bake's value is "" (null only with `default = null`)
-    if isinstance(default, h.Literal) and default.value is None:
-        return None, ()
-    if isinstance(default, h.Literal):
-        value = default.value
-        if isinstance(value, bool):
-            return ("true" if value else "false"), ()
-        if isinstance(value, str):
-            return None if "$" in value or "%{" in value else (value, ())
-        return (None if value is None else _number_text(value)), ()
-    if isinstance(default, h.Name):
-        return f"${{{default.name}}}", (default.name,)
-    if isinstance(default, h.Template):
-        out, names = [], []
-        for part in default.parts:
-            if isinstance(part, str):
-                if "$" in part or "%{" in part:
-                    return None
-                out.append(part)
-            elif isinstance(part, h.Name):
-                out.append(f"${{{part.name}}}")
-                names.append(part.name)
-            else:
-                return None
-        return "".join(out), tuple(names)
-    return None
-
-
-def _literal(e: h.Expr) -> str | dict[str, str] | None:
-    """A list item written out: text, or a map of text (`{type = "registry", ref = "x"}`)."""
-    if isinstance(e, h.Literal) and isinstance(e.value, str) and "$" not in e.value:
-        return e.value
-    if isinstance(e, h.Template) and all(isinstance(p, str) for p in e.parts):
-        text = "".join(str(p) for p in e.parts)
-        return None if "$" in text else text
-    if isinstance(e, h.Object):
-        out = {}
-        for k, v in e.items:
-            key, value = _literal(k), _literal(v)
-            if not isinstance(key, str) or not isinstance(value, str):
-                if isinstance(k, h.Name) and isinstance(value, str):
-                    out[k.name] = value
-                    continue
-                return None
-            out[key] = value
-        return out
-    return None
-
-
-def _texts_of(values: h.Expr) -> bool:
-    """Whether a matrix key's values are all text: a list of quoted strings, or split()'s."""
-    if isinstance(values, h.Call):
-        return values.name == "split"
-    return isinstance(values, h.Tuple) and all(
-        isinstance(i, h.Template) or (isinstance(i, h.Literal) and isinstance(i.value, str))
-        for i in values.items
-    )
-
-
 def _key_name(key: h.Expr) -> str:
     """A matrix key as written: `v`, `"v"`."""
     if isinstance(key, h.Name):
@@ -218,12 +136,6 @@ def _key_name(key: h.Expr) -> str:
     if isinstance(key, h.Template) and len(key.parts) == 1 and isinstance(key.parts[0], str):
         return key.parts[0]
     raise _Refused("a computed matrix key")
-
-
-def _number_text(value: int | float) -> str:
-    from bakepy.bakefuncs import tostring
-
-    return tostring(value)
 
 
 class _Writer:
@@ -241,7 +153,7 @@ class _Writer:
         #: environment (`unsupported type object`), so it is the constant its default says
         self.constants: dict[str, h.Expr] = {}
         for name, var in files.variables.items():
-            kind = _kind_of(var)
+            kind = h.env_kind(var)
             if kind is None:
                 if var.type is not None or not isinstance(var.default, h.Tuple | h.Object | h.For):
                     raise _Refused(f"variable {name} has a type bakepy does not read")
@@ -254,7 +166,7 @@ class _Writer:
         for name, var in files.variables.items():
             if name in self.constants:
                 continue
-            plain = _plain(var.default)
+            plain = h.plain_default(var.default)
             if plain is None or any(n not in files.variables for n in plain[1]):
                 self.computed[name] = var.default if var.default is not None else h.Literal(None)
             else:
@@ -265,7 +177,7 @@ class _Writer:
         ):  # a default of `${B}` where B is computed is computed too (variable_values cannot)
             changed = False
             for name in list(self.defaults):
-                plain = _plain(files.variables[name].default)
+                plain = h.plain_default(files.variables[name].default)
                 if plain is not None and any(n in self.computed for n in plain[1]):
                     self.computed[name] = files.variables[name].default or h.Literal(None)
                     del self.defaults[name]
@@ -273,7 +185,7 @@ class _Writer:
         # issue 24 item 15: a variable that only ever lands as a part of a text stays `${NAME}` in the targets,
         # for bakepy to interpolate at render and check there (a value bake prints but cannot build is refused
         # by plan and publish naming the variable, not by the import)
-        self.as_text = h.text_only(files, _TEXT - {"context"}, _LIST - _STRUCTURED, _MAP) & {
+        self.as_text = text_only(files, _TEXT - {"context"}, _LIST - _STRUCTURED, _MAP) & {
             n for n, d in self.defaults.items() if d is not None and self.kinds[n] == "str"
         }
         for name in files.attributes:
@@ -369,7 +281,7 @@ class _Writer:
             return None
         texts: list[Any] = []
         for item in e.items:
-            value = _literal(item)
+            value = h.literal_item(item)
             if value is None:
                 return None
             texts.append(value)
@@ -406,7 +318,7 @@ class _Writer:
     def attribute(self, key: str, e: h.Expr, scope: Mapping[str, str]) -> Any:
         """A target attribute's code, converted as bake converts it."""
         t = self.translator
-        written = _literal(e)
+        written = h.literal_item(e)
         if key == "context" and isinstance(written, str):
             return Code(py_key(clean_path(written)))  # as bake prints it
         if key in _TEXT:
@@ -455,7 +367,7 @@ class _Writer:
                 python = self.matrix_names[hcl_key]
                 loops.append((python, t.expr(values, scope)[0]))
                 scope[hcl_key] = python
-                if not _texts_of(values):
+                if not h.all_text(values):
                     self.mixed.add(python)  # a matrix key whose values may be other than text
                 t.scope_kinds[python] = "any" if python in self.mixed else "str"
         elif name_expr is not None:
