@@ -119,3 +119,20 @@ def test_whole_translation_follows_bake(case: str, tmp_path: Path, buildx: None)
     assert _bake_print(tmp_path, "rendered.json", {}) == _bake_print(
         tmp_path, "docker-bake.hcl", {name: value}
     )
+
+
+def test_a_prose_default_is_refused_by_plan_naming_the_variable(
+    tmp_path: Path, buildx: None
+) -> None:
+    """Issue 24 item 15: whole-vars/text.hcl's REGISTRY stays `${REGISTRY}`; with its prose default render
+    writes the tags bake prints, and `bakepy plan` refuses them, naming the variable."""
+    shutil.copy(FIXTURES / "text.hcl", tmp_path / "docker-bake.hcl")
+    bakepy = [sys.executable, "-m", "bakepy"]
+    _run([*bakepy, "import", "--python", "-o", "bakefile.py"], tmp_path, {})
+    assert 'REGISTRY = "${REGISTRY}"' in (tmp_path / "bakefile.py").read_text()
+    done = subprocess.run(
+        [*bakepy, "plan"], cwd=tmp_path, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "the default of variable.REGISTRY" in done.stderr
+    _run([*bakepy, "plan"], tmp_path, {"REGISTRY": "quay.io/org/", "SHA": "abc"})

@@ -1,12 +1,14 @@
 """The Python form of an import as a translation of the HCL bake file itself (issue 24, item 2): every variable
 declared with its default and read live, the top-level attributes and user functions as Python, and the targets
 computed the way bake computes them (a matrix as loops in bake's order, `name`, `inherits` and groups from
-code, a null attribute left unset, the clock read at render). Nothing is frozen.
+code, a null attribute left unset, the clock read at render). Nothing is frozen. A variable that only ever
+lands as a part of a text (`hclproof.text_only`) is its template, `${NAME}`, that bakepy fills in and checks at
+render (issue 24 item 15: a value bake prints but could not build is refused by plan, naming the variable).
 
 It is used only when it is proven (`hclproof`): the written module is run in-process on the values in force at
 import and rendered, and what it renders must equal what the import renders (bake's print), and again with each
-variable the import follows set to a probe value. Anything it cannot translate, any difference and any exception gives None,
-and `python.py` writes today's form (the printed import, patched by `hcllive`) instead.
+variable the import follows set to a probe value. Anything it cannot translate, any difference and any
+exception gives None, and `python.py` writes today's form (the printed import, patched by `hcllive`) instead.
 """
 
 from __future__ import annotations
