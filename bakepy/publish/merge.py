@@ -215,8 +215,13 @@ def _stage_merged(
     body, index = merged_index(sources, dict(merge.annotations))
     check_index(merge, index)
     try:
-        for d in registries:
-            registry.put_manifest_by_digest(d.repository, body, OCI_INDEX)
+        # every registry at once: a second registry adds no wait
+        with ThreadPoolExecutor(max_workers=max(1, len(registries))) as pool:
+            for put in [
+                pool.submit(registry.put_manifest_by_digest, d.repository, body, OCI_INDEX)
+                for d in registries
+            ]:
+                put.result()
         return index.digest, index
     except registry.NoAnswer:
         registry.count_fallback("imagetools create")

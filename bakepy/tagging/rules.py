@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any, ClassVar, Literal, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -27,14 +27,19 @@ from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
 from bakepy.kebab import KebabModel
-from bakepy.tagging.context import BuildContext
 from bakepy.tagging.templates import (
     check_condition,
     check_template,
     evaluate_condition,
     render_template,
 )
-from bakepy.tagging.versions import ParsedVersion, parse_pep440, parse_semver, sanitize_tag
+
+if TYPE_CHECKING:
+    from bakepy.tagging.context import BuildContext
+    from bakepy.tagging.versions import ParsedVersion
+
+# bakepy.tagging.versions (its patterns) is imported where tags are made, not by every project load: the model
+# holds these rules, and a command that makes no tags (merge of digest records) never needs it.
 
 __all__ = [
     "DEFAULT_RULES",
@@ -356,6 +361,8 @@ class TagOutcome:
 
 
 def _version_rule(rule: TagRule, context: BuildContext) -> tuple[str, bool] | None:
+    from bakepy.tagging.versions import parse_pep440, parse_semver
+
     raw = render_template(rule.value, context) if rule.value else None
     if raw is None:
         if context.event != "tag" or not context.tag:
@@ -414,6 +421,8 @@ def _one(rule: TagRule, context: BuildContext, short: int) -> tuple[str, bool] |
 def evaluate(settings: MetadataSettings, context: BuildContext) -> tuple[TagOutcome, ...]:
     """Every tag `settings` yields in `context`, highest priority first, each once (the first rule that made
     it is named). Rules whose `enable` is false, or that do not apply to the event, yield nothing."""
+    from bakepy.tagging.versions import sanitize_tag
+
     found: list[TagOutcome] = []
     wants_latest = False
     for rule in settings.rules:
