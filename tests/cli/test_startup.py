@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from bakepy.cli import _COMMANDS, load_commands
+from bakepy.cli import _COMMANDS, _YOUNG_THRESHOLD, load_commands
 from bakepy.cli.app import app
 
 
@@ -87,14 +87,15 @@ def test_a_command_runs_with_the_collector_on_and_start_up_frozen() -> None:
     """`main` pauses the cyclic collector for start-up only: the command's own work is collected as usual."""
     code = (
         "import atexit, gc, sys\n"
-        "atexit.register(lambda: print(gc.isenabled(), gc.get_freeze_count() > 0, file=sys.stderr))\n"
+        "atexit.register(lambda: print(gc.isenabled(), gc.get_freeze_count() > 0, gc.get_threshold()[0],"
+        " file=sys.stderr))\n"
         "sys.argv = ['bakepy', 'schema']\n"
         "from bakepy.cli import main\n"
         "main()\n"
     )
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert json.loads(run.stdout)["title"]
-    assert run.stderr.split() == ["True", "True"]
+    assert run.stderr.split() == ["True", "True", str(_YOUNG_THRESHOLD)]
 
 
 def test_start_collecting_touches_only_a_pause_of_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -102,17 +103,20 @@ def test_start_collecting_touches_only_a_pause_of_its_own(monkeypatch: pytest.Mo
 
     import bakepy.cli
 
+    threshold = gc.get_threshold()
     gc.disable()
     try:
         bakepy.cli.start_collecting()  # not paused by main: someone else's choice, left alone
-        assert not gc.isenabled()
+        assert not gc.isenabled() and gc.get_threshold() == threshold
         monkeypatch.setattr(bakepy.cli, "_gc_paused", True)
         # the test session's objects stay collectable
         monkeypatch.setattr(gc, "freeze", lambda: None)
         bakepy.cli.start_collecting()
         assert gc.isenabled()
+        assert gc.get_threshold() == (bakepy.cli._YOUNG_THRESHOLD, *threshold[1:])
         assert bakepy.cli._gc_paused is False
     finally:
+        gc.set_threshold(*threshold)
         gc.enable()
 
 
