@@ -121,6 +121,14 @@ def two_node_builder(builder_factory: Callable[..., object]) -> Iterator[str]:
         subprocess.run(["docker", "buildx", "rm", name], capture_output=True)
 
 
+@pytest.fixture(scope="session")
+def buildx_plugin() -> None:
+    """The docker CLI with its buildx plugin: all `docker buildx bake --print` needs (no builder, no stack)."""
+    done = subprocess.run(["docker", "buildx", "version"], capture_output=True, timeout=60)
+    if done.returncode != 0:
+        pytest.skip("docker buildx is not installed")
+
+
 @pytest.fixture
 def unique_repo(request: pytest.FixtureRequest) -> str:
     """``bakepy-test/<test name>-<8 hex>``: a repository no other test (or earlier run) uses."""

@@ -207,6 +207,30 @@ def bake_print(
     return json.loads(done.stdout)
 
 
+def run_ok(argv: list[str], cwd: Path, env: dict[str, str]) -> str:
+    """`argv` run in `cwd` with `env` over the test's environment; it must exit 0; its standard output."""
+    done = subprocess.run(
+        argv, cwd=cwd, capture_output=True, text=True, env={**os.environ, **env}, timeout=300
+    )
+    assert done.returncode == 0, f"{' '.join(argv)} failed: {done.stderr.strip()}{done.stdout}"
+    return done.stdout
+
+
+def public_print(cwd: Path, file: str, env: dict[str, str]) -> dict[str, Any]:
+    """`docker buildx bake -f FILE --print '*'` (`env` over the test's environment): every target and group but
+    private ones (`_base`), a group's members sorted (bake lists a matrix of several keys in Go's map order)."""
+    printed = bake_print([file], ["*"], cwd, {**os.environ, **env}, "--progress=quiet")
+    groups = printed.get("group", {})
+    return {
+        "target": {n: t for n, t in printed["target"].items() if not n.startswith("_")},
+        "group": {
+            n: sorted(m for m in g.get("targets", []) if not m.startswith("_"))
+            for n, g in groups.items()
+            if not n.startswith("_")
+        },
+    }
+
+
 class PrivateCA:
     """A certificate authority of the test's own and a server certificate for 127.0.0.1 signed by it (openssl),
     as a company registry with an internal CA has."""

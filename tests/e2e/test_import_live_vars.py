@@ -9,14 +9,13 @@ Only the docker CLI and buildx are needed (`--print` runs no build).
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from e2e_support import public_print, run_ok
 
 pytestmark = pytest.mark.e2e
 
@@ -59,39 +58,13 @@ CASES: dict[str, tuple[set[str], set[str], list[dict[str, str]]]] = {
 }
 
 
-def _run(argv: list[str], cwd: Path, env: dict[str, str]) -> str:
-    done = subprocess.run(
-        argv, cwd=cwd, capture_output=True, text=True, env={**os.environ, **env}, timeout=300
-    )
-    assert done.returncode == 0, f"{' '.join(argv)} failed: {done.stderr.strip()}"
-    return done.stdout
-
-
-def _bake_print(cwd: Path, file: str, env: dict[str, str]) -> dict[str, object]:
-    out = _run(
-        ["docker", "buildx", "bake", "--progress=quiet", "-f", file, "--print", "*"], cwd, env
-    )
-    targets = json.loads(out)["target"]
-    assert isinstance(targets, dict)
-    return {name: t for name, t in targets.items() if not name.startswith("_")}
-
-
-@pytest.fixture(scope="module")
-def buildx() -> None:
-    if shutil.which("docker") is None:
-        pytest.skip("docker is not installed")
-    done = subprocess.run(["docker", "buildx", "version"], capture_output=True, timeout=60)
-    if done.returncode != 0:
-        pytest.skip("docker buildx is not installed")
-
-
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_python_import_follows_bake(case: str, tmp_path: Path, buildx: None) -> None:
+def test_python_import_follows_bake(case: str, tmp_path: Path, buildx_plugin: None) -> None:
     live, frozen, envs = CASES[case]
     shutil.copy(FIXTURES / case, tmp_path / "docker-bake.hcl")
     bakepy = [sys.executable, "-m", "bakepy"]
     clean = {name: "" for name in ("SOURCE_DATE_EPOCH",)}
-    _run([*bakepy, "import", "--python", "-o", "bakefile.py"], tmp_path, clean)
+    run_ok([*bakepy, "import", "--python", "-o", "bakefile.py"], tmp_path, clean)
     module = (tmp_path / "bakefile.py").read_text()
     for name in live:
         assert f'"{name}": Variable(' in module
@@ -110,15 +83,14 @@ def test_python_import_follows_bake(case: str, tmp_path: Path, buildx: None) -> 
     )
     assert ruff.returncode == 0, f"bakefile.py is not ruff-format clean:\n{module}"
     for env in envs:
-        original = _bake_print(tmp_path, "docker-bake.hcl", env)
-        _run([*bakepy, "render", "-o", "rendered.json"], tmp_path, env)
-        imported = _bake_print(tmp_path, "rendered.json", env)
+        original = public_print(tmp_path, "docker-bake.hcl", env)["target"]
+        run_ok([*bakepy, "render", "-o", "rendered.json"], tmp_path, env)
+        imported = public_print(tmp_path, "rendered.json", env)["target"]
         (tmp_path / "rendered.json").unlink()
         assert imported == original, f"{case} with {env}"
     # --var is the same as the environment
     name, value = next(iter(e for e in envs if e)).popitem()
-    out = _run([*bakepy, "render", "--var", f"{name}={value}"], tmp_path, {})
+    out = run_ok([*bakepy, "render", "--var", f"{name}={value}"], tmp_path, {})
     (tmp_path / "rendered.json").write_text(out)
-    assert _bake_print(tmp_path, "rendered.json", {}) == _bake_print(
-        tmp_path, "docker-bake.hcl", {name: value}
-    )
+    rendered = public_print(tmp_path, "rendered.json", {})["target"]
+    assert rendered == public_print(tmp_path, "docker-bake.hcl", {name: value})["target"]
