@@ -495,7 +495,7 @@ def python_form(
         whole = whole_form(project, sources, module=module)
         if whole is not None:
             return whole
-    project, live = live_project(project, texts)
+    project, live = live_project(project, sources)  # the files read once, for either form
     # Only what the reader must act on, as `#` comments (the TOML form's header): none at all when there is
     # nothing, since where the file came from is its history's to say (issue 24: at most 1.5x the lines).
     lines = header_comment(project, "bakepy import --python")
