@@ -14,7 +14,7 @@ the summary says so."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
 from bakepy.engine import registry
@@ -68,8 +68,13 @@ def sign_staged(cosign: Cosign, staged: Sequence[Staged], *, workers: int = 4) -
         for tag, digest in zip(tags, pool.map(_read_or_none, tags), strict=True):
             before[tag] = digest
         try:
-            list(pool.map(cosign.sign, refs))
-            list(pool.map(cosign.verify, refs))
+            for step in (cosign.sign, cosign.verify):
+                # every push settled before anything is judged: a signature still on its way when the take-back
+                # ran would land after it and stay
+                futures = [pool.submit(step, r) for r in refs]
+                wait(futures)
+                for future in futures:
+                    future.result()
         except SigningError as exc:
             taken = take_back(before)
             raise SigningError(
